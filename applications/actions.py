@@ -1,0 +1,203 @@
+"""Everything that changes applications, their credentials and memberships.
+
+`check_*` functions authorize and validate; `do_*` functions change data and schedule effects.
+Views, API views and commands call these; nothing here knows about HTTP.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+import string
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from applications import events
+from applications.errors import GatewayError, NorthboundError
+from applications.models import Application, ApplicationToken, Membership, Role, hash_secret
+
+_ALPHABET = string.ascii_letters + string.digits
+
+
+def _random_string(length: int) -> str:
+    return "".join(secrets.choice(_ALPHABET) for _ in range(length))
+
+
+def new_app_id() -> str:
+    # The original's appIds are 28 characters of letters, digits and underscores; ours keep the
+    # length and leave out the underscore so they need no escaping anywhere.
+    return _random_string(28)
+
+
+def new_secret() -> str:
+    return _random_string(28)
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    """The clear tokens of one login, returned once and never stored."""
+
+    access_token: str
+    refresh_token: str
+    expires_in: int
+
+    def as_response(self) -> dict[str, Any]:
+        # Field order of the original's DTO: accessToken, tokenType, refreshToken, expiresIn, scope.
+        return {
+            "accessToken": self.access_token,
+            "tokenType": "bearer",
+            "refreshToken": self.refresh_token,
+            "expiresIn": self.expires_in,
+            "scope": "default",
+        }
+
+
+@transaction.atomic
+def do_create_application(name: str, *, owner: AbstractBaseUser | None = None, **fields: Any) -> tuple[Application, str]:
+    """Create an application; return it with its secret, which is never shown again."""
+    secret = new_secret()
+    application = Application.objects.create(app_id=new_app_id(), name=name, secret_hash=hash_secret(secret), **fields)
+    if owner is not None and not owner.is_staff:
+        Membership.objects.create(user=owner, application=application, role=Role.OWNER)
+    events.publish(application.pk, "application.created", {"appId": application.app_id, "name": name})
+    return application, secret
+
+
+@transaction.atomic
+def do_reset_secret(application: Application) -> str:
+    """Give the application a new secret and end its tokens: the old secret stops working at once."""
+    secret = new_secret()
+    Application.objects.filter(pk=application.pk).update(secret_hash=hash_secret(secret), updated_at=timezone.now())
+    ApplicationToken.objects.filter(application=application).delete()
+    application.secret_hash = hash_secret(secret)
+    events.publish(application.pk, "application.secret_reset", {"appId": application.app_id})
+    return secret
+
+
+SETTING_FIELDS = (
+    "name",
+    "storage_mode",
+    "push_protocol",
+    "abnormal_after",
+    "offline_after",
+    "data_retention_days",
+    "device_quota",
+    "api_rate_limit",
+    "is_active",
+)
+
+
+def check_settings(application: Application, changes: dict[str, Any]) -> dict[str, str]:
+    """Validate a change of settings as a whole; return {field: message}, empty when valid."""
+    errors: dict[str, str] = {}
+    unknown = set(changes) - set(SETTING_FIELDS)
+    for field in sorted(unknown):
+        errors[field] = "is not a setting of an application"
+    abnormal = changes.get("abnormal_after", application.abnormal_after)
+    offline = changes.get("offline_after", application.offline_after)
+    if abnormal < 60:
+        errors["abnormal_after"] = "must be at least 60 seconds"
+    if offline < 60:
+        errors["offline_after"] = "must be at least 60 seconds"
+    if not errors and abnormal >= offline:
+        errors["offline_after"] = "must be longer than abnormal_after"
+    retention = changes.get("data_retention_days", application.data_retention_days)
+    if not 0 <= retention <= 90:
+        errors["data_retention_days"] = "must be between 0 and 90 days"
+    if changes.get("api_rate_limit", application.api_rate_limit) < 1:
+        errors["api_rate_limit"] = "must be at least 1"
+    return errors
+
+
+@transaction.atomic
+def do_update_settings(application: Application, changes: dict[str, Any]) -> Application:
+    """Apply validated settings (call check_settings first)."""
+    for field, value in changes.items():
+        setattr(application, field, value)
+    application.save(update_fields=[*changes, "updated_at"])
+    events.publish(application.pk, "application.updated", {"appId": application.app_id, "fields": sorted(changes)})
+    return application
+
+
+def _issue_tokens(application: Application) -> TokenPair:
+    now = timezone.now()
+    pair = TokenPair(secrets.token_hex(16), secrets.token_hex(16), settings.ACCESS_TOKEN_LIFETIME)
+    ApplicationToken.objects.update_or_create(
+        application=application,
+        defaults={
+            "access_hash": hash_secret(pair.access_token),
+            "access_expires_at": now + dt.timedelta(seconds=settings.ACCESS_TOKEN_LIFETIME),
+            "refresh_hash": hash_secret(pair.refresh_token),
+            "refresh_expires_at": now + dt.timedelta(seconds=settings.REFRESH_TOKEN_LIFETIME),
+            "issued_at": now,
+        },
+    )
+    return pair
+
+
+def _authenticate_app(app_id: str, secret: str) -> Application:
+    application = Application.objects.filter(app_id=app_id, is_active=True).first()
+    if application is None or not application.check_secret(secret):
+        raise NorthboundError("100208")
+    return application
+
+
+@transaction.atomic
+def do_login(app_id: str, secret: str) -> TokenPair:
+    """Log an application in; its previous access token stops working (as in the original)."""
+    return _issue_tokens(_authenticate_app(app_id, secret))
+
+
+@transaction.atomic
+def do_refresh(app_id: str, secret: str, refresh_token: str) -> TokenPair:
+    """Trade a live refresh token of this application for a new pair (both tokens rotate)."""
+    application = _authenticate_app(app_id, secret)
+    token = (
+        ApplicationToken.objects.select_for_update()
+        .filter(application=application, refresh_hash=hash_secret(refresh_token))
+        .first()
+    )
+    if token is None or token.refresh_expires_at <= timezone.now():
+        raise NorthboundError("100006")
+    return _issue_tokens(application)
+
+
+def do_logout(access_token: str) -> bool:
+    """End an access token (the original's deprecated logout); True when one was live."""
+    return (
+        ApplicationToken.objects.filter(access_hash=hash_secret(access_token), access_expires_at__gt=timezone.now())
+        .update(access_expires_at=timezone.now())
+        == 1
+    )
+
+
+def check_access_token(app_key: str, access_token: str) -> Application:
+    """The application a bearer token belongs to, or 403 1010005 (missing, wrong, expired, other app)."""
+    token = (
+        ApplicationToken.objects.select_related("application")
+        .filter(access_hash=hash_secret(access_token))
+        .first()
+    )
+    if token is None:
+        raise GatewayError("1010005")
+    application = token.application
+    if application.app_id != app_key or not application.is_active or token.access_expires_at <= timezone.now():
+        raise GatewayError("1010005")
+    return application
+
+
+@transaction.atomic
+def do_add_member(application: Application, user: AbstractBaseUser, role: str) -> Membership:
+    membership, _ = Membership.objects.update_or_create(application=application, user=user, defaults={"role": role})
+    return membership
+
+
+@transaction.atomic
+def do_remove_member(application: Application, user_id: int) -> bool:
+    deleted, _ = Membership.objects.filter(application=application, user_id=user_id).delete()
+    return deleted > 0

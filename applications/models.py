@@ -1,0 +1,141 @@
+"""Applications (tenants), their northbound tokens and the portal accounts that may see them."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from applications.querysets import ApplicationQuerySet, MembershipQuerySet
+
+
+def hash_secret(value: str) -> str:
+    """SHA-256 of a high-entropy credential (app secret, token).
+
+    These values are random, never chosen by people, so a slow password hash buys nothing and
+    would cost every authenticated call; a plain digest keeps a stolen database useless.
+    """
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+class PushProtocol(models.TextChoices):
+    HTTP = "HTTP", "HTTP"
+    HTTPS = "HTTPS", "HTTPS"
+
+
+class Application(models.Model):
+    """A tenant: an application server's identity and everything that belongs to it.
+
+    The appId and secret are what the northbound login takes; the secret is shown once and stored
+    only as a hash. Settings here are the original's per-application capabilities (F-4.5, F-4.6,
+    F-4.8, F-4.9, F-6.3, F-8.2).
+    """
+
+    app_id = models.CharField(max_length=64, unique=True)
+    name = models.CharField(_("name"), max_length=128)
+    secret_hash = models.CharField(max_length=64)
+    is_active = models.BooleanField(default=True)
+    storage_mode = models.BooleanField(
+        _("storage mode"), default=True, help_text=_("Keep history data of devices (F-4.8).")
+    )
+    push_protocol = models.CharField(
+        _("push protocol"), max_length=5, choices=PushProtocol.choices, default=PushProtocol.HTTPS
+    )
+    abnormal_after = models.PositiveIntegerField(
+        _("abnormal after (seconds)"),
+        default=25 * 3600,
+        validators=[MinValueValidator(60)],
+        help_text=_("A device that has not reported for this long becomes ABNORMAL (F-4.6)."),
+    )
+    offline_after = models.PositiveIntegerField(
+        _("offline after (seconds)"),
+        default=49 * 3600,
+        validators=[MinValueValidator(60)],
+        help_text=_("A device that has not reported for this long becomes OFFLINE (F-4.6)."),
+    )
+    data_retention_days = models.PositiveSmallIntegerField(
+        _("data retention (days)"),
+        default=7,
+        validators=[MaxValueValidator(90)],
+        help_text=_("History data older than this is deleted, 0 to 90 days (F-4.9)."),
+    )
+    device_quota = models.PositiveIntegerField(
+        _("device quota"), default=10000, help_text=_("Most devices this application may register (F-4.5).")
+    )
+    api_rate_limit = models.PositiveIntegerField(
+        _("API calls per window"),
+        default=100,
+        validators=[MinValueValidator(1)],
+        help_text=_("Northbound calls allowed per flow-control window (F-8.2)."),
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ApplicationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(abnormal_after__lt=models.F("offline_after")),
+                name="application_abnormal_before_offline",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(data_retention_days__lte=90), name="application_retention_at_most_90"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.app_id})"
+
+    def check_secret(self, secret: str) -> bool:
+        return hmac.compare_digest(self.secret_hash, hash_secret(secret))
+
+
+class ApplicationToken(models.Model):
+    """The one live access token and refresh token of an application.
+
+    One row per application: a new login replaces both, which is how the original invalidates the
+    previous access token. Only hashes are stored.
+    """
+
+    application = models.OneToOneField(Application, on_delete=models.CASCADE, related_name="token")
+    access_hash = models.CharField(max_length=64, unique=True)
+    access_expires_at = models.DateTimeField()
+    refresh_hash = models.CharField(max_length=64, unique=True)
+    refresh_expires_at = models.DateTimeField()
+    issued_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"token of {self.application_id}"
+
+
+class Role(models.TextChoices):
+    OWNER = "owner", _("Owner")
+    DEVELOPER = "developer", _("Developer")
+    VIEWER = "viewer", _("Viewer")
+
+
+class Membership(models.Model):
+    """A portal account's role in one application. Platform operators (is_staff) need none."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(_("role"), max_length=16, choices=Role.choices, default=Role.VIEWER)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = MembershipQuerySet.as_manager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "application"], name="membership_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.role} of {self.application_id}"
+
+    @property
+    def can_manage(self) -> bool:
+        return self.role == Role.OWNER

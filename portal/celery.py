@@ -1,0 +1,18 @@
+"""The Celery application of the worker and beat processes (`celery -A portal worker|beat`)."""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+
+app = Celery("portal")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+
+@app.on_after_finalize.connect
+def _schedule(sender: Celery, **kwargs: object) -> None:
+    from django.conf import settings
+
+    sender.add_periodic_task(settings.HEARTBEAT_INTERVAL, sender.signature("portal.tasks.heartbeat"), name="heartbeat")

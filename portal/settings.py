@@ -1,0 +1,211 @@
+"""Settings for every process (web, ingress, worker, beat), read from the environment only.
+
+There is no SQLite path: DATABASE_URL must name a PostgreSQL server. `make run` and `make test`
+start embedded PostgreSQL and Redis (portal/launcher.py) when DATABASE_URL / REDIS_URL are unset.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+import dj_database_url
+
+from portal.env import BASE_DIR, data_dir, env_bool, env_int, env_list, env_str
+
+
+def _secret_key() -> str:
+    key = env_str("SECRET_KEY")
+    if key:
+        return key
+    # A generated key kept in the data folder, so sessions survive restarts of `make run`.
+    path = data_dir() / "secret-key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+DEBUG = env_bool("DEBUG", False)
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["*"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "channels",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_htmx",
+    "applications",
+    "portal",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "portal.urls"
+ASGI_APPLICATION = "portal.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "portal.context_processors.navigation",
+            ],
+        },
+    },
+]
+
+# --- Database: PostgreSQL only -------------------------------------------------------------------
+DATABASE_URL = env_str("DATABASE_URL")
+if not DATABASE_URL:
+    raise SystemExit(
+        "DATABASE_URL is not set: run through `make run` / `make test`, which start an embedded "
+        "PostgreSQL, or point it at a server (postgres://user@host:5432/dbname)."
+    )
+_db = dj_database_url.parse(DATABASE_URL)
+if _db["ENGINE"] != "django.db.backends.postgresql":
+    raise SystemExit(f"DATABASE_URL must name a PostgreSQL server, got engine {_db['ENGINE']}")
+if env_bool("DB_POOL", True):
+    # psycopg's pool keeps connections open across requests; CONN_MAX_AGE must stay 0 with it.
+    _db.setdefault("OPTIONS", {})["pool"] = {"min_size": 1, "max_size": env_int("DB_POOL_SIZE", 10), "timeout": 10}
+    _db["CONN_MAX_AGE"] = 0
+DATABASES = {"default": _db}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Redis: Celery broker, channel layer, flow-control counters ---------------------------------
+REDIS_URL = env_str("REDIS_URL")
+if not REDIS_URL:
+    raise SystemExit(
+        "REDIS_URL is not set: run through `make run` / `make test`, which start an embedded Redis, "
+        "or point it at a server (redis://127.0.0.1:6379/0)."
+    )
+# Keys of one deployment (or one test run) share a prefix, so several can share a Redis.
+REDIS_KEY_PREFIX = env_str("REDIS_KEY_PREFIX", "oc:")
+
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": [REDIS_URL], "prefix": f"{REDIS_KEY_PREFIX}asgi"},
+    }
+}
+
+CELERY_BROKER_URL = REDIS_URL
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_BROKER_TRANSPORT_OPTIONS = {"global_keyprefix": REDIS_KEY_PREFIX}
+CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+HEARTBEAT_INTERVAL = env_int("HEARTBEAT_INTERVAL", 30)
+
+# --- Auth ------------------------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LOGIN_URL = "portal:login"
+LOGIN_REDIRECT_URL = "portal:dashboard"
+LOGOUT_REDIRECT_URL = "portal:login"
+
+# Northbound (OceanConnect) API: token lifetimes and application-side flow control (F-8.2).
+ACCESS_TOKEN_LIFETIME = env_int("ACCESS_TOKEN_LIFETIME", 3600)
+REFRESH_TOKEN_LIFETIME = env_int("REFRESH_TOKEN_LIFETIME", 30 * 24 * 3600)
+NORTHBOUND_RATE_LIMIT = env_int("NORTHBOUND_RATE_LIMIT", 100)
+NORTHBOUND_RATE_WINDOW = env_int("NORTHBOUND_RATE_WINDOW", 60)
+
+# --- Internationalisation --------------------------------------------------------------------
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+# WhiteNoise serves static files from the web process; with finders it needs no collectstatic in tests.
+WHITENOISE_USE_FINDERS = True
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+
+# --- Web servers -----------------------------------------------------------------------------
+BIND_ADDRESS = env_str("BIND_ADDRESS", "0.0.0.0")
+HTTP_PORT = env_int("HTTP_PORT", 8000)
+HTTPS_PORT = env_int("HTTPS_PORT", 8743)
+TLS_CERT_FILE = env_str("TLS_CERT_FILE")
+TLS_KEY_FILE = env_str("TLS_KEY_FILE")
+# Device-side ports, used by the ingress process (documented now so the launcher can check them).
+COAP_PORT = env_int("COAP_PORT", 5683)
+COAPS_PORT = env_int("COAPS_PORT", 5684)
+MQTT_PORT = env_int("MQTT_PORT", 1883)
+MQTTS_PORT = env_int("MQTTS_PORT", 8883)
+
+REST_FRAMEWORK = {
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["applications.auth.NorthboundAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["applications.auth.IsApplication"],
+    "EXCEPTION_HANDLER": "applications.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "OceanConnect-compatible IoT platform API",
+    "DESCRIPTION": (
+        "The northbound API of OceanConnect (paths under /iocm and /iodm, unchanged) and the "
+        "Developer Center API under /api/v1/. Log in with appId and secret, then send "
+        "`app_key: <appId>` and `Authorization: Bearer <accessToken>` on every other call."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "APPEND_COMPONENTS": {
+        "securitySchemes": {
+            "appKey": {"type": "apiKey", "in": "header", "name": "app_key"},
+            "bearer": {"type": "http", "scheme": "bearer"},
+        }
+    },
+    "SECURITY": [{"appKey": [], "bearer": []}],
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {"django.request": {"level": "ERROR"}},
+}

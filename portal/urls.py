@@ -1,0 +1,26 @@
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from portal import views
+
+portal_patterns = (
+    [
+        path("", views.dashboard, name="dashboard"),
+        path("login/", auth_views.LoginView.as_view(template_name="portal/login.html"), name="login"),
+        path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+        path("accounts/", views.accounts, name="accounts"),
+        path("accounts/new/", views.account_create, name="account-create"),
+    ],
+    "portal",
+)
+
+urlpatterns = [
+    path("", include(portal_patterns)),
+    path("apps/", include("applications.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("healthz", views.healthz, name="healthz"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("", include("applications.api.urls")),
+]

@@ -1,0 +1,77 @@
+"""The portal shell: dashboard, accounts, health check."""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_required, user_passes_test
+from django.db import connection, transaction
+from django.db.models import Count
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
+
+from applications import actions
+from applications.models import Application
+from applications.redis import get_redis, key
+from portal.forms import AccountForm
+
+
+@login_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    applications = Application.objects.visible_to(request.user)
+    heartbeat = get_redis().get(key("heartbeat"))
+    return render(
+        request,
+        "portal/dashboard.html",
+        {
+            "application_count": applications.count(),
+            "recent_applications": applications.order_by("-created_at")[:5],
+            "heartbeat": heartbeat.decode() if heartbeat else None,
+        },
+    )
+
+
+def _operator(user) -> bool:
+    return user.is_authenticated and user.is_staff
+
+
+@login_required
+@user_passes_test(_operator)
+def accounts(request: HttpRequest) -> HttpResponse:
+    users = get_user_model().objects.annotate(application_count=Count("memberships")).order_by("username")
+    return render(request, "portal/accounts.html", {"users": users})
+
+
+@login_required
+@user_passes_test(_operator)
+def account_create(request: HttpRequest) -> HttpResponse:
+    form = AccountForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        with transaction.atomic():
+            user = get_user_model().objects.create_user(
+                username=data["username"], password=data["password"], is_staff=data["is_operator"]
+            )
+            if data["application"] and not data["is_operator"]:
+                actions.do_add_member(data["application"], user, data["role"])
+        return redirect("portal:accounts")
+    return render(request, "portal/account_form.html", {"form": form})
+
+
+@never_cache
+def healthz(request: HttpRequest) -> JsonResponse:
+    """200 when PostgreSQL and Redis both answer, 503 naming the one that does not."""
+    checks = {}
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        checks["database"] = "ok"
+    except Exception as error:  # any failure is the answer here, not a crash
+        checks["database"] = f"error: {error.__class__.__name__}"
+    try:
+        get_redis().ping()
+        checks["redis"] = "ok"
+    except Exception as error:
+        checks["redis"] = f"error: {error.__class__.__name__}"
+    healthy = all(value == "ok" for value in checks.values())
+    return JsonResponse({"status": "ok" if healthy else "error", **checks}, status=200 if healthy else 503)
