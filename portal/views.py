@@ -59,6 +59,12 @@ def account_create(request: HttpRequest) -> HttpResponse:
 
 
 @never_cache
+def livez(request: HttpRequest) -> HttpResponse:
+    """Liveness: the process answers. Touches nothing, so it is also the bare baseline of bench/."""
+    return HttpResponse("ok", content_type="text/plain")
+
+
+@never_cache
 def healthz(request: HttpRequest) -> JsonResponse:
     """200 when PostgreSQL and Redis both answer, 503 naming the one that does not."""
     checks = {}

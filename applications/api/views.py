@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.parsers import FormParser, JSONParser
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -31,14 +31,11 @@ AUTH_ERRORS = {
 }
 
 
-class FormOnlyParser(FormParser):
-    """Login takes a form body only, as the original did."""
-
-
 class LoginView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
-    parser_classes = [FormOnlyParser]
+    # A form body only, as in the original; JSON is refused with 100022.
+    parser_classes = [FormParser, MultiPartParser]
 
     @extend_schema(
         operation_id="login",
@@ -66,7 +63,7 @@ class LoginView(APIView):
 class RefreshTokenView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
-    parser_classes = [JSONParser, FormParser]
+    parser_classes = [JSONParser, FormParser, MultiPartParser]
 
     @extend_schema(
         operation_id="refreshToken",
@@ -94,7 +91,7 @@ class RefreshTokenView(APIView):
 class LogoutView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
-    parser_classes = [JSONParser, FormParser]
+    parser_classes = [JSONParser, FormParser, MultiPartParser]
 
     @extend_schema(
         operation_id="logout",
