@@ -16,6 +16,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from applications import events
 from applications.errors import GatewayError, NorthboundError
@@ -93,24 +94,27 @@ SETTING_FIELDS = (
 
 
 def check_settings(application: Application, changes: dict[str, Any]) -> dict[str, str]:
-    """Validate a change of settings as a whole; return {field: message}, empty when valid."""
+    """Validate a change of settings as a whole; return {field: message}, empty when valid.
+
+    Messages are English (the northbound API answers in English); the portal translates them.
+    """
     errors: dict[str, str] = {}
     unknown = set(changes) - set(SETTING_FIELDS)
     for field in sorted(unknown):
-        errors[field] = "is not a setting of an application"
+        errors[field] = gettext_noop("is not a setting of an application")
     abnormal = changes.get("abnormal_after", application.abnormal_after)
     offline = changes.get("offline_after", application.offline_after)
     if abnormal < 60:
-        errors["abnormal_after"] = "must be at least 60 seconds"
+        errors["abnormal_after"] = gettext_noop("must be at least 60 seconds")
     if offline < 60:
-        errors["offline_after"] = "must be at least 60 seconds"
+        errors["offline_after"] = gettext_noop("must be at least 60 seconds")
     if not errors and abnormal >= offline:
-        errors["offline_after"] = "must be longer than abnormal_after"
+        errors["offline_after"] = gettext_noop("must be longer than the abnormal time")
     retention = changes.get("data_retention_days", application.data_retention_days)
     if not 0 <= retention <= 90:
-        errors["data_retention_days"] = "must be between 0 and 90 days"
+        errors["data_retention_days"] = gettext_noop("must be between 0 and 90 days")
     if changes.get("api_rate_limit", application.api_rate_limit) < 1:
-        errors["api_rate_limit"] = "must be at least 1"
+        errors["api_rate_limit"] = gettext_noop("must be at least 1")
     return errors
 
 

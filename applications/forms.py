@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib.auth import get_user_model
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from applications import actions
@@ -31,7 +32,7 @@ class ApplicationForm(forms.ModelForm):
         changes = {field: cleaned[field] for field in self.Meta.fields if field in cleaned and field != "name"}
         for field, message in actions.check_settings(self.instance, changes).items():
             if field in self.fields and field not in self.errors:
-                self.add_error(field, message)
+                self.add_error(field, gettext(message))
         return cleaned
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.decorators import login_required, user_passes_test
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.db import connection, transaction
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -31,20 +32,21 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _operator(user) -> bool:
-    return user.is_authenticated and user.is_staff
+def _require_operator(request: HttpRequest) -> None:
+    if not request.user.is_staff:
+        raise PermissionDenied("Only platform operators manage accounts.")
 
 
 @login_required
-@user_passes_test(_operator)
 def accounts(request: HttpRequest) -> HttpResponse:
+    _require_operator(request)
     users = get_user_model().objects.annotate(application_count=Count("memberships")).order_by("username")
     return render(request, "portal/accounts.html", {"users": users})
 
 
 @login_required
-@user_passes_test(_operator)
 def account_create(request: HttpRequest) -> HttpResponse:
+    _require_operator(request)
     form = AccountForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data

@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import threading
 import time
 import uuid
 from collections.abc import Iterator
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import uvicorn
 
+from portal.env import BASE_DIR
 from portal.ports import free_port
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Browser tests go last: pytest-playwright keeps an event loop running in the main thread for
+    # the rest of the session, after which Django refuses synchronous ORM calls.
+    items.sort(key=lambda item: "page" in getattr(item, "fixturenames", ()))
 
 
 @pytest.fixture(autouse=True)
@@ -21,6 +32,11 @@ def _redis_prefix(settings) -> None:
     settings.REDIS_KEY_PREFIX = f"test:{uuid.uuid4().hex[:12]}:"
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hasher(settings) -> None:
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 class LiveServer:
     """uvicorn serving portal.asgi on a real socket, in a thread of the test process.
 
@@ -28,17 +44,18 @@ class LiveServer:
     `transactional_db` to see and make committed rows.
     """
 
-    def __init__(self, **config: object) -> None:
-        self.port = free_port()
-        self.config = uvicorn.Config(
+    def __init__(self, config: uvicorn.Config | None = None) -> None:
+        self.config = config or uvicorn.Config(
             "portal.asgi:application",
             host="127.0.0.1",
-            port=self.port,
+            port=free_port(),
             lifespan="off",
-            ws="websockets",
+            ws="websockets-sansio",
             log_level="warning",
-            **config,
         )
+        self.port = self.config.port
+        self.screenshot_dir = BASE_DIR / "test-results"
+        self.screenshot_dir.mkdir(exist_ok=True)
         self.server = uvicorn.Server(self.config)
         self.thread = threading.Thread(target=self._run, daemon=True)
 
@@ -63,6 +80,27 @@ class LiveServer:
     def url(self) -> str:
         scheme = "https" if self.config.ssl_certfile else "http"
         return f"{scheme}://127.0.0.1:{self.port}"
+
+
+def database_url_for_tests() -> str:
+    """DATABASE_URL of the test database, for subprocesses that must see what the test wrote."""
+    from django.db import connection
+
+    parts = urlsplit(os.environ["DATABASE_URL"])
+    return urlunsplit(parts._replace(path="/" + connection.settings_dict["NAME"]))
+
+
+def manage(*args: str, env: dict[str, str] | None = None, **kwargs) -> subprocess.CompletedProcess:
+    """Run `manage.py` in a subprocess against the test database."""
+    full_env = {**os.environ, "DATABASE_URL": database_url_for_tests(), **(env or {})}
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=BASE_DIR, env=full_env, capture_output=True, text=True, **kwargs
+    )
+
+
+@pytest.fixture(autouse=True)
+def _live_server_helper() -> None:
+    """Replaces pytest-django's helper for its WSGI live_server, which ours (ASGI) supersedes."""
 
 
 @pytest.fixture

@@ -1,0 +1,66 @@
+"""Live events reach the browser's websocket from another process (a management command)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.conf import settings
+from django.test import Client
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect
+
+from tests.conftest import manage
+from tests.portal.fixtures import create_personas
+
+
+def _socket(live_server, user=None):
+    headers = {"Origin": live_server.url}
+    if user is not None:
+        client = Client()
+        client.force_login(user)
+        headers["Cookie"] = f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
+    return connect(live_server.url.replace("http", "ws") + "/ws/events/", additional_headers=headers, open_timeout=5)
+
+
+def _send_event(app_id: str, kind: str, data: dict) -> None:
+    result = manage("send_event", app_id, kind, "--data", json.dumps(data), timeout=60)
+    assert result.returncode == 0, result.stderr
+
+
+def test_member_receives_its_applications_event_sent_by_another_process(live_server):
+    personas = create_personas()
+    with _socket(live_server, personas.owner) as socket:
+        _send_event(personas.app.app_id, "maintenance.notice", {"text": "hello"})
+        event = json.loads(socket.recv(timeout=10))
+    assert event["kind"] == "maintenance.notice"
+    assert event["data"] == {"text": "hello"}
+    assert event["application"] == personas.app.application.pk
+
+
+def test_member_of_another_application_does_not_receive_it(live_server):
+    personas = create_personas()
+    with _socket(live_server, personas.outsider) as socket:
+        _send_event(personas.app.app_id, "secret.thing", {})
+        _send_event(personas.other_app.app_id, "own.thing", {})
+        # Events of one publisher arrive in order: had the first leaked, it would come first.
+        assert json.loads(socket.recv(timeout=10))["kind"] == "own.thing"
+
+
+def test_operator_receives_every_applications_events(live_server):
+    personas = create_personas()
+    with _socket(live_server, personas.operator) as socket:
+        _send_event(personas.other_app.app_id, "any.thing", {})
+        assert json.loads(socket.recv(timeout=10))["kind"] == "any.thing"
+
+
+def test_anonymous_socket_is_refused(live_server):
+    with pytest.raises(InvalidStatus) as refused:
+        _socket(live_server)
+    assert refused.value.response.status_code == 403
+
+
+def test_send_event_names_a_bad_app_id(transactional_db):
+    result = manage("send_event", "NoSuchApp", "x")
+    assert result.returncode != 0
+    assert "no application has appId 'NoSuchApp'" in result.stderr

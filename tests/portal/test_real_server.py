@@ -1,0 +1,132 @@
+"""Through the real web process (`manage.py run_web`) and real sockets, not Django's test client.
+
+Django's ASGI handler drops headers with underscores, so `app_key` only arrives because of
+portal.asgi's wrapper; the test client would hide that, a real server does not.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from portal.env import BASE_DIR
+from portal.ports import free_port
+from tests.applications.fixtures import create_app
+from tests.conftest import database_url_for_tests
+
+
+@pytest.fixture
+def web_process(transactional_db):
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": database_url_for_tests(), "HTTP_PORT": str(port), "BIND_ADDRESS": "127.0.0.1"}
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "run_web", "--log-level", "warning"],
+        cwd=BASE_DIR,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            httpx.get(url + "/livez", timeout=1)
+            break
+        except httpx.TransportError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise RuntimeError(process.stdout.read().decode()) from None
+            time.sleep(0.1)
+    yield url
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=15) == 0
+
+
+def test_app_key_with_underscore_reaches_the_view(web_process):
+    credentials = create_app(login=False)
+    login = httpx.post(
+        web_process + "/iocm/app/sec/v1.1.0/login", data={"appId": credentials.app_id, "secret": credentials.secret}
+    )
+    assert login.status_code == 200
+    token = login.json()["accessToken"]
+
+    response = httpx.get(
+        f"{web_process}/iocm/app/am/v1.1.0/applications/{credentials.app_id}",
+        headers={"app_key": credentials.app_id, "Authorization": f"bearer {token}"},
+    )
+
+    assert response.status_code == 200, response.text
+    assert response.json()["appId"] == credentials.app_id
+
+
+def test_a_spoofed_app_key_with_hyphen_does_not_override_the_underscore_one(web_process):
+    victim = create_app("Victim")
+    attacker = create_app("Attacker")
+    response = httpx.get(
+        f"{web_process}/iocm/app/am/v1.1.0/applications/{attacker.app_id}",
+        headers=[
+            ("app_key", attacker.app_id),
+            ("app-key", victim.app_id),
+            ("Authorization", f"Bearer {attacker.access_token}"),
+        ],
+    )
+    assert response.status_code == 200
+    assert response.json()["appId"] == attacker.app_id
+
+
+def test_token_without_app_key_through_the_server_is_100220(web_process):
+    credentials = create_app()
+    response = httpx.get(
+        f"{web_process}/iocm/app/am/v1.1.0/applications/{credentials.app_id}",
+        headers={"Authorization": f"Bearer {credentials.access_token}"},
+    )
+    assert response.status_code == 400
+    assert response.json()["error_code"] == "100220"
+
+
+def test_healthz_static_files_and_api_docs_are_served(web_process):
+    assert httpx.get(web_process + "/healthz").json() == {"status": "ok", "database": "ok", "redis": "ok"}
+    assert httpx.get(web_process + "/static/portal/htmx.min.js").status_code == 200
+    docs = httpx.get(web_process + "/api/docs/")
+    assert docs.status_code == 200 and "swagger" in docs.text.lower()
+    assert httpx.get(web_process + "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js").status_code == 200
+    schema = httpx.get(web_process + "/api/schema/?format=json").json()
+    assert "/iocm/app/sec/v1.1.0/login" in schema["paths"]
+    assert "/iocm/app/sec/v1.1.0/refreshToken" in schema["paths"]
+
+
+def test_run_web_names_the_variable_when_its_port_is_taken(transactional_db):
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        env = {**os.environ, "HTTP_PORT": str(port), "BIND_ADDRESS": "127.0.0.1"}
+        result = subprocess.run(
+            [sys.executable, "manage.py", "run_web"], cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=30
+        )
+    assert result.returncode != 0
+    assert f"Port {port} is already in use (set HTTP_PORT" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_launcher_names_the_variable_when_its_port_is_taken():
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("0.0.0.0", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        env = {**os.environ, "HTTP_PORT": str(port)}
+        result = subprocess.run(
+            [sys.executable, "-m", "portal.launcher", "run"], cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=30
+        )
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"Port {port} is already in use (set HTTP_PORT to a free port, e.g. HTTP_PORT={port + 1})."
