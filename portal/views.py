@@ -27,9 +27,14 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         {
             "application_count": applications.count(),
             "recent_applications": applications.order_by("-created_at")[:5],
-            "heartbeat": heartbeat.decode() if heartbeat else None,
+            "heartbeat": _readable(heartbeat.decode()) if heartbeat else None,
         },
     )
+
+
+def _readable(iso_time: str) -> str:
+    """`2026-11-26T07:18:34+00:00` as `2026-11-26 07:18:34`, the way live.js shows times too."""
+    return iso_time.replace("T", " ").removesuffix("+00:00")
 
 
 def _require_operator(request: HttpRequest) -> None:

@@ -19,7 +19,7 @@
       const event = JSON.parse(message.data);
       if (event.kind === "platform.heartbeat") {
         const beat = document.getElementById("heartbeat");
-        if (beat) beat.textContent = event.data.at;
+        if (beat) beat.textContent = event.data.at.replace("T", " ").replace("+00:00", "");
       }
       lists.forEach((list) => {
         if (list.dataset.count === "0") list.innerHTML = "";
