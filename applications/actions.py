@@ -59,9 +59,12 @@ class TokenPair:
 
 
 @transaction.atomic
-def do_create_application(name: str, *, owner: AbstractBaseUser | None = None, **fields: Any) -> tuple[Application, str]:
+def do_create_application(
+    name: str, *, owner: AbstractBaseUser | None = None, **fields: Any
+) -> tuple[Application, str]:
     """Create an application; return it with its secret, which is never shown again."""
     secret = new_secret()
+    fields.setdefault("api_rate_limit", settings.NORTHBOUND_RATE_LIMIT)
     application = Application.objects.create(app_id=new_app_id(), name=name, secret_hash=hash_secret(secret), **fields)
     if owner is not None and not owner.is_staff:
         Membership.objects.create(user=owner, application=application, role=Role.OWNER)
@@ -174,19 +177,16 @@ def do_refresh(app_id: str, secret: str, refresh_token: str) -> TokenPair:
 def do_logout(access_token: str) -> bool:
     """End an access token (the original's deprecated logout); True when one was live."""
     return (
-        ApplicationToken.objects.filter(access_hash=hash_secret(access_token), access_expires_at__gt=timezone.now())
-        .update(access_expires_at=timezone.now())
+        ApplicationToken.objects.filter(
+            access_hash=hash_secret(access_token), access_expires_at__gt=timezone.now()
+        ).update(access_expires_at=timezone.now())
         == 1
     )
 
 
 def check_access_token(app_key: str, access_token: str) -> Application:
     """The application a bearer token belongs to, or 403 1010005 (missing, wrong, expired, other app)."""
-    token = (
-        ApplicationToken.objects.select_related("application")
-        .filter(access_hash=hash_secret(access_token))
-        .first()
-    )
+    token = ApplicationToken.objects.select_related("application").filter(access_hash=hash_secret(access_token)).first()
     if token is None:
         raise GatewayError("1010005")
     application = token.application

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count, Q
@@ -37,7 +38,7 @@ def application_list(request: HttpRequest) -> HttpResponse:
 def application_create(request: HttpRequest) -> HttpResponse:
     if not request.user.is_staff:
         return HttpResponseForbidden(_("Only platform operators create applications."))
-    form = ApplicationForm(request.POST or None)
+    form = ApplicationForm(request.POST or None, initial={"api_rate_limit": settings.NORTHBOUND_RATE_LIMIT})
     if request.method == "POST" and form.is_valid():
         fields = {name: value for name, value in form.cleaned_data.items() if name != "name"}
         application, secret = actions.do_create_application(form.cleaned_data["name"], owner=request.user, **fields)

@@ -54,3 +54,8 @@ def test_window_length_is_a_setting(client, db, settings):
         client.get(_url(credentials), headers=credentials.headers())
         refused = client.get(_url(credentials), headers=credentials.headers())
     assert refused["Retry-After"] == "7"
+
+
+def test_new_applications_take_the_configured_default_limit(db, settings):
+    settings.NORTHBOUND_RATE_LIMIT = 250
+    assert create_app(login=False).application.api_rate_limit == 250
