@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
-from django.core.asgi import get_asgi_application  # noqa: E402  (settings must be set first)
+from django.core.asgi import get_asgi_application
 
 django_application = get_asgi_application()
 

@@ -95,7 +95,10 @@ def test_healthz_static_files_and_api_docs_are_served(web_process):
     assert httpx.get(web_process + "/static/portal/htmx.min.js").status_code == 200
     docs = httpx.get(web_process + "/api/docs/")
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
-    assert httpx.get(web_process + "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js").status_code == 200
+    assert (
+        httpx.get(web_process + "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js").status_code
+        == 200
+    )
     schema = httpx.get(web_process + "/api/schema/?format=json").json()
     assert "/iocm/app/sec/v1.1.0/login" in schema["paths"]
     assert "/iocm/app/sec/v1.1.0/refreshToken" in schema["paths"]
@@ -126,7 +129,15 @@ def test_launcher_names_the_variable_when_its_port_is_taken():
         port = busy.getsockname()[1]
         env = {**os.environ, "HTTP_PORT": str(port)}
         result = subprocess.run(
-            [sys.executable, "-m", "portal.launcher", "run"], cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=30
+            [sys.executable, "-m", "portal.launcher", "run"],
+            cwd=BASE_DIR,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=30,
         )
     assert result.returncode == 2
-    assert result.stderr.strip() == f"Port {port} is already in use (set HTTP_PORT to a free port, e.g. HTTP_PORT={port + 1})."
+    assert (
+        result.stderr.strip()
+        == f"Port {port} is already in use (set HTTP_PORT to a free port, e.g. HTTP_PORT={port + 1})."
+    )

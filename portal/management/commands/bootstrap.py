@@ -33,7 +33,11 @@ class Command(BaseCommand):
                 lines += ["Portal operator account:", "  user:     operator", f"  password: {password}"]
             if not Application.objects.exists():
                 application, secret = do_create_application("Demo application")
-                lines += ["Demo application (northbound API):", f"  appId:  {application.app_id}", f"  secret: {secret}"]
+                lines += [
+                    "Demo application (northbound API):",
+                    f"  appId:  {application.app_id}",
+                    f"  secret: {secret}",
+                ]
         if lines:
             previous = path.read_text() if path.exists() else ""
             path.write_text(previous + "\n".join(lines) + "\n")

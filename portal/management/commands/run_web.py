@@ -27,7 +27,9 @@ class _Server(uvicorn.Server):
 
 
 def build_configs(host: str, http_port: int, https_port: int, cert: str, key: str, **extra) -> list[uvicorn.Config]:
-    common = dict(app="portal.asgi:application", host=host, lifespan="off", ws="websockets-sansio", proxy_headers=True, **extra)
+    common = dict(
+        app="portal.asgi:application", host=host, lifespan="off", ws="websockets-sansio", proxy_headers=True, **extra
+    )
     configs = [uvicorn.Config(port=http_port, **common)]
     if cert and key:
         # The original's clients use two-way TLS. They are served without their certificate being
