@@ -1,0 +1,105 @@
+"""Products: the profiles (product models) that describe a device type, owned by an application."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from applications.models import Application
+from products import locks
+from products.querysets import ProductQuerySet
+
+
+class Origin(models.TextChoices):
+    UPLOAD = "upload", _("Uploaded zip")
+    ONLINE = "online", _("Online editor")
+
+
+class Product(models.Model):
+    """One device type as its profile describes it: services, their properties and commands (F-2).
+
+    The profile is stored normalised (products.validation: every known key present, services in the
+    order the device lists them) as JSON, the one source of truth; the columns beside it are copies
+    of what lists show and search, filled by products.actions from the profile. `archive` is the zip
+    as uploaded, or as rebuilt after an online edit: export returns it byte for byte.
+
+    manufacturerId + model identify a product across the whole platform, whichever application owns
+    it (F-2.7), because a device names its product by them. A product with registered devices is
+    locked (F-2.9): see products.locks.
+    """
+
+    product_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="products")
+    device_type = models.CharField(_("device type"), max_length=64)
+    manufacturer_id = models.CharField(_("manufacturer ID"), max_length=64)
+    manufacturer_name = models.CharField(_("manufacturer name"), max_length=128)
+    model = models.CharField(_("model"), max_length=64)
+    protocol_type = models.CharField(_("protocol type"), max_length=16)
+    profile = models.JSONField()
+    archive = models.BinaryField()
+    origin = models.CharField(max_length=8, choices=Origin.choices, default=Origin.UPLOAD)
+    service_count = models.PositiveIntegerField(default=0)
+    property_count = models.PositiveIntegerField(default=0)
+    command_count = models.PositiveIntegerField(default=0)
+    # Lower-cased device type, manufacturer, model and service types: what the list's search matches.
+    search_text = models.TextField(default="")
+    # Counts every change; the online editor's forms carry it so two editors cannot overwrite each other.
+    revision = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ProductQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["device_type", "manufacturer_id", "model", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["manufacturer_id", "model"], name="product_manufacturer_model_unique"),
+        ]
+        indexes = [
+            # Lists are per application and sorted like this, so a page is an index range.
+            models.Index(fields=["application", "device_type", "manufacturer_id", "model", "id"], name="product_list"),
+        ]
+
+    def __str__(self) -> str:
+        return self.archive_stem
+
+    @property
+    def archive_stem(self) -> str:
+        return f"{self.device_type}_{self.manufacturer_id}_{self.model}"
+
+    @property
+    def archive_name(self) -> str:
+        """The zip's name as F-2.2 wants it: deviceType_manufacturerId_model.zip."""
+        return f"{self.archive_stem}.zip"
+
+    def device_count(self) -> int:
+        """Devices registered with this product; more than 0 locks it (F-2.9)."""
+        return locks.count_devices([self.pk])[self.pk]
+
+    def is_locked(self) -> bool:
+        return self.device_count() > 0
+
+    def service_capabilities(self) -> list[dict[str, Any]]:
+        """Each service of the device with its type's content, as deviceCapabilities shows it (section 2.9)."""
+        return service_capabilities(self.profile)
+
+
+def service_capabilities(profile: dict[str, Any]) -> list[dict[str, Any]]:
+    services = {service["serviceType"]: service for service in profile["services"]}
+    result = []
+    for capability in profile["device"]["serviceTypeCapabilities"]:
+        service = services.get(capability["serviceType"], {})
+        result.append(
+            {
+                "serviceId": capability["serviceId"],
+                "serviceType": capability["serviceType"],
+                "option": capability["option"],
+                "description": service.get("description"),
+                "commands": service.get("commands", []),
+                "properties": service.get("properties", []),
+            }
+        )
+    return result

@@ -1,0 +1,49 @@
+"""Reusable lookups for products, scoped to what a caller may see or change."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from django.db import models
+
+from applications.models import Application, Role
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
+
+    from products.models import Product  # noqa: F401
+
+# Portal roles that may create, edit and delete products; viewers only read.
+DEVELOPING_ROLES = (Role.OWNER, Role.DEVELOPER)
+
+
+def applications_developed_by(user: AbstractBaseUser) -> models.QuerySet[Application]:
+    """Applications in which this account may create and change products (operators: all)."""
+    if not user.is_authenticated:
+        return Application.objects.none()
+    if user.is_staff:
+        return Application.objects.all()
+    return Application.objects.filter(memberships__user=user, memberships__role__in=DEVELOPING_ROLES)
+
+
+class ProductQuerySet(models.QuerySet):
+    def for_app(self, application: Application) -> ProductQuerySet:
+        return self.filter(application=application)
+
+    def visible_to(self, user: AbstractBaseUser) -> ProductQuerySet:
+        """Products of the applications the account sees (Application.objects.visible_to)."""
+        return self.filter(application__in=Application.objects.visible_to(user))
+
+    def changeable_by(self, user: AbstractBaseUser) -> ProductQuerySet:
+        return self.filter(application__in=applications_developed_by(user))
+
+    def search(self, query: str) -> ProductQuerySet:
+        """Products whose device type, manufacturer, model or service types contain the words."""
+        result = self
+        for word in query.lower().split():
+            result = result.filter(search_text__contains=word)
+        return result
+
+    def for_list(self) -> ProductQuerySet:
+        """What a list shows, without the profile and the zip, which can be large."""
+        return self.select_related("application").defer("profile", "archive")
