@@ -31,6 +31,9 @@ AREAS = (
     ),
     NavArea(
         _("Developer Center"),
-        (NavItem(_("API documentation"), "swagger-ui"),),
+        (
+            NavItem(_("Products"), "products:list"),
+            NavItem(_("API documentation"), "swagger-ui"),
+        ),
     ),
 )

@@ -18,10 +18,12 @@ portal_patterns = (
 urlpatterns = [
     path("", include(portal_patterns)),
     path("apps/", include("applications.urls")),
+    path("products/", include("products.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("healthz", views.healthz, name="healthz"),
     path("livez", views.livez, name="livez"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("", include("applications.api.urls")),
+    path("", include("products.api.urls")),
 ]

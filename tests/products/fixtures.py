@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
 
 from applications.actions import do_add_member
 from applications.models import Role
@@ -356,3 +358,14 @@ def accepted(files: Mapping[str, Any], name: str | None = None) -> dict[str, Any
         return validate_archive(name or zip_name(files), build_zip(files)).profile
     except ProfileInvalid as error:
         raise AssertionError(f"refused: {[str(issue) for issue in error.issues]}") from None
+
+
+def upload(data: bytes, name: str = WATER_METER_ZIP) -> SimpleUploadedFile:
+    """A file for a multipart POST, as a browser or an HTTP client sends it."""
+    return SimpleUploadedFile(name, data, content_type="application/zip")
+
+
+def put_file(client, url: str, data: bytes, name: str = WATER_METER_ZIP, **kwargs):
+    """PUT a multipart body with the zip as `file` (the test client only encodes multipart for POST)."""
+    body = encode_multipart(BOUNDARY, {"file": upload(data, name)})
+    return client.put(url, body, content_type=MULTIPART_CONTENT, **kwargs)

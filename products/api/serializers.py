@@ -1,0 +1,138 @@
+"""Shapes of the Developer Center's profile calls under /api/v1/profiles."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from applications.errors import CATALOGUE
+from applications.formats import format_time
+from products.models import Product
+from products.validation import ProfileIssue
+
+
+class ProfileUploadSerializer(serializers.Serializer):
+    file = serializers.FileField(help_text="The profile zip, named deviceType_manufacturerId_model.zip.")
+
+
+class ProfileIssueSerializer(serializers.Serializer):
+    code = serializers.CharField(
+        help_text="The rule, a stable code listed in docs/errors.md, e.g. PROFILE_JSON_SYNTAX."
+    )
+    file = serializers.CharField(help_text="The file inside the zip (or the zip's name); empty when not about one.")
+    path = serializers.CharField(help_text="JSON path inside the file, e.g. $.services[0].properties[2].dataType.")
+    line = serializers.IntegerField(allow_null=True, help_text="Line of a JSON syntax error, else null.")
+    column = serializers.IntegerField(allow_null=True, help_text="Column of a JSON syntax error, else null.")
+    message = serializers.CharField(help_text="What is wrong and how to fix it, in English.")
+    message_zh = serializers.CharField(help_text="The same in Simplified Chinese.")
+
+
+class ProfileErrorSerializer(serializers.Serializer):
+    error_code = serializers.CharField(help_text="100022 for a profile that breaks a rule, 200002 when locked.")
+    error_desc = serializers.CharField(help_text="One sentence: the platform's text and the first issue.")
+    errors = ProfileIssueSerializer(many=True)
+
+
+def _time(value) -> str | None:
+    return format_time(value)
+
+
+class ProfileSummarySerializer(serializers.Serializer):
+    """One product in a list. `deviceCount` is set by the view from one batched count."""
+
+    profileId = serializers.UUIDField(source="product_id")
+    deviceType = serializers.CharField(source="device_type")
+    manufacturerId = serializers.CharField(source="manufacturer_id")
+    manufacturerName = serializers.CharField(source="manufacturer_name")
+    model = serializers.CharField()
+    protocolType = serializers.CharField(source="protocol_type")
+    serviceCount = serializers.IntegerField(source="service_count")
+    propertyCount = serializers.IntegerField(source="property_count")
+    commandCount = serializers.IntegerField(source="command_count")
+    origin = serializers.CharField(help_text="`upload` (a zip) or `online` (the portal's editor).")
+    deviceCount = serializers.SerializerMethodField(help_text="Registered devices; more than 0 locks the product.")
+    createdAt = serializers.SerializerMethodField(help_text="yyyyMMddTHHmmssZ")
+    updatedAt = serializers.SerializerMethodField(help_text="yyyyMMddTHHmmssZ")
+
+    @extend_schema_field(serializers.IntegerField())
+    def get_deviceCount(self, product: Product) -> int:
+        counts = self.context.get("device_counts")
+        return counts[product.pk] if counts is not None else product.device_count()
+
+    @extend_schema_field(serializers.CharField())
+    def get_createdAt(self, product: Product) -> str | None:
+        return _time(product.created_at)
+
+    @extend_schema_field(serializers.CharField())
+    def get_updatedAt(self, product: Product) -> str | None:
+        return _time(product.updated_at)
+
+
+class ParaSerializer(serializers.Serializer):
+    paraName = serializers.CharField()
+    dataType = serializers.CharField()
+    required = serializers.BooleanField()
+    min = serializers.JSONField(allow_null=True, help_text="Number or numeric string, as in the profile.")
+    max = serializers.JSONField(allow_null=True)
+    step = serializers.JSONField(allow_null=True)
+    maxLength = serializers.IntegerField(allow_null=True)
+    unit = serializers.CharField(allow_null=True)
+    enumList = serializers.ListField(child=serializers.CharField(), allow_null=True)
+
+
+class PropertySerializer(ParaSerializer):
+    paraName = None
+    propertyName = serializers.CharField()
+    method = serializers.CharField(help_text="R (read), W (write), E (observe) combined, e.g. RE.")
+
+
+class ResponseSerializer(serializers.Serializer):
+    responseName = serializers.CharField()
+    paras = ParaSerializer(many=True)
+
+
+class CommandSerializer(serializers.Serializer):
+    commandName = serializers.CharField()
+    paras = ParaSerializer(many=True)
+    responses = ResponseSerializer(many=True)
+
+
+class ServiceCapabilitySerializer(serializers.Serializer):
+    serviceId = serializers.CharField()
+    serviceType = serializers.CharField()
+    option = serializers.CharField(help_text="Master, Mandatory, Optional or empty.")
+    description = serializers.CharField(allow_null=True)
+    commands = CommandSerializer(many=True)
+    properties = PropertySerializer(many=True)
+
+
+class ProfileDetailSerializer(ProfileSummarySerializer):
+    """One product with its services, shaped like deviceCapabilities (northbound-api.md section 2.9)."""
+
+    serviceCapabilities = serializers.SerializerMethodField()
+
+    @extend_schema_field(ServiceCapabilitySerializer(many=True))
+    def get_serviceCapabilities(self, product: Product) -> list[dict[str, Any]]:
+        return product.service_capabilities()
+
+
+class ProfilePageSerializer(serializers.Serializer):
+    totalCount = serializers.IntegerField()
+    pageNo = serializers.IntegerField()
+    pageSize = serializers.IntegerField()
+    profiles = ProfileSummarySerializer(many=True)
+
+
+def error_body(code: str, issues: list[ProfileIssue]) -> dict[str, Any]:
+    """The body of a refused profile call: the platform's error_code and every issue (docs/errors.md)."""
+    desc = CATALOGUE[code][1]
+    first = issues[0]
+    more = f" ({len(issues) - 1} more)" if len(issues) > 1 else ""
+    where = f"{first.location}: " if first.location else ""
+    return {
+        "error_code": code,
+        "error_desc": f"{desc} {where}{first.message_en}{more}",
+        "errors": [issue.as_dict() for issue in issues],
+    }
