@@ -50,6 +50,9 @@ CATALOGUE: dict[str, tuple[int, str]] = {
     "100610": (400, "Device is not active."),
     "100611": (400, "Device is online."),
     "100612": (403, "Device is zombie."),
+    "120001": (500, "Internal server error."),
+    "120007": (400, "Bad request message."),
+    "120203": (200, "The application is not existed."),
     "200001": (404, "The resource is not found"),
     "200002": (409, "The resource is conflicted."),
 }

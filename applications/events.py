@@ -7,7 +7,9 @@ Events leave only after the surrounding transaction commits.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import threading
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -38,5 +40,17 @@ def _send(application_pk: int | None, message: dict[str, Any]) -> None:
     if layer is None:
         return
     groups = [PLATFORM_GROUP] + ([app_group(application_pk)] if application_pk is not None else [])
-    for group in groups:
-        async_to_sync(layer.group_send)(group, message)
+
+    def send_all() -> None:
+        for group in groups:
+            async_to_sync(layer.group_send)(group, message)
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        send_all()
+        return
+    # Called from a thread that runs an event loop (async_to_sync refuses that): send from a helper thread.
+    helper = threading.Thread(target=send_all)
+    helper.start()
+    helper.join(timeout=10)

@@ -43,7 +43,22 @@ class Application(models.Model):
         _("storage mode"), default=True, help_text=_("Keep history data of devices (F-4.8).")
     )
     push_protocol = models.CharField(
-        _("push protocol"), max_length=5, choices=PushProtocol.choices, default=PushProtocol.HTTPS
+        _("push protocol"),
+        max_length=5,
+        choices=PushProtocol.choices,
+        default=PushProtocol.HTTP,
+        help_text=_("HTTPS accepts only https:// callback URLs; HTTP accepts both (F-6.3)."),
+    )
+    push_ca_chain = models.TextField(
+        _("callback CA certificates"),
+        blank=True,
+        help_text=_("PEM certificates (concatenated) trusted for HTTPS callbacks; empty: the system's trust store."),
+    )
+    push_signing_secret = models.CharField(
+        _("push signing secret"),
+        max_length=128,
+        blank=True,
+        help_text=_("When set, every push carries X-Signature: sha256=<HMAC of the body>. Off by default."),
     )
     abnormal_after = models.PositiveIntegerField(
         _("abnormal after (seconds)"),

@@ -19,6 +19,15 @@ class ApplicationQuerySet(models.QuerySet):
             return self.all()
         return self.filter(memberships__user=user)
 
+    def editable_by(self, user: AbstractBaseUser) -> ApplicationQuerySet:
+        """Applications whose resources (subscriptions, products, devices) this account may change:
+        owners and developers, and operators."""
+        if not user.is_authenticated:
+            return self.none()
+        if user.is_staff:
+            return self.all()
+        return self.filter(memberships__user=user, memberships__role__in=("owner", "developer"))
+
     def managed_by(self, user: AbstractBaseUser) -> ApplicationQuerySet:
         """Applications whose settings, secret and members this account may change."""
         if not user.is_authenticated:

@@ -16,3 +16,6 @@ def _schedule(sender: Celery, **kwargs: object) -> None:
     from django.conf import settings
 
     sender.add_periodic_task(settings.HEARTBEAT_INTERVAL, sender.signature("portal.tasks.heartbeat"), name="heartbeat")
+    sender.add_periodic_task(
+        settings.PUSH_SWEEP_SECONDS, sender.signature("subscriptions.sweep_pushes"), name="sweep pushes"
+    )

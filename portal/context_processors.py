@@ -7,18 +7,26 @@ from portal.navigation import AREAS
 
 
 def navigation(request: HttpRequest) -> dict:
+    """The navigation areas for this account, the current page's item marked active."""
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {"nav_areas": []}
     current = request.path
     areas = []
     for area in AREAS:
-        items = []
-        for item in area.items:
-            if item.operators_only and not user.is_staff:
-                continue
-            url = reverse(item.url_name)
-            active = current == url or (url != "/" and current.startswith(url))
-            items.append({"label": item.label, "url": url, "active": active})
+        items = [
+            {"label": item.label, "url": reverse(item.url_name), "active": False}
+            for item in area.items
+            if user.is_staff or not item.operators_only
+        ]
         areas.append({"label": area.label, "items": items})
+    # The item whose URL is the longest prefix of this page is the current one.
+    matches = [
+        item
+        for area in areas
+        for item in area["items"]
+        if current == item["url"] or (item["url"] != "/" and current.startswith(item["url"]))
+    ]
+    if matches:
+        max(matches, key=lambda item: len(item["url"]))["active"] = True
     return {"nav_areas": areas}

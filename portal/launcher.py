@@ -28,6 +28,8 @@ from portal.env import BASE_DIR, data_dir, env_int, env_str
 from portal.ports import check_free, free_port
 
 PYTHON = sys.executable
+# Threads: push delivery waits on the network, and a slow callback must not hold a whole process.
+WORKER_POOL = ["--pool", "threads", "--concurrency", "8"]
 COLORS = {"web": "36", "worker": "33", "beat": "35", "ingress": "32"}
 
 
@@ -105,6 +107,8 @@ def run() -> int:
     with ExitStack() as stack:
         env = services(stack, redis_port=redis_port)
         env["PYTHONUNBUFFERED"] = "1"
+        # A development machine pushes to receivers on localhost; production leaves this off.
+        env.setdefault("PUSH_ALLOW_PRIVATE", "true")
         _manage(env, "migrate", "--noinput", "-v", "0")
         _manage(env, "collectstatic", "--noinput", "-v", "0")
         shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
@@ -120,7 +124,7 @@ def run() -> int:
         schedule = data_dir() / "celerybeat-schedule"
         commands = {
             "web": [PYTHON, "manage.py", "run_web"],
-            "worker": [PYTHON, "-m", "celery", "-A", "portal", "worker", "-l", "info", "--concurrency", "2"],
+            "worker": [PYTHON, "-m", "celery", "-A", "portal", "worker", "-l", "info", *WORKER_POOL],
             "beat": [PYTHON, "-m", "celery", "-A", "portal", "beat", "-l", "info", "-s", str(schedule)],
         }
         children: dict[str, subprocess.Popen] = {}

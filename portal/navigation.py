@@ -26,6 +26,8 @@ AREAS = (
         (
             NavItem(_("Dashboard"), "portal:dashboard"),
             NavItem(_("Applications"), "applications:list"),
+            NavItem(_("Subscriptions"), "subscriptions:list"),
+            NavItem(_("Push log"), "subscriptions:push-log"),
             NavItem(_("Accounts"), "portal:accounts", operators_only=True),
         ),
     ),
@@ -33,6 +35,7 @@ AREAS = (
         _("Developer Center"),
         (
             NavItem(_("Products"), "products:list"),
+            NavItem(_("Push debugging"), "subscriptions:debug"),
             NavItem(_("API documentation"), "swagger-ui"),
         ),
     ),

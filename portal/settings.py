@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_htmx",
     "applications",
+    "subscriptions",
     "products",
     "portal",
 ]
@@ -121,6 +122,22 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"global_keyprefix": REDIS_KEY_PREFIX}
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 HEARTBEAT_INTERVAL = env_int("HEARTBEAT_INTERVAL", 30)
+
+# --- Push delivery (subscriptions) -----------------------------------------------------------
+# Callbacks to private, loopback and link-local addresses; `make run` turns this on for development.
+PUSH_ALLOW_PRIVATE = env_bool("PUSH_ALLOW_PRIVATE", False)
+PUSH_CONNECT_TIMEOUT = env_int("PUSH_CONNECT_TIMEOUT", 5)
+PUSH_READ_TIMEOUT = env_int("PUSH_READ_TIMEOUT", 10)
+PUSH_BATCH_SIZE = env_int("PUSH_BATCH_SIZE", 200)
+PUSH_CONCURRENCY = env_int("PUSH_CONCURRENCY", 32)
+PUSH_LEASE_SECONDS = env_int("PUSH_LEASE_SECONDS", 120)
+PUSH_TASK_SECONDS = env_int("PUSH_TASK_SECONDS", 30)
+PUSH_SWEEP_SECONDS = env_int("PUSH_SWEEP_SECONDS", 5)
+PUSH_BLACKLIST_FAILURES = env_int("PUSH_BLACKLIST_FAILURES", 10)
+PUSH_BLACKLIST_SECONDS = env_int("PUSH_BLACKLIST_SECONDS", 180)
+PUSH_MAX_AGE_SECONDS = env_int("PUSH_MAX_AGE_SECONDS", 24 * 3600)
+PUSH_LOG_RETENTION_DAYS = env_int("PUSH_LOG_RETENTION_DAYS", 7)
+PUSH_RETRY_DELAYS = [int(value) for value in env_list("PUSH_RETRY_DELAYS", ["10", "30", "60", "120", "300", "600"])]
 
 # --- Auth ------------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

@@ -18,6 +18,7 @@ portal_patterns = (
 urlpatterns = [
     path("", include(portal_patterns)),
     path("apps/", include("applications.urls")),
+    path("subscriptions/", include("subscriptions.urls")),
     path("products/", include("products.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("healthz", views.healthz, name="healthz"),
@@ -25,5 +26,6 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("", include("applications.api.urls")),
+    path("", include("subscriptions.api.urls")),
     path("", include("products.api.urls")),
 ]

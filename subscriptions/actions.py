@@ -1,0 +1,224 @@
+"""Subscribing, notifying and managing delivery: every app notifies through `notify()` here.
+
+`notify()` and `notify_url()` write an outbox row in the caller's transaction; after it commits,
+a worker is woken for the row's target (at most one wake-up per target per second), and beat's
+sweep catches anything a wake-up missed. Nothing is sent before the change it reports is committed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from applications.errors import NorthboundError
+from applications.models import Application, PushProtocol
+from applications.redis import get_redis, key
+from subscriptions import notify_types as nt
+from subscriptions.callbacks import CallbackUrl, CallbackUrlError, parse_callback_url
+from subscriptions.models import PushMessage, PushState, PushTarget, Subscription
+from subscriptions.payloads import encode
+
+
+def check_callback_url(application: Application, url: Any, *, ignore: Subscription | None = None) -> CallbackUrl:
+    """400 100222 for a URL that breaks F-6.1/F-6.3, 403 100234 for a host:port other than the application's (F-6.7)."""
+    try:
+        callback = parse_callback_url(url, https_only=application.push_protocol == PushProtocol.HTTPS)
+    except CallbackUrlError as error:
+        raise NorthboundError("100222", f"The request callbackurl is illegal: {error}.") from None
+    current = current_host_port(application, ignore=ignore)
+    if current is not None and current != callback.host_port:
+        host, port = current
+        raise NorthboundError(
+            "100234",
+            "The host field of the callbackUrl is in conflict with existing callbackUrl: "
+            f"this application pushes to {host}:{port}; delete its subscriptions to change it.",
+        )
+    return callback
+
+
+def current_host_port(application: Application, *, ignore: Subscription | None = None) -> tuple[str, int] | None:
+    """The host:port all of the application's subscriptions share, or None without subscriptions."""
+    existing = Subscription.objects.for_app(application)
+    if ignore is not None:
+        existing = existing.exclude(pk=ignore.pk)
+    first = existing.only("callback_url").first()
+    if first is None:
+        return None
+    return _lenient(first.callback_url).host_port
+
+
+def _lenient(url: str) -> CallbackUrl:
+    # Stored URLs were checked when written; read them back without checking again.
+    parts = urlsplit(url)
+    return CallbackUrl(url, parts.scheme, (parts.hostname or "").lower(), parts.port or 0)
+
+
+def _check_type(notify_type: Any, allowed: tuple[str, ...], code: str = "100022") -> str:
+    if notify_type not in allowed:
+        raise NorthboundError(code, f"The input is invalid: notifyType must be one of {', '.join(allowed)}.")
+    return notify_type
+
+
+@transaction.atomic
+def do_subscribe(application: Application, notify_type: Any, callback_url: Any) -> Subscription:
+    """A new subscription; 409 200002 when the type is subscribed already."""
+    notify_type = _check_type(notify_type, nt.BUSINESS)
+    callback = check_callback_url(application, callback_url)
+    if Subscription.objects.for_app(application).filter(notify_type=notify_type).exists():
+        raise NorthboundError("200002")
+    try:
+        with transaction.atomic():
+            return Subscription.objects.create(
+                application=application, notify_type=notify_type, callback_url=callback.url
+            )
+    except IntegrityError:  # a concurrent subscribe of the same type won
+        raise NorthboundError("200002") from None
+
+
+@transaction.atomic
+def do_upsert_subscription(
+    application: Application, notify_type: Any, callback_url: Any, *, allowed: tuple[str, ...]
+) -> Subscription:
+    """The legacy and management subscribe calls: subscribing a type again replaces its URL.
+
+    Old clients call these at every start, so a repeat must not be an error.
+    """
+    notify_type = _check_type(notify_type, allowed)
+    existing = Subscription.objects.for_app(application).select_for_update().filter(notify_type=notify_type).first()
+    callback = check_callback_url(application, callback_url, ignore=existing)
+    if existing is not None:
+        existing.callback_url = callback.url
+        existing.save(update_fields=["callback_url"])
+        return existing
+    return Subscription.objects.create(application=application, notify_type=notify_type, callback_url=callback.url)
+
+
+def do_delete_subscription(application: Application, subscription_id: str) -> None:
+    deleted, _ = Subscription.objects.for_app(application).filter(subscription_id=subscription_id).delete()
+    if not deleted:
+        raise NorthboundError("200001")
+
+
+def do_delete_subscriptions(
+    application: Application, *, notify_type: str | None, callback_url: str | None, channel: str | None
+) -> int:
+    """Batch delete by notifyType / callbackUrl / channel. Pushes go over HTTP(S) only, so channel
+    `HTTP` or empty matches them and `MQTTS` (or anything else) matches nothing."""
+    if channel not in (None, "", "HTTP"):
+        return 0
+    subscriptions = Subscription.objects.for_app(application)
+    if notify_type:
+        subscriptions = subscriptions.filter(notify_type=notify_type)
+    if callback_url:
+        subscriptions = subscriptions.filter(callback_url=callback_url)
+    deleted, _ = subscriptions.delete()
+    return deleted
+
+
+def _target(application: Application, callback: CallbackUrl) -> PushTarget:
+    target, _ = PushTarget.objects.get_or_create(application=application, host=callback.host, port=callback.port)
+    return target
+
+
+def _enqueue(
+    application: Application,
+    callback: CallbackUrl,
+    notify_type: str,
+    payload: dict,
+    *,
+    ordering_key: str = "",
+    is_sample: bool = False,
+) -> PushMessage:
+    now = timezone.now()
+    target = _target(application, callback)
+    message = PushMessage.objects.create(
+        application=application,
+        target=target,
+        notify_type=notify_type,
+        url=callback.url,
+        body=encode(payload),
+        ordering_key=ordering_key,
+        is_sample=is_sample,
+        next_attempt_at=now,
+        created_at=now,
+    )
+    if not is_sample:
+        transaction.on_commit(lambda: wake(target.pk))
+    return message
+
+
+def notify(application: Application, notify_type: str, payload: dict, *, ordering_key: str = "") -> PushMessage | None:
+    """Queue a notification for the application's subscription to `notify_type`, if it has one.
+
+    Call it inside the transaction of the change it reports: the row commits (or not) with it.
+    """
+    subscription = (
+        Subscription.objects.for_app(application).filter(notify_type=notify_type).only("callback_url").first()
+    )
+    if subscription is None:
+        return None
+    return _enqueue(application, _lenient(subscription.callback_url), notify_type, payload, ordering_key=ordering_key)
+
+
+def notify_url(
+    application: Application,
+    url: str,
+    payload: dict,
+    *,
+    notify_type: str = nt.COMMAND_CALLBACK,
+    ordering_key: str = "",
+) -> PushMessage:
+    """Queue a push to a URL of the caller's choosing (a command's callbackUrl), checked like a subscription's."""
+    return _enqueue(application, check_callback_url(application, url), notify_type, payload, ordering_key=ordering_key)
+
+
+def wake(target_id: int) -> None:
+    """Start a delivery task for the target, at most once a second (the sweep covers the rest)."""
+    from subscriptions.tasks import deliver_target
+
+    if get_redis().set(key("push", "wake", target_id), 1, nx=True, px=1000):
+        deliver_target.delay(target_id)
+
+
+@transaction.atomic
+def do_redeliver(message: PushMessage) -> None:
+    """Send a push again now, whatever its state (the portal's redeliver button)."""
+    PushMessage.objects.filter(pk=message.pk).update(
+        state=PushState.PENDING, next_attempt_at=timezone.now(), lease_until=None, delivered_at=None
+    )
+    transaction.on_commit(lambda: wake(message.target_id))
+
+
+@transaction.atomic
+def do_lift_blacklist(target: PushTarget) -> None:
+    """End a blacklist now (the portal's lift button); pending pushes go out at once."""
+    PushTarget.objects.filter(pk=target.pk).update(blacklisted_until=None, consecutive_failures=0)
+    transaction.on_commit(lambda: wake(target.pk))
+
+
+def do_send_sample(application: Application, notify_type: str, url: str):
+    """POST a sample of `notify_type` to `url` now and return the attempt (the debugging page).
+
+    The push is kept in the push log like any other; it is sent once and not retried.
+    """
+    from subscriptions.delivery import deliver_message_now
+    from subscriptions.payloads import sample
+
+    try:
+        callback = parse_callback_url(url)
+    except CallbackUrlError as error:
+        raise NorthboundError("100222", f"The request callbackurl is illegal: {error}.") from None
+    with transaction.atomic():
+        message = _enqueue(application, callback, notify_type, sample(notify_type), is_sample=True)
+    return deliver_message_now(message.pk)
+
+
+def retry_delay(attempts: int) -> dt.timedelta:
+    """Backoff after the n-th failed attempt (PUSH_RETRY_DELAYS, the last one repeating)."""
+    delays = settings.PUSH_RETRY_DELAYS
+    return dt.timedelta(seconds=delays[min(attempts, len(delays)) - 1])
