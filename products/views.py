@@ -243,7 +243,9 @@ def _edit(
                     return redirect(_detail_url(product, anchor(edit.profile)))
     else:
         form = form_class(initial={**form_class.initial_from(current), "revision": product.revision})
-    context = {"form": form, "product": product, "title": title, "locked": locked, "validated": validating}
+    context = {"form": form, "product": product, "title": title, "locked": locked}
+    if validating:
+        return render(request, "products/partials/validation.html", context)
     template = "products/partials/element_form.html" if request.htmx else "products/element_form.html"
     return render(request, template, context)
 
