@@ -54,13 +54,16 @@ class Product(models.Model):
     objects = ProductQuerySet.as_manager()
 
     class Meta:
-        ordering = ["device_type", "manufacturer_id", "model", "id"]
+        # A total order: manufacturerId + model is unique.
+        ordering = ["device_type", "manufacturer_id", "model"]
         constraints = [
             models.UniqueConstraint(fields=["manufacturer_id", "model"], name="product_manufacturer_model_unique"),
         ]
         indexes = [
-            # Lists are per application and sorted like this, so a page is an index range.
-            models.Index(fields=["application", "device_type", "manufacturer_id", "model", "id"], name="product_list"),
+            # Lists are sorted like this: an application's (the API's) is a range of the first index,
+            # a portal account's over several applications (an operator's over all) walks the second.
+            models.Index(fields=["application", "device_type", "manufacturer_id", "model"], name="product_app_list"),
+            models.Index(fields=["device_type", "manufacturer_id", "model"], name="product_list"),
         ]
 
     def __str__(self) -> str:

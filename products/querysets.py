@@ -45,5 +45,24 @@ class ProductQuerySet(models.QuerySet):
         return result
 
     def for_list(self) -> ProductQuerySet:
-        """What a list shows, without the profile and the zip, which can be large."""
-        return self.select_related("application").defer("profile", "archive")
+        """What a list shows and no more: not the profile and the zip, which can be large, nor the
+        application's secrets."""
+        return self.select_related("application").only(*LIST_FIELDS, "application__name", "application__app_id")
+
+
+# The columns a list of products shows (portal and API).
+LIST_FIELDS = (
+    "product_id",
+    "application",
+    "device_type",
+    "manufacturer_id",
+    "manufacturer_name",
+    "model",
+    "protocol_type",
+    "origin",
+    "service_count",
+    "property_count",
+    "command_count",
+    "created_at",
+    "updated_at",
+)

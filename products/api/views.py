@@ -33,6 +33,7 @@ from products.api.serializers import (
     error_body,
 )
 from products.models import Product
+from products.querysets import LIST_FIELDS
 from products.validation import ProfileInvalid, ProfileIssue, read_upload
 
 TAGS = ["Profiles"]
@@ -114,7 +115,7 @@ class ProfileListView(ProfileAPIView):
         query = PageQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         page_no, page_size = query.validated_data["pageNo"], query.validated_data["pageSize"]
-        products = Product.objects.for_app(get_application(request)).defer("profile", "archive")
+        products = Product.objects.for_app(get_application(request)).only(*LIST_FIELDS)
         for parameter, field in (
             ("deviceType", "device_type"),
             ("manufacturerId", "manufacturer_id"),
