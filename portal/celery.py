@@ -19,3 +19,7 @@ def _schedule(sender: Celery, **kwargs: object) -> None:
     sender.add_periodic_task(
         settings.PUSH_SWEEP_SECONDS, sender.signature("subscriptions.sweep_pushes"), name="sweep pushes"
     )
+    sender.add_periodic_task(
+        settings.DEVICE_SWEEP_SECONDS, sender.signature("devices.sweep_devices"), name="sweep devices"
+    )
+    sender.add_periodic_task(3600, sender.signature("devices.maintain_history"), name="history partitions")

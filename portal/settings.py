@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "applications",
     "subscriptions",
     "products",
+    "devices",
     "portal",
 ]
 
@@ -122,6 +123,15 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"global_keyprefix": REDIS_KEY_PREFIX}
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 HEARTBEAT_INTERVAL = env_int("HEARTBEAT_INTERVAL", 30)
+
+# --- Devices ---------------------------------------------------------------------------------
+# Fernet keys (comma-separated, first encrypts) for device secrets at rest; derived from SECRET_KEY if unset.
+DEVICE_SECRET_KEYS = env_list("DEVICE_SECRET_KEYS", [])
+DEVICE_DEFAULT_BIND_TIMEOUT = env_int("DEVICE_DEFAULT_BIND_TIMEOUT", 180)
+DEVICE_GROUP_LIMIT = env_int("DEVICE_GROUP_LIMIT", 1000)
+DEVICE_GROUP_ADD_LIMIT = env_int("DEVICE_GROUP_ADD_LIMIT", 1000)
+DEVICE_SWEEP_SECONDS = env_int("DEVICE_SWEEP_SECONDS", 30)
+HISTORY_PARTITIONS_AHEAD = env_int("HISTORY_PARTITIONS_AHEAD", 3)
 
 # --- Push delivery (subscriptions) -----------------------------------------------------------
 # Callbacks to private, loopback and link-local addresses; `make run` turns this on for development.

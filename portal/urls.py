@@ -27,5 +27,6 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("", include("applications.api.urls")),
     path("", include("subscriptions.api.urls")),
+    path("", include("devices.api.urls")),
     path("", include("products.api.urls")),
 ]

@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 from applications.api.serializers import ErrorSerializer
 from applications.auth import get_application
 from applications.errors import NorthboundError
+from applications.paging import whole_number
 from subscriptions import actions
 from subscriptions import notify_types as nt
 from subscriptions.api.serializers import (
@@ -30,19 +31,6 @@ def _body(subscription: Subscription) -> dict:
         "notifyType": subscription.notify_type,
         "callbackUrl": subscription.callback_url,
     }
-
-
-def _page_param(request: Request, name: str, default: int, maximum: int, minimum: int = 0) -> int:
-    raw = request.query_params.get(name, "")
-    if raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise NorthboundError("100022", f"The input is invalid: {name} must be a whole number.") from None
-    if not minimum <= value <= maximum:
-        raise NorthboundError("100022", f"The input is invalid: {name} must be between {minimum} and {maximum}.")
-    return value
 
 
 class SubscriptionsView(APIView):
@@ -80,8 +68,8 @@ class SubscriptionsView(APIView):
         responses={200: SubscriptionPageSerializer},
     )
     def get(self, request: Request) -> Response:
-        page_no = _page_param(request, "pageNo", 0, 1_000_000)
-        page_size = _page_param(request, "pageSize", 10, 1000, minimum=1)
+        page_no = whole_number(request, "pageNo", 0, maximum=1_000_000)
+        page_size = whole_number(request, "pageSize", 10, minimum=1, maximum=1000)
         subscriptions = Subscription.objects.for_app(get_application(request))
         if notify_type := request.query_params.get("notifyType"):
             subscriptions = subscriptions.filter(notify_type=notify_type)

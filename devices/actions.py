@@ -1,0 +1,535 @@
+"""Everything that changes devices: registration, binding, status, reports, groups, deletion.
+
+Northbound views, the portal, bulk registration, the ingress and the sweeps all call these.
+Notifications go through subscriptions.actions inside the same transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import secrets as random
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F, Func, JSONField, Value
+from django.utils import timezone
+
+from applications.errors import NorthboundError
+from applications.formats import format_time
+from applications.models import Application
+from applications.redis import get_redis, key
+from devices import history, logs
+from devices.models import Device, DeviceGroup, LogKind, Status, StatusDetail
+from devices.presenters import device_info
+from products.models import Product
+from subscriptions import actions as push
+from subscriptions import notify_types as nt
+from subscriptions import payloads
+
+PSK_PATTERN = re.compile(r"^[0-9a-fA-F]{8,32}$")
+PROTOCOL_TYPES = (
+    "CoAP",
+    "huaweiM2M",
+    "Z-Wave",
+    "ONVIF",
+    "WPS",
+    "Hue",
+    "WiFi",
+    "J808",
+    "Gateway",
+    "ZigBee",
+    "LWM2M",
+    "MQTT",
+)
+MAX_TIMEOUT = 2_147_483_647
+
+
+def invalid(field: str, rule: str) -> NorthboundError:
+    return NorthboundError("100022", f"The input is invalid: {field} {rule}.")
+
+
+@dataclass(frozen=True)
+class Registered:
+    """What a registration returns once: the clear psk and secret are not shown again."""
+
+    device: Device
+    psk: str
+    secret: str
+
+
+def find_product(application: Application, manufacturer_id: str, device_type: str, model: str) -> Product | None:
+    """The application's product a device's (manufacturerId, deviceType, model) names, if any."""
+    if not (manufacturer_id and model):
+        return None
+    product = Product.objects.filter(application=application, manufacturer_id=manufacturer_id, model=model).first()
+    if product is None or (device_type and product.device_type != device_type):
+        return None
+    return product
+
+
+def _lock_product(product: Product | None) -> None:
+    # The profile lock counts devices under the product's row lock; hold it while registering.
+    if product is not None:
+        Product.objects.select_for_update(no_key=True).filter(pk=product.pk).first()
+
+
+def check_registration(
+    application: Application, *, node_id: Any, verify_code: Any, psk: Any, timeout: Any
+) -> tuple[str, str, str, int]:
+    if not isinstance(node_id, str) or not node_id.strip():
+        raise invalid("nodeId", "is required")
+    if len(node_id) > 256:
+        raise invalid("nodeId", "is longer than 256 characters")
+    if verify_code is None:
+        verify_code = node_id
+    if not isinstance(verify_code, str) or not verify_code or len(verify_code) > 256:
+        raise NorthboundError("100003", "Invalid verify code: verifyCode must be 1 to 256 characters.")
+    if psk in (None, ""):
+        psk = random.token_hex(16)
+    elif not isinstance(psk, str) or not PSK_PATTERN.match(psk):
+        raise invalid("psk", "must be 8 to 32 hexadecimal characters")
+    if timeout is None:
+        timeout = settings.DEVICE_DEFAULT_BIND_TIMEOUT
+    if isinstance(timeout, bool) or not isinstance(timeout, int) or not 0 <= timeout <= MAX_TIMEOUT:
+        raise invalid("timeout", f"must be a whole number of seconds from 0 to {MAX_TIMEOUT}")
+    return node_id.strip(), verify_code, psk, timeout
+
+
+@transaction.atomic
+def do_register_device(
+    application: Application,
+    *,
+    node_id: Any,
+    verify_code: Any = None,
+    psk: Any = None,
+    timeout: Any = None,
+    imsi: str = "",
+    is_secure: bool = False,
+    password_mode: bool = False,
+    info: Mapping[str, Any] | None = None,
+    gateway: Device | None = None,
+) -> Registered:
+    """Register a device (F-4.1 to F-4.5): one nodeId one device, within the quota; notify deviceAdded."""
+    node_id, verify_code, psk, timeout = check_registration(
+        application, node_id=node_id, verify_code=verify_code, psk=psk, timeout=timeout
+    )
+    info = dict(info or {})
+    # Count under the application's row lock, so two registrations cannot both take the last place.
+    Application.objects.select_for_update().filter(pk=application.pk).first()
+    if Device.objects.filter(application=application).count() >= application.device_quota:
+        raise NorthboundError("100412")
+    if Device.objects.filter(node_id=node_id).exists():
+        raise NorthboundError("100416")
+    product = find_product(
+        application, info.get("manufacturerId", ""), info.get("deviceType", ""), info.get("model", "")
+    )
+    _lock_product(product)
+    secret = random.token_hex(16) if password_mode else ""
+    now = timezone.now()
+    device = Device(
+        application=application,
+        node_id=node_id,
+        verify_code=verify_code,
+        imsi=imsi or "",
+        is_secure=bool(is_secure),
+        timeout=timeout,
+        bind_deadline=now + dt.timedelta(seconds=timeout) if timeout else None,
+        product=product,
+        gateway=gateway,
+        name=str(info.get("name") or ""),
+        description=str(info.get("description") or ""),
+        manufacturer_id=str(info.get("manufacturerId") or ""),
+        manufacturer_name=str(info.get("manufacturerName") or ""),
+        device_type=str(info.get("deviceType") or ""),
+        model=str(info.get("model") or ""),
+        protocol_type=str(info.get("protocolType") or ""),
+        supported_security=str(info.get("supportedSecurity", "")).upper() == "TRUE",
+    )
+    device.psk = psk
+    if secret:
+        device.secret = secret
+    try:
+        with transaction.atomic():
+            device.save()
+    except IntegrityError:  # another registration of this nodeId won the race
+        raise NorthboundError("100416") from None
+    push.notify(
+        application,
+        nt.DEVICE_ADDED,
+        payloads.device_added(device.device_id, device.gateway_device_id, device.node_type, device_info(device)),
+    )
+    logs.log(device, LogKind.INFO, f"registered with nodeId {node_id}")
+    return Registered(device, psk, secret)
+
+
+def get_device(application: Application, device_id: str, *, http_status: int | None = None) -> Device:
+    """The application's device, or 100418 (another application's device does not exist for it)."""
+    device = Device.objects.for_app(application).select_related("gateway").filter(device_id=device_id).first()
+    if device is None:
+        raise NorthboundError("100418", http_status=http_status)
+    return device
+
+
+MODIFIABLE = {
+    "name": ("name", 256),
+    "endUser": ("end_user", 256),
+    "manufacturerId": ("manufacturer_id", 256),
+    "manufacturerName": ("manufacturer_name", 256),
+    "deviceType": ("device_type", 256),
+    "model": ("model", 256),
+    "location": ("location", 1024),
+    "region": ("region", 256),
+    "organization": ("organization", 256),
+    "timezone": ("timezone", 64),
+    "imsi": ("imsi", 64),
+}
+
+
+def check_modify(body: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields a modify call changes, validated; 100022 naming the first bad one."""
+    if not isinstance(body, Mapping):
+        raise invalid("the body", "must be a JSON object")
+    changes: dict[str, Any] = {}
+    for name, (field, length) in MODIFIABLE.items():
+        if name in body and body[name] is not None:
+            value = body[name]
+            if not isinstance(value, str) or len(value) > length:
+                raise invalid(name, f"must be a string of at most {length} characters")
+            if name == "name" and not value:
+                raise invalid(name, "must be 1 to 256 characters")
+            changes[field] = value
+    if body.get("mute") is not None:
+        if body["mute"] not in ("TRUE", "FALSE"):
+            raise invalid("mute", 'must be "TRUE" or "FALSE"')
+        changes["mute"] = body["mute"] == "TRUE"
+    if body.get("protocolType") is not None:
+        if body["protocolType"] not in PROTOCOL_TYPES:
+            raise invalid("protocolType", f"must be one of {', '.join(PROTOCOL_TYPES)}")
+        changes["protocol_type"] = body["protocolType"]
+    if body.get("isSecure") is not None:
+        if not isinstance(body["isSecure"], bool):
+            raise invalid("isSecure", "must be true or false")
+        changes["is_secure"] = body["isSecure"]
+    if body.get("psk") is not None:
+        if not isinstance(body["psk"], str) or not PSK_PATTERN.match(body["psk"]):
+            raise invalid("psk", "must be 8 to 32 hexadecimal characters")
+        changes["psk"] = body["psk"]
+    config = body.get("deviceConfig")
+    if config is not None:
+        aging = (config.get("dataConfig") or {}).get("dataAgingTime") if isinstance(config, Mapping) else None
+        if isinstance(aging, bool) or not isinstance(aging, int) or not 0 <= aging <= 90:
+            raise invalid("deviceConfig.dataConfig.dataAgingTime", "must be a whole number of days from 0 to 90")
+        changes["data_aging_days"] = aging
+    return changes
+
+
+@transaction.atomic
+def do_modify_device(device: Device, changes: Mapping[str, Any]) -> Device:
+    """Apply validated changes; a changed (manufacturerId, deviceType, model) re-ties the product."""
+    device = Device.objects.select_for_update().get(pk=device.pk)
+    for field, value in changes.items():
+        setattr(device, field, value)
+    if {"manufacturer_id", "device_type", "model"} & set(changes):
+        device.product = find_product(device.application, device.manufacturer_id, device.device_type, device.model)
+        _lock_product(device.product)
+    device.save()
+    push.notify(
+        device.application,
+        nt.DEVICE_INFO_CHANGED,
+        payloads.device_info_changed(device.device_id, device.gateway_device_id, device_info(device)),
+    )
+    return device
+
+
+@transaction.atomic
+def do_refresh_key(device: Device, *, verify_code: Any, node_id: Any, timeout: Any) -> Device:
+    """New verify code (and nodeId, timeout) for a device that must bind again; only while offline."""
+    device = Device.objects.select_for_update().get(pk=device.pk)
+    if device.status == Status.ONLINE:
+        raise NorthboundError("100611")
+    if node_id is not None:
+        if not isinstance(node_id, str) or not node_id or len(node_id) > 256:
+            raise invalid("nodeId", "must be 1 to 256 characters")
+        if Device.objects.filter(node_id=node_id).exclude(pk=device.pk).exists():
+            raise NorthboundError("100426")
+        device.node_id = node_id
+    if verify_code is not None:
+        if not isinstance(verify_code, str) or not verify_code or len(verify_code) > 256:
+            raise NorthboundError("100003", "Invalid verify code: verifyCode must be 1 to 256 characters.")
+        device.verify_code = verify_code
+    if timeout is not None:
+        if isinstance(timeout, bool) or not isinstance(timeout, int) or not 0 <= timeout <= MAX_TIMEOUT:
+            raise invalid("timeout", f"must be a whole number of seconds from 0 to {MAX_TIMEOUT}")
+        device.timeout = timeout
+    device.activated = False
+    device.status_detail = StatusDetail.NOT_ACTIVE
+    device.bind_deadline = timezone.now() + dt.timedelta(seconds=device.timeout) if device.timeout else None
+    device.save()
+    logs.log(device, LogKind.INFO, "verify code refreshed: the device must bind again")
+    return device
+
+
+@transaction.atomic
+def do_delete_device(device: Device, *, cascade: bool = False) -> None:
+    """Delete a device, its data and logs; notify deviceDeleted. A gateway with sub-devices needs cascade."""
+    children = list(Device.objects.filter(gateway=device))
+    if children and not cascade:
+        raise invalid("cascade", f"must be true to delete a gateway with {len(children)} sub-devices")
+    for doomed in [*children, device]:
+        push.notify(doomed.application, nt.DEVICE_DELETED, payloads.device_deleted(doomed.device_id, device.device_id))
+    ids = [doomed.pk for doomed in [*children, device]]
+    history.delete_in_batches("device_id = ANY(%s)", [ids])
+    Device.objects.filter(pk__in=ids).delete()
+
+
+@transaction.atomic
+def do_bind_device(device: Device) -> Device:
+    """The real device connected for the first time (the ingress calls this): activate it (F-4.1)."""
+    device = Device.objects.select_for_update().get(pk=device.pk)
+    if device.activated:
+        return device
+    now = timezone.now()
+    device.activated, device.bound_at, device.bind_deadline = True, now, None
+    device.status, device.status_detail, device.last_seen_at = Status.ONLINE, StatusDetail.NONE, now
+    device.save(
+        update_fields=[
+            "activated",
+            "bound_at",
+            "bind_deadline",
+            "status",
+            "status_detail",
+            "last_seen_at",
+            "updated_at",
+        ]
+    )
+    info = device_info(device)
+    push.notify(device.application, nt.BIND_DEVICE, payloads.bind_device(device.device_id, "succeeded", info))
+    push.notify(
+        device.application,
+        nt.DEVICE_INFO_CHANGED,
+        payloads.device_info_changed(device.device_id, device.gateway_device_id, info),
+    )
+    logs.log(device, LogKind.BIND, "bound: first connection of the real device")
+    return device
+
+
+def expire_unbound(now: dt.datetime | None = None, batch: int = 1000) -> int:
+    """Delete devices not bound within their timeout and notify bindDevice `expired` (F-4.2)."""
+    now = now or timezone.now()
+    expired = 0
+    while True:
+        with transaction.atomic():
+            doomed = list(
+                Device.objects.select_for_update(skip_locked=True)
+                .select_related("application")
+                .filter(activated=False, bind_deadline__lte=now)[:batch]
+            )
+            if not doomed:
+                return expired
+            by_app: dict[int, list[Device]] = {}
+            for device in doomed:
+                by_app.setdefault(device.application_id, []).append(device)
+            for devices in by_app.values():
+                push.notify_many(
+                    devices[0].application,
+                    nt.BIND_DEVICE,
+                    [payloads.bind_device(device.device_id, "expired", device_info(device)) for device in devices],
+                )
+            Device.objects.filter(pk__in=[device.pk for device in doomed]).delete()
+            expired += len(doomed)
+
+
+@dataclass(frozen=True)
+class ServiceReport:
+    service_id: str
+    service_type: str
+    data: dict[str, Any]
+    event_time: dt.datetime
+
+
+def do_store_report(device: Device, reports: list[ServiceReport], *, request_id: str | None = None) -> None:
+    """Store one decoded report: shadow always, history in storage mode (F-4.8), last-seen, status,
+    and notify deviceDataChanged per service and deviceDatasChanged with all of them (F-6.4)."""
+    if not reports:
+        return
+    now = timezone.now()
+    application = device.application
+    with transaction.atomic():
+        shadow = {
+            report.service_id: {
+                "serviceType": report.service_type,
+                "data": report.data,
+                "eventTime": format_time(report.event_time),
+            }
+            for report in reports
+        }
+        Device.objects.filter(pk=device.pk).update(shadow=_merged_shadow(shadow))
+        device.shadow = {**device.shadow, **shadow}
+        if application.storage_mode:
+            history.insert(
+                (device.pk, application.pk, report.service_id, report.data, report.event_time, now)
+                for report in reports
+            )
+        gateway_id = device.gateway_device_id
+        services = [
+            payloads.service(report.service_id, report.service_type, report.data, report.event_time)
+            for report in reports
+        ]
+        for one in services:
+            push.notify(
+                application,
+                nt.DEVICE_DATA_CHANGED,
+                payloads.device_data_changed(device.device_id, gateway_id, one, request_id),
+            )
+        push.notify(
+            application,
+            nt.DEVICE_DATAS_CHANGED,
+            payloads.device_datas_changed(device.device_id, gateway_id, services, request_id),
+        )
+        record_seen(device, now)
+
+
+def _merged_shadow(shadow: dict[str, Any]) -> Func:
+    """`shadow || new`: the services just reported replace theirs, the others stay (one UPDATE)."""
+    return Func(
+        F("shadow"),
+        Value(shadow, output_field=JSONField()),
+        arg_joiner=" || ",
+        template="%(expressions)s",
+        output_field=JSONField(),
+    )
+
+
+def record_seen(device: Device, now: dt.datetime) -> None:
+    """A report arrived. An ONLINE device's last-seen time waits in Redis for the next flush (one
+    write per flush, not per message); any other device comes ONLINE now and is notified (F-4.6)."""
+    if device.status == Status.ONLINE and device.activated:
+        get_redis().hset(key("devices", "last_seen"), device.pk, now.timestamp())
+        return
+    Device.objects.filter(pk=device.pk).update(status=Status.ONLINE, status_detail=StatusDetail.NONE, last_seen_at=now)
+    previous, device.status, device.status_detail, device.last_seen_at = (
+        device.status,
+        Status.ONLINE,
+        StatusDetail.NONE,
+        now,
+    )
+    push.notify(
+        device.application,
+        nt.DEVICE_INFO_CHANGED,
+        payloads.device_info_changed(device.device_id, device.gateway_device_id, device_info(device)),
+    )
+    logs.log(device, LogKind.STATUS, f"{previous} -> ONLINE: a report arrived")
+
+
+def flush_last_seen() -> int:
+    """Write the last-seen times gathered in Redis in one statement."""
+    redis = get_redis()
+    pending_key, flushing_key = key("devices", "last_seen"), key("devices", "last_seen", "flushing")
+    try:
+        redis.rename(pending_key, flushing_key)
+    except Exception:  # nothing pending (RENAME of a missing key fails)
+        return 0
+    values = redis.hgetall(flushing_key)
+    redis.delete(flushing_key)
+    if not values:
+        return 0
+    rows = [(int(pk), dt.datetime.fromtimestamp(float(ts), dt.UTC)) for pk, ts in values.items()]
+    from django.db import connection
+
+    placeholders = ", ".join(["(%s, %s::timestamptz)"] * len(rows))
+    params = [value for row in rows for value in row]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE devices_device AS d SET last_seen_at = v.seen FROM (VALUES {placeholders}) AS v(id, seen) "  # noqa: S608
+            "WHERE d.id = v.id AND (d.last_seen_at IS NULL OR d.last_seen_at < v.seen)",
+            params,
+        )
+        return cursor.rowcount
+
+
+def sweep_status(now: dt.datetime | None = None) -> dict[str, int]:
+    """ONLINE -> ABNORMAL after the application's abnormal time, -> OFFLINE after its offline time
+    (F-4.6): two set-based updates, then deviceInfoChanged for each device that changed."""
+    from django.db import connection
+
+    now = now or timezone.now()
+    changed: dict[str, int] = {}
+    with transaction.atomic():
+        for new_status, column, from_statuses in (
+            (Status.OFFLINE, "offline_after", [Status.ONLINE, Status.ABNORMAL]),
+            (Status.ABNORMAL, "abnormal_after", [Status.ONLINE]),
+        ):
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "UPDATE devices_device AS d SET status = %s, updated_at = %s "
+                    "FROM applications_application AS a "
+                    "WHERE d.application_id = a.id AND d.status = ANY(%s) AND d.last_seen_at IS NOT NULL "
+                    "AND d.last_seen_at < %s - (CASE WHEN %s = 'offline_after' THEN a.offline_after "
+                    "ELSE a.abnormal_after END * interval '1 second') "
+                    "RETURNING d.id",
+                    [new_status, now, list(from_statuses), now, column],
+                )
+                ids = [row[0] for row in cursor.fetchall()]
+            changed[new_status] = len(ids)
+            _notify_status(ids)
+    return changed
+
+
+def _notify_status(ids: list[int]) -> None:
+    if not ids:
+        return
+    devices = Device.objects.filter(pk__in=ids).select_related("application", "gateway")
+    by_app: dict[int, list[Device]] = {}
+    for device in devices:
+        by_app.setdefault(device.application_id, []).append(device)
+    for group in by_app.values():
+        push.notify_many(
+            group[0].application,
+            nt.DEVICE_INFO_CHANGED,
+            [payloads.device_info_changed(d.device_id, d.gateway_device_id, device_info(d)) for d in group],
+        )
+
+
+# --- groups -----------------------------------------------------------------------------------
+
+
+def get_group(application: Application, dev_group_id: str) -> DeviceGroup:
+    group = DeviceGroup.objects.filter(application=application, dev_group_id=dev_group_id).first()
+    if group is None:
+        raise NorthboundError("100603", http_status=200)
+    return group
+
+
+@transaction.atomic
+def do_create_group(
+    application: Application, name: str, description: str, max_devices: int, device_ids: Iterable[str]
+) -> DeviceGroup:
+    if DeviceGroup.objects.filter(application=application).count() >= settings.DEVICE_GROUP_LIMIT:
+        raise NorthboundError("100607", http_status=200)
+    if DeviceGroup.objects.filter(application=application, name=name).exists():
+        raise NorthboundError("100602", http_status=200)
+    group = DeviceGroup.objects.create(
+        application=application, name=name, description=description, max_devices=max_devices
+    )
+    do_add_to_group(group, device_ids)
+    return group
+
+
+@transaction.atomic
+def do_add_to_group(group: DeviceGroup, device_ids: Iterable[str]) -> list[str]:
+    device_ids = list(dict.fromkeys(device_ids))
+    if len(device_ids) > settings.DEVICE_GROUP_ADD_LIMIT:
+        raise NorthboundError("100609")
+    devices = list(Device.objects.filter(application=group.application_id, device_id__in=device_ids))
+    if len(devices) != len(device_ids):
+        missing = sorted(set(device_ids) - {device.device_id for device in devices})
+        raise NorthboundError("100418", f"The deviceData is not existed: {', '.join(missing[:5])}.")
+    DeviceGroup.objects.select_for_update().filter(pk=group.pk).first()
+    if group.max_devices and group.devices.count() + len(devices) > group.max_devices:
+        raise NorthboundError("100601", http_status=200)
+    group.devices.add(*devices)
+    return [device.device_id for device in devices]

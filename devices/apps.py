@@ -1,0 +1,15 @@
+from django.apps import AppConfig
+
+
+class DevicesConfig(AppConfig):
+    """The device registry: binding, status, shadow, history, logs, groups, bulk registration."""
+
+    name = "devices"
+    verbose_name = "Devices"
+
+    def ready(self) -> None:
+        # A product with registered devices is locked (F-2.9); products cannot import us, so we tell it.
+        from devices.querysets import count_devices_by_product
+        from products.locks import register_device_counter
+
+        register_device_counter(count_devices_by_product)

@@ -1,0 +1,212 @@
+"""Devices: the registry, groups, history data (partitioned by day) and device logs."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from applications.models import Application
+from devices import secrets
+from devices.querysets import DeviceQuerySet
+from products.models import Product
+
+
+class NodeType(models.TextChoices):
+    ENDPOINT = "ENDPOINT", "ENDPOINT"
+    GATEWAY = "GATEWAY", "GATEWAY"
+
+
+class Status(models.TextChoices):
+    ONLINE = "ONLINE", _("online")
+    OFFLINE = "OFFLINE", _("offline")
+    ABNORMAL = "ABNORMAL", _("abnormal")
+
+
+class StatusDetail(models.TextChoices):
+    NONE = "NONE", "NONE"
+    NOT_ACTIVE = "NOT_ACTIVE", "NOT_ACTIVE"
+    CONFIGURATION_PENDING = "CONFIGURATION_PENDING", "CONFIGURATION_PENDING"
+    COMMUNICATION_ERROR = "COMMUNICATION_ERROR", "COMMUNICATION_ERROR"
+    CONFIGURATION_ERROR = "CONFIGURATION_ERROR", "CONFIGURATION_ERROR"
+    BRIDGE_OFFLINE = "BRIDGE_OFFLINE", "BRIDGE_OFFLINE"
+    FIRMWARE_UPDATING = "FIRMWARE_UPDATING", "FIRMWARE_UPDATING"
+    DUTY_CYCLE = "DUTY_CYCLE", "DUTY_CYCLE"
+
+
+def new_device_id() -> str:
+    return str(uuid.uuid4())
+
+
+class Device(models.Model):
+    """A device registered by an application, identified on the wire by its nodeId (IMEI).
+
+    It is tied to its product by the (manufacturerId, deviceType, model) it was registered or modified
+    with, as in the original; `product` is that product when one exists. It binds (activates) the
+    first time the real device connects (F-4.1); until then it may expire after `timeout` seconds
+    (F-4.2). `shadow` keeps the latest data of each service: {serviceId: {serviceType, data, eventTime}}.
+    Secrets are encrypted at rest (devices.secrets), never hashed: the DTLS and MQTT checks need them.
+    """
+
+    device_id = models.CharField(max_length=36, unique=True, default=new_device_id)
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="devices")
+    node_id = models.CharField(_("nodeId"), max_length=256, unique=True)
+    verify_code = models.CharField(max_length=256, blank=True, default="")
+    node_type = models.CharField(max_length=8, choices=NodeType.choices, default=NodeType.ENDPOINT)
+    gateway = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="children")
+    product = models.ForeignKey(Product, null=True, blank=True, on_delete=models.PROTECT, related_name="devices")
+    name = models.CharField(_("name"), max_length=256, blank=True, default="")
+    description = models.CharField(max_length=2048, blank=True, default="")
+    end_user = models.CharField(max_length=256, blank=True, default="")
+    imsi = models.CharField(max_length=64, blank=True, default="")
+    manufacturer_id = models.CharField(max_length=256, blank=True, default="")
+    manufacturer_name = models.CharField(max_length=256, blank=True, default="")
+    device_type = models.CharField(max_length=256, blank=True, default="")
+    model = models.CharField(max_length=256, blank=True, default="")
+    protocol_type = models.CharField(max_length=32, blank=True, default="")
+    mac = models.CharField(max_length=64, blank=True, default="")
+    location = models.CharField(max_length=1024, blank=True, default="")
+    region = models.CharField(max_length=256, blank=True, default="")
+    organization = models.CharField(max_length=256, blank=True, default="")
+    timezone = models.CharField(max_length=64, blank=True, default="")
+    sw_version = models.CharField(max_length=256, blank=True, default="")
+    fw_version = models.CharField(max_length=256, blank=True, default="")
+    hw_version = models.CharField(max_length=256, blank=True, default="")
+    bridge_id = models.CharField(max_length=256, blank=True, default="")
+    sig_version = models.CharField(max_length=256, blank=True, default="")
+    serial_number = models.CharField(max_length=256, blank=True, default="")
+    signal_strength = models.IntegerField(null=True, blank=True)
+    battery_level = models.IntegerField(null=True, blank=True)
+    is_secure = models.BooleanField(default=False)
+    supported_security = models.BooleanField(default=False)
+    mute = models.BooleanField(default=False)
+    psk_encrypted = models.TextField(blank=True, default="")
+    secret_encrypted = models.TextField(blank=True, default="")
+    timeout = models.PositiveIntegerField(default=180)
+    bind_deadline = models.DateTimeField(null=True, blank=True)
+    activated = models.BooleanField(default=False)
+    bound_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.OFFLINE)
+    status_detail = models.CharField(max_length=24, choices=StatusDetail.choices, default=StatusDetail.NOT_ACTIVE)
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+    data_aging_days = models.PositiveSmallIntegerField(null=True, blank=True)
+    shadow = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = DeviceQuerySet.as_manager()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["application", "-created_at", "-id"], name="device_list"),
+            models.Index(fields=["application", "status", "-created_at"], name="device_status_list"),
+            models.Index(fields=["product"], name="device_product"),
+            models.Index(fields=["status", "last_seen_at"], name="device_status_sweep"),
+            models.Index(fields=["bind_deadline"], name="device_bind_deadline", condition=Q(activated=False)),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.node_id} ({self.device_id})"
+
+    @property
+    def gateway_device_id(self) -> str:
+        """The gateway's deviceId; a direct device is its own gateway, as in the original."""
+        return self.gateway.device_id if self.gateway_id else self.device_id
+
+    @property
+    def psk(self) -> str:
+        return secrets.decrypt(self.psk_encrypted)
+
+    @psk.setter
+    def psk(self, value: str) -> None:
+        self.psk_encrypted = secrets.encrypt(value)
+
+    @property
+    def secret(self) -> str:
+        return secrets.decrypt(self.secret_encrypted)
+
+    @secret.setter
+    def secret(self, value: str) -> None:
+        self.secret_encrypted = secrets.encrypt(value)
+
+    def is_reachable(self) -> bool:
+        """Commands to ABNORMAL or OFFLINE devices fail (F-4.7)."""
+        return self.status == Status.ONLINE
+
+
+class DeviceGroup(models.Model):
+    """A named set of an application's devices (devgroup API, batch tasks, firmware targets)."""
+
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="device_groups")
+    dev_group_id = models.CharField(max_length=36, unique=True, default=new_device_id)
+    name = models.CharField(_("name"), max_length=64)
+    description = models.CharField(max_length=1024, blank=True, default="")
+    max_devices = models.PositiveIntegerField(default=0)  # 0: no limit
+    devices = models.ManyToManyField(Device, related_name="groups", blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["application", "name"], name="device_group_name_unique")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class DataHistory(models.Model):
+    """One service's data from one report, kept when the application is in storage mode (F-4.8).
+
+    The table is partitioned by day on `received_at` (created by SQL in the migrations, so Django does
+    not manage it); partitions are made ahead by a periodic task and dropped whole by retention.
+    """
+
+    pk = models.CompositePrimaryKey("id", "received_at")
+    id = models.BigIntegerField()
+    received_at = models.DateTimeField()
+    device_id = models.BigIntegerField()
+    application_id = models.BigIntegerField()
+    service_id = models.CharField(max_length=256)
+    data = models.JSONField()
+    event_time = models.DateTimeField()
+
+    class Meta:
+        managed = False
+        db_table = "devices_datahistory"
+
+    def __str__(self) -> str:
+        return f"{self.service_id} of {self.device_id} at {self.event_time}"
+
+
+class LogKind(models.TextChoices):
+    UPLINK = "uplink", _("uplink")
+    DECODED = "decoded", _("decoded")
+    DECODE_ERROR = "decode_error", _("decode error")
+    COMMAND = "command", _("command")
+    ENCODE_ERROR = "encode_error", _("encode error")
+    STATUS = "status", _("status")
+    BIND = "bind", _("bind")
+    FLOW_CONTROL = "flow_control", _("flow control")
+    INFO = "info", _("info")
+
+
+class DeviceLog(models.Model):
+    """One event in a device's life (F-4.11): what arrived (raw hex), what it decoded to or why not,
+    which codec, commands and their answers, status changes, flow-control drops."""
+
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="logs")
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(db_index=False)
+    kind = models.CharField(max_length=16, choices=LogKind.choices)
+    summary = models.CharField(max_length=512)
+    raw = models.TextField(blank=True, default="")  # hex of the bytes on the wire
+    detail = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["device", "-created_at", "-id"], name="device_log_recent"),
+            models.Index(fields=["created_at"], name="device_log_retention"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.summary}"
