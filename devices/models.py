@@ -101,6 +101,9 @@ class Device(models.Model):
     class Meta:
         indexes = [
             models.Index(fields=["application", "-created_at", "-id"], name="device_list"),
+            # Operators' list over all applications, and IMEI-prefix search.
+            models.Index(fields=["-created_at", "-id"], name="device_recent"),
+            models.Index(fields=["node_id"], name="device_node_prefix", opclasses=["varchar_pattern_ops"]),
             models.Index(fields=["application", "status", "-created_at"], name="device_status_list"),
             models.Index(fields=["product"], name="device_product"),
             models.Index(fields=["status", "last_seen_at"], name="device_status_sweep"),

@@ -25,6 +25,7 @@ AREAS = (
         _("Management Portal"),
         (
             NavItem(_("Dashboard"), "portal:dashboard"),
+            NavItem(_("Devices"), "devices:list"),
             NavItem(_("Applications"), "applications:list"),
             NavItem(_("Subscriptions"), "subscriptions:list"),
             NavItem(_("Push log"), "subscriptions:push-log"),

@@ -1,12 +1,31 @@
-// Live events: a websocket to /ws/events/ that prepends each event to every [data-live-events] list.
+// Live events: one websocket to /ws/events/ per page that wants them. Each event is dispatched on
+// `document` as a "live-event" CustomEvent, and prepended to every [data-live-events] list.
 (function () {
   "use strict";
   const lists = document.querySelectorAll("[data-live-events]");
   const states = document.querySelectorAll("[data-live-state]");
-  if (!lists.length) return;
+  if (!lists.length && !document.querySelector("[data-live]")) return;
   lists.forEach((list) => { list.dataset.count = "0"; list.innerHTML = `<li class="muted">${list.dataset.empty}</li>`; });
   let delay = 1000;
+  const plain = (iso) => iso.replace("T", " ").replace("+00:00", "");
   function setState(text, cls) { states.forEach((el) => { el.textContent = text; el.className = "live-state " + cls; }); }
+  function show(event) {
+    if (event.kind === "platform.heartbeat") {
+      const beat = document.getElementById("heartbeat");
+      if (beat) beat.textContent = plain(event.data.at);
+    }
+    lists.forEach((list) => {
+      if (list.dataset.count === "0") list.innerHTML = "";
+      list.dataset.count = String(Number(list.dataset.count) + 1);
+      const item = document.createElement("li");
+      const time = document.createElement("time"); time.textContent = plain(event.at);
+      const kind = document.createElement("strong"); kind.textContent = event.kind;
+      const data = document.createElement("code"); data.textContent = JSON.stringify(event.data);
+      item.append(time, " ", kind, " ", data);
+      list.prepend(item);
+      while (list.children.length > 50) list.lastChild.remove();
+    });
+  }
   function connect() {
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     const socket = new WebSocket(`${scheme}://${location.host}/ws/events/`);
@@ -17,21 +36,8 @@
     };
     socket.onmessage = (message) => {
       const event = JSON.parse(message.data);
-      if (event.kind === "platform.heartbeat") {
-        const beat = document.getElementById("heartbeat");
-        if (beat) beat.textContent = event.data.at.replace("T", " ").replace("+00:00", "");
-      }
-      lists.forEach((list) => {
-        if (list.dataset.count === "0") list.innerHTML = "";
-        list.dataset.count = String(Number(list.dataset.count) + 1);
-        const item = document.createElement("li");
-        const time = document.createElement("time"); time.textContent = event.at.replace("T", " ").replace("+00:00", "");
-        const kind = document.createElement("strong"); kind.textContent = event.kind;
-        const data = document.createElement("code"); data.textContent = JSON.stringify(event.data);
-        item.append(time, " ", kind, " ", data);
-        list.prepend(item);
-        while (list.children.length > 50) list.lastChild.remove();
-      });
+      show(event);
+      document.dispatchEvent(new CustomEvent("live-event", { detail: event }));
     };
   }
   connect();

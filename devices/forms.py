@@ -1,0 +1,75 @@
+"""Portal forms for devices and groups."""
+
+from __future__ import annotations
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from applications.models import Application
+from devices.models import Status
+from products.models import Product
+
+
+class RegisterForm(forms.Form):
+    application = forms.ModelChoiceField(
+        label=_("Application"), queryset=Application.objects.none(), to_field_name="app_id"
+    )
+    node_id = forms.CharField(label=_("nodeId (IMEI)"), max_length=256)
+    name = forms.CharField(label=_("Name"), max_length=256, required=False)
+    product = forms.ModelChoiceField(
+        label=_("Product"), queryset=Product.objects.none(), required=False, to_field_name="product_id"
+    )
+    psk = forms.CharField(
+        label=_("PSK"), max_length=32, required=False, help_text=_("8 to 32 hex digits; empty: generated.")
+    )
+    timeout = forms.IntegerField(
+        label=_("Bind timeout (seconds)"), min_value=0, initial=180, help_text=_("0: never expires (F-4.2).")
+    )
+    is_secure = forms.BooleanField(label=_("Secure (DTLS only)"), required=False)
+
+    def __init__(self, *args, applications=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        applications = applications if applications is not None else Application.objects.none()
+        self.fields["application"].queryset = applications
+        self.fields["product"].queryset = Product.objects.filter(application__in=applications).order_by("device_type")
+
+
+class EditForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=256, required=False)
+    product = forms.ModelChoiceField(
+        label=_("Product"), queryset=Product.objects.none(), required=False, to_field_name="product_id"
+    )
+    location = forms.CharField(label=_("Location"), max_length=1024, required=False)
+    mute = forms.BooleanField(label=_("Mute commands"), required=False)
+    data_aging_days = forms.IntegerField(
+        label=_("Data aging (days)"),
+        min_value=0,
+        max_value=90,
+        required=False,
+        help_text=_("Shorter retention for this device."),
+    )
+
+    def __init__(self, *args, application=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["product"].queryset = Product.objects.filter(application=application).order_by("device_type")
+
+
+class FilterForm(forms.Form):
+    q = forms.CharField(required=False, max_length=256)
+    status = forms.ChoiceField(required=False, choices=[("", _("all statuses")), *Status.choices])
+    application = forms.CharField(required=False)
+    product = forms.CharField(required=False)
+    group = forms.CharField(required=False)
+
+
+class GroupForm(forms.Form):
+    application = forms.ModelChoiceField(
+        label=_("Application"), queryset=Application.objects.none(), to_field_name="app_id"
+    )
+    name = forms.CharField(label=_("Name"), max_length=64)
+    description = forms.CharField(label=_("Description"), max_length=1024, required=False)
+    max_devices = forms.IntegerField(label=_("Most devices (0: no limit)"), min_value=0, initial=0)
+
+    def __init__(self, *args, applications=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["application"].queryset = applications if applications is not None else Application.objects.none()

@@ -1,0 +1,15 @@
+from django.urls import path
+
+from devices import views
+
+app_name = "devices"
+
+urlpatterns = [
+    path("", views.device_list, name="list"),
+    path("register/", views.device_register, name="register"),
+    path("groups/", views.group_list, name="groups"),
+    path("groups/<str:group_id>/members/", views.group_members, name="group-members"),
+    path("<str:device_id>/", views.device_detail, name="detail"),
+    path("<str:device_id>/edit/", views.device_edit, name="edit"),
+    path("<str:device_id>/delete/", views.device_delete, name="delete"),
+]

@@ -1,0 +1,235 @@
+"""Portal pages of the Management Portal's devices area."""
+
+from __future__ import annotations
+
+import json
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from applications.errors import NorthboundError
+from applications.models import Application
+from devices import actions
+from devices.forms import EditForm, FilterForm, GroupForm, RegisterForm
+from devices.models import DataHistory, Device, DeviceGroup, DeviceLog
+
+PAGE = 50
+
+
+def _visible_devices(request: HttpRequest):
+    return Device.objects.filter(application__in=Application.objects.visible_to(request.user))
+
+
+def _device(request: HttpRequest, device_id: str) -> Device:
+    return get_object_or_404(
+        _visible_devices(request).select_related("application", "product", "gateway"), device_id=device_id
+    )
+
+
+def _can_edit(request: HttpRequest, device: Device) -> bool:
+    return Application.objects.editable_by(request.user).filter(pk=device.application_id).exists()
+
+
+@login_required
+def device_list(request: HttpRequest) -> HttpResponse:
+    """Keyset paging on (created_at, id): the page after the cursor, fast at any depth."""
+    filters = FilterForm(request.GET or None)
+    devices = _visible_devices(request).select_related("application", "product")
+    if filters.is_valid():
+        data = filters.cleaned_data
+        if data["q"]:
+            devices = devices.filter(node_id__startswith=data["q"]) | devices.filter(name__icontains=data["q"])
+        if data["status"]:
+            devices = devices.filter(status=data["status"])
+        if data["application"]:
+            devices = devices.filter(application__app_id=data["application"])
+        if data["product"]:
+            devices = devices.filter(product__product_id=data["product"])
+        if data["group"]:
+            devices = devices.filter(groups__dev_group_id=data["group"])
+    after = request.GET.get("after", "")
+    if "|" in after:
+        stamp, _, pk = after.partition("|")
+        when = parse_datetime(stamp)
+        if when is not None and pk.isdigit():
+            devices = devices.filter(created_at__lt=when) | devices.filter(created_at=when, pk__lt=int(pk))
+    page = list(devices.order_by("-created_at", "-id")[: PAGE + 1])
+    has_next = len(page) > PAGE
+    page = page[:PAGE]
+    query = request.GET.copy()
+    query.pop("after", None)
+    context = {
+        "devices": page,
+        "filters": filters,
+        "applications": Application.objects.visible_to(request.user),
+        "next_cursor": f"{page[-1].created_at.isoformat()}|{page[-1].pk}" if has_next else "",
+        "query": query.urlencode(),
+        "paged": bool(after),
+    }
+    template = "devices/partials/table.html" if request.htmx else "devices/list.html"
+    return render(request, template, context)
+
+
+@login_required
+def device_detail(request: HttpRequest, device_id: str) -> HttpResponse:
+    device = _device(request, device_id)
+    recent = list(
+        DataHistory.objects.filter(device_id=device.pk)
+        .order_by("-event_time", "-id")
+        .values("service_id", "data", "event_time")[:200]
+    )
+    series: dict[str, list] = {}
+    for row in reversed(recent):
+        for name, value in row["data"].items():
+            number = _number(value)
+            if number is not None:
+                series.setdefault(f"{row['service_id']}.{name}", []).append([row["event_time"].isoformat(), number])
+    return render(
+        request,
+        "devices/detail.html",
+        {
+            "device": device,
+            "can_edit": _can_edit(request, device),
+            "logs": DeviceLog.objects.filter(device=device).order_by("-created_at", "-id")[:100],
+            "series_json": json.dumps(series),
+            "history": recent[:20],
+            "groups": device.groups.all(),
+        },
+    )
+
+
+def _number(value) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+@login_required
+def device_register(request: HttpRequest) -> HttpResponse:
+    applications = Application.objects.editable_by(request.user)
+    form = RegisterForm(request.POST or None, applications=applications)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        product = data["product"]
+        if product is not None and product.application_id != data["application"].pk:
+            form.add_error("product", _("This product belongs to another application."))
+        else:
+            info = {"name": data["name"]}
+            if product is not None:
+                info.update(manufacturerId=product.manufacturer_id, deviceType=product.device_type, model=product.model,
+                            manufacturerName=product.manufacturer_name, protocolType=product.protocol_type)  # fmt: skip
+            try:
+                registered = actions.do_register_device(
+                    data["application"], node_id=data["node_id"], psk=data["psk"] or None, timeout=data["timeout"],
+                    is_secure=data["is_secure"], info=info,
+                )  # fmt: skip
+            except NorthboundError as error:
+                field = "psk" if "psk" in error.error_desc else "node_id"
+                form.add_error(field, f"{error.error_desc} ({error.error_code})")
+            else:
+                return render(request, "devices/registered.html", {"device": registered.device, "psk": registered.psk})
+    return render(request, "devices/register.html", {"form": form})
+
+
+@login_required
+def device_edit(request: HttpRequest, device_id: str) -> HttpResponse:
+    device = _device(request, device_id)
+    if not _can_edit(request, device):
+        return HttpResponseForbidden(_("Only owners, developers and operators change devices."))
+    initial = {
+        "name": device.name,
+        "product": device.product.product_id if device.product else None,
+        "location": device.location,
+        "mute": device.mute,
+        "data_aging_days": device.data_aging_days,
+    }
+    form = EditForm(request.POST or None, initial=initial, application=device.application)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        changes = {
+            "name": data["name"],
+            "location": data["location"],
+            "mute": data["mute"],
+            "data_aging_days": data["data_aging_days"],
+        }
+        product = data["product"]
+        changes.update(
+            manufacturer_id=product.manufacturer_id if product else "",
+            device_type=product.device_type if product else "",
+            model=product.model if product else "",
+            manufacturer_name=product.manufacturer_name if product else device.manufacturer_name,
+        )
+        actions.do_modify_device(device, changes)
+        messages.success(request, _("Device saved."))
+        return redirect("devices:detail", device_id=device.device_id)
+    return render(request, "devices/edit.html", {"form": form, "device": device})
+
+
+@login_required
+@require_POST
+def device_delete(request: HttpRequest, device_id: str) -> HttpResponse:
+    device = _device(request, device_id)
+    if not _can_edit(request, device):
+        return HttpResponseForbidden(_("Only owners, developers and operators delete devices."))
+    try:
+        actions.do_delete_device(device, cascade=request.POST.get("cascade") == "on")
+    except NorthboundError as error:
+        messages.error(request, error.error_desc)
+        return redirect("devices:detail", device_id=device.device_id)
+    messages.success(request, _("Device %(node)s deleted.") % {"node": device.node_id})
+    return redirect("devices:list")
+
+
+@login_required
+def group_list(request: HttpRequest) -> HttpResponse:
+    editable = Application.objects.editable_by(request.user)
+    form = GroupForm(request.POST or None, applications=editable)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            actions.do_create_group(data["application"], data["name"], data["description"], data["max_devices"], [])
+        except NorthboundError as error:
+            form.add_error("name", error.error_desc)
+        else:
+            messages.success(request, _("Group created."))
+            return redirect("devices:groups")
+    from django.db.models import Count
+
+    groups = (
+        DeviceGroup.objects.filter(application__in=Application.objects.visible_to(request.user))
+        .select_related("application")
+        .annotate(members=Count("devices"))
+        .order_by("application__name", "name")
+    )
+    return render(request, "devices/groups.html", {"groups": groups, "form": form})
+
+
+@login_required
+@require_POST
+def group_members(request: HttpRequest, group_id: str) -> HttpResponse:
+    group = get_object_or_404(
+        DeviceGroup.objects.filter(application__in=Application.objects.editable_by(request.user)), dev_group_id=group_id
+    )
+    node_ids = [line.strip() for line in request.POST.get("node_ids", "").split() if line.strip()]
+    devices = Device.objects.filter(application=group.application_id, node_id__in=node_ids)
+    if request.POST.get("action") == "remove":
+        group.devices.remove(*devices)
+    else:
+        try:
+            actions.do_add_to_group(group, [device.device_id for device in devices])
+        except NorthboundError as error:
+            messages.error(request, error.error_desc)
+    missing = set(node_ids) - {device.node_id for device in devices}
+    if missing:
+        messages.error(request, _("Not devices of this application: %(ids)s") % {"ids": ", ".join(sorted(missing))})
+    return redirect("devices:groups")

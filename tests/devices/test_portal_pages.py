@@ -1,0 +1,115 @@
+"""Devices pages for every persona."""
+
+import datetime as dt
+
+import pytest
+
+from devices import actions
+from devices.models import Device, DeviceGroup
+from tests.devices.fixtures import register, report
+from tests.portal.fixtures import create_personas
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def personas(no_wake):
+    personas = create_personas()
+    register(personas.app, node_id="861111111111111", info={"name": "kitchen"})
+    register(personas.other_app, node_id="862222222222222", info={"name": "garage"})
+    return personas
+
+
+def test_members_see_only_their_devices(client, personas):
+    client.force_login(personas.viewer)
+    page = client.get("/devices/").content.decode()
+    assert "861111111111111" in page and "862222222222222" not in page
+    other = Device.objects.get(node_id="862222222222222")
+    assert client.get(f"/devices/{other.device_id}/").status_code == 404
+
+
+def test_anonymous_goes_to_login(client, personas):
+    assert client.get("/devices/").status_code == 302
+
+
+def test_search_by_imei_prefix_and_status(client, personas):
+    client.force_login(personas.operator)
+    page = client.get("/devices/?q=8622", headers={"HX-Request": "true"}).content.decode()
+    assert "862222222222222" in page and "861111111111111" not in page
+    assert "No devices match" in client.get("/devices/?status=ONLINE").content.decode()
+
+
+def test_list_pages_by_cursor_with_constant_queries(client, personas, django_assert_max_num_queries):
+    for number in range(60):
+        register(personas.app, node_id=f"86{number:013d}")
+    client.force_login(personas.owner)
+    with django_assert_max_num_queries(8):
+        first = client.get("/devices/")
+    assert first.context["next_cursor"]
+    with django_assert_max_num_queries(8):
+        second = client.get("/devices/", {"after": first.context["next_cursor"]})
+    first_ids = {device.pk for device in first.context["devices"]}
+    second_ids = {device.pk for device in second.context["devices"]}
+    assert len(first_ids) == 50 and len(second_ids) == 11 and not first_ids & second_ids
+
+
+def test_detail_shows_shadow_history_and_logs(client, personas):
+    device = Device.objects.select_related("application").get(node_id="861111111111111")
+    device = actions.do_bind_device(device)
+    device = Device.objects.select_related("application").get(pk=device.pk)
+    for minute in range(3):
+        report(device, when=dt.datetime(2026, 5, 1, 10, minute, tzinfo=dt.UTC), currentReading=minute)
+    client.force_login(personas.viewer)
+    response = client.get(f"/devices/{device.device_id}/")
+    page = response.content.decode()
+    assert "currentReading" in page
+    assert "WaterMeter.currentReading" in response.context["series_json"]
+    assert "bound: first connection" in page
+    assert "Edit" not in page  # viewers read only
+
+
+def test_owner_registers_in_the_portal_and_sees_the_psk_once(client, personas):
+    client.force_login(personas.owner)
+    response = client.post(
+        "/devices/register/", {"application": personas.app.app_id, "node_id": "863333333333333", "timeout": 0}
+    )
+    device = Device.objects.get(node_id="863333333333333")
+    assert device.psk in response.content.decode()
+    assert device.psk not in client.get(f"/devices/{device.device_id}/").content.decode()
+
+
+def test_registering_a_taken_imei_says_so_beside_the_field(client, personas):
+    client.force_login(personas.owner)
+    response = client.post(
+        "/devices/register/", {"application": personas.app.app_id, "node_id": "862222222222222", "timeout": 0}
+    )
+    assert "already been binded" in response.content.decode()
+    assert Device.objects.filter(node_id="862222222222222").count() == 1
+
+
+def test_viewer_cannot_edit_or_delete(client, personas):
+    device = Device.objects.get(node_id="861111111111111")
+    client.force_login(personas.viewer)
+    assert client.post(f"/devices/{device.device_id}/edit/", {"name": "x"}).status_code == 403
+    assert client.post(f"/devices/{device.device_id}/delete/").status_code == 403
+    assert Device.objects.get(pk=device.pk).name == "kitchen"
+
+
+def test_owner_edits_and_deletes(client, personas):
+    device = Device.objects.get(node_id="861111111111111")
+    client.force_login(personas.owner)
+    client.post(f"/devices/{device.device_id}/edit/", {"name": "pantry", "location": "north"})
+    assert Device.objects.get(pk=device.pk).name == "pantry"
+    client.post(f"/devices/{device.device_id}/delete/")
+    assert not Device.objects.filter(pk=device.pk).exists()
+
+
+def test_groups_page(client, personas):
+    client.force_login(personas.owner)
+    client.post("/devices/groups/", {"application": personas.app.app_id, "name": "Kitchen", "max_devices": 0})
+    group = DeviceGroup.objects.get()
+    client.post(
+        f"/devices/groups/{group.dev_group_id}/members/",
+        {"node_ids": "861111111111111\n862222222222222", "action": "add"},
+    )
+    assert list(group.devices.values_list("node_id", flat=True)) == ["861111111111111"]
