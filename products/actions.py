@@ -26,6 +26,9 @@ from products.validation import (
     validate_archive,
     validate_documents,
 )
+from subscriptions import actions as push
+from subscriptions import notify_types as nt
+from subscriptions import payloads
 
 
 class ProductLocked(Exception):
@@ -98,7 +101,7 @@ def _save_new(application: Application, profile: dict[str, Any], archive: bytes,
     except IntegrityError:
         # Someone stored the same manufacturerId + model between our check and our insert.
         raise _duplicate() from None
-    # The subscriptions app (issue 5) sends deviceModelAdded from here.
+    _notify_model(nt.DEVICE_MODEL_ADDED, product)
     events.publish(
         application.pk, "product.added", {"productId": str(product.product_id), "name": product.archive_stem}
     )
@@ -192,8 +195,22 @@ def do_delete_product(product: Product) -> None:
     product = _locked_row(product)
     check_unlocked(product)
     product.delete()
-    # The subscriptions app (issue 5) sends deviceModelDeleted from here.
+    _notify_model(nt.DEVICE_MODEL_DELETED, product)
     events.publish(product.application_id, "product.deleted", {"productId": str(product.product_id)})
+
+
+def _notify_model(notify_type: str, product: Product) -> None:
+    """deviceModelAdded / deviceModelDeleted to the owning application (section 4.4)."""
+    fields = {
+        "deviceType": product.device_type,
+        "manufacturerName": product.manufacturer_name,
+        "manufacturerId": product.manufacturer_id,
+        "model": product.model,
+        "protocolType": product.protocol_type,
+    }
+    push.notify(
+        product.application, notify_type, payloads.device_model(notify_type, product.application.app_id, fields)
+    )
 
 
 def device_counts(products: list[Product]) -> dict[int, int]:
