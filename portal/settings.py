@@ -59,6 +59,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "portal.middleware.SyncChain",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -123,6 +124,13 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"global_keyprefix": REDIS_KEY_PREFIX}
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 HEARTBEAT_INTERVAL = env_int("HEARTBEAT_INTERVAL", 30)
+
+# --- Products: what a profile upload may cost to read (products.validation.Limits) ---------------
+PROFILE_MAX_UPLOAD_BYTES = env_int("PROFILE_MAX_UPLOAD_BYTES", 4 * 1024 * 1024)
+PROFILE_MAX_MEMBERS = env_int("PROFILE_MAX_MEMBERS", 1000)
+PROFILE_MAX_MEMBER_BYTES = env_int("PROFILE_MAX_MEMBER_BYTES", 2 * 1024 * 1024)
+PROFILE_MAX_TOTAL_BYTES = env_int("PROFILE_MAX_TOTAL_BYTES", 16 * 1024 * 1024)
+PROFILE_MAX_COMPRESSION_RATIO = env_int("PROFILE_MAX_COMPRESSION_RATIO", 100)
 
 # --- Devices ---------------------------------------------------------------------------------
 # Fernet keys (comma-separated, first encrypts) for device secrets at rest; derived from SECRET_KEY if unset.

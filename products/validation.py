@@ -110,11 +110,11 @@ class Limits:
     def from_settings(cls) -> Limits:
         defaults = cls()
         return cls(
-            max_upload_bytes=getattr(settings, "PROFILE_MAX_UPLOAD_BYTES", defaults.max_upload_bytes),
-            max_members=getattr(settings, "PROFILE_MAX_MEMBERS", defaults.max_members),
-            max_member_bytes=getattr(settings, "PROFILE_MAX_MEMBER_BYTES", defaults.max_member_bytes),
-            max_total_bytes=getattr(settings, "PROFILE_MAX_TOTAL_BYTES", defaults.max_total_bytes),
-            max_compression_ratio=getattr(settings, "PROFILE_MAX_COMPRESSION_RATIO", defaults.max_compression_ratio),
+            max_upload_bytes=settings.PROFILE_MAX_UPLOAD_BYTES,
+            max_members=settings.PROFILE_MAX_MEMBERS,
+            max_member_bytes=settings.PROFILE_MAX_MEMBER_BYTES,
+            max_total_bytes=settings.PROFILE_MAX_TOTAL_BYTES,
+            max_compression_ratio=settings.PROFILE_MAX_COMPRESSION_RATIO,
         )
 
 
