@@ -108,7 +108,6 @@ class Limits:
 
     @classmethod
     def from_settings(cls) -> Limits:
-        defaults = cls()
         return cls(
             max_upload_bytes=settings.PROFILE_MAX_UPLOAD_BYTES,
             max_members=settings.PROFILE_MAX_MEMBERS,
