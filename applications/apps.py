@@ -6,3 +6,6 @@ class ApplicationsConfig(AppConfig):
 
     name = "applications"
     verbose_name = "Applications"
+
+    def ready(self) -> None:
+        from applications import schema  # noqa: F401  (registers the OpenAPI description of our auth)

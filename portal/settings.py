@@ -228,13 +228,6 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
-    "APPEND_COMPONENTS": {
-        "securitySchemes": {
-            "appKey": {"type": "apiKey", "in": "header", "name": "app_key"},
-            "bearer": {"type": "http", "scheme": "bearer"},
-        }
-    },
-    "SECURITY": [{"appKey": [], "bearer": []}],
 }
 
 LOGGING = {

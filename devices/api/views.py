@@ -16,6 +16,7 @@ from applications.errors import NorthboundError
 from applications.formats import format_time
 from applications.paging import time_param, whole_number
 from devices import actions
+from devices.api import serializers as S
 from devices.models import DataHistory, Device, DeviceGroup, NodeType, Status
 from devices.presenters import device_body
 
@@ -40,7 +41,12 @@ def _registration_body(device: Device, registered: actions.Registered) -> dict[s
 class RegisterView(APIView):
     """`POST /iocm/app/reg/v1.1.0/deviceCredentials` (verify-code mode) and the legacy `devices` paths."""
 
-    @extend_schema(operation_id="registerDevice", tags=DEVICES, summary="Register a device (200, psk shown once)")
+    @extend_schema(
+        tags=DEVICES,
+        summary="Register a device (200, psk shown once)",
+        request=S.RegisterRequest,
+        responses={200: S.RegisterResponse},
+    )
     def post(self, request: Request) -> Response:
         body = _json(request)
         info = body.get("deviceInfo") if isinstance(body.get("deviceInfo"), dict) else {}
@@ -62,7 +68,13 @@ class RegisterView(APIView):
 class RegisterPasswordView(APIView):
     """`POST /iocm/app/reg/v2.0.0/deviceCredentials`: password mode; answers the device's secret once."""
 
-    @extend_schema(operation_id="registerDeviceWithSecret", tags=DEVICES, summary="Register a device (password mode)")
+    @extend_schema(
+        operation_id="registerDeviceWithSecret",
+        tags=DEVICES,
+        summary="Register a device (password mode)",
+        request=S.PasswordRegisterRequest,
+        responses={200: S.PasswordRegisterResponse},
+    )
     def post(self, request: Request) -> Response:
         info = _json(request).get("deviceInfo")
         if not isinstance(info, dict):
@@ -82,12 +94,18 @@ class RegisterPasswordView(APIView):
 class CredentialsView(APIView):
     """`/iocm/app/reg/v1.1.0/deviceCredentials/{deviceId}`: activation status (GET), refresh key (PUT)."""
 
-    @extend_schema(operation_id="getActivationStatus", tags=DEVICES)
+    @extend_schema(operation_id="getActivationStatus", tags=DEVICES, responses={200: S.ActivationResponse})
     def get(self, request: Request, device_id: str) -> Response:
         device = actions.get_device(get_application(request), device_id)
         return Response({"deviceId": device.device_id, "activated": device.activated, "name": device.name or None})
 
-    @extend_schema(operation_id="refreshDeviceKey", tags=DEVICES, summary="New verify code; only while offline")
+    @extend_schema(
+        operation_id="refreshDeviceKey",
+        tags=DEVICES,
+        summary="New verify code; only while offline",
+        request=S.RefreshKeyRequest,
+        responses={200: S.RefreshKeyResponse},
+    )
     def put(self, request: Request, device_id: str) -> Response:
         device = actions.get_device(get_application(request), device_id)
         body = _json(request)
@@ -101,8 +119,8 @@ class DevicesView(APIView):
     """`GET /iocm/app/dm/v1.x.0/devices`: the application's devices, paged (pageSize default 1)."""
 
     @extend_schema(
-        operation_id="listDevices",
         tags=DEVICES,
+        responses={200: S.DevicePageSerializer},
         parameters=[
             OpenApiParameter("gatewayId", str),
             OpenApiParameter("nodeType", str, enum=["ENDPOINT", "GATEWAY"]),
@@ -165,21 +183,19 @@ class DevicesView(APIView):
 class DeviceView(APIView):
     """`/iocm/app/dm/v1.x.0/devices/{deviceId}`: query (200), modify (204), delete (204)."""
 
-    @extend_schema(operation_id="getDevice", tags=DEVICES, parameters=[OpenApiParameter("select", str)])
+    @extend_schema(tags=DEVICES, parameters=[OpenApiParameter("select", str)], responses={200: S.DeviceSerializer})
     def get(self, request: Request, device_id: str) -> Response:
         # The original answers "not existed" on this call with HTTP 200.
         device = actions.get_device(get_application(request), device_id, http_status=200)
         return Response(device_body(device, imsi=request.query_params.get("select") == "imsi"))
 
-    @extend_schema(operation_id="modifyDevice", tags=DEVICES, responses={204: None})
+    @extend_schema(tags=DEVICES, request=S.ModifyRequest, responses={204: None})
     def put(self, request: Request, device_id: str) -> Response:
         device = actions.get_device(get_application(request), device_id)
         actions.do_modify_device(device, actions.check_modify(_json(request)))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(
-        operation_id="deleteDevice", tags=DEVICES, parameters=[OpenApiParameter("cascade", bool)], responses={204: None}
-    )
+    @extend_schema(tags=DEVICES, parameters=[OpenApiParameter("cascade", bool)], responses={204: None})
     def delete(self, request: Request, device_id: str) -> Response:
         device = actions.get_device(get_application(request), device_id)
         cascade = request.query_params.get("cascade", "").lower() == "true"
@@ -191,8 +207,8 @@ class HistoryView(APIView):
     """`GET /iocm/app/data/v1.x.0/deviceDataHistory` (F-4.10): newest first, pageSize at most 2000."""
 
     @extend_schema(
-        operation_id="deviceDataHistory",
         tags=DATA,
+        responses={200: S.HistoryPage},
         parameters=[
             OpenApiParameter("deviceId", str),
             OpenApiParameter("gatewayId", str),
@@ -254,7 +270,12 @@ class HistoryView(APIView):
 class CapabilitiesView(APIView):
     """`GET /iocm/app/data/v1.1.0/deviceCapabilities`: the product's profile, per device."""
 
-    @extend_schema(operation_id="deviceCapabilities", tags=DATA)
+    @extend_schema(
+        operation_id="deviceCapabilities",
+        tags=DATA,
+        parameters=[OpenApiParameter("deviceId", str), OpenApiParameter("gatewayId", str)],
+        responses={200: S.Capabilities},
+    )
     def get(self, request: Request) -> Response:
         params = request.query_params
         device_id, gateway_id = params.get("deviceId") or None, params.get("gatewayId") or None
@@ -315,7 +336,9 @@ def _group_fields(body: dict[str, Any], *, partial: bool) -> dict[str, Any]:
 class GroupsView(APIView):
     """`/iocm/app/devgroup/v1.3.0/devGroups`: create (201), list."""
 
-    @extend_schema(operation_id="createDeviceGroup", tags=GROUPS)
+    @extend_schema(
+        operation_id="createDeviceGroup", tags=GROUPS, request=S.GroupRequest, responses={201: S.GroupSerializer}
+    )
     def post(self, request: Request) -> Response:
         body = _json(request)
         fields = _group_fields(body, partial=False)
@@ -331,7 +354,7 @@ class GroupsView(APIView):
         )
         return Response({**_group_body(group), "deviceIds": device_ids}, status=status.HTTP_201_CREATED)
 
-    @extend_schema(operation_id="listDeviceGroups", tags=GROUPS)
+    @extend_schema(operation_id="listDeviceGroups", tags=GROUPS, responses={200: S.GroupPage})
     def get(self, request: Request) -> Response:
         page_no = whole_number(request, "pageNo", 0, maximum=1_000_000)
         page_size = whole_number(request, "pageSize", 10, minimum=1, maximum=1000)
@@ -355,11 +378,13 @@ class GroupsView(APIView):
 class GroupView(APIView):
     """`/iocm/app/devgroup/v1.3.0/devGroups/{devGroupId}`: get, modify, delete."""
 
-    @extend_schema(operation_id="getDeviceGroup", tags=GROUPS)
+    @extend_schema(operation_id="getDeviceGroup", tags=GROUPS, responses={200: S.GroupSerializer})
     def get(self, request: Request, group_id: str) -> Response:
         return Response(_group_body(actions.get_group(get_application(request), group_id)))
 
-    @extend_schema(operation_id="modifyDeviceGroup", tags=GROUPS)
+    @extend_schema(
+        operation_id="modifyDeviceGroup", tags=GROUPS, request=S.GroupRequest, responses={200: S.GroupSerializer}
+    )
     def put(self, request: Request, group_id: str) -> Response:
         group = actions.get_group(get_application(request), group_id)
         fields = _group_fields(_json(request), partial=True)
@@ -384,7 +409,12 @@ class GroupView(APIView):
 class GroupMembersView(APIView):
     """`GET /iocm/app/dm/v1.2.0/devices/ids?devGroupId=`: the deviceIds of a group."""
 
-    @extend_schema(operation_id="listGroupMembers", tags=GROUPS, parameters=[OpenApiParameter("devGroupId", str)])
+    @extend_schema(
+        operation_id="listGroupMembers",
+        tags=GROUPS,
+        parameters=[OpenApiParameter("devGroupId", str)],
+        responses={200: S.GroupMembers},
+    )
     def get(self, request: Request) -> Response:
         group = actions.get_group(get_application(request), request.query_params.get("devGroupId", ""))
         page_no = whole_number(request, "pageNo", 0, maximum=1_000_000)
@@ -405,7 +435,7 @@ class GroupTagView(APIView):
 
     remove = False
 
-    @extend_schema(operation_id="changeGroupMembers", tags=GROUPS)
+    @extend_schema(tags=GROUPS, request=S.GroupTagRequest, responses={200: S.GroupTagRequest})
     def post(self, request: Request) -> Response:
         body = _json(request)
         group = actions.get_group(get_application(request), str(body.get("devGroupId", "")))

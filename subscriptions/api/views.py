@@ -141,7 +141,6 @@ class LegacySubscribeView(APIView):
     """`/iocm/app/sub/v1.1.0|v1.2.0/subscribe`: lowercase `callbackurl`; subscribing again replaces the URL."""
 
     @extend_schema(
-        operation_id="subscribeLegacy",
         tags=TAGS,
         summary="Legacy subscribe (v1.1.0 and v1.2.0 `subscribe`)",
         request=LegacySubscribeSerializer,

@@ -1,0 +1,149 @@
+"""Shapes of the device calls, for the OpenAPI schema (validation is in devices.actions)."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+
+class RegisterRequest(serializers.Serializer):
+    nodeId = serializers.CharField(max_length=256, help_text="IMEI for NB-IoT devices; one nodeId, one device.")
+    verifyCode = serializers.CharField(max_length=256, required=False, help_text="Defaults to nodeId.")
+    endUserId = serializers.CharField(required=False, help_text="IMSI.")
+    psk = serializers.CharField(required=False, help_text="8 to 32 hex digits; generated when absent.")
+    timeout = serializers.IntegerField(required=False, help_text="Seconds to bind, 0 = never expires; default 180.")
+    isSecure = serializers.BooleanField(required=False)
+    deviceInfo = serializers.DictField(
+        required=False, help_text="Legacy v1.2.0: manufacturerId, deviceType, model, name…"
+    )
+
+
+class RegisterResponse(serializers.Serializer):
+    deviceId = serializers.CharField()
+    verifyCode = serializers.CharField()
+    psk = serializers.CharField(help_text="Shown only in this answer.")
+    timeout = serializers.IntegerField()
+
+
+class PasswordRegisterRequest(serializers.Serializer):
+    deviceInfo = serializers.DictField(help_text="nodeId, name, description, deviceType, manufacturerId, model…")
+
+
+class PasswordRegisterResponse(serializers.Serializer):
+    deviceId = serializers.CharField()
+    secret = serializers.CharField(help_text="The device's secret for MQTT; shown only in this answer.")
+    timeout = serializers.IntegerField()
+
+
+class ActivationResponse(serializers.Serializer):
+    deviceId = serializers.CharField()
+    activated = serializers.BooleanField()
+    name = serializers.CharField(allow_null=True)
+
+
+class RefreshKeyRequest(serializers.Serializer):
+    verifyCode = serializers.CharField(required=False)
+    nodeId = serializers.CharField(required=False)
+    timeout = serializers.IntegerField(required=False)
+
+
+class RefreshKeyResponse(serializers.Serializer):
+    verifyCode = serializers.CharField()
+    timeout = serializers.IntegerField()
+
+
+class ServiceSerializer(serializers.Serializer):
+    serviceId = serializers.CharField()
+    serviceType = serializers.CharField()
+    serviceInfo = serializers.DictField(allow_null=True)
+    data = serializers.DictField()
+    eventTime = serializers.CharField()
+
+
+class DeviceSerializer(serializers.Serializer):
+    deviceId = serializers.CharField()
+    gatewayId = serializers.CharField()
+    nodeType = serializers.ChoiceField(["ENDPOINT", "GATEWAY"])
+    createTime = serializers.CharField(help_text="yyyyMMddTHHmmssZ")
+    lastModifiedTime = serializers.CharField()
+    deviceInfo = serializers.DictField(help_text="The 23 DeviceInfo fields (status, statusDetail, nodeId, …).")
+    services = ServiceSerializer(many=True)
+
+
+class DevicePageSerializer(serializers.Serializer):
+    totalCount = serializers.IntegerField()
+    pageNo = serializers.IntegerField()
+    pageSize = serializers.IntegerField()
+    devices = DeviceSerializer(many=True)
+
+
+class ModifyRequest(serializers.Serializer):
+    name = serializers.CharField(required=False)
+    endUser = serializers.CharField(required=False)
+    mute = serializers.ChoiceField(["TRUE", "FALSE"], required=False)
+    manufacturerId = serializers.CharField(required=False)
+    manufacturerName = serializers.CharField(required=False)
+    deviceType = serializers.CharField(required=False)
+    model = serializers.CharField(required=False)
+    location = serializers.CharField(required=False)
+    protocolType = serializers.CharField(required=False)
+    deviceConfig = serializers.DictField(required=False, help_text='{"dataConfig": {"dataAgingTime": 0..90}}')
+    region = serializers.CharField(required=False)
+    organization = serializers.CharField(required=False)
+    timezone = serializers.CharField(required=False)
+    isSecure = serializers.BooleanField(required=False)
+    psk = serializers.CharField(required=False)
+
+
+class HistoryRow(serializers.Serializer):
+    deviceId = serializers.CharField()
+    gatewayId = serializers.CharField()
+    appId = serializers.CharField()
+    serviceId = serializers.CharField()
+    data = serializers.DictField()
+    timestamp = serializers.CharField()
+
+
+class HistoryPage(serializers.Serializer):
+    totalCount = serializers.IntegerField()
+    pageNo = serializers.IntegerField()
+    pageSize = serializers.IntegerField()
+    deviceDataHistoryDTOs = HistoryRow(many=True)
+
+
+class Capabilities(serializers.Serializer):
+    deviceCapabilities = serializers.ListField(child=serializers.DictField())
+
+
+class GroupRequest(serializers.Serializer):
+    name = serializers.CharField(max_length=64)
+    description = serializers.CharField(required=False)
+    maxDevNum = serializers.IntegerField(required=False, help_text="0: no limit")
+    deviceIds = serializers.ListField(child=serializers.CharField(), required=False)
+
+
+class GroupSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    name = serializers.CharField()
+    description = serializers.CharField(allow_null=True)
+    appId = serializers.CharField()
+    maxDevNum = serializers.IntegerField()
+    curDevNum = serializers.IntegerField()
+
+
+class GroupPage(serializers.Serializer):
+    totalCount = serializers.IntegerField()
+    pageNo = serializers.IntegerField()
+    pageSize = serializers.IntegerField()
+    list = GroupSerializer(many=True)
+
+
+class GroupMembers(serializers.Serializer):
+    totalCount = serializers.IntegerField()
+    pageNo = serializers.IntegerField()
+    pageSize = serializers.IntegerField()
+    deviceIds = serializers.ListField(child=serializers.CharField())
+
+
+class GroupTagRequest(serializers.Serializer):
+    devGroupId = serializers.CharField()
+    deviceIds = serializers.ListField(child=serializers.CharField())
