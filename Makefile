@@ -29,8 +29,10 @@ messages: $(STAMP)
 	DATABASE_URL=postgres://unused/unused REDIS_URL=redis://unused $(BIN)/python manage.py makemessages -l zh_Hans --no-obsolete
 	DATABASE_URL=postgres://unused/unused REDIS_URL=redis://unused $(BIN)/python manage.py compilemessages
 
+# Every hot path's benchmark (one: make bench BENCH=push); wrk makes auth_bench's load (apt-get install wrk).
+BENCH ?= *
 bench: $(STAMP)
-	$(BIN)/python -m portal.launcher exec -- $(BIN)/python bench/auth_bench.py
+	$(BIN)/python -m portal.launcher exec -- sh -c 'for b in bench/$(BENCH)_bench.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done' 
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache
