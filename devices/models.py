@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -213,3 +214,124 @@ class DeviceLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind}: {self.summary}"
+
+
+# --- Bulk registration (F-4.4, F-8.1) ----------------------------------------------------------
+
+
+class BulkMode(models.TextChoices):
+    ALL_OR_NOTHING = "all-or-nothing", _("all or nothing")
+    SKIP_BAD_ROWS = "skip-bad-rows", _("skip bad rows")
+
+
+class BulkState(models.TextChoices):
+    CHECKED = "checked", _("checked (dry run)")
+    REJECTED = "rejected", _("rejected")
+    QUEUED = "queued", _("queued")
+    RUNNING = "running", _("running")
+    DONE = "done", _("done")
+    FAILED = "failed", _("failed")
+
+
+class BulkRowStatus(models.TextChoices):
+    PENDING = "pending", _("to register")
+    INVALID = "invalid", _("invalid")
+    REGISTERED = "registered", _("registered")
+    ALREADY_REGISTERED = "already_registered", _("already registered")
+    FAILED = "failed", _("failed")
+    NOT_REGISTERED = "not_registered", _("not registered")
+
+
+class BulkRegistration(models.Model):
+    """One uploaded file of devices to register, checked in full (the dry run) before anything is written.
+
+    States: `checked` (a dry run: nothing written, may be started), `rejected` (all-or-nothing with bad
+    rows: nothing written), `queued` and `running` (the background job, devices.tasks), `done`, and
+    `failed` (all-or-nothing, and a row failed when the job ran: rolled back, nothing written). The
+    counters are what the progress bar shows; each row of the file is a BulkRegistrationRow.
+    """
+
+    job_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="bulk_registrations")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    file_name = models.CharField(max_length=255)
+    mode = models.CharField(max_length=16, choices=BulkMode.choices, default=BulkMode.ALL_OR_NOTHING)
+    state = models.CharField(max_length=10, choices=BulkState.choices, default=BulkState.CHECKED)
+    total_rows = models.PositiveIntegerField(default=0)
+    invalid_rows = models.PositiveIntegerField(default=0)
+    queued_rows = models.PositiveIntegerField(default=0)  # rows the job set out to register
+    processed_rows = models.PositiveIntegerField(default=0)
+    registered_rows = models.PositiveIntegerField(default=0)
+    already_registered_rows = models.PositiveIntegerField(default=0)
+    failed_rows = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["application", "-created_at", "-id"], name="bulk_registration_list")]
+
+    def __str__(self) -> str:
+        return f"{self.file_name} ({self.state})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.state in (BulkState.QUEUED, BulkState.RUNNING)
+
+    @property
+    def is_finished(self) -> bool:
+        return self.state in (BulkState.REJECTED, BulkState.DONE, BulkState.FAILED)
+
+    @property
+    def to_register(self) -> int:
+        """Rows a start would register: the valid rows not registered already."""
+        return self.total_rows - self.invalid_rows - self.already_registered_rows
+
+    def can_start(self) -> bool:
+        """A dry run may be started when it has rows to register; all-or-nothing also needs no bad row."""
+        if self.state != BulkState.CHECKED or self.to_register <= 0:
+            return False
+        return self.mode == BulkMode.SKIP_BAD_ROWS or self.invalid_rows == 0
+
+    def percent(self, processed: int | None = None) -> int:
+        """Progress of the job in whole percent (100 once finished)."""
+        if self.is_finished or self.state == BulkState.CHECKED and not self.to_register:
+            return 100
+        processed = self.processed_rows if processed is None else processed
+        return min(100, processed * 100 // self.queued_rows) if self.queued_rows else 0
+
+
+class BulkRegistrationRow(models.Model):
+    """One device row of a bulk registration file, with what became of it.
+
+    `row_number` is the row as a spreadsheet shows it (the header is row 1). `problems` lists what is
+    wrong with the row: [{"column": "nodeId", "code": "BULK_IMEI_CHECK_DIGIT", "params": {...}}], codes
+    in docs/errors.md. The psk (the file's, or one generated) is encrypted like a device's, and becomes
+    the device's as it is. `device_id` is the deviceId registered, or found already registered.
+    """
+
+    job = models.ForeignKey(BulkRegistration, on_delete=models.CASCADE, related_name="rows")
+    row_number = models.PositiveIntegerField()
+    node_id = models.TextField(blank=True, default="")
+    verify_code = models.TextField(blank=True, default="")
+    name = models.TextField(blank=True, default="")
+    product = models.ForeignKey(Product, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    psk_encrypted = models.TextField(blank=True, default="")
+    psk_generated = models.BooleanField(default=False)
+    timeout = models.PositiveIntegerField(null=True, blank=True)
+    status = models.CharField(max_length=20, choices=BulkRowStatus.choices, default=BulkRowStatus.PENDING)
+    problems = models.JSONField(default=list, blank=True)
+    device_id = models.CharField(max_length=36, blank=True, default="")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["job", "row_number"], name="bulk_row_unique")]
+        indexes = [models.Index(fields=["job", "status", "row_number"], name="bulk_row_status")]
+
+    def __str__(self) -> str:
+        return f"row {self.row_number}: {self.node_id} ({self.status})"
+
+    @property
+    def psk(self) -> str:
+        return secrets.decrypt(self.psk_encrypted)
