@@ -140,6 +140,11 @@ DEVICE_GROUP_LIMIT = env_int("DEVICE_GROUP_LIMIT", 1000)
 DEVICE_GROUP_ADD_LIMIT = env_int("DEVICE_GROUP_ADD_LIMIT", 1000)
 DEVICE_SWEEP_SECONDS = env_int("DEVICE_SWEEP_SECONDS", 30)
 HISTORY_PARTITIONS_AHEAD = env_int("HISTORY_PARTITIONS_AHEAD", 3)
+# Bulk registration (F-4.4): upload limits, rows per job transaction, and the Celery queue of its jobs.
+BULK_REGISTRATION_MAX_BYTES = env_int("BULK_REGISTRATION_MAX_BYTES", 20 * 1024 * 1024)
+BULK_REGISTRATION_MAX_ROWS = env_int("BULK_REGISTRATION_MAX_ROWS", 100_000)
+BULK_REGISTRATION_CHUNK = env_int("BULK_REGISTRATION_CHUNK", 2000)
+BULK_REGISTRATION_QUEUE = env_str("BULK_REGISTRATION_QUEUE", "celery")
 
 # --- Push delivery (subscriptions) -----------------------------------------------------------
 # Callbacks to private, loopback and link-local addresses; `make run` turns this on for development.
