@@ -59,6 +59,9 @@ CATALOGUE: dict[str, tuple[int, str]] = {
     "120001": (500, "Internal server error."),
     "120007": (400, "Bad request message."),
     "120203": (200, "The application is not existed."),
+    "105001": (200, "The batchTask count has reached the limit."),
+    "105002": (200, "The batchTask name has exist."),
+    "105005": (404, "The batchTask is not existed."),
     "200001": (404, "The resource is not found"),
     "200002": (409, "The resource is conflicted."),
 }

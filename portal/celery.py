@@ -23,3 +23,6 @@ def _schedule(sender: Celery, **kwargs: object) -> None:
         settings.DEVICE_SWEEP_SECONDS, sender.signature("devices.sweep_devices"), name="sweep devices"
     )
     sender.add_periodic_task(3600, sender.signature("devices.maintain_history"), name="history partitions")
+    sender.add_periodic_task(
+        settings.COMMAND_SWEEP_SECONDS, sender.signature("commands.sweep_commands"), name="sweep commands"
+    )

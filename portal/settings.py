@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "subscriptions",
     "products",
     "devices",
+    "commands",
     "portal",
 ]
 
@@ -145,6 +146,15 @@ BULK_REGISTRATION_MAX_BYTES = env_int("BULK_REGISTRATION_MAX_BYTES", 20 * 1024 *
 BULK_REGISTRATION_MAX_ROWS = env_int("BULK_REGISTRATION_MAX_ROWS", 100_000)
 BULK_REGISTRATION_CHUNK = env_int("BULK_REGISTRATION_CHUNK", 2000)
 BULK_REGISTRATION_QUEUE = env_str("BULK_REGISTRATION_QUEUE", "celery")
+
+# --- Commands ---------------------------------------------------------------------------------
+COMMAND_DEFAULT_EXPIRE_TIME = env_int("COMMAND_DEFAULT_EXPIRE_TIME", 172800)
+COMMAND_DEFAULT_POWER_MODE = env_str("COMMAND_DEFAULT_POWER_MODE", "PSM")
+# F-5.4: no ACK after the retransmissions (10-15 s, 20-30 s, 40-60 s, then 80-120 s): 225 s in all.
+COMMAND_ACK_TIMEOUT_TOTAL = env_int("COMMAND_ACK_TIMEOUT_TOTAL", 225)
+COMMAND_RESPONSE_TIMEOUT = env_int("COMMAND_RESPONSE_TIMEOUT", 3600)
+COMMAND_SWEEP_SECONDS = env_int("COMMAND_SWEEP_SECONDS", 5)
+COMMAND_BATCH_TASK_LIMIT = env_int("COMMAND_BATCH_TASK_LIMIT", 10)
 
 # --- Push delivery (subscriptions) -----------------------------------------------------------
 # Callbacks to private, loopback and link-local addresses; `make run` turns this on for development.

@@ -29,5 +29,6 @@ urlpatterns = [
     path("", include("applications.api.urls")),
     path("", include("subscriptions.api.urls")),
     path("", include("devices.api.urls")),
+    path("", include("commands.api.urls")),
     path("", include("products.api.urls")),
 ]

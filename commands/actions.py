@@ -1,0 +1,413 @@
+"""The command lifecycle (F-5.1 to F-5.10): creation, transitions with their ledger and callbacks,
+delivery by power mode, device answers, expiry and timeouts, cancellation, batch tasks.
+
+Every transition is a compare-and-swap on the status (only the moves in models.TRANSITIONS), writes
+one CommandEvent, and queues the callback in the subscriptions outbox in the same transaction, so
+callbacks go out at least once and in transition order (their ordering key is the command id).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from applications.errors import NorthboundError
+from applications.models import Application
+from applications.redis import get_redis, key
+from commands.models import (
+    TRANSITIONS,
+    BatchTask,
+    BatchTaskDetail,
+    Command,
+    CommandEvent,
+    CommandStatus,
+    DeliveryPolicy,
+    PowerMode,
+)
+from commands.validation import check_command
+from devices import logs
+from devices.models import Device, LogKind, Status
+from subscriptions import actions as push
+from subscriptions import payloads
+
+MAX_PENDING = 20
+MAX_EXPIRE_TIME = 2_147_483_647
+
+
+def _invalid(rule: str) -> NorthboundError:
+    return NorthboundError("100022", f"The input is invalid: {rule}.")
+
+
+def check_create(
+    application: Application, device: Device, command: Any, *, expire_time: Any, max_retransmit: Any, callback_url: Any
+) -> dict[str, Any]:
+    """Everything a new command must satisfy, before anything is written."""
+    if not isinstance(command, dict):
+        raise _invalid("command is required and must be an object with serviceId, method and paras")
+    if expire_time is None:
+        expire_time = settings.COMMAND_DEFAULT_EXPIRE_TIME
+    if isinstance(expire_time, bool) or not isinstance(expire_time, int) or not 0 <= expire_time <= MAX_EXPIRE_TIME:
+        raise _invalid("expireTime must be a whole number of seconds, 0 or more")
+    if max_retransmit is None:
+        max_retransmit = 3
+    if isinstance(max_retransmit, bool) or not isinstance(max_retransmit, int) or not 0 <= max_retransmit <= 3:
+        raise _invalid("maxRetransmit must be 0 to 3")
+    if callback_url not in (None, ""):
+        if not isinstance(callback_url, str) or len(callback_url) > 1024:
+            raise NorthboundError("100222")
+        push.check_callback_url(application, callback_url)
+    definition = check_command(device, command.get("serviceId"), command.get("method"), command.get("paras"))
+    if device.status != Status.ONLINE:
+        # F-4.7: commands to ABNORMAL or OFFLINE devices (never connected included) fail.
+        raise NorthboundError("100428", http_status=200)
+    if device.mute:
+        raise NorthboundError("100432", http_status=200)
+    return {
+        "service_id": command["serviceId"],
+        "method": command["method"],
+        "paras": command.get("paras") or {},
+        "expire_time": expire_time,
+        "max_retransmit": max_retransmit,
+        "callback_url": callback_url or "",
+        "definition": definition,
+    }
+
+
+@transaction.atomic
+def do_create_command(
+    application: Application,
+    device: Device,
+    command: Any,
+    *,
+    expire_time: Any = None,
+    max_retransmit: Any = None,
+    callback_url: Any = None,
+    batch_task: BatchTask | None = None,
+) -> Command:
+    """A new PENDING command; delivery starts after commit (now, or at the device's next chance)."""
+    values = check_create(
+        application, device, command, expire_time=expire_time, max_retransmit=max_retransmit, callback_url=callback_url
+    )
+    Device.objects.select_for_update().filter(pk=device.pk).first()  # serialises the 20-pending count
+    if Command.objects.filter(device=device, status=CommandStatus.PENDING).count() >= MAX_PENDING:
+        raise NorthboundError("100223")
+    now = timezone.now()
+    values.pop("definition")
+    created = Command.objects.create(
+        application=application,
+        device=device,
+        created_at=now,
+        expires_at=now + dt.timedelta(seconds=values["expire_time"]) if values["expire_time"] else None,
+        batch_task=batch_task,
+        **values,
+    )
+    CommandEvent.objects.create(command=created, at=now, status=CommandStatus.PENDING, reason="created")
+    mode = "immediate" if created.expire_time == 0 else f"cached ({power_mode(device)})"
+    logs.log(device, LogKind.COMMAND, f"command {created.service_id}.{created.method} created, {mode}")
+    transaction.on_commit(lambda: dispatch_after_commit(created.pk))
+    return created
+
+
+def power_mode(device: Device) -> str:
+    policy = DeliveryPolicy.objects.filter(device=device).first()
+    if policy is None and device.product_id:
+        policy = DeliveryPolicy.objects.filter(product_id=device.product_id).first()
+    return policy.power_mode if policy else settings.COMMAND_DEFAULT_POWER_MODE
+
+
+def transition(
+    command: Command, to: str, reason: str, *, evidence: dict | None = None, detail: Any = None, **fields: Any
+) -> bool:
+    """Move a command if the move is legal and nobody moved it first; ledger and callback with it."""
+    allowed_from = [state for state, targets in TRANSITIONS.items() if to in targets]
+    now = timezone.now()
+    stamp = {
+        CommandStatus.SENT: {"sent_at": now},
+        CommandStatus.DELIVERED: {"delivered_at": now},
+        CommandStatus.SUCCESSFUL: {"executed_at": now},
+        CommandStatus.FAILED: {"executed_at": now},
+    }.get(to, {})
+    with transaction.atomic():
+        moved = Command.objects.filter(pk=command.pk, status__in=allowed_from).update(status=to, **stamp, **fields)
+        if not moved:
+            return False
+        previous = command.status
+        command.status = to
+        for name, value in {**stamp, **fields}.items():
+            setattr(command, name, value)
+        CommandEvent.objects.create(command=command, at=now, status=to, reason=reason, evidence=evidence)
+        if command.callback_url:
+            push.notify_url(
+                command.application,
+                command.callback_url,
+                payloads.command_callback(command.device.device_id, command.command_id, to, detail),
+                ordering_key=command.command_id,
+            )
+        logs.log(
+            command.device,
+            LogKind.COMMAND,
+            f"command {command.service_id}.{command.method}: {previous} -> {to} ({reason})",
+        )
+    return True
+
+
+def do_cancel(command: Command) -> Command:
+    """Cancel a PENDING command (section 3.3): 100435 otherwise."""
+    if command.status != CommandStatus.PENDING or not transition(
+        command, CommandStatus.CANCELED, "canceled by the application"
+    ):
+        raise NorthboundError("100435", http_status=200)
+    return command
+
+
+def do_cancel_all(device: Device) -> list[Command]:
+    """Cancel every PENDING command of a device (deviceCommandCancelTasks)."""
+    pending = list(
+        Command.objects.select_related("device", "application")
+        .filter(device=device, status=CommandStatus.PENDING)
+        .order_by("created_at", "id")
+    )
+    return [
+        command
+        for command in pending
+        if transition(command, CommandStatus.CANCELED, "canceled with all pending commands")
+    ]
+
+
+def next_mid(device: Device) -> int:
+    """1..65535, per device, never 0 (section 7: isValidofMid)."""
+    counter = get_redis().incr(key("commands", "mid", device.pk))
+    return (counter - 1) % 65535 + 1
+
+
+# --- delivery ---------------------------------------------------------------------------------
+
+
+def dispatch_after_commit(command_pk: int) -> None:
+    command = Command.objects.select_related("device", "device__product", "application").filter(pk=command_pk).first()
+    if command is None or command.status != CommandStatus.PENDING:
+        return
+    if command.expire_time == 0:
+        send([command], reason="immediate delivery (expireTime 0)")
+    elif power_mode(command.device) != PowerMode.PSM:
+        send_next_serial(command.device, reason="cached command, device in DRX/eDRX")
+    # PSM: it waits for the device's next uplink (on_uplink).
+
+
+def send_next_serial(device: Device, *, reason: str) -> None:
+    """DRX/eDRX (F-5.2): the oldest pending command, once the previous one was delivered or timed out."""
+    in_flight = Command.objects.filter(device=device, status=CommandStatus.SENT).exists()
+    if in_flight:
+        return
+    command = (
+        Command.objects.select_related("device", "device__product", "application")
+        .filter(device=device, status=CommandStatus.PENDING)
+        .order_by("created_at", "id")
+        .first()
+    )
+    if command is not None:
+        send([command], reason=reason)
+
+
+def on_uplink(device: Device) -> list[Command]:
+    """The device just reported: in PSM, every cached command goes now, in order, in one burst with
+    hasMore 1 on all but the last (F-5.2); in DRX/eDRX the next one if none is in flight."""
+    pending = list(
+        Command.objects.select_related("device", "device__product", "application")
+        .filter(device=device, status=CommandStatus.PENDING)
+        .order_by("created_at", "id")
+    )
+    if not pending:
+        return []
+    if power_mode(device) == PowerMode.PSM:
+        send(pending, reason="the device's uplink woke it (PSM)")
+        return pending
+    send_next_serial(device, reason="the device's uplink (DRX/eDRX)")
+    return pending[:1]
+
+
+def send(commands: list[Command], *, reason: str) -> None:
+    """Encode and hand commands to the device's transport: SENT, or FAILED when they cannot be encoded."""
+    from commands import transport
+
+    burst = []
+    for index, command in enumerate(commands):
+        mid = next_mid(command.device)
+        cloud_req = {
+            "identifier": "0",
+            "msgType": "cloudReq",
+            "serviceId": command.service_id,
+            "cmd": command.method,
+            "paras": command.paras,
+            "hasMore": 1 if index < len(commands) - 1 else 0,
+            "mid": mid,
+        }
+        try:
+            payload = transport.encode(command.device, cloud_req)
+        except transport.EncodeError as error:
+            logs.log(command.device, LogKind.ENCODE_ERROR, f"command {command.command_id}: {error}", detail=cloud_req)
+            transition(command, CommandStatus.FAILED, f"encode error: {error}", detail={"error": str(error)})
+            continue
+        due = timezone.now() + dt.timedelta(seconds=settings.COMMAND_ACK_TIMEOUT_TOTAL)
+        if transition(
+            command,
+            CommandStatus.SENT,
+            reason,
+            evidence={"mid": mid, "hasMore": cloud_req["hasMore"]},
+            mid=mid,
+            ack_due_at=due,
+            issued_times=F("issued_times") + 1,
+        ):
+            burst.append((command, payload))
+    for command, payload in burst:
+        transport.deliver(command, payload)
+
+
+def on_transport_result(command_id: str, outcome: str, evidence: dict | None = None) -> None:
+    """The transport's answer to a sent command: `ack` (DELIVERED), `reset` or `timeout` (TIMEOUT)."""
+    command = Command.objects.select_related("device", "application").filter(command_id=command_id).first()
+    if command is None:
+        return
+    if outcome == "ack":
+        due = timezone.now() + dt.timedelta(seconds=settings.COMMAND_RESPONSE_TIMEOUT)
+        transition(
+            command,
+            CommandStatus.DELIVERED,
+            "the device's transport acknowledged it",
+            evidence=evidence,
+            response_due_at=due,
+        )
+    else:
+        transition(command, CommandStatus.TIMEOUT, f"no acknowledgement ({outcome})", evidence=evidence)
+    if power_mode(command.device) != PowerMode.PSM:
+        send_next_serial(command.device, reason="the previous command left the queue (DRX/eDRX)")
+
+
+def on_device_response(device: Device, mid: Any, errcode: Any, body: Any) -> Command | None:
+    """A decoded deviceRsp: the command with that mid becomes SUCCESSFUL (errcode 0) or FAILED."""
+    command = (
+        Command.objects.select_related("device", "application")
+        .filter(device=device, mid=mid, status__in=[CommandStatus.SENT, CommandStatus.DELIVERED])
+        .order_by("-sent_at")
+        .first()
+    )
+    if command is None:
+        logs.log(device, LogKind.COMMAND, f"a response with mid {mid} matches no command in flight")
+        return None
+    ok = errcode in (0, "0", None)
+    to = CommandStatus.SUCCESSFUL if ok else CommandStatus.FAILED
+    reason = f"the device answered mid {mid} with errcode {errcode}"
+    transition(command, to, reason, evidence={"mid": mid, "errcode": errcode}, detail=body, result_detail=body)
+    return command
+
+
+def sweep_timers(now: dt.datetime | None = None) -> dict[str, int]:
+    """EXPIRED for pending commands past expireTime (F-5.3); TIMEOUT for commands whose ACK or
+    response never came (F-5.4). Rows with due times: restarts do not lose them."""
+    now = now or timezone.now()
+    counts = {"expired": 0, "ack_timeout": 0, "response_timeout": 0}
+    related = ("device", "application")
+    for command in Command.objects.select_related(*related).filter(status=CommandStatus.PENDING, expires_at__lte=now):
+        counts["expired"] += transition(command, CommandStatus.EXPIRED, "not sent before its expireTime")
+    for command in Command.objects.select_related(*related).filter(status=CommandStatus.SENT, ack_due_at__lte=now):
+        counts["ack_timeout"] += transition(
+            command, CommandStatus.TIMEOUT, "no acknowledgement after all retransmissions"
+        )
+    for command in Command.objects.select_related(*related).filter(
+        status=CommandStatus.DELIVERED, response_due_at__lte=now
+    ):
+        counts["response_timeout"] += transition(
+            command, CommandStatus.TIMEOUT, "delivered, but the device never answered"
+        )
+    return counts
+
+
+# --- batch tasks --------------------------------------------------------------------------------
+
+BATCH_TYPES = ("DeviceList", "DeviceType", "GroupList", "Broadcast")
+
+
+def targets(application: Application, param: dict[str, Any]) -> Iterable[Device]:
+    kind = param.get("type")
+    devices = Device.objects.filter(application=application).select_related("product")
+    if kind == "DeviceList":
+        ids = param.get("deviceList")
+        if not isinstance(ids, list) or not ids:
+            raise _invalid("param.deviceList must be a non-empty list of deviceIds")
+        return devices.filter(device_id__in=ids)
+    if kind == "DeviceType":
+        if not param.get("deviceType"):
+            raise _invalid("param.deviceType is required for type DeviceType")
+        devices = devices.filter(device_type=param["deviceType"])
+        for field, column in (("manufacturerId", "manufacturer_id"), ("model", "model")):
+            if param.get(field):
+                devices = devices.filter(**{column: param[field]})
+        return devices
+    if kind == "GroupList":
+        groups = param.get("groupList")
+        if not isinstance(groups, list) or not groups:
+            raise _invalid("param.groupList must be a non-empty list of group ids")
+        return devices.filter(groups__dev_group_id__in=groups).distinct()
+    if kind == "Broadcast":
+        return devices
+    raise _invalid(f"param.type must be one of {', '.join(BATCH_TYPES)}")
+
+
+@transaction.atomic
+def do_create_batch_task(application: Application, body: dict[str, Any]) -> BatchTask:
+    """Create a batch task and one cached command per target device (F-5.8); errors per device are kept."""
+    name, timeout, param = body.get("taskName"), body.get("timeout"), body.get("param")
+    if not isinstance(name, str) or not 1 <= len(name) <= 256:
+        raise NorthboundError("100007", "Bad request message: taskName must be 1 to 256 characters.")
+    if isinstance(timeout, bool) or not isinstance(timeout, int) or not 10 <= timeout <= 2880:
+        raise NorthboundError("100007", "Bad request message: timeout must be 10 to 2880 minutes.")
+    if body.get("taskType", "DeviceCmd") != "DeviceCmd" or not isinstance(param, dict):
+        raise NorthboundError("100007", "Bad request message: taskType must be DeviceCmd with a param object.")
+    unfinished = BatchTask.objects.filter(application=application, status__in=["Pending", "Running"]).count()
+    if unfinished >= settings.COMMAND_BATCH_TASK_LIMIT:
+        raise NorthboundError("105001", http_status=200)
+    if BatchTask.objects.filter(application=application, task_name=name).exists():
+        raise NorthboundError("105002", http_status=200)
+    devices = list(targets(application, param))
+    now = timezone.now()
+    task = BatchTask.objects.create(
+        application=application, task_name=name, timeout_minutes=timeout, param=param, tags=body.get("tags") or [],
+        status="Running", total=len(devices), created_at=now, deadline=now + dt.timedelta(minutes=timeout),
+    )  # fmt: skip
+    expire = min(timeout * 60, settings.COMMAND_DEFAULT_EXPIRE_TIME)
+    for device in devices:
+        detail = BatchTaskDetail(task=task, device=device, device_ref=device.device_id)
+        try:
+            with transaction.atomic():
+                detail.command = do_create_command(
+                    application, device, param.get("command"), expire_time=expire,
+                    max_retransmit=param.get("maxRetransmit"), callback_url=param.get("callbackUrl"), batch_task=task,
+                )  # fmt: skip
+        except NorthboundError as error:
+            detail.error = error.body()
+        detail.save()
+    return task
+
+
+def batch_counts(task: BatchTask) -> dict[str, int]:
+    rows = Command.objects.filter(batch_task=task).values_list("status", flat=True)
+    counts = {"success": 0, "fail": 0, "timeout": 0, "expired": 0, "pending": 0}
+    for status in rows:
+        if status == CommandStatus.SUCCESSFUL:
+            counts["success"] += 1
+        elif status in (CommandStatus.FAILED, CommandStatus.CANCELED):
+            counts["fail"] += 1
+        elif status == CommandStatus.TIMEOUT:
+            counts["timeout"] += 1
+        elif status == CommandStatus.EXPIRED:
+            counts["expired"] += 1
+        else:
+            counts["pending"] += 1
+    counts["fail"] += BatchTaskDetail.objects.filter(task=task, command__isnull=True).count()
+    return counts
