@@ -297,7 +297,7 @@ class BulkRegistration(models.Model):
 
     def percent(self, processed: int | None = None) -> int:
         """Progress of the job in whole percent (100 once finished)."""
-        if self.is_finished or self.state == BulkState.CHECKED and not self.to_register:
+        if self.is_finished or (self.state == BulkState.CHECKED and not self.to_register):
             return 100
         processed = self.processed_rows if processed is None else processed
         return min(100, processed * 100 // self.queued_rows) if self.queued_rows else 0

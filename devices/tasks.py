@@ -55,3 +55,15 @@ def maintain_history() -> dict[str, int]:
     if longest:
         DeviceLog.objects.filter(created_at__lt=now - dt.timedelta(days=longest)).delete()
     return {"partitions_ahead": len(created), "dropped": len(dropped), "deleted": deleted}
+
+
+@shared_task(name="devices.run_bulk_registration", ignore_result=True, acks_late=True, reject_on_worker_lost=True)
+def run_bulk_registration(job_pk: int) -> dict[str, int]:
+    """Register a queued bulk registration's rows (devices.bulk.run_job).
+
+    Idempotent, so it is acknowledged late: a task whose worker died is delivered again and goes on
+    with the rows still pending; a finished job is left alone.
+    """
+    from devices import bulk
+
+    return bulk.run_job(job_pk)
