@@ -26,6 +26,7 @@ AREAS = (
         (
             NavItem(_("Dashboard"), "portal:dashboard"),
             NavItem(_("Devices"), "devices:list"),
+            NavItem(_("Commands"), "commands:list"),
             NavItem(_("Applications"), "applications:list"),
             NavItem(_("Subscriptions"), "subscriptions:list"),
             NavItem(_("Push log"), "subscriptions:push-log"),
@@ -36,6 +37,7 @@ AREAS = (
         _("Developer Center"),
         (
             NavItem(_("Products"), "products:list"),
+            NavItem(_("Application simulator"), "commands:simulator"),
             NavItem(_("Push debugging"), "subscriptions:debug"),
             NavItem(_("API documentation"), "swagger-ui"),
         ),

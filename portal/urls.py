@@ -20,6 +20,7 @@ urlpatterns = [
     path("apps/", include("applications.urls")),
     path("subscriptions/", include("subscriptions.urls")),
     path("devices/", include("devices.urls")),
+    path("commands/", include("commands.urls")),
     path("products/", include("products.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("healthz", views.healthz, name="healthz"),
