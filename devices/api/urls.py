@@ -1,6 +1,6 @@
 from django.urls import path
 
-from devices.api import views
+from devices.api import bulk, views
 
 # Every version a client may call; each path is listed, so the schema names each one.
 DM_VERSIONS = ("v1.1.0", "v1.2.0", "v1.3.0", "v1.4.0")
@@ -26,4 +26,9 @@ urlpatterns = [
     path("iocm/app/data/v1.1.0/deviceCapabilities", views.CapabilitiesView.as_view(), name="capabilities"),
     path("iocm/app/devgroup/v1.3.0/devGroups", views.GroupsView.as_view(), name="groups"),
     path("iocm/app/devgroup/v1.3.0/devGroups/<str:group_id>", views.GroupView.as_view(), name="group"),
+    # Developer Center: bulk registration (OceanConnect had it only in its portal, F-4.4).
+    path("api/v1/bulk-registrations", bulk.BulkRegistrationsView.as_view(), name="api-bulk-registrations"),
+    path("api/v1/bulk-registrations/<str:job_id>", bulk.BulkRegistrationView.as_view(), name="api-bulk-registration"),
+    path("api/v1/bulk-registrations/<str:job_id>/start", bulk.BulkRegistrationStartView.as_view()),
+    path("api/v1/bulk-registrations/<str:job_id>/report", bulk.BulkRegistrationReportView.as_view()),
 ]
