@@ -73,3 +73,31 @@ class GroupForm(forms.Form):
     def __init__(self, *args, applications=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["application"].queryset = applications if applications is not None else Application.objects.none()
+
+
+class BulkUploadForm(forms.Form):
+    """Upload a file for bulk registration: it is checked in full first (a dry run), then started."""
+
+    application = forms.ModelChoiceField(
+        label=_("Application"), queryset=Application.objects.none(), to_field_name="app_id"
+    )
+    file = forms.FileField(
+        label=_("Devices file"),
+        help_text=_(
+            "CSV or XLSX, one device per row under a header row: nodeId, and product (the product id) or "
+            "manufacturerId, deviceType and model; optional verifyCode, name, psk and timeout."
+        ),
+    )
+    mode = forms.ChoiceField(
+        label=_("When some rows are bad"),
+        choices=[
+            ("all-or-nothing", _("Register nothing (all or nothing)")),
+            ("skip-bad-rows", _("Register the good rows (skip bad rows)")),
+        ],
+        initial="all-or-nothing",
+        widget=forms.RadioSelect,
+    )
+
+    def __init__(self, *args, applications=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["application"].queryset = applications if applications is not None else Application.objects.none()

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import uuid
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
@@ -14,9 +15,10 @@ from django.views.decorators.http import require_POST
 
 from applications.errors import NorthboundError
 from applications.models import Application
-from devices import actions
-from devices.forms import EditForm, FilterForm, GroupForm, RegisterForm
-from devices.models import DataHistory, Device, DeviceGroup, DeviceLog
+from devices import actions, bulk
+from devices.forms import BulkUploadForm, EditForm, FilterForm, GroupForm, RegisterForm
+from devices.models import BulkRegistration, DataHistory, Device, DeviceGroup, DeviceLog
+from products.models import Product
 
 PAGE = 50
 
@@ -233,3 +235,119 @@ def group_members(request: HttpRequest, group_id: str) -> HttpResponse:
     if missing:
         messages.error(request, _("Not devices of this application: %(ids)s") % {"ids": ", ".join(sorted(missing))})
     return redirect("devices:groups")
+
+
+# --- Bulk registration (F-4.4) -----------------------------------------------------------------
+
+PROBLEMS_SHOWN = 200
+
+
+def _bulk_job(request: HttpRequest, job_id: str) -> BulkRegistration:
+    try:
+        key = uuid.UUID(job_id)
+    except ValueError:
+        raise Http404 from None
+    jobs = BulkRegistration.objects.filter(application__in=Application.objects.visible_to(request.user))
+    return get_object_or_404(jobs.select_related("application", "created_by"), job_id=key)
+
+
+def _can_edit_job(request: HttpRequest, job: BulkRegistration) -> bool:
+    return Application.objects.editable_by(request.user).filter(pk=job.application_id).exists()
+
+
+@login_required
+def bulk_list(request: HttpRequest) -> HttpResponse:
+    """Upload a file (checked in full: a dry run), and the bulk registrations of the visible applications."""
+    editable = Application.objects.editable_by(request.user)
+    form = BulkUploadForm(request.POST or None, request.FILES or None, applications=editable)
+    file_problems: list[bulk.Problem] = []
+    if request.method == "POST":
+        if not editable.exists():
+            return HttpResponseForbidden(_("Only owners, developers and operators register devices."))
+        if form.is_valid():
+            upload = form.cleaned_data["file"]
+            try:
+                job = bulk.do_create_bulk_registration(
+                    form.cleaned_data["application"], upload.name, bulk.read_upload(upload, upload.size),
+                    mode=form.cleaned_data["mode"], dry_run=True, created_by=request.user,
+                )  # fmt: skip
+            except bulk.BulkFileInvalid as error:
+                file_problems = error.problems
+            else:
+                return redirect("devices:bulk-detail", job_id=job.job_id)
+    jobs = (
+        BulkRegistration.objects.filter(application__in=Application.objects.visible_to(request.user))
+        .select_related("application", "created_by")
+        .order_by("-created_at", "-id")[:50]
+    )
+    context = {"form": form, "can_upload": editable.exists(), "jobs": jobs, "file_problems": file_problems}
+    return render(request, "devices/bulk.html", context)
+
+
+def _progress_context(request: HttpRequest, job: BulkRegistration) -> dict:
+    processed = bulk.processed_rows(job)
+    return {
+        "job": job,
+        "processed": processed,
+        "percent": job.percent(processed),
+        "can_edit": _can_edit_job(request, job),
+    }
+
+
+@login_required
+def bulk_detail(request: HttpRequest, job_id: str) -> HttpResponse:
+    job = _bulk_job(request, job_id)
+    problems, problem_rows = bulk.problems_of(job, PROBLEMS_SHOWN)
+    context = {
+        **_progress_context(request, job),
+        "problems": problems,
+        "problem_rows": problem_rows,
+        "more_problems": max(0, problem_rows - PROBLEMS_SHOWN),
+    }
+    return render(request, "devices/bulk_detail.html", context)
+
+
+@login_required
+def bulk_progress(request: HttpRequest, job_id: str) -> HttpResponse:
+    """The job's state and progress bar: htmx polls it while the job runs."""
+    job = _bulk_job(request, job_id)
+    return render(request, "devices/partials/bulk_progress.html", _progress_context(request, job))
+
+
+@login_required
+@require_POST
+def bulk_start(request: HttpRequest, job_id: str) -> HttpResponse:
+    job = _bulk_job(request, job_id)
+    if not _can_edit_job(request, job):
+        return HttpResponseForbidden(_("Only owners, developers and operators register devices."))
+    try:
+        bulk.do_start_bulk_registration(job)
+    except bulk.BulkNotStartable:
+        messages.error(request, _("This file cannot be registered: it has bad rows, or has run already."))
+    return redirect("devices:bulk-detail", job_id=job.job_id)
+
+
+@login_required
+def bulk_report(request: HttpRequest, job_id: str) -> StreamingHttpResponse:
+    """Every row's outcome as CSV; generated psks only for those who may change the devices."""
+    job = _bulk_job(request, job_id)
+    response = StreamingHttpResponse(
+        bulk.report_csv(job, with_psk=_can_edit_job(request, job)), content_type="text/csv; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="{bulk.report_file_name(job)}"'
+    return response
+
+
+@login_required
+def bulk_template(request: HttpRequest) -> HttpResponse:
+    """A CSV to fill in: the header, and an example row naming a product the account may use."""
+    product = (
+        Product.objects.filter(application__in=Application.objects.editable_by(request.user))
+        .order_by("device_type", "model")
+        .first()
+    )
+    example = ["490154203237518", "", _("meter in the basement"), str(product.product_id) if product else "", "", "180"]
+    lines = ["nodeId,verifyCode,name,product,psk,timeout", ",".join(f'"{cell}"' for cell in example)]
+    response = HttpResponse("\ufeff" + "\r\n".join(lines) + "\r\n", content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="devices-template.csv"'
+    return response
