@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "products",
     "devices",
     "commands",
+    "firmware",
     "portal",
 ]
 
@@ -155,6 +156,11 @@ COMMAND_ACK_TIMEOUT_TOTAL = env_int("COMMAND_ACK_TIMEOUT_TOTAL", 225)
 COMMAND_RESPONSE_TIMEOUT = env_int("COMMAND_RESPONSE_TIMEOUT", 3600)
 COMMAND_SWEEP_SECONDS = env_int("COMMAND_SWEEP_SECONDS", 5)
 COMMAND_BATCH_TASK_LIMIT = env_int("COMMAND_BATCH_TASK_LIMIT", 10)
+
+# --- Firmware and software upgrades ------------------------------------------------------------
+FIRMWARE_STEP_TIMEOUT = env_int("FIRMWARE_STEP_TIMEOUT", 3600)
+FIRMWARE_ABORT_MIN_SAMPLE = env_int("FIRMWARE_ABORT_MIN_SAMPLE", 5)
+FIRMWARE_SWEEP_SECONDS = env_int("FIRMWARE_SWEEP_SECONDS", 10)
 
 # --- Push delivery (subscriptions) -----------------------------------------------------------
 # Callbacks to private, loopback and link-local addresses; `make run` turns this on for development.

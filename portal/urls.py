@@ -31,5 +31,6 @@ urlpatterns = [
     path("", include("subscriptions.api.urls")),
     path("", include("devices.api.urls")),
     path("", include("commands.api.urls")),
+    path("", include("firmware.api.urls")),
     path("", include("products.api.urls")),
 ]
