@@ -27,6 +27,7 @@ AREAS = (
             NavItem(_("Dashboard"), "portal:dashboard"),
             NavItem(_("Devices"), "devices:list"),
             NavItem(_("Commands"), "commands:list"),
+            NavItem(_("Upgrades"), "firmware:operations"),
             NavItem(_("Applications"), "applications:list"),
             NavItem(_("Subscriptions"), "subscriptions:list"),
             NavItem(_("Push log"), "subscriptions:push-log"),

@@ -21,6 +21,7 @@ urlpatterns = [
     path("subscriptions/", include("subscriptions.urls")),
     path("devices/", include("devices.urls")),
     path("commands/", include("commands.urls")),
+    path("firmware/", include("firmware.urls")),
     path("products/", include("products.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("healthz", views.healthz, name="healthz"),
