@@ -92,6 +92,8 @@ SETTING_FIELDS = (
     "data_retention_days",
     "device_quota",
     "api_rate_limit",
+    "device_uplink_limit",
+    "uplink_rate_limit",
     "is_active",
 )
 
@@ -118,6 +120,9 @@ def check_settings(application: Application, changes: dict[str, Any]) -> dict[st
         errors["data_retention_days"] = gettext_noop("must be between 0 and 90 days")
     if changes.get("api_rate_limit", application.api_rate_limit) < 1:
         errors["api_rate_limit"] = gettext_noop("must be at least 1")
+    for field in ("device_uplink_limit", "uplink_rate_limit"):
+        if changes.get(field, getattr(application, field)) < 1:
+            errors[field] = gettext_noop("must be at least 1")
     return errors
 
 

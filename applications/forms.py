@@ -25,6 +25,8 @@ class ApplicationForm(forms.ModelForm):
             "data_retention_days",
             "device_quota",
             "api_rate_limit",
+            "device_uplink_limit",
+            "uplink_rate_limit",
         ]
 
     def clean(self):

@@ -87,6 +87,18 @@ class Application(models.Model):
         validators=[MinValueValidator(1)],
         help_text=_("Northbound calls allowed per flow-control window (F-8.2)."),
     )
+    device_uplink_limit = models.PositiveIntegerField(
+        _("device messages per window"),
+        default=1200,
+        validators=[MinValueValidator(1)],
+        help_text=_("Messages one device may send per device window (INGRESS_DEVICE_WINDOW, 20 min) (F-8.2)."),
+    )
+    uplink_rate_limit = models.PositiveIntegerField(
+        _("device messages per second"),
+        default=120,
+        validators=[MinValueValidator(1)],
+        help_text=_("Messages all devices of the application may send per second together (F-8.2)."),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
