@@ -1,6 +1,6 @@
 """`make run` and `make test`: the platform's processes, on embedded services when none are given.
 
-    python -m portal.launcher run            # web, worker and beat in the foreground; Ctrl-C stops all
+    python -m portal.launcher run            # web, worker, beat and ingress in the foreground; Ctrl-C stops all
     python -m portal.launcher exec -- CMD    # run CMD (the test suite) with DATABASE_URL/REDIS_URL set
 
 Without DATABASE_URL an embedded PostgreSQL 16 (the `pgserver` package) runs from DATA_DIR/postgres;
@@ -15,6 +15,7 @@ import argparse
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -99,7 +100,8 @@ def run() -> int:
     redis_port = env_int("EMBEDDED_REDIS_PORT", 6380)
     if not os.environ.get("REDIS_URL"):
         ports.append(("EMBEDDED_REDIS_PORT", redis_port))
-    problem = check_free(host, ports)
+    udp_ports = [("COAP_PORT", env_int("COAP_PORT", 5683)), ("COAPS_PORT", env_int("COAPS_PORT", 5684))]
+    problem = check_free(host, ports) or check_free(host, udp_ports, socket.SOCK_DGRAM)
     if problem:
         print(problem, file=sys.stderr)
         return 2
@@ -126,6 +128,7 @@ def run() -> int:
             "web": [PYTHON, "manage.py", "run_web"],
             "worker": [PYTHON, "-m", "celery", "-A", "portal", "worker", "-l", "info", *WORKER_POOL],
             "beat": [PYTHON, "-m", "celery", "-A", "portal", "beat", "-l", "info", "-s", str(schedule)],
+            "ingress": [PYTHON, "manage.py", "run_ingress"],
         }
         children: dict[str, subprocess.Popen] = {}
         for name, command in commands.items():
@@ -180,7 +183,7 @@ def execute(command: list[str]) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m portal.launcher")
     sub = parser.add_subparsers(dest="action", required=True)
-    sub.add_parser("run", help="start web, worker and beat in the foreground")
+    sub.add_parser("run", help="start web, worker, beat and ingress in the foreground")
     exec_parser = sub.add_parser("exec", help="run a command with DATABASE_URL and REDIS_URL set")
     exec_parser.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)

@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "devices",
     "commands",
     "firmware",
+    "ingress",
     "portal",
 ]
 
@@ -236,6 +237,31 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": None,
 }
 SPECTACULAR_SETTINGS = {
+# --- Ingress (device access: `manage.py run_ingress`) -----------------------------------------------
+INGRESS_WORKERS = env_int("INGRESS_WORKERS", 2)  # processes sharing COAP_PORT (SO_REUSEPORT)
+INGRESS_BIND_ADDRESS = env_str("INGRESS_BIND_ADDRESS", "::")  # "::" takes IPv4 too (v4-mapped)
+INGRESS_CODEC_MODULE = env_str("INGRESS_CODEC_MODULE", "products.codecs")
+# CoAP retransmission of the platform's confirmable messages (observe, downlinks): F-5.4's 10-15 s,
+# 20-30 s, 40-60 s, then TIMEOUT: ACK timeout 10 s, random factor 1.5, 3 retransmissions (225 s in all).
+INGRESS_ACK_TIMEOUT = float(env_str("INGRESS_ACK_TIMEOUT", "10"))
+INGRESS_ACK_RANDOM_FACTOR = float(env_str("INGRESS_ACK_RANDOM_FACTOR", "1.5"))
+INGRESS_MAX_RETRANSMIT = env_int("INGRESS_MAX_RETRANSMIT", 3)
+# aiocoap keeps every received message for EXCHANGE_LIFETIME (~2 x MAX_LATENCY + 47 s): memory.
+INGRESS_MAX_LATENCY = float(env_str("INGRESS_MAX_LATENCY", "10"))
+INGRESS_DEDUP_SECONDS = env_int("INGRESS_DEDUP_SECONDS", 300)  # uplinks deduplicated by (device, MID)
+INGRESS_DEDUP_PENDING_SECONDS = env_int("INGRESS_DEDUP_PENDING_SECONDS", 30)
+INGRESS_DEVICE_WINDOW = env_int("INGRESS_DEVICE_WINDOW", 1200)  # F-8.2: per-device limit per 20 min
+INGRESS_MAX_PENDING = env_int("INGRESS_MAX_PENDING", 5000)  # uplinks waiting per worker, then 5.03
+INGRESS_BATCH_SIZE = env_int("INGRESS_BATCH_SIZE", 200)
+INGRESS_DB_THREADS = env_int("INGRESS_DB_THREADS", 2)
+INGRESS_MIN_LIFETIME = env_int("INGRESS_MIN_LIFETIME", 60)
+INGRESS_DEFAULT_LIFETIME = env_int("INGRESS_DEFAULT_LIFETIME", 86400)
+INGRESS_SESSION_GRACE = env_int("INGRESS_SESSION_GRACE", 300)  # kept this long past the lifetime
+INGRESS_HEARTBEAT_SECONDS = env_int("INGRESS_HEARTBEAT_SECONDS", 5)
+INGRESS_REOBSERVE_RATE = env_int("INGRESS_REOBSERVE_RATE", 200)  # re-observations per second after a restart
+INGRESS_LWM2M_DOWNLINK = env_str("INGRESS_LWM2M_DOWNLINK", "write")  # write (PUT) or execute (POST) /19/1/0
+INGRESS_RCVBUF = env_int("INGRESS_RCVBUF", 4 * 1024 * 1024)
+
     "TITLE": "OceanConnect-compatible IoT platform API",
     "DESCRIPTION": (
         "The northbound API of OceanConnect (paths under /iocm and /iodm, unchanged) and the "

@@ -1,0 +1,67 @@
+"""The one place the ingress meets the codec engine (products.codecs, issue 4).
+
+The agreed API of `products.codecs`: `decode_uplink(product, payload) -> dict` (a deviceReq or a
+deviceRsp), `encode_command(product, cloud_req) -> bytes`, `encode_ack(product, uplink, errcode=0,
+has_more=0) -> bytes | None` (the cloudRsp ACK, None when the codec has none, F-3.7). The module is
+named by INGRESS_CODEC_MODULE (default `products.codecs`), so a test or a deployment can put another
+implementation of the same four functions in its place. Whatever the codec raises becomes a
+CodecError carrying the codec's own message, which the device log shows (F-3.9).
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+from typing import Any
+
+from django.conf import settings
+
+from products.models import Product
+
+
+class CodecError(Exception):
+    """Decoding or encoding failed; the message is the codec's own (or says there is no codec)."""
+
+
+_modules: dict[str, ModuleType] = {}
+
+
+def _backend() -> ModuleType:
+    name = settings.INGRESS_CODEC_MODULE
+    module = _modules.get(name)
+    if module is None:
+        try:
+            module = importlib.import_module(name)
+        except ImportError as error:
+            raise CodecError(f"no codec engine: {name} cannot be imported ({error})") from None
+        _modules[name] = module
+    return module
+
+
+def decode_uplink(product: Product | None, payload: bytes) -> dict[str, Any]:
+    if product is None:
+        raise CodecError("the device is not tied to a product (manufacturerId, deviceType, model): no codec")
+    backend = _backend()
+    try:
+        decoded = backend.decode_uplink(product, payload)
+    except Exception as error:  # a plugin may raise anything; its message is what the developer needs
+        raise CodecError(str(error) or type(error).__name__) from error
+    if not isinstance(decoded, dict):
+        raise CodecError(f"the codec returned {type(decoded).__name__}, not a JSON object")
+    return decoded
+
+
+def encode_ack(product: Product, uplink: bytes, *, errcode: int = 0, has_more: int = 0) -> bytes | None:
+    backend = _backend()
+    try:
+        return backend.encode_ack(product, uplink, errcode=errcode, has_more=has_more)
+    except Exception as error:
+        raise CodecError(str(error) or type(error).__name__) from error
+
+
+def encode_command(product: Product, cloud_req: dict[str, Any]) -> bytes:
+    backend = _backend()
+    try:
+        return backend.encode_command(product, cloud_req)
+    except Exception as error:
+        raise CodecError(str(error) or type(error).__name__) from error

@@ -1,0 +1,59 @@
+"""What the ingress must remember about a device beyond one worker process's life."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from devices.models import Device
+
+
+class Channel(models.TextChoices):
+    LWM2M = "lwm2m", "LwM2M"
+    HUAWEI = "huawei", "Huawei CoAP (t/r, t/d)"
+
+
+class DeviceSession(models.Model):
+    """A device's current registration: where it is, how it is observed, which worker holds it.
+
+    Written at registration and kept up to date by every worker that hears the device, so that a
+    notification carrying `observe_token` (or the token it replaced) is accepted by whichever worker
+    receives it, a device whose source port changes keeps working, and a restarted ingress knows
+    whom to observe again. `worker` is the channel-layer name of the worker process that last heard
+    the device: downlinks must leave from there (SO_REUSEPORT hashes the device's answers to it).
+    """
+
+    device = models.OneToOneField(Device, on_delete=models.CASCADE, related_name="+")
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    secure = models.BooleanField(default=False)  # registered over DTLS
+    host = models.CharField(max_length=64)
+    port = models.PositiveIntegerField()
+    # LwM2M: the registration's location (/rd/<registration_id>), lifetime, binding, version, objects.
+    registration_id = models.CharField(max_length=32, unique=True)
+    lifetime = models.PositiveIntegerField(default=86400)
+    binding = models.CharField(max_length=8, default="U")
+    lwm2m_version = models.CharField(max_length=8, blank=True, default="")
+    object_links = models.JSONField(default=list, blank=True)  # the registration's link format, parsed
+    observed_path = models.CharField(max_length=32)
+    observe_token = models.BinaryField(max_length=8, null=True)
+    previous_token = models.BinaryField(max_length=8, null=True)
+    observed = models.BooleanField(default=False)  # the device answered the observe request
+    worker = models.CharField(max_length=128, blank=True, default="")
+    heard_at = models.DateTimeField(null=True)  # when `worker` last heard the device: the latest wins
+    registered_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["observe_token"], name="session_token"),
+            models.Index(fields=["previous_token"], name="session_previous_token"),
+            models.Index(fields=["worker"], name="session_worker"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel} session of device {self.device_id} at {self.host}:{self.port}"
+
+    @property
+    def queue_mode(self) -> bool:
+        """LwM2M queue mode (binding `UQ`, or `Q` in 1.1): the device sleeps between its messages."""
+        return "Q" in self.binding

@@ -1,0 +1,187 @@
+"""The uplink pipeline: one plain, synchronous function from a device's message to stored data.
+
+The network loop (ingress.worker) only parses CoAP and calls `handle_uplinks` from a worker thread
+(the ORM cannot run in the event loop); tests call it directly. For each uplink, in order:
+
+1. deduplicate by (device, CoAP message id) in Redis: a retransmission of a stored uplink is only
+   acknowledged again, one still in progress is left for the first copy to acknowledge;
+2. identify the device and check how it came: a device registered as secure is refused on plain CoAP;
+3. flow control (F-8.2): over the device's or the application's limit the message is dropped, logged
+   on the device naming the limit, and the CoAP answer carries the time left as Max-Age;
+4. bind the device if it never was (F-4.1);
+5. take the resource's bytes out of the LwM2M content format; split off Huawei PCP messages (0xFFFE,
+   the firmware upgrade protocol) to devices.hooks.pcp_received;
+6. decode with the product's codec, validate the deviceReq against the profile, store it
+   (devices.actions.do_store_report: shadow, last-seen, history in storage mode, deviceDataChanged and
+   deviceDatasChanged into the push outbox), log raw hex and the decoded result (or the reason it
+   failed) on the device; a deviceRsp goes to devices.hooks (the commands layer);
+7. build the codec's cloudRsp ACK, when it has one, for the loop to send back (F-3.7).
+
+The outcome tells the loop whether to acknowledge the CoAP message now: only once the uplink is stored
+(or was refused for a reason a retransmission would not change), never before.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from django.db import close_old_connections, transaction
+from django.utils import timezone
+
+from devices import actions, hooks, logs
+from devices.models import Device, LogKind
+from devices.reports import ReportInvalid, service_reports
+from ingress import codec, flow
+from ingress.formats import NAMES, FormatError, resource_bytes
+
+log = logging.getLogger(__name__)
+
+PCP_PREFIX = b"\xff\xfe"
+
+
+@dataclass(frozen=True)
+class Uplink:
+    """One message from a device: the bytes as they came and what the transport knows."""
+
+    device_pk: int
+    payload: bytes
+    content_format: int | None = None
+    message_id: int | None = None  # the CoAP message id, for deduplication
+    secure: bool = False  # arrived over DTLS
+    transport: str = "CoAP"
+    received_at: dt.datetime = field(default_factory=timezone.now)
+
+
+# Results: what happened, for the loop, the simulator page and the tests.
+STORED = "stored"
+RESPONSE = "response"  # a deviceRsp (command response), handed to the commands layer
+PCP = "pcp"
+DUPLICATE = "duplicate"  # stored before: acknowledge again, store nothing
+IN_PROGRESS = "in_progress"  # the first copy is still being processed: it will be acknowledged
+LIMITED = "limited"
+REFUSED = "refused"
+DECODE_ERROR = "decode_error"
+INVALID = "invalid"
+UNKNOWN_DEVICE = "unknown_device"
+FAILED = "failed"  # our fault (database down...): not acknowledged, the device retransmits
+
+
+@dataclass
+class Outcome:
+    result: str
+    acknowledge: bool = True
+    reply: bytes | None = None  # the codec's cloudRsp ACK, sent to the device's downlink resource
+    retry_after: int | None = None  # Max-Age of a refusal
+    detail: str = ""
+    decoded: dict | None = None
+
+
+def handle_uplink(uplink: Uplink) -> Outcome:
+    return handle_uplinks([uplink])[0]
+
+
+def handle_uplinks(uplinks: Sequence[Uplink]) -> list[Outcome]:
+    """Run the pipeline for a batch of uplinks (from any devices); one outcome per uplink, in order."""
+    try:
+        return _handle(uplinks)
+    finally:
+        close_old_connections()
+
+
+def _handle(uplinks: Sequence[Uplink]) -> list[Outcome]:
+    outcomes: list[Outcome | None] = [None] * len(uplinks)
+    claims = flow.claim([(uplink.device_pk, uplink.message_id) for uplink in uplinks])
+    fresh = []
+    for index, claimed in enumerate(claims):
+        if claimed == flow.DONE:
+            outcomes[index] = Outcome(DUPLICATE, detail="retransmission of a stored uplink")
+        elif claimed == flow.PENDING:
+            outcomes[index] = Outcome(IN_PROGRESS, acknowledge=False, detail="first copy still in progress")
+        else:
+            fresh.append(index)
+
+    pks = {uplinks[index].device_pk for index in fresh}
+    devices = {
+        device.pk: device for device in Device.objects.select_related("application", "product").filter(pk__in=pks)
+    }
+    counted = [index for index in fresh if uplinks[index].device_pk in devices]
+    limits = flow.count([(uplinks[i].device_pk, devices[uplinks[i].device_pk].application) for i in counted])
+    limited = dict(zip(counted, limits, strict=True))
+
+    done, released = [], []
+    for index in fresh:
+        uplink = uplinks[index]
+        device = devices.get(uplink.device_pk)
+        try:
+            if device is None:
+                outcome = Outcome(UNKNOWN_DEVICE, detail="the device was deleted")
+            else:
+                outcome = _one(device, uplink, limited.get(index))
+        except Exception:
+            log.exception("uplink of device %s failed", uplink.device_pk)
+            outcome = Outcome(FAILED, acknowledge=False, detail="internal error: the device will retransmit")
+        outcomes[index] = outcome
+        if uplink.message_id is not None:
+            (done if outcome.acknowledge else released).append((uplink.device_pk, uplink.message_id))
+    flow.settle(done, released)
+    return [outcome for outcome in outcomes if outcome is not None]
+
+
+def _one(device: Device, uplink: Uplink, limited: flow.Limited | None) -> Outcome:
+    raw = uplink.payload
+    if device.is_secure and not uplink.secure:
+        reason = "refused: the device is registered as secure and must use CoAPS (DTLS)"
+        logs.log(device, LogKind.INFO, reason, raw=raw)
+        return Outcome(REFUSED, detail=reason)
+    if limited is not None:
+        reason = f"dropped by flow control: over the limit of {limited.limit}"
+        logs.log(device, LogKind.FLOW_CONTROL, reason, raw=raw, detail={"retryAfter": limited.retry_after})
+        return Outcome(LIMITED, retry_after=limited.retry_after, detail=reason)
+
+    with transaction.atomic():
+        if not device.activated:
+            device = actions.do_bind_device(device)
+        try:
+            payload = resource_bytes(uplink.content_format, raw)
+        except FormatError as error:
+            name = NAMES.get(uplink.content_format, str(uplink.content_format))
+            reason = f"{name} payload could not be read: {error}"
+            logs.log(device, LogKind.DECODE_ERROR, reason, raw=raw)
+            return Outcome(DECODE_ERROR, detail=reason)
+        if payload.startswith(PCP_PREFIX):
+            logs.log(device, LogKind.UPLINK, "PCP message (firmware upgrade protocol)", raw=payload)
+            transaction.on_commit(lambda: hooks.pcp_received(device, payload))
+            return Outcome(PCP, detail="PCP message")
+        try:
+            decoded = codec.decode_uplink(device.product, payload)
+        except codec.CodecError as error:
+            reason = f"decode failed: {error}"
+            logs.log(device, LogKind.DECODE_ERROR, reason, raw=payload)
+            return Outcome(DECODE_ERROR, detail=reason)
+        if decoded.get("msgType") == "deviceRsp":
+            logs.log(device, LogKind.DECODED, f"command response mid {decoded.get('mid')}", raw=payload, detail=decoded)
+            transaction.on_commit(lambda: hooks.response_received(device, decoded))
+            return Outcome(RESPONSE, decoded=decoded, reply=_ack(device, payload))
+        try:
+            reports = service_reports(device.product, decoded, uplink.received_at)
+        except ReportInvalid as error:
+            reason = f"does not match the profile: {error}"
+            logs.log(device, LogKind.DECODE_ERROR, reason, raw=payload, detail=decoded)
+            return Outcome(INVALID, detail=reason, decoded=decoded)
+        actions.do_store_report(device, reports)
+        services = ", ".join(report.service_id for report in reports)
+        logs.log(device, LogKind.DECODED, f"{uplink.transport} uplink: {services}", raw=payload, detail=decoded)
+        transaction.on_commit(lambda: hooks.uplink_stored(device, reports))
+    return Outcome(STORED, decoded=decoded, reply=_ack(device, payload), detail=services)
+
+
+def _ack(device: Device, payload: bytes) -> bytes | None:
+    """The codec's cloudRsp for this uplink (F-3.7), or None; an encoding failure is logged, not fatal."""
+    try:
+        return codec.encode_ack(device.product, payload)
+    except codec.CodecError as error:
+        logs.log(device, LogKind.ENCODE_ERROR, f"ACK (cloudRsp) could not be encoded: {error}", raw=payload)
+        return None

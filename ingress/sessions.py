@@ -1,0 +1,316 @@
+"""Registration of devices with the ingress (LwM2M register/update/de-register, Huawei t/r): plain
+synchronous functions the network loop calls from a thread, and tests call directly.
+
+A registration identifies the device by its endpoint name (= nodeId, the IMEI), refuses unknown
+endpoints and secure devices on plain CoAP, binds the device on its first contact (F-4.1), and
+records the session (address, lifetime, binding, observe token, owning worker) in `DeviceSession`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import close_old_connections, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from applications.redis import get_redis
+from devices import actions, logs
+from devices.downlink import owner_key
+from devices.models import Device, LogKind
+from ingress import flow
+from ingress.models import Channel, DeviceSession
+
+log = logging.getLogger(__name__)
+
+
+class Refused(Exception):
+    """The registration is refused: `code` is the CoAP answer ("4.03"...), the message says why."""
+
+    def __init__(self, code: str, reason: str, *, retry_after: int | None = None) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class SessionView:
+    """What the network loop keeps of a session in memory (no ORM objects cross into the loop)."""
+
+    device_pk: int
+    node_id: str
+    channel: str
+    registration_id: str
+    host: str
+    port: int
+    secure: bool
+    binding: str
+    observed_path: str
+    observe_token: bytes | None
+    previous_token: bytes | None
+    observed: bool
+    lifetime: int
+
+    @classmethod
+    def of(cls, session: DeviceSession, node_id: str) -> SessionView:
+        return cls(
+            device_pk=session.device_id,
+            node_id=node_id,
+            channel=session.channel,
+            registration_id=session.registration_id,
+            host=session.host,
+            port=session.port,
+            secure=session.secure,
+            binding=session.binding,
+            observed_path=session.observed_path,
+            observe_token=bytes(session.observe_token) if session.observe_token is not None else None,
+            previous_token=bytes(session.previous_token) if session.previous_token is not None else None,
+            observed=session.observed,
+            lifetime=session.lifetime,
+        )
+
+
+def new_token() -> bytes:
+    """An 8-byte observe token, random, so every worker's tokens are unique without coordination."""
+    token = secrets.token_bytes(8)
+    return token if token[0] else b"\x01" + token[1:]
+
+
+def _owner_ttl(lifetime: int) -> int:
+    return lifetime + settings.INGRESS_SESSION_GRACE
+
+
+def _check_device(node_id: str, *, secure: bool, identity: str | None, host: str) -> Device:
+    device = Device.objects.select_related("application", "product").filter(node_id=node_id).first()
+    if device is None:
+        log.warning("registration of unknown endpoint %r from %s refused", node_id, host)
+        raise Refused("4.03", f"unknown endpoint {node_id!r}: register the device (nodeId) first")
+    if secure and identity != node_id:
+        reason = f"refused: DTLS identity {identity!r} is not the endpoint name"
+        logs.log(device, LogKind.INFO, reason)
+        raise Refused("4.03", reason)
+    if device.is_secure and not secure:
+        reason = "registration refused: the device is registered as secure and must use CoAPS (DTLS)"
+        logs.log(device, LogKind.INFO, reason)
+        raise Refused("4.03", reason)
+    (limited,) = flow.count([(device.pk, device.application)])
+    if limited is not None:
+        reason = f"registration dropped by flow control: over the limit of {limited.limit}"
+        logs.log(device, LogKind.FLOW_CONTROL, reason, detail={"retryAfter": limited.retry_after})
+        raise Refused("4.29", reason, retry_after=limited.retry_after)
+    return device
+
+
+def register(
+    *,
+    channel: str,
+    node_id: str,
+    host: str,
+    port: int,
+    worker: str,
+    secure: bool = False,
+    identity: str | None = None,
+    lifetime: int | None = None,
+    binding: str = "U",
+    version: str = "",
+    objects: list[dict[str, Any]] | None = None,
+) -> SessionView:
+    """Register (or re-register) a device; returns its session, whose observe token is new and not
+    yet answered: the loop observes the uplink resource with it next."""
+    try:
+        device = _check_device(node_id, secure=secure, identity=identity, host=host)
+        lifetime = max(settings.INGRESS_MIN_LIFETIME, lifetime or settings.INGRESS_DEFAULT_LIFETIME)
+        now = timezone.now()
+        with transaction.atomic():
+            first = not device.activated
+            if first:
+                device = actions.do_bind_device(device)
+            old = DeviceSession.objects.select_for_update().filter(device=device).first()
+            token = new_token()
+            values = {
+                "channel": channel,
+                "secure": secure,
+                "host": host,
+                "port": port,
+                "registration_id": secrets.token_hex(6),
+                "lifetime": lifetime,
+                "binding": binding or "U",
+                "lwm2m_version": version[:8],
+                "object_links": objects or [],
+                "observed_path": "/19/0/0" if channel == Channel.LWM2M else "/t/d",
+                "observe_token": token,
+                # The device may keep notifying on the token of its previous registration for a while.
+                "previous_token": old.observe_token if old is not None else None,
+                "observed": False,
+                "worker": worker,
+                "heard_at": now,
+                "registered_at": now,
+                "updated_at": now,
+                "expires_at": now + dt.timedelta(seconds=lifetime),
+            }
+            session, _ = DeviceSession.objects.update_or_create(device=device, defaults=values)
+            kind = "LwM2M" if channel == Channel.LWM2M else "Huawei CoAP (t/r)"
+            logs.log(
+                device,
+                LogKind.INFO,
+                f"{'first ' if first else ''}{kind} registration over {'CoAPS' if secure else 'CoAP'} "
+                f"from {host}:{port}, lifetime {lifetime} s, binding {session.binding}",
+            )
+        get_redis().set(owner_key(device.pk), worker, ex=_owner_ttl(lifetime))
+        return SessionView.of(session, device.node_id)
+    finally:
+        close_old_connections()
+
+
+def update(
+    registration_id: str,
+    *,
+    host: str,
+    port: int,
+    worker: str,
+    secure: bool = False,
+    lifetime: int | None = None,
+    binding: str | None = None,
+    objects: list[dict[str, Any]] | None = None,
+) -> SessionView:
+    """LwM2M registration update: new address (lwm2m-node-lib updates from a new port), lifetime,
+    binding or objects. Unknown registrations answer 4.04 (the client then registers again)."""
+    try:
+        now = timezone.now()
+        with transaction.atomic():
+            session = (
+                DeviceSession.objects.select_for_update()
+                .select_related("device")
+                .filter(registration_id=registration_id)
+                .first()
+            )
+            if session is None:
+                raise Refused("4.04", f"no registration {registration_id}")
+            if session.secure and not secure:
+                raise Refused("4.03", "a registration made over CoAPS is updated over CoAPS only")
+            moved = (session.host, session.port) != (host, port)
+            session.host, session.port, session.worker, session.updated_at = host, port, worker, now
+            session.heard_at = now
+            if lifetime:
+                session.lifetime = max(settings.INGRESS_MIN_LIFETIME, lifetime)
+            if binding:
+                session.binding = binding
+            if objects:
+                session.object_links = objects
+            session.expires_at = now + dt.timedelta(seconds=session.lifetime)
+            session.save()
+            if moved:
+                logs.log(session.device, LogKind.INFO, f"registration update from a new address {host}:{port}")
+        get_redis().set(owner_key(session.device_id), worker, ex=_owner_ttl(session.lifetime))
+        return SessionView.of(session, session.device.node_id)
+    finally:
+        close_old_connections()
+
+
+def deregister(registration_id: str, *, secure: bool = False) -> None:
+    try:
+        session = DeviceSession.objects.select_related("device").filter(registration_id=registration_id).first()
+        if session is None:
+            raise Refused("4.04", f"no registration {registration_id}")
+        if session.secure and not secure:
+            raise Refused("4.03", "a registration made over CoAPS is ended over CoAPS only")
+        session.delete()
+        get_redis().delete(owner_key(session.device_id))
+        logs.log(session.device, LogKind.INFO, "LwM2M de-registration")
+    finally:
+        close_old_connections()
+
+
+def observed(device_pk: int, token: bytes, *, worker: str, host: str, port: int, code: str, at: dt.datetime) -> bool:
+    """The device answered the observe request made with `token` (the answer reached `worker` at
+    `at`): record it. False if the device refused (an error code), which is logged on the device."""
+    try:
+        session = DeviceSession.objects.select_related("device").filter(device_id=device_pk).first()
+        if session is None:
+            return False
+        if not code.startswith("2."):
+            logs.log(
+                session.device, LogKind.INFO, f"the device refused to be observed on {session.observed_path}: {code}"
+            )
+            return False
+        DeviceSession.objects.filter(pk=session.pk, observe_token=token).update(observed=True)
+        heard(device_pk, worker=worker, host=host, port=port, lifetime=session.lifetime, at=at)
+        return True
+    finally:
+        close_old_connections()
+
+
+def by_token(token: bytes) -> SessionView | None:
+    """The session a notification's token belongs to (its current or its previous token)."""
+    try:
+        session = (
+            DeviceSession.objects.select_related("device").filter(observe_token=token).first()
+            or DeviceSession.objects.select_related("device").filter(previous_token=token).first()
+        )
+        return SessionView.of(session, session.device.node_id) if session is not None else None
+    finally:
+        close_old_connections()
+
+
+def by_device(device_pk: int) -> SessionView | None:
+    try:
+        session = DeviceSession.objects.select_related("device").filter(device_id=device_pk).first()
+        return SessionView.of(session, session.device.node_id) if session is not None else None
+    finally:
+        close_old_connections()
+
+
+def heard(device_pk: int, *, worker: str, host: str, port: int, lifetime: int, at: dt.datetime) -> bool:
+    """`worker` heard the device at `at` (first time, or from a new address): downlinks go there.
+    Workers may report out of order; the latest hearing wins."""
+    try:
+        updated = (
+            DeviceSession.objects.filter(device_id=device_pk)
+            .filter(Q(heard_at__isnull=True) | Q(heard_at__lt=at))
+            .update(worker=worker, host=host, port=port, heard_at=at)
+        )
+        if updated:
+            get_redis().set(owner_key(device_pk), worker, ex=_owner_ttl(lifetime))
+        return bool(updated)
+    finally:
+        close_old_connections()
+
+
+def claim_orphans(worker: str, live_workers: set[str], limit: int) -> list[tuple[SessionView, bytes]]:
+    """Sessions whose worker is gone (a restart): take them over and give each a new observe token,
+    keeping the old one as `previous_token` so notifications on it are still accepted."""
+    try:
+        with transaction.atomic():
+            sessions = list(
+                DeviceSession.objects.select_for_update(skip_locked=True)
+                .select_related("device")
+                .exclude(worker__in=live_workers)
+                .filter(expires_at__gt=timezone.now())[:limit]
+            )
+            claimed = []
+            for session in sessions:
+                token = new_token()
+                if session.observed:
+                    session.previous_token = session.observe_token
+                session.observe_token, session.worker = token, worker
+                session.save(update_fields=["previous_token", "observe_token", "worker"])
+                claimed.append((SessionView.of(session, session.device.node_id), token))
+            return claimed
+    finally:
+        close_old_connections()
+
+
+def expire_sessions(now: dt.datetime | None = None) -> int:
+    """Forget registrations past their lifetime and grace: the device must register again."""
+    try:
+        cutoff = (now or timezone.now()) - dt.timedelta(seconds=settings.INGRESS_SESSION_GRACE)
+        deleted, _ = DeviceSession.objects.filter(expires_at__lt=cutoff).delete()
+        return deleted
+    finally:
+        close_old_connections()

@@ -1,0 +1,231 @@
+"""A simulated LwM2M (or Huawei t/r) device over raw UDP: what `simulate_devices`, the portal's device
+simulator page, the tests and the bench drive the platform with.
+
+It speaks just enough CoAP to be a module: it registers, accepts the platform's observe of /19/0/0
+(or /t/d), sends uplinks as notifications on that observation (confirmable or not, with a message id
+it chooses, so retransmissions can be simulated), and records what the platform sends it on /19/1/0
+(or /t/d): commands and the codec's cloudRsp ACKs, which it acknowledges with 2.04. Messages are built
+and parsed with aiocoap's Message class; the socket and the timing are ours.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from dataclasses import dataclass, field
+
+from aiocoap import Message
+from aiocoap.numbers import codes
+from aiocoap.numbers.types import ACK, CON, NON, RST
+
+from ingress.formats import OPAQUE
+
+
+class DeviceError(Exception):
+    """The platform refused or did not answer."""
+
+
+@dataclass
+class Received:
+    """A request the platform sent to the device."""
+
+    path: str
+    method: str
+    payload: bytes
+    confirmable: bool
+    at: float
+
+
+@dataclass
+class SimulatedDevice(asyncio.DatagramProtocol):
+    endpoint: str
+    server: tuple[str, int]
+    lwm2m: bool = True  # False: the Huawei t/r + t/d channel
+    lifetime: int = 300
+    binding: str = "U"
+    timeout: float = 2.0  # wait for an answer before retransmitting
+    retransmits: int = 3
+    refuse_observe: bool = False
+    asleep: bool = False  # drops whatever arrives, as a module in PSM
+    location: str = ""
+    observe_token: bytes | None = None
+    observe_sequence: int = 2
+    received: list[Received] = field(default_factory=list)
+    resets: int = 0
+    observed: asyncio.Event = field(default_factory=asyncio.Event)
+    observe_requested: asyncio.Event = field(default_factory=asyncio.Event)
+    downlink: asyncio.Event = field(default_factory=asyncio.Event)
+    transport: asyncio.DatagramTransport | None = None
+    _waiting: dict[int, asyncio.Future] = field(default_factory=dict)
+    _mid: int = field(default_factory=lambda: random.randint(0, 0xFFFF))
+
+    # --- socket -----------------------------------------------------------------------------------
+    async def open(self, local_port: int = 0) -> SimulatedDevice:
+        loop = asyncio.get_running_loop()
+        await loop.create_datagram_endpoint(lambda: self, local_addr=("127.0.0.1", local_port))
+        return self
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    @property
+    def local_port(self) -> int:
+        return self.transport.get_extra_info("sockname")[1]
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+    async def move(self) -> None:
+        """Continue from a new source port (as lwm2m-node-lib does on update, or after a NAT rebind)."""
+        self.close()
+        await self.open()
+
+    def next_mid(self) -> int:
+        self._mid = (self._mid + 1) & 0xFFFF
+        return self._mid
+
+    def send(self, message: Message) -> None:
+        self.transport.sendto(message.encode(), self.server)
+
+    def datagram_received(self, data: bytes, address: tuple) -> None:
+        if self.asleep:
+            return
+        try:
+            message = Message.decode(data)
+        except Exception:
+            return
+        if message.mtype in (ACK, RST):
+            if message.mtype is RST:
+                self.resets += 1
+            waiter = self._waiting.pop(message.mid, None)
+            if waiter is not None and not waiter.done():
+                waiter.set_result(message)
+            return
+        if message.code.is_request():
+            self._serve(message)
+
+    def _serve(self, request: Message) -> None:
+        path = "/" + "/".join(request.opt.uri_path)
+        uplink_path = "/19/0/0" if self.lwm2m else "/t/d"
+        answer = Message(code=codes.NOT_FOUND)
+        if request.code == codes.GET and path == uplink_path and request.opt.observe == 0:
+            self.observe_requested.set()
+            if self.refuse_observe:
+                answer = Message(code=codes.NOT_FOUND)
+            else:
+                self.observe_token = request.token
+                answer = Message(code=codes.CONTENT, observe=self.observe_sequence, content_format=OPAQUE)
+                self.observed.set()
+        elif request.code in (codes.PUT, codes.POST) and path == ("/19/1/0" if self.lwm2m else "/t/d"):
+            self.received.append(
+                Received(path, str(request.code), request.payload, request.mtype is CON, time.monotonic())
+            )
+            self.downlink.set()
+            answer = Message(code=codes.CHANGED)
+        answer.token = request.token
+        if request.mtype is CON:
+            answer.mtype, answer.mid = ACK, request.mid
+        else:
+            answer.mtype, answer.mid = NON, self.next_mid()
+        self.send(answer)
+
+    async def exchange(self, message: Message, *, retransmits: int | None = None) -> Message:
+        """Send a CON and wait for its ACK (or RST), retransmitting with the same message id."""
+        message.mtype = CON
+        if message.mid is None:
+            message.mid = self.next_mid()
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiting[message.mid] = waiter
+        tries = 1 + (self.retransmits if retransmits is None else retransmits)
+        for _ in range(tries):
+            self.send(message)
+            try:
+                return await asyncio.wait_for(asyncio.shield(waiter), timeout=self.timeout)
+            except TimeoutError:
+                continue
+        self._waiting.pop(message.mid, None)
+        raise DeviceError(f"no answer to {message.code} from {self.server} after {tries} tries")
+
+    # --- LwM2M / Huawei ---------------------------------------------------------------------------
+    async def register(self, objects: str = '</>;rt="oma.lwm2m",</1/0>,</3/0>,</19/0>,</19/1>') -> Message:
+        if self.lwm2m:
+            request = Message(code=codes.POST, payload=objects.encode(), content_format=40)
+            request.opt.uri_path = ("rd",)
+            request.opt.uri_query = (f"ep={self.endpoint}", f"lt={self.lifetime}", "lwm2m=1.0", f"b={self.binding}")
+        else:
+            request = Message(code=codes.POST)
+            request.opt.uri_path = ("t", "r")
+            request.opt.uri_query = (f"ep={self.endpoint}",)
+        request.token = random.randbytes(4)
+        answer = await self.exchange(request)
+        if answer.code != codes.CREATED:
+            raise DeviceError(f"registration answered {answer.code}: {answer.payload.decode(errors='replace')}")
+        if self.lwm2m:
+            self.location = "/".join(answer.opt.location_path)
+        return answer
+
+    async def update(self) -> Message:
+        request = Message(code=codes.POST)
+        request.opt.uri_path = tuple(self.location.split("/"))
+        request.opt.uri_query = (f"lt={self.lifetime}",)
+        request.token = random.randbytes(4)
+        return await self.exchange(request)
+
+    async def deregister(self) -> Message:
+        request = Message(code=codes.DELETE)
+        request.opt.uri_path = tuple(self.location.split("/"))
+        request.token = random.randbytes(4)
+        return await self.exchange(request)
+
+    async def wait_observed(self, timeout: float = 5.0) -> None:
+        await asyncio.wait_for(self.observed.wait(), timeout=timeout)
+
+    def notification(self, payload: bytes, *, content_format: int = OPAQUE, mid: int | None = None) -> Message:
+        if self.observe_token is None:
+            raise DeviceError("not observed yet")
+        self.observe_sequence = (self.observe_sequence + 1) & 0xFFFFFF
+        message = Message(code=codes.CONTENT, payload=payload, observe=self.observe_sequence)
+        message.opt.content_format = content_format
+        message.token = self.observe_token
+        message.mid = mid if mid is not None else self.next_mid()
+        return message
+
+    async def notify(
+        self, payload: bytes, *, confirmable: bool = True, content_format: int = OPAQUE, mid: int | None = None
+    ) -> float:
+        """Send an uplink; for CON, wait for the platform's ACK and return the seconds it took."""
+        message = self.notification(payload, content_format=content_format, mid=mid)
+        started = time.monotonic()
+        if not confirmable:
+            message.mtype = NON
+            self.send(message)
+            return 0.0
+        answer = await self.exchange(message)
+        if answer.mtype is RST:
+            raise DeviceError("the platform reset the notification (it does not know the observation)")
+        return time.monotonic() - started
+
+    async def wait_downlink(self, count: int = 1, timeout: float = 5.0) -> list[Received]:
+        deadline = time.monotonic() + timeout
+        while len(self.received) < count:
+            self.downlink.clear()
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise DeviceError(f"{len(self.received)} downlinks arrived, {count} expected")
+            try:
+                await asyncio.wait_for(self.downlink.wait(), timeout=left)
+            except TimeoutError:
+                continue
+        return self.received
+
+
+async def connect(
+    endpoint: str, port: int, *, host: str = "127.0.0.1", lwm2m: bool = True, **options
+) -> SimulatedDevice:
+    """A simulated device, registered and observed."""
+    device = await SimulatedDevice(endpoint, (host, port), lwm2m=lwm2m, **options).open()
+    await device.register()
+    await device.wait_observed()
+    return device

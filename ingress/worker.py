@@ -1,0 +1,661 @@
+"""One ingress worker process: aiocoap on the shared CoAP port, thin around the pipeline.
+
+Several workers bind COAP_PORT with SO_REUSEPORT; the kernel hashes each device's address to one of
+them. A worker:
+
+- answers registrations (LwM2M `/rd`, Huawei `/t/r`) from a thread pool of its own, so a backlog of
+  uplinks never delays a registration (F-1.5: modules give up after 4 s);
+- observes the device's uplink resource (`/19/0/0`, `/t/d`) with a random 8-byte token stored in the
+  database, so any worker recognises it;
+- takes every notification carrying a known token out of aiocoap's message layer before aiocoap sees
+  it (aiocoap would acknowledge it on receipt, and answer an unknown token with a reset, which would
+  end the module's observation), runs the pipeline on it in a database thread, and acknowledges a
+  confirmable notification only once the pipeline has stored it;
+- receives downlinks for the devices it holds from its channel-layer channel and sends them with
+  aiocoap's retransmission tuned to the original's values, reporting the outcome to devices.hooks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import dataclasses
+import gc
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import aiocoap
+from aiocoap import Message, error, resource
+from aiocoap.numbers import codes
+from aiocoap.numbers.constants import TransportTuning
+from aiocoap.numbers.types import ACK, CON, NON, RST
+from aiocoap.transports.udp6 import UDP6EndpointAddress
+from channels import DEFAULT_CHANNEL_LAYER
+from channels.layers import channel_layers, get_channel_layer
+from django.conf import settings
+from django.db import close_old_connections
+from django.utils import timezone
+
+from applications.redis import get_redis, key
+from devices import hooks, logs
+from devices.downlink import DOWNLINK_MESSAGE, worker_key
+from devices.models import Device, LogKind
+from ingress import pipeline, sessions
+from ingress.formats import LINK_FORMAT, FormatError, parse_link_format
+from ingress.models import Channel
+from ingress.sessions import Refused, SessionView
+
+log = logging.getLogger("ingress")
+
+CODES = {
+    "4.00": codes.BAD_REQUEST,
+    "4.03": codes.FORBIDDEN,
+    "4.04": codes.NOT_FOUND,
+    "4.29": codes.TOO_MANY_REQUESTS,
+    "5.03": codes.SERVICE_UNAVAILABLE,
+}
+
+
+class PlatformTuning(TransportTuning):
+    """The original's retransmission for the platform's confirmable messages (F-5.4), from settings."""
+
+    def __init__(self, reliable: bool = True) -> None:
+        self.ACK_TIMEOUT = settings.INGRESS_ACK_TIMEOUT
+        self.ACK_RANDOM_FACTOR = settings.INGRESS_ACK_RANDOM_FACTOR
+        self.MAX_RETRANSMIT = settings.INGRESS_MAX_RETRANSMIT
+        self.MAX_LATENCY = settings.INGRESS_MAX_LATENCY
+        self.reliability = reliable
+
+
+@dataclasses.dataclass
+class TokenState:
+    view: SessionView
+    established: bool  # the device answered the observe request: what follows are uplinks
+
+
+@dataclasses.dataclass
+class Pending:
+    """An uplink waiting for the pipeline, and how to answer it."""
+
+    uplink: pipeline.Uplink
+    remote: Any
+    mid: int
+    mtype: Any
+    view: SessionView
+
+
+def plain_host(sockaddr: tuple) -> str:
+    host = sockaddr[0]
+    return host[7:] if host.startswith("::ffff:") else host
+
+
+def tune_aiocoap() -> None:
+    """Process-wide aiocoap settings (device-protocols.md section 1): a short MAX_LATENCY bounds the
+    memory of aiocoap's duplicate cache (our own deduplication covers the 160 s of NB-IoT
+    retransmissions), and a higher GC threshold takes the garbage collector off the hot path."""
+    TransportTuning.MAX_LATENCY = settings.INGRESS_MAX_LATENCY
+    gc.set_threshold(50000, 20, 1000)
+
+
+class IngressSite(resource.Resource):
+    """The root of the CoAP server: routes /rd, /rd/<id> and /t/r to the worker."""
+
+    def __init__(self, worker: IngressWorker) -> None:
+        super().__init__()
+        self.worker = worker
+
+    async def needs_blockwise_assembly(self, request: Message) -> bool:
+        return True
+
+    async def render(self, request: Message) -> Message:
+        return await self.worker.handle_request(request)
+
+
+class IngressWorker:
+    """The worker's state and its network loop. `start()` binds, `stop()` releases everything."""
+
+    def __init__(self, *, host: str | None = None, port: int | None = None, name: str = "") -> None:
+        self.host = host or settings.INGRESS_BIND_ADDRESS
+        self.port = port or settings.COAP_PORT
+        self.name = name or f"ingress-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.channel_name = ""
+        self.tokens: dict[bytes, TokenState] = {}
+        self.device_tokens: dict[int, set[bytes]] = collections.defaultdict(set)
+        self.views: dict[int, SessionView] = {}
+        self.owned: set[int] = set()
+        self.unknown_tokens: collections.OrderedDict[bytes, float] = collections.OrderedDict()
+        self.resolving: dict[bytes, list[Message]] = {}
+        self.pending_observes: dict[bytes, asyncio.Future] = {}
+        self.queues: list[collections.deque[Pending]] = []
+        self.wakeups: list[asyncio.Event] = []
+        self.queued = 0
+        self.stats = collections.Counter()
+        self.tasks: list[asyncio.Task] = []
+        self.db = ThreadPoolExecutor(settings.INGRESS_DB_THREADS, thread_name_prefix="ingress-db")
+        self.registrations = ThreadPoolExecutor(2, thread_name_prefix="ingress-reg")
+        self.misc = ThreadPoolExecutor(2, thread_name_prefix="ingress-misc")
+        self.context: aiocoap.Context | None = None
+
+    # --- lifecycle -------------------------------------------------------------------------------
+    async def start(self) -> None:
+        tune_aiocoap()
+        self.loop = asyncio.get_running_loop()
+        self.context = await aiocoap.Context.create_server_context(
+            IngressSite(self), bind=(self.host, self.port), transports=["udp6"]
+        )
+        self.token_manager = self.context.request_interfaces[0]
+        self.messages = self.token_manager.token_interface
+        self.interface = self.messages.message_interface
+        sock = self.interface.transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, settings.INGRESS_RCVBUF)
+        self._aiocoap_dispatch = self.messages.dispatch_message
+        self.messages.dispatch_message = self.dispatch_message
+        # A layer of its own: receive() must not be shared with another loop (tests run two workers).
+        layer = channel_layers.make_backend(DEFAULT_CHANNEL_LAYER) if get_channel_layer() is not None else None
+        self.layer = layer
+        self.channel_name = await layer.new_channel("ingress.") if layer is not None else self.name
+        await self.run_misc(self._heartbeat_once)
+        for index in range(max(1, settings.INGRESS_DB_THREADS)):
+            self.queues.append(collections.deque())
+            self.wakeups.append(asyncio.Event())
+            self.tasks.append(asyncio.create_task(self._consume(index), name=f"uplinks-{index}"))
+        self.tasks.append(asyncio.create_task(self._housekeeping(), name="housekeeping"))
+        if layer is not None:
+            self.tasks.append(asyncio.create_task(self._receive_downlinks(), name="downlinks"))
+        log.info("ingress worker %s listening on CoAP [%s]:%s", self.name, self.host, self.port)
+
+    async def stop(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        if self.context is not None:
+            await self.context.shutdown()
+        with_redis = self.channel_name
+        if with_redis:
+            await self.run_misc(lambda: get_redis().delete(worker_key(self.channel_name)))
+        for executor in (self.db, self.registrations, self.misc):
+            executor.shutdown(wait=True, cancel_futures=True)
+
+    async def run_misc(self, function: Callable, *args: Any, **kwargs: Any) -> Any:
+        """Run ORM or Redis work on the worker's small thread pool (never in the event loop)."""
+        return await self.loop.run_in_executor(self.misc, lambda: _closing(function, *args, **kwargs))
+
+    def _heartbeat_once(self) -> None:
+        seconds = settings.INGRESS_HEARTBEAT_SECONDS
+        get_redis().set(worker_key(self.channel_name), self.name, ex=max(3 * seconds, 2))
+
+    def _live_workers(self) -> set[str]:
+        prefix = worker_key("")
+        redis = get_redis()
+        return {name.decode()[len(prefix) :] for name in redis.scan_iter(match=prefix + "*", count=1000)}
+
+    async def _housekeeping(self) -> None:
+        """Heartbeat; take over the sessions of workers that are gone and observe them again; expire."""
+        rounds = 0
+        while True:
+            try:
+                await self.run_misc(self._heartbeat_once)
+                if rounds % 6 == 0:
+                    await self.reobserve_orphans()
+                if rounds % 12 == 0:
+                    await self.run_misc(sessions.expire_sessions)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("ingress housekeeping failed")
+            rounds += 1
+            await asyncio.sleep(settings.INGRESS_HEARTBEAT_SECONDS)
+
+    async def reobserve_orphans(self) -> int:
+        """After a restart: observe again the devices whose worker is gone, with a new token (the old
+        one stays accepted). The answer may reach another worker (the kernel picks by the device's
+        address), which recognises the ACK's token from the database."""
+        total = 0
+        rate = max(1, settings.INGRESS_REOBSERVE_RATE)
+        while True:
+            live = await self.run_misc(self._live_workers)
+            claimed = await self.run_misc(sessions.claim_orphans, self.channel_name, live, rate)
+            for view, token in claimed:
+                self._remember(view, view.previous_token, established=True)
+                self.tasks.append(asyncio.create_task(self.observe(view, token)))
+            total += len(claimed)
+            if len(claimed) < rate:
+                if total:
+                    log.info("re-observing %d devices of workers that are gone", total)
+                self.tasks = [task for task in self.tasks if not task.done()]
+                return total
+            await asyncio.sleep(1)
+
+    # --- the message layer hook --------------------------------------------------------------------
+    def dispatch_message(self, message: Message) -> None:
+        """Runs for every datagram aiocoap decoded, before aiocoap's own message layer."""
+        if message.code.is_response() and message.token:
+            message.received_at = timezone.now()
+            state = self.tokens.get(message.token)
+            if state is not None:
+                self._observe_message(message, state)
+                return
+            if (
+                message.mtype in (CON, NON)
+                and message.opt.observe is not None
+                and (message.token, message.remote) not in (self.token_manager.outgoing_requests or {})
+            ):
+                self._resolve(message)
+                return
+        self._aiocoap_dispatch(message)
+
+    def _resolve(self, message: Message) -> None:
+        """A notification on a token this process does not know: look it up before answering."""
+        token = message.token
+        if token in self.unknown_tokens:
+            self._reset(message)
+            return
+        if token in self.resolving:
+            if len(self.resolving[token]) < 8:
+                self.resolving[token].append(message)
+            return
+        if len(self.resolving) >= 1000:
+            self.stats["resolve_overflow"] += 1
+            return  # no answer: the device retransmits
+        self.resolving[token] = [message]
+        self.loop.create_task(self._resolve_token(token))
+
+    async def _resolve_token(self, token: bytes) -> None:
+        try:
+            view = await self.run_misc(sessions.by_token, token)
+        except Exception:
+            log.exception("token lookup failed")
+            view = None
+            self.resolving.pop(token, None)
+            return  # unanswered: the device retransmits
+        waiting = self.resolving.pop(token, [])
+        if view is None:
+            self.unknown_tokens[token] = time.monotonic()
+            while len(self.unknown_tokens) > 10000:
+                self.unknown_tokens.popitem(last=False)
+            for message in waiting:
+                self._reset(message)
+            return
+        established = not (token == view.observe_token and not view.observed)
+        self._remember(view, token, established=established)
+        for message in waiting:
+            self._observe_message(message, self.tokens[token])
+
+    def _reset(self, message: Message) -> None:
+        if message.mtype is CON:
+            rst = Message(code=codes.EMPTY, payload=b"")
+            rst.mtype, rst.mid = RST, message.mid
+            rst.remote = message.remote.as_response_address()
+            self.messages._send_initially(rst)
+
+    def _ack(self, remote: Any, mid: int) -> None:
+        self.messages._send_empty_ack(remote, mid, "uplink handled")
+
+    def _remember(self, view: SessionView, token: bytes | None, *, established: bool) -> None:
+        self.views[view.device_pk] = view
+        if token is None:
+            return
+        tokens = self.device_tokens[view.device_pk]
+        tokens.add(token)
+        self.tokens[token] = TokenState(view, established)
+        # Keep the current and previous tokens of a device, forget older ones.
+        keep = {view.observe_token, view.previous_token, token}
+        for old in list(tokens - keep):
+            tokens.discard(old)
+            self.tokens.pop(old, None)
+        for other in tokens:
+            if other in self.tokens:
+                self.tokens[other].view = view
+
+    def _observe_message(self, message: Message, state: TokenState) -> None:
+        token = message.token
+        waiter = self.pending_observes.pop(token, None)
+        if message.mtype is ACK or waiter is not None:
+            # The answer to an observe request (piggybacked on the ACK, or a separate response to one
+            # this worker is waiting for): the observation stands. It carries the resource's current
+            # value, not an uplink. An ACK answering another worker's request is recognised by its
+            # token alone (the kernel may hash the device to us).
+            if message.mtype is ACK:
+                self.messages._remove_exchange(message)  # stops retransmitting our GET, if it was ours
+            if message.mtype is CON:
+                self._ack(message.remote, message.mid)
+            state.established = message.code.is_successful()
+            if waiter is not None and not waiter.done():
+                waiter.set_result(message)
+            else:
+                self._spawn(self._established(state.view, token, message))
+            return
+        if not message.code.is_successful() or not message.payload:
+            # The device ended the observation (e.g. 4.04), or sent nothing: nothing to store.
+            if message.mtype is CON:
+                self._ack(message.remote, message.mid)
+            self.stats["observation_ended"] += 1
+            return
+        view = state.view
+        host, port = plain_host(message.remote.sockaddr), message.remote.sockaddr[1]
+        if (host, port) != (view.host, view.port) or view.device_pk not in self.owned:
+            view = dataclasses.replace(view, host=host, port=port)
+            self._remember(view, token, established=True)
+            self.owned.add(view.device_pk)
+            self._spawn(
+                self.run_misc(
+                    sessions.heard,
+                    view.device_pk,
+                    worker=self.channel_name,
+                    host=host,
+                    port=port,
+                    lifetime=view.lifetime,
+                    at=timezone.now(),
+                )
+            )
+        if self.queued >= settings.INGRESS_MAX_PENDING:
+            # Overloaded: do not acknowledge (the device retransmits later); memory stays bounded.
+            self.stats["overload"] += 1
+            return
+        uplink = pipeline.Uplink(
+            device_pk=view.device_pk,
+            payload=message.payload,
+            content_format=message.opt.content_format,
+            message_id=message.mid,
+            secure=view.secure,
+            transport="LwM2M" if view.channel == Channel.LWM2M else "CoAP",
+        )
+        self.enqueue(Pending(uplink, message.remote, message.mid, message.mtype, view))
+
+    async def _established(self, view: SessionView, token: bytes, message: Message) -> None:
+        host, port = plain_host(message.remote.sockaddr), message.remote.sockaddr[1]
+        at = getattr(message, "received_at", None) or timezone.now()
+        await self.run_misc(
+            sessions.observed,
+            view.device_pk,
+            token,
+            worker=self.channel_name,
+            host=host,
+            port=port,
+            code=str(message.code.dotted),
+            at=at,
+        )
+        self.owned.add(view.device_pk)
+
+    def _spawn(self, awaitable: Any) -> None:
+        task = self.loop.create_task(awaitable)
+        task.add_done_callback(_log_failure)
+
+    # --- uplinks -----------------------------------------------------------------------------------
+    def enqueue(self, pending: Pending) -> None:
+        index = pending.uplink.device_pk % len(self.queues)  # one device, one queue: order is kept
+        self.queues[index].append(pending)
+        self.queued += 1
+        self.wakeups[index].set()
+
+    async def _consume(self, index: int) -> None:
+        queue, wakeup = self.queues[index], self.wakeups[index]
+        batch_size = settings.INGRESS_BATCH_SIZE
+        while True:
+            await wakeup.wait()
+            wakeup.clear()
+            while queue:
+                batch = [queue.popleft() for _ in range(min(batch_size, len(queue)))]
+                try:
+                    outcomes = await self.loop.run_in_executor(
+                        self.db, pipeline.handle_uplinks, [pending.uplink for pending in batch]
+                    )
+                except Exception:
+                    log.exception("uplink batch failed")
+                    outcomes = [pipeline.Outcome(pipeline.FAILED, acknowledge=False)] * len(batch)
+                finally:
+                    self.queued -= len(batch)
+                for pending, outcome in zip(batch, outcomes, strict=True):
+                    self.stats[outcome.result] += 1
+                    if pending.mtype is CON and outcome.acknowledge:
+                        self._ack(pending.remote, pending.mid)
+                    if outcome.reply is not None:
+                        self._spawn(self.send_downlink(pending.view, outcome.reply, request_id=None))
+
+    # --- requests: registration --------------------------------------------------------------------
+    async def handle_request(self, request: Message) -> Message:
+        path = tuple(request.opt.uri_path)
+        query = dict(item.partition("=")[::2] for item in request.opt.uri_query)
+        try:
+            if path == ("rd",) and request.code == codes.POST:
+                return await self._register(request, query)
+            if len(path) == 2 and path[0] == "rd" and request.code in (codes.POST, codes.PUT):
+                return await self._update(request, path[1], query)
+            if len(path) == 2 and path[0] == "rd" and request.code == codes.DELETE:
+                await self.loop.run_in_executor(self.registrations, sessions.deregister, path[1])
+                return Message(code=codes.DELETED)
+            if path == ("t", "r") and request.code == codes.POST:
+                return await self._register_huawei(request, query)
+        except Refused as refused:
+            return self._refusal(refused)
+        except FormatError as bad:
+            return Message(code=codes.BAD_REQUEST, payload=str(bad).encode()[:200])
+        if path[:1] in (("rd",), ("t",)):
+            return Message(code=codes.METHOD_NOT_ALLOWED)
+        return Message(code=codes.NOT_FOUND)
+
+    def _refusal(self, refused: Refused) -> Message:
+        response = Message(code=CODES.get(refused.code, codes.FORBIDDEN), payload=refused.reason.encode()[:200])
+        if refused.retry_after is not None:
+            response.opt.max_age = refused.retry_after
+        self.stats[f"refused_{refused.code}"] += 1
+        return response
+
+    def _where(self, request: Message) -> tuple[str, int]:
+        return plain_host(request.remote.sockaddr), request.remote.sockaddr[1]
+
+    def _overloaded(self) -> bool:
+        return self.queued >= settings.INGRESS_MAX_PENDING
+
+    async def _register(self, request: Message, query: dict[str, str]) -> Message:
+        if self._overloaded():
+            raise Refused("5.03", "overloaded, try again", retry_after=5)
+        endpoint = query.get("ep")
+        if not endpoint:
+            raise Refused("4.00", "registration needs the endpoint name (ep=)")
+        objects = parse_link_format(request.payload) if request.payload else []
+        if request.payload and request.opt.content_format not in (None, LINK_FORMAT):
+            raise Refused("4.00", "registration payload must be link format (40)")
+        host, port = self._where(request)
+        view = await self.loop.run_in_executor(
+            self.registrations,
+            lambda: sessions.register(
+                channel=Channel.LWM2M,
+                node_id=endpoint,
+                host=host,
+                port=port,
+                worker=self.channel_name,
+                lifetime=_int(query.get("lt")),
+                binding=query.get("b") or ("UQ" if "Q" in query else "U"),
+                version=query.get("lwm2m", ""),
+                objects=objects,
+            ),
+        )
+        self._after_registration(view)
+        return Message(code=codes.CREATED, location_path=("rd", view.registration_id))
+
+    async def _update(self, request: Message, registration_id: str, query: dict[str, str]) -> Message:
+        objects = parse_link_format(request.payload) if request.payload else None
+        host, port = self._where(request)
+        view = await self.loop.run_in_executor(
+            self.registrations,
+            lambda: sessions.update(
+                registration_id,
+                host=host,
+                port=port,
+                worker=self.channel_name,
+                lifetime=_int(query.get("lt")),
+                binding=query.get("b"),
+                objects=objects,
+            ),
+        )
+        self.owned.add(view.device_pk)
+        token = view.observe_token
+        self._remember(view, token, established=view.observed)
+        if not view.observed and token is not None and token not in self.pending_observes:
+            # Never answered our observe (asleep then, or a restart): the device is awake now.
+            self._spawn(self.observe(view, token))
+        return Message(code=codes.CHANGED)
+
+    async def _register_huawei(self, request: Message, query: dict[str, str]) -> Message:
+        if self._overloaded():
+            raise Refused("5.03", "overloaded, try again", retry_after=5)
+        endpoint = query.get("ep")
+        if not endpoint:
+            raise Refused("4.00", "t/r registration needs ep=<IMEI>")
+        host, port = self._where(request)
+        view = await self.loop.run_in_executor(
+            self.registrations,
+            lambda: sessions.register(
+                channel=Channel.HUAWEI, node_id=endpoint, host=host, port=port, worker=self.channel_name
+            ),
+        )
+        self._after_registration(view)
+        return Message(code=codes.CREATED)
+
+    def _after_registration(self, view: SessionView) -> None:
+        self.owned.add(view.device_pk)
+        self._remember(view, view.previous_token, established=True)
+        # Observe once the registration's answer is on its way.
+        self.loop.call_soon(lambda: self._spawn(self.observe(view, view.observe_token)))
+
+    # --- observing ----------------------------------------------------------------------------------
+    async def observe(self, view: SessionView, token: bytes, *, confirmable: bool = True) -> bool:
+        """GET <uplink resource> with Observe=0 and our token. True once the device accepted it."""
+        self._remember(view, token, established=False)
+        request = Message(code=codes.GET, observe=0, transport_tuning=PlatformTuning(confirmable))
+        request.opt.uri_path = tuple(part for part in view.observed_path.split("/") if part)
+        request.token = token
+        request.mtype = CON if confirmable else NON
+        request.remote = self.remote(view)
+        waiter = self.loop.create_future()
+        self.pending_observes[token] = waiter
+
+        def on_reset() -> None:
+            if not waiter.done():
+                waiter.set_exception(error.MessageError("reset"))
+
+        tuning = request.transport_tuning
+        try:
+            self.messages.send_message(request, on_reset)
+            limit = tuning.MAX_TRANSMIT_WAIT if confirmable else 2 * tuning.ACK_TIMEOUT
+            answer = await asyncio.wait_for(waiter, timeout=limit)
+        except (TimeoutError, error.Error) as problem:
+            self.pending_observes.pop(token, None)
+            current = await self.run_misc(sessions.by_device, view.device_pk)
+            if current is not None and current.observe_token == token and current.observed:
+                return True  # answered, to another worker
+            await self.run_misc(
+                _log_device, view.device_pk, f"no answer to observing {view.observed_path}: {problem or 'timeout'}"
+            )
+            return False
+        await self._established(view, token, answer)
+        return answer.code.is_successful()
+
+    def remote(self, view: SessionView) -> UDP6EndpointAddress:
+        host = view.host if ":" in view.host else f"::ffff:{view.host}"
+        return UDP6EndpointAddress((host, view.port, 0, 0), self.interface)
+
+    # --- downlinks ----------------------------------------------------------------------------------
+    async def _receive_downlinks(self) -> None:
+        while True:
+            message = await self.layer.receive(self.channel_name)
+            if message.get("type") != DOWNLINK_MESSAGE:
+                continue
+            self._spawn(self._downlink(message))
+
+    async def _downlink(self, message: dict[str, Any]) -> None:
+        device_pk = int(message["device"])
+        view = self.views.get(device_pk) or await self.run_misc(sessions.by_device, device_pk)
+        request_id = message.get("request_id")
+        if view is None:
+            await self.run_misc(
+                hooks.downlink_outcome,
+                hooks.DownlinkOutcome(request_id, device_pk, "undeliverable", detail="no session"),
+            )
+            return
+        await self.send_downlink(
+            view, bytes.fromhex(message["payload"]), request_id=request_id, confirmable=message.get("confirmable", True)
+        )
+
+    async def send_downlink(
+        self, view: SessionView, payload: bytes, *, request_id: str | None, confirmable: bool = True
+    ) -> str:
+        """Send a payload to the device's downlink resource; report the outcome when it has a request id."""
+        if view.channel == Channel.LWM2M:
+            method = codes.POST if settings.INGRESS_LWM2M_DOWNLINK == "execute" else codes.PUT
+            path = ("19", "1", "0")
+        else:
+            method, path = codes.POST, ("t", "d")
+        request = Message(code=method, payload=payload, transport_tuning=PlatformTuning(confirmable))
+        request.opt.uri_path = path
+        request.opt.content_format = 42
+        request.remote = self.remote(view)
+        outcome, code, detail = "acked" if confirmable else "sent", "", ""
+        try:
+            if confirmable:
+                timeout = request.transport_tuning.MAX_TRANSMIT_WAIT + 1
+                response = await asyncio.wait_for(self.context.request(request).response, timeout=timeout)
+                code = str(response.code.dotted)
+                if not response.code.is_successful():
+                    outcome, detail = "error", f"the device answered {code}"
+            else:
+                self.context.request(request)  # NON: no answer expected
+        except error.ConRetransmitsExceeded:
+            outcome, detail = "timeout", "no acknowledgement after CoAP's retransmissions"
+        except TimeoutError:
+            outcome, detail = "timeout", "no answer"
+        except error.MessageError:
+            outcome, detail = "reset", "the device answered with a reset"
+        except error.Error as problem:
+            outcome, detail = "error", str(problem) or type(problem).__name__
+        self.stats[f"downlink_{outcome}"] += 1
+        kind = "cloudRsp ACK" if request_id is None else f"downlink {request_id}"
+        summary = f"{kind} to {'/'.join(path)}: {outcome}" + (f" ({detail})" if detail else "")
+        report = hooks.DownlinkOutcome(request_id, view.device_pk, outcome, code, detail) if request_id else None
+        await self.run_misc(_after_downlink, view.device_pk, summary, payload, report)
+        return outcome
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value else None
+    except ValueError:
+        raise Refused("4.00", f"{value!r} is not a whole number") from None
+
+
+def _closing(function: Callable, *args: Any, **kwargs: Any) -> Any:
+    try:
+        return function(*args, **kwargs)
+    finally:
+        close_old_connections()
+
+
+def _log_device(device_pk: int, summary: str) -> None:
+    device = Device.objects.filter(pk=device_pk).first()
+    if device is not None:
+        logs.log(device, LogKind.INFO, summary)
+
+
+def _after_downlink(device_pk: int, summary: str, payload: bytes, report: hooks.DownlinkOutcome | None) -> None:
+    device = Device.objects.filter(pk=device_pk).first()
+    if device is not None:
+        logs.log(device, LogKind.COMMAND, summary, raw=payload)
+    if report is not None:
+        hooks.downlink_outcome(report)
+
+
+def _log_failure(task: asyncio.Task) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("ingress task failed", exc_info=task.exception())
+
+
+def stats_key(name: str) -> str:
+    return key("ingress", "stats", name)

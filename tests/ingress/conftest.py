@@ -1,0 +1,19 @@
+import pytest
+
+from tests.applications.fixtures import create_app
+
+
+@pytest.fixture(autouse=True)
+def _ingress_settings(settings):
+    # The WaterMeter test codec stands in for products.codecs; pushes go to local receivers;
+    # CoAP retransmission is shortened so timeouts take a second, not 225 s.
+    settings.INGRESS_CODEC_MODULE = "tests.ingress.water_codec"
+    settings.PUSH_ALLOW_PRIVATE = True
+    settings.INGRESS_ACK_TIMEOUT = 0.2
+    settings.INGRESS_MAX_RETRANSMIT = 2
+    settings.INGRESS_HEARTBEAT_SECONDS = 1
+
+
+@pytest.fixture
+def owner_app(db):
+    return create_app("Water utility")

@@ -1,0 +1,79 @@
+"""Observations outlive a worker: another worker, or a restarted one, accepts the device's token."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from devices.models import DataHistory
+from ingress.models import DeviceSession
+from ingress.simulator import connect
+from tests.ingress.fixtures import WorkerThread, water_device
+from tests.ingress.test_lwm2m import wait_for
+from tests.ingress.water_codec import report
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def readings(device) -> list[str]:
+    return [row.data["currentReading"] for row in DataHistory.objects.filter(device_id=device.pk).order_by("id")]
+
+
+def test_a_notification_reaching_another_worker_is_accepted_not_reset(owner_app):
+    device = water_device(owner_app)
+    first, second = WorkerThread().start(), WorkerThread().start()
+    try:
+
+        async def scenario():
+            simulated = await connect(device.node_id, first.port)
+            # The kernel now hashes the device to the other worker (a worker came or went).
+            simulated.server = ("127.0.0.1", second.port)
+            await simulated.notify(report(reading=21))
+            await simulated.notify(report(reading=22))
+            simulated.close()
+            return simulated.resets
+
+        assert asyncio.run(scenario()) == 0
+        assert readings(device) == ["21", "22"]
+        # The second worker holds the device now: downlinks go there.
+        wait_for(lambda: DeviceSession.objects.get(device=device).worker == second.worker.channel_name)
+    finally:
+        first.stop()
+        second.stop()
+
+
+def test_after_a_restart_the_next_notification_is_stored_and_the_device_is_observed_again(owner_app):
+    device = water_device(owner_app)
+    worker = WorkerThread().start()
+    restarted = []
+
+    async def scenario():
+        simulated = await connect(device.node_id, worker.port)
+        old_token = simulated.observe_token
+        simulated.observed.clear()
+        # The worker goes away (its heartbeat key with it) and a new one binds the port: at start it
+        # takes over the orphaned session and observes the device again, with a new token.
+        await asyncio.to_thread(worker.stop)
+        restarted.append(await asyncio.to_thread(WorkerThread(worker.port).start))
+        await simulated.wait_observed()
+        new_token = simulated.observe_token
+        # A module that missed the new observe still notifies on the old token: accepted.
+        simulated.observe_token = old_token
+        await simulated.notify(report(reading=31))
+        simulated.observe_token = new_token
+        await simulated.notify(report(reading=32))
+        simulated.close()
+        return old_token, new_token, simulated.resets
+
+    try:
+        old_token, new_token, resets = asyncio.run(scenario())
+    finally:
+        for thread in restarted:
+            thread.stop()
+
+    assert new_token != old_token and resets == 0
+    assert readings(device) == ["31", "32"]
+    session = DeviceSession.objects.get(device=device)
+    assert bytes(session.observe_token) == new_token and bytes(session.previous_token) == old_token
+    assert session.observed
