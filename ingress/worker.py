@@ -137,6 +137,7 @@ class IngressWorker:
         self.queued = 0
         self.stats = collections.Counter()
         self.tasks: list[asyncio.Task] = []
+        self.spawned: set[asyncio.Task] = set()
         self.db = ThreadPoolExecutor(settings.INGRESS_DB_THREADS, thread_name_prefix="ingress-db")
         self.registrations = ThreadPoolExecutor(2, thread_name_prefix="ingress-reg")
         self.misc = ThreadPoolExecutor(2, thread_name_prefix="ingress-misc")
@@ -172,9 +173,10 @@ class IngressWorker:
         log.info("ingress worker %s listening on CoAP [%s]:%s", self.name, self.host, self.port)
 
     async def stop(self) -> None:
-        for task in self.tasks:
+        tasks = [*self.tasks, *self.spawned]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         if self.context is not None:
             await self.context.shutdown()
         with_redis = self.channel_name
@@ -224,12 +226,11 @@ class IngressWorker:
             claimed = await self.run_misc(sessions.claim_orphans, self.channel_name, live, rate)
             for view, token in claimed:
                 self._remember(view, view.previous_token, established=True)
-                self.tasks.append(asyncio.create_task(self.observe(view, token)))
+                self._spawn(self.observe(view, token))
             total += len(claimed)
             if len(claimed) < rate:
                 if total:
                     log.info("re-observing %d devices of workers that are gone", total)
-                self.tasks = [task for task in self.tasks if not task.done()]
                 return total
             await asyncio.sleep(1)
 
@@ -386,6 +387,8 @@ class IngressWorker:
 
     def _spawn(self, awaitable: Any) -> None:
         task = self.loop.create_task(awaitable)
+        self.spawned.add(task)
+        task.add_done_callback(self.spawned.discard)
         task.add_done_callback(_log_failure)
 
     # --- uplinks -----------------------------------------------------------------------------------

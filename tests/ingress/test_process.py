@@ -1,0 +1,179 @@
+"""The real `manage.py run_ingress` process: end to end from the northbound API, and SIGKILL."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from django.test import Client
+
+from applications.redis import get_redis
+from devices.downlink import worker_key
+from devices.models import DataHistory
+from ingress.models import DeviceSession
+from ingress.simulator import DeviceError, connect
+from portal.env import BASE_DIR
+from subscriptions.delivery import deliver_target
+from subscriptions.models import PushMessage
+from tests.conftest import database_url_for_tests
+from tests.ingress.fixtures import free_udp_port, water_device
+from tests.ingress.water_codec import report
+from tests.products.fixtures import import_files, water_meter_files
+from tests.subscriptions.fixtures import subscribe
+from tests.subscriptions.receiver import Receiver
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def ingress(settings):
+    """`run_ingress` (supervisor and workers) against the test database, on a free port."""
+    processes = []
+
+    def start(workers: int = 2) -> tuple[subprocess.Popen, int]:
+        port = free_udp_port()
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url_for_tests(),
+            "REDIS_KEY_PREFIX": settings.REDIS_KEY_PREFIX,
+            "INGRESS_CODEC_MODULE": "tests.ingress.water_codec",
+            "INGRESS_HEARTBEAT_SECONDS": "1",
+            "INGRESS_ACK_TIMEOUT": "0.5",
+            "LOG_LEVEL": "WARNING",
+        }
+        process = subprocess.Popen(
+            [sys.executable, "manage.py", "run_ingress", "--workers", str(workers), "--port", str(port)],
+            cwd=BASE_DIR,
+            env=env,
+            start_new_session=True,
+        )
+        processes.append(process)
+        deadline = time.monotonic() + 20
+        while len(live_workers()) < workers:
+            assert time.monotonic() < deadline, "the ingress workers did not start"
+            assert process.poll() is None, "run_ingress exited"
+            time.sleep(0.05)
+        return process, port
+
+    yield start
+    for process in processes:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+
+def live_workers() -> dict[str, str]:
+    """{channel name: worker name "ingress-<pid>-..."} of the workers with a heartbeat."""
+    redis = get_redis()
+    prefix = worker_key("")
+    return {
+        name.decode()[len(prefix) :]: (redis.get(name) or b"").decode() for name in redis.scan_iter(match=prefix + "*")
+    }
+
+
+def test_end_to_end_from_the_northbound_api_to_history_and_a_push(owner_app, ingress):
+    receiver = Receiver().start()
+    try:
+        import_files(owner_app, water_meter_files())
+        subscribe(owner_app, receiver, "deviceDataChanged")
+        client = Client(headers=owner_app.headers())
+        registered = client.post(
+            "/iocm/app/reg/v1.1.0/deviceCredentials",
+            {"nodeId": "868000000000001", "verifyCode": "868000000000001", "timeout": 0},
+            content_type="application/json",
+        )
+        assert registered.status_code == 200, registered.content
+        device_id = registered.json()["deviceId"]
+        modified = client.put(
+            f"/iocm/app/dm/v1.4.0/devices/{device_id}",
+            {"manufacturerId": "Huawei", "deviceType": "WaterMeter", "model": "v1001", "protocolType": "CoAP"},
+            content_type="application/json",
+        )
+        assert modified.status_code == 204
+        _, port = ingress()
+
+        async def device():
+            simulated = await connect("868000000000001", port)
+            await simulated.notify(report(signal=17, reading=98765, flow=3))
+            ack = await simulated.wait_downlink(1)
+            simulated.close()
+            return ack
+
+        ack = asyncio.run(device())
+        assert ack[0].payload == bytes.fromhex("AAAA0000")
+
+        history = client.get(f"/iocm/app/data/v1.2.0/deviceDataHistory?deviceId={device_id}&gatewayId={device_id}")
+        assert history.status_code == 200
+        rows = history.json()["deviceDataHistoryDTOs"]
+        assert rows[0]["data"] == {"signalStrength": "17", "currentReading": "98765", "flowRateReading": "3"}
+
+        for target_id in set(PushMessage.objects.values_list("target_id", flat=True)):
+            deliver_target(target_id)
+        bodies = [json.loads(body) for body in receiver.bodies()]
+        pushed = [body for body in bodies if body.get("notifyType") == "deviceDataChanged"]
+        assert pushed and pushed[0]["deviceId"] == device_id
+        assert pushed[0]["service"]["serviceId"] == "WaterMeter"
+        assert pushed[0]["service"]["data"]["currentReading"] == "98765"
+    finally:
+        receiver.stop()
+
+
+def _worker_pid(channel: str) -> int:
+    return int(live_workers()[channel].split("-")[1])
+
+
+def test_sigkill_under_load_loses_no_acknowledged_uplink_and_the_observed_device_keeps_reporting(owner_app, ingress):
+    devices = [water_device(owner_app, f"86900000000{n:04d}") for n in range(6)]
+    _, port = ingress(workers=2)
+    acknowledged: list[tuple[int, int]] = []
+    killed: list[int] = []
+
+    async def run():
+        simulated = [await connect(device.node_id, port, timeout=0.5, retransmits=8) for device in devices]
+        owners = await asyncio.to_thread(lambda: {s.worker for s in DeviceSession.objects.all()})
+
+        async def load(index: int) -> None:
+            for reading in range(40):
+                try:
+                    await simulated[index].notify(report(reading=reading))
+                except DeviceError:
+                    continue  # never acknowledged: may or may not be stored
+                acknowledged.append((devices[index].pk, reading))
+                await asyncio.sleep(0.005)
+
+        async def killer() -> None:
+            await asyncio.sleep(0.3)
+            victim = _worker_pid(sorted(owners)[0])
+            os.kill(victim, signal.SIGKILL)
+            killed.append(victim)
+
+        await asyncio.gather(killer(), *(load(index) for index in range(len(devices))))
+        # Every device, its worker killed or not, is still observed: its next notification is stored.
+        for index, device in enumerate(simulated):
+            await device.notify(report(reading=1000 + index))
+            acknowledged.append((devices[index].pk, 1000 + index))
+        for device in simulated:
+            device.close()
+
+    asyncio.run(run())
+
+    assert killed
+    stored = {(row.device_id, int(row.data["currentReading"])) for row in DataHistory.objects.all()}
+    missing = [entry for entry in acknowledged if entry not in stored]
+    assert not missing, f"acknowledged but not stored: {missing[:10]}"
+    assert len(acknowledged) > 100
+    # The supervisor replaced the dead worker.
+    deadline = time.monotonic() + 10
+    while len(live_workers()) < 2 or any(_worker_pid(channel) in killed for channel in live_workers()):
+        assert time.monotonic() < deadline, "the killed worker was not replaced"
+        time.sleep(0.1)
