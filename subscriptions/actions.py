@@ -8,12 +8,14 @@ sweep catches anything a wake-up missed. Nothing is sent before the change it re
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
+from psycopg import sql
 
 from applications.errors import NorthboundError
 from applications.models import Application, PushProtocol
@@ -171,24 +173,32 @@ def _subscribed(application: Application, notify_type: str) -> CallbackUrl | Non
 
 
 def notify_many(application: Application, notify_type: str, payloads: list[dict]) -> int:
-    """`notify()` for many bodies of one type at once (sweeps): one query and one bulk insert."""
+    """`notify()` for many bodies of one type at once (sweeps, bulk registration): one query and one COPY.
+
+    The rows are those `notify()` writes. COPY, because bulk_create cost 200 µs a row in Python
+    (model instances, a parameter per column) against 13 µs: it capped bulk registration at 2,500
+    devices a second (docs/performance.md, Devices).
+    """
     callback = _subscribed(application, notify_type) if payloads else None
     if callback is None:
         return 0
     target = _target(application, callback)
     now = timezone.now()
-    PushMessage.objects.bulk_create(
-        PushMessage(
-            application=application,
-            target=target,
-            notify_type=notify_type,
-            url=callback.url,
-            body=encode(payload),
-            next_attempt_at=now,
-            created_at=now,
-        )
-        for payload in payloads
+    prototype = PushMessage(
+        application=application, target=target, notify_type=notify_type, url=callback.url,
+        next_attempt_at=now, created_at=now,
+    )  # fmt: skip
+    fields = [field for field in PushMessage._meta.concrete_fields if not field.primary_key]
+    row = [field.get_db_prep_save(getattr(prototype, field.attname), connection) for field in fields]
+    names = [field.name for field in fields]
+    push_id, body = names.index("push_id"), names.index("body")
+    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+        sql.Identifier(PushMessage._meta.db_table), sql.SQL(", ").join(sql.Identifier(f.column) for f in fields)
     )
+    with connection.cursor() as cursor, cursor.cursor.copy(statement) as copy:
+        for payload in payloads:
+            row[push_id], row[body] = uuid.uuid4(), encode(payload)
+            copy.write_row(row)
     transaction.on_commit(lambda: wake(target.pk))
     return len(payloads)
 
