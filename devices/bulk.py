@@ -31,7 +31,7 @@ import uuid
 import zipfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
@@ -56,6 +56,7 @@ from devices.models import (
     Device,
     DeviceLog,
     LogKind,
+    NodeType,
 )
 from devices.presenters import device_info
 from products.models import Product
@@ -415,10 +416,9 @@ def _check_row(number: int, cells: list[str], columns: list[str], products: _Pro
     return row
 
 
-# What a row must equal for its device to count as "already registered" (column, device field, row value).
-def _difference(device: Mapping[str, Any], row: CheckedRow | BulkRegistrationRow, psk: str) -> tuple[str, str] | None:
+def _difference(device: Mapping[str, Any], row: CheckedRow | PendingRow, psk: str) -> tuple[str, str] | None:
     """The first column where an existing device of the application differs from the row, with the
-    device's value; None when the row is what is registered already."""
+    device's value; None when the row is what is registered already (`psk`: the row's, if it gave one)."""
     product_id = row.product.pk if isinstance(row, CheckedRow) and row.product else getattr(row, "product_id", None)
     if device["product_id"] != product_id:
         current = " / ".join(device[name] for name in ("manufacturer_id", "device_type", "model") if device[name])
@@ -449,11 +449,16 @@ EXISTING_FIELDS = (
 
 
 def _existing(node_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-    """The registered devices among these nodeIds, by nodeId (any application: one IMEI, one device)."""
+    """The registered devices among these nodeIds, by nodeId (any application: one IMEI, one device).
+
+    `node_id = ANY(array)`: one parameter, where an IN list would bind (and parse) one per nodeId."""
     found: dict[str, dict[str, Any]] = {}
-    for start in range(0, len(node_ids), 10_000):
-        for device in Device.objects.filter(node_id__in=node_ids[start : start + 10_000]).values(*EXISTING_FIELDS):
-            found[device["node_id"]] = device
+    statement = f"SELECT {', '.join(EXISTING_FIELDS)} FROM devices_device WHERE node_id = ANY(%s)"  # noqa: S608
+    with connection.cursor() as cursor:
+        for start in range(0, len(node_ids), 10_000):
+            cursor.execute(statement, [list(node_ids[start : start + 10_000])])
+            for values in cursor.fetchall():
+                found[values[0]] = dict(zip(EXISTING_FIELDS, values, strict=True))
     return found
 
 
@@ -605,17 +610,36 @@ def _not_registered(job: BulkRegistration) -> None:
 # --- The job ---------------------------------------------------------------------------------------
 
 
+class PendingRow(NamedTuple):
+    """What a batch needs of a row waiting to be registered (read as tuples: no model instances)."""
+
+    pk: int
+    row_number: int
+    node_id: str
+    verify_code: str
+    name: str
+    product_id: int | None
+    psk_encrypted: str
+    psk_generated: bool
+    timeout: int
+
+    @property
+    def given_psk(self) -> str:
+        """The psk the file gave (compared with a registered device's), or empty when it was generated."""
+        return "" if self.psk_generated else secrets.decrypt(self.psk_encrypted)
+
+
 @dataclass
 class BatchResult:
-    """What one batch did, row by row: registered (with the device), already there, or failed."""
+    """What one batch did, row by row: registered (with the new deviceId), already there, or failed."""
 
-    registered: list[tuple[BulkRegistrationRow, Device]] = field(default_factory=list)
-    already: list[tuple[BulkRegistrationRow, str]] = field(default_factory=list)
-    failed: list[tuple[BulkRegistrationRow, Problem]] = field(default_factory=list)
+    registered: list[tuple[PendingRow, str]] = field(default_factory=list)
+    already: list[tuple[PendingRow, str]] = field(default_factory=list)
+    failed: list[tuple[PendingRow, Problem]] = field(default_factory=list)
 
 
 class _AllOrNothingFailed(Exception):
-    def __init__(self, failed: list[tuple[BulkRegistrationRow, Problem]]) -> None:
+    def __init__(self, failed: list[tuple[PendingRow, Problem]]) -> None:
         super().__init__(f"{len(failed)} rows failed")
         self.failed = failed
 
@@ -637,9 +661,16 @@ def run_job(job_pk: int) -> dict[str, int]:
     return {"registered": job.registered_rows, "already": job.already_registered_rows, "failed": job.failed_rows}
 
 
-def _pending(job: BulkRegistration, *, skip_locked: bool) -> list[BulkRegistrationRow]:
-    rows = job.rows.filter(status=BulkRowStatus.PENDING).order_by("row_number")
-    return list(rows.select_for_update(skip_locked=skip_locked)[: settings.BULK_REGISTRATION_CHUNK])
+def _pending(job: BulkRegistration, *, skip_locked: bool) -> list[PendingRow]:
+    """The next batch of the job's pending rows, locked (skipping rows another run holds, if asked)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id, row_number, node_id, verify_code, name, product_id, psk_encrypted, psk_generated, timeout "
+            "FROM devices_bulkregistrationrow WHERE job_id = %s AND status = %s ORDER BY row_number LIMIT %s "
+            + ("FOR UPDATE SKIP LOCKED" if skip_locked else "FOR UPDATE"),
+            [job.pk, BulkRowStatus.PENDING, settings.BULK_REGISTRATION_CHUNK],
+        )
+        return [PendingRow(*values) for values in cursor.fetchall()]
 
 
 def _run_skipping_bad_rows(job: BulkRegistration) -> None:
@@ -686,8 +717,8 @@ def _run_all_or_nothing(job: BulkRegistration) -> None:
 def _record(job: BulkRegistration, result: BatchResult) -> None:
     """Write each row's outcome (one UPDATE) and add it to the job's counters (one UPDATE)."""
     ids, statuses, device_ids, problems = [], [], [], []
-    for row, device in result.registered:
-        ids.append(row.pk), statuses.append(BulkRowStatus.REGISTERED), device_ids.append(device.device_id)
+    for row, device_id in result.registered:
+        ids.append(row.pk), statuses.append(BulkRowStatus.REGISTERED), device_ids.append(device_id)
         problems.append("[]")
     for row, device_id in result.already:
         ids.append(row.pk), statuses.append(BulkRowStatus.ALREADY_REGISTERED), device_ids.append(device_id)
@@ -712,7 +743,7 @@ def _record(job: BulkRegistration, result: BatchResult) -> None:
     )
 
 
-def register_batch(application: Application, rows: list[BulkRegistrationRow], *, job: BulkRegistration) -> BatchResult:
+def register_batch(application: Application, rows: list[PendingRow], *, job: BulkRegistration) -> BatchResult:
     """Register a batch of checked rows with do_register_device's rules, in a few statements.
 
     The caller holds the application's row lock (the quota is counted under it). A nodeId that
@@ -729,19 +760,18 @@ def register_batch(application: Application, rows: list[BulkRegistrationRow], *,
     raise AssertionError("unreachable")
 
 
-def _register_batch(application: Application, rows: list[BulkRegistrationRow], job: BulkRegistration) -> BatchResult:
+def _register_batch(application: Application, rows: list[PendingRow], job: BulkRegistration) -> BatchResult:
     result = BatchResult()
     existing = _existing([row.node_id for row in rows])
-    to_register: list[BulkRegistrationRow] = []
+    to_register: list[PendingRow] = []
     for row in rows:
         device = existing.get(row.node_id)
         if device is None:
             to_register.append(row)
         elif device["application_id"] != application.pk:
-            result.failed.append(
-                (row, Problem("BULK_NODE_ID_TAKEN", "nodeId", row.row_number, {"node_id": row.node_id}))
-            )
-        elif difference := _difference(device, row, "" if row.psk_generated else row.psk):
+            taken = Problem("BULK_NODE_ID_TAKEN", "nodeId", row.row_number, {"node_id": row.node_id})
+            result.failed.append((row, taken))
+        elif difference := _difference(device, row, row.given_psk):
             column, current = difference
             params = {"node_id": row.node_id, "field": column, "current": current}
             result.failed.append((row, Problem("BULK_REGISTERED_DIFFERENTLY", column, row.row_number, params)))
@@ -754,6 +784,7 @@ def _register_batch(application: Application, rows: list[BulkRegistrationRow], j
         for product in Product.objects.select_for_update(no_key=True)
         .filter(pk__in=product_ids, application=application)
         .order_by("pk")
+        .only(*PRODUCT_FIELDS)
     }
     ready = []
     for row in to_register:
@@ -769,39 +800,49 @@ def _register_batch(application: Application, rows: list[BulkRegistrationRow], j
     if not ready:
         return result
     now = timezone.now()
-    devices = []
+    default_columns, default_values = _defaults(Device, DEVICE_COLUMNS)
+    # deviceInfo is the same for every device of a product but for nodeId and name: made once per product.
+    infos = {pk: device_info(_prototype(application, product)) for pk, product in products.items()}
+    devices, logs, added = [], [], []
+    source = f"bulk registration {job.file_name}"
     for row, pk in zip(ready, _next_ids(len(ready)), strict=True):
         product = products[row.product_id]
+        device_id = str(uuid.uuid4())
+        deadline = now + dt.timedelta(seconds=row.timeout) if row.timeout else None
         devices.append(
-            Device(
-                pk=pk,
-                device_id=str(uuid.uuid4()),
-                application_id=application.pk,
-                node_id=row.node_id,
-                verify_code=row.verify_code,
-                name=row.name,
-                product_id=product.pk,
-                manufacturer_id=product.manufacturer_id,
-                manufacturer_name=product.manufacturer_name,
-                device_type=product.device_type,
-                model=product.model,
-                protocol_type=product.protocol_type,
-                psk_encrypted=row.psk_encrypted,
-                timeout=row.timeout,
-                bind_deadline=now + dt.timedelta(seconds=row.timeout) if row.timeout else None,
-                created_at=now,
-                updated_at=now,
-            )
-        )
-        result.registered.append((row, devices[-1]))
-    _insert_devices(devices)
-    _insert_logs(devices, [row for row, _ in result.registered], job, now)
-    push.notify_many(
-        application,
-        nt.DEVICE_ADDED,
-        [payloads.device_added(d.device_id, d.device_id, d.node_type, device_info(d)) for d in devices],
-    )
+            (pk, device_id, application.pk, row.node_id, row.verify_code, row.name, product.pk,
+             product.manufacturer_id, product.manufacturer_name, product.device_type, product.model,
+             product.protocol_type, row.psk_encrypted, row.timeout, deadline, now, now, *default_values)
+        )  # fmt: skip
+        logs.append(
+            (pk, application.pk, now, LogKind.INFO,
+             f"registered with nodeId {row.node_id} by {source}, row {row.row_number}"[:512], "", None)
+        )  # fmt: skip
+        info = {**infos[product.pk], "nodeId": row.node_id, "name": row.name or None}
+        added.append(payloads.device_added(device_id, device_id, NodeType.ENDPOINT, info))
+        result.registered.append((row, device_id))
+    copy_rows(Device._meta.db_table, [*DEVICE_COLUMNS, *default_columns], devices)
+    copy_rows(DeviceLog._meta.db_table, LOG_COLUMNS, logs)
+    push.notify_many(application, nt.DEVICE_ADDED, added)
     return result
+
+
+PRODUCT_FIELDS = ("pk", "application_id", "manufacturer_id", "manufacturer_name", "device_type", "model",
+                  "protocol_type")  # fmt: skip
+LOG_COLUMNS = ("device_id", "application_id", "created_at", "kind", "summary", "raw", "detail")
+
+
+def _prototype(application: Application, product: Product) -> Device:
+    """A device as a registration with this product leaves it (for the deviceInfo all of them share)."""
+    return Device(
+        application=application,
+        product=product,
+        manufacturer_id=product.manufacturer_id,
+        manufacturer_name=product.manufacturer_name,
+        device_type=product.device_type,
+        model=product.model,
+        protocol_type=product.protocol_type,
+    )
 
 
 def _next_ids(count: int) -> list[int]:
@@ -829,39 +870,6 @@ def _defaults(model: type, set_columns: Iterable[str]) -> tuple[list[str], list[
         columns.append(model_field.column)
         values.append(model_field.get_db_prep_save(getattr(prototype, model_field.attname), connection))
     return columns, values
-
-
-def _insert_devices(devices: list[Device]) -> None:
-    default_columns, default_values = _defaults(Device, DEVICE_COLUMNS)
-    copy_rows(
-        Device._meta.db_table,
-        [*DEVICE_COLUMNS, *default_columns],
-        # The columns set are the fields' attribute names (application_id, product_id: the keys).
-        ([*(getattr(device, column) for column in DEVICE_COLUMNS), *default_values] for device in devices),
-    )
-
-
-def _insert_logs(
-    devices: list[Device], rows: list[BulkRegistrationRow], job: BulkRegistration, now: dt.datetime
-) -> None:
-    """One log line per device, as do_register_device writes it, plus where it came from."""
-    source = f"bulk registration {job.file_name}"
-    copy_rows(
-        DeviceLog._meta.db_table,
-        ("device_id", "application_id", "created_at", "kind", "summary", "raw", "detail"),
-        (
-            (
-                device.pk,
-                device.application_id,
-                now,
-                LogKind.INFO,
-                f"registered with nodeId {device.node_id} by {source}, row {row.row_number}"[:512],
-                "",
-                None,
-            )
-            for device, row in zip(devices, rows, strict=True)
-        ),
-    )
 
 
 def copy_rows(table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
