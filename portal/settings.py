@@ -163,6 +163,20 @@ FIRMWARE_STEP_TIMEOUT = env_int("FIRMWARE_STEP_TIMEOUT", 3600)
 FIRMWARE_ABORT_MIN_SAMPLE = env_int("FIRMWARE_ABORT_MIN_SAMPLE", 5)
 FIRMWARE_SWEEP_SECONDS = env_int("FIRMWARE_SWEEP_SECONDS", 10)
 
+# --- Codecs (products.codecs) ----------------------------------------------------------------
+# Wall time one JavaScript plugin call may take per payload, and the heap one plugin may use.
+CODEC_JS_TIMEOUT_MS = env_int("CODEC_JS_TIMEOUT_MS", 100)
+CODEC_JS_LOAD_TIMEOUT_MS = env_int("CODEC_JS_LOAD_TIMEOUT_MS", 1000)
+CODEC_JS_MAX_MEMORY = env_int("CODEC_JS_MAX_MEMORY", 64 * 1024 * 1024)
+# Payloads decoded in one crossing into V8 (micro-batching, shared/reference/device-protocols.md section 7).
+CODEC_JS_BATCH_SIZE = env_int("CODEC_JS_BATCH_SIZE", 500)
+CODEC_MAX_PAYLOAD_BYTES = env_int("CODEC_MAX_PAYLOAD_BYTES", 1024)
+CODEC_MAX_UPLOAD_BYTES = env_int("CODEC_MAX_UPLOAD_BYTES", 1024 * 1024)
+# The checker refuses a plugin whose decode or encode takes longer than this per call.
+CODEC_CHECK_CALL_BUDGET_MS = env_int("CODEC_CHECK_CALL_BUDGET_MS", 10)
+# Compiled or loaded codec versions kept per process.
+CODEC_CACHE_SIZE = env_int("CODEC_CACHE_SIZE", 256)
+
 # --- Push delivery (subscriptions) -----------------------------------------------------------
 # Callbacks to private, loopback and link-local addresses; `make run` turns this on for development.
 PUSH_ALLOW_PRIVATE = env_bool("PUSH_ALLOW_PRIVATE", False)

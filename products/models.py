@@ -1,4 +1,5 @@
-"""Products: the profiles (product models) that describe a device type, owned by an application."""
+"""Products: the profiles (product models) that describe a device type, owned by an application,
+and their codec plugins."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from applications.models import Application
 from products import locks
-from products.querysets import ProductQuerySet
+from products.querysets import CodecQuerySet, ProductQuerySet
 
 
 class Origin(models.TextChoices):
@@ -106,3 +107,69 @@ def service_capabilities(profile: dict[str, Any]) -> list[dict[str, Any]]:
             }
         )
     return result
+
+
+class CodecKind(models.TextChoices):
+    ONLINE = "online", _("Online plugin")
+    SCRIPT = "script", _("JavaScript, OceanConnect style")
+    TTN = "ttn", _("JavaScript, The Things Network or ChirpStack")
+
+
+class Codec(models.Model):
+    """A product's codec plugin (F-3.1): its versions, one of them active, and the online builder's draft.
+
+    Versions are immutable: a change is a new version (products.codec_actions), so the version a
+    device's stored uplinks were decoded with stays available, for replay among other things. The
+    application is the product's, kept here so lists and the API scope codecs without a join.
+    """
+
+    codec_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    product = models.OneToOneField(Product, on_delete=models.CASCADE, related_name="codec")
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="codecs")
+    # The online builder's document as last saved, deployed or not (products.codecs.online).
+    draft = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = CodecQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["application", "id"], name="codec_app_list")]
+
+    def __str__(self) -> str:
+        return f"codec of {self.product_id}"
+
+
+class CodecVersion(models.Model):
+    """One deployed or uploaded version of a codec, never changed after it is stored.
+
+    `definition` is the online plugin's messages (kind online) or the offline plugin's manifest
+    (script, ttn); `source` the offline plugin's script, `archive` its zip as uploaded, `vectors` its
+    test vectors. `checksum` (SHA-256 of kind, definition and source) says whether two versions
+    behave alike. At most one version of a codec is active (a partial unique index), and decoding
+    uses it unless a caller asks for another (replay).
+    """
+
+    codec = models.ForeignKey(Codec, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    kind = models.CharField(max_length=8, choices=CodecKind.choices)
+    active = models.BooleanField(default=False)
+    definition = models.JSONField(default=dict)
+    source = models.TextField(blank=True, default="")
+    vectors = models.JSONField(default=dict)
+    archive = models.BinaryField(null=True, blank=True)
+    file_name = models.CharField(max_length=255, blank=True, default="")
+    plugin_version = models.CharField(max_length=64, blank=True, default="")
+    checksum = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["codec", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["codec", "number"], name="codec_version_number_unique"),
+            models.UniqueConstraint(fields=["codec"], condition=models.Q(active=True), name="codec_one_active_version"),
+        ]
+
+    def __str__(self) -> str:
+        return f"version {self.number} of codec {self.codec_id}"

@@ -11,7 +11,7 @@ from applications.models import Application, Role
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
 
-    from products.models import Product  # noqa: F401
+    from products.models import Codec, Product  # noqa: F401
 
 # Portal roles that may create, edit and delete products; viewers only read.
 DEVELOPING_ROLES = (Role.OWNER, Role.DEVELOPER)
@@ -48,6 +48,43 @@ class ProductQuerySet(models.QuerySet):
         """What a list shows and no more: not the profile and the zip, which can be large, nor the
         application's secrets."""
         return self.select_related("application").only(*LIST_FIELDS, "application__name", "application__app_id")
+
+
+class CodecQuerySet(models.QuerySet):
+    def for_app(self, application: Application) -> CodecQuerySet:
+        return self.filter(application=application)
+
+    def visible_to(self, user: AbstractBaseUser) -> CodecQuerySet:
+        return self.filter(application__in=Application.objects.visible_to(user))
+
+    def changeable_by(self, user: AbstractBaseUser) -> CodecQuerySet:
+        return self.filter(application__in=applications_developed_by(user))
+
+    def with_summary(self) -> CodecQuerySet:
+        """What lists show, in one query: the product's names, the active version's number and kind,
+        how many versions, whether a draft is kept; never the draft or any version's content."""
+        from products.models import CodecVersion
+
+        active = CodecVersion.objects.filter(codec=models.OuterRef("pk"), active=True)
+        return (
+            self.select_related("product")
+            .only(
+                "codec_id",
+                "application",
+                "created_at",
+                "updated_at",
+                "product__product_id",
+                "product__device_type",
+                "product__manufacturer_id",
+                "product__model",
+            )
+            .annotate(
+                active_number=models.Subquery(active.values("number")[:1]),
+                active_kind=models.Subquery(active.values("kind")[:1]),
+                version_count=models.Count("versions"),
+                has_draft=models.ExpressionWrapper(models.Q(draft__isnull=False), output_field=models.BooleanField()),
+            )
+        )
 
 
 # The columns a list of products shows (portal and API).

@@ -1,0 +1,30 @@
+"""What every kind of plugin offers the runtime: decode many payloads, encode one message."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from products.codecs.errors import CodecError
+
+
+@dataclass(slots=True)
+class Outcome:
+    """One payload's or one message's result: a value, or the error; and what the plugin logged."""
+
+    value: Any = None
+    error: CodecError | None = None
+    logs: list[str] = field(default_factory=list)
+
+
+class Plugin(Protocol):
+    kind: str
+
+    def decode_many(self, payloads: Sequence[bytes]) -> list[Outcome]:
+        """deviceReq or deviceRsp for each payload, in order; errors per payload, never raised."""
+        ...
+
+    def encode(self, message: Mapping[str, Any]) -> Outcome:
+        """bytes for a cloudReq; bytes or None (no ACK, F-3.7) for a cloudRsp with `request` as bytes."""
+        ...

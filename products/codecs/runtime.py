@@ -1,0 +1,215 @@
+"""Decoding and encoding for a stored product: which version, its plugin (cached), the profile check.
+
+The functions here are the public API re-exported by `products.codecs` (see its docstring). Each call
+costs one indexed query for the version to use (the active one, or the one asked for); the plugin of
+that version is built once per process and product revision and kept (`CODEC_CACHE_SIZE` of them).
+Versions never change once stored, so a cached plugin is never stale.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from django.conf import settings
+
+from products.codecs import shapes
+from products.codecs.base import Outcome, Plugin
+from products.codecs.engine import ENGINES, OnlinePlugin
+from products.codecs.errors import CodecError, Raw, fail
+from products.codecs.profile import check_command, check_uplink, index_for
+
+_plugins: OrderedDict[tuple[int, int], tuple[int, Plugin]] = OrderedDict()
+_lock = threading.Lock()
+
+
+def build_plugin(version: Any, product: Any) -> Plugin:
+    """The plugin of a CodecVersion of a product, made by the engine of its kind."""
+    return ENGINES[version.kind](
+        definition=version.definition,
+        manifest=version.definition,
+        source=version.source,
+        index=index_for(product),
+        max_payload=settings.CODEC_MAX_PAYLOAD_BYTES,
+    )
+
+
+def plugin_for(product: Any, version: int | None = None) -> tuple[int, Plugin]:
+    """(version number, plugin) of the product's active codec version, or of version number `version`."""
+    from products.models import CodecVersion
+
+    rows = CodecVersion.objects.filter(codec__product_id=product.pk)
+    rows = rows.filter(number=version) if version is not None else rows.filter(active=True)
+    found = rows.values_list("pk", "number").first()
+    if found is None:
+        if version is not None:
+            raise fail("CODEC_VERSION_UNKNOWN", value=Raw(version))
+        raise fail("CODEC_NONE")
+    key = (found[0], product.revision)
+    with _lock:
+        cached = _plugins.get(key)
+        if cached is not None:
+            _plugins.move_to_end(key)
+            return cached
+    plugin = build_plugin(CodecVersion.objects.get(pk=found[0]), product)
+    with _lock:
+        _plugins[key] = (found[1], plugin)
+        while len(_plugins) > settings.CODEC_CACHE_SIZE:
+            _plugins.popitem(last=False)
+    return found[1], plugin
+
+
+def active_version(product: Any) -> int | None:
+    """The number of the product's active codec version; None when it has no codec (JSON uplinks)."""
+    from products.models import CodecVersion
+
+    return (
+        CodecVersion.objects.filter(codec__product_id=product.pk, active=True).values_list("number", flat=True).first()
+    )
+
+
+def _payload(payload: bytes) -> bytes:
+    payload = bytes(payload)
+    if not payload:
+        raise fail("CODEC_DECODE_EMPTY")
+    limit = settings.CODEC_MAX_PAYLOAD_BYTES
+    if len(payload) > limit:
+        raise fail("CODEC_PAYLOAD_TOO_LARGE", size=Raw(len(payload)), limit=Raw(limit))
+    return payload
+
+
+def _checked(product: Any, outcome: Outcome) -> Outcome:
+    if outcome.error is None:
+        issues = check_uplink(index_for(product), outcome.value)
+        if issues:
+            return Outcome(error=CodecError(issues, logs=outcome.logs), logs=outcome.logs)
+    return outcome
+
+
+def decode_outcomes(
+    product: Any, payloads: Sequence[bytes], *, version: int | None = None, check: bool = True
+) -> tuple[int, list[Outcome]]:
+    """(version used, an Outcome per payload): the value or the error, and the plugin's logs."""
+    number, plugin = plugin_for(product, version)
+    return number, _decode(product, plugin, payloads, check)
+
+
+def _decode(product: Any, plugin: Plugin, payloads: Sequence[bytes], check: bool) -> list[Outcome]:
+    ready: list[bytes | None] = []
+    early: dict[int, CodecError] = {}
+    for position, payload in enumerate(payloads):
+        try:
+            ready.append(_payload(payload))
+        except CodecError as error:
+            early[position] = error
+            ready.append(None)
+    decoded = iter(plugin.decode_many([payload for payload in ready if payload is not None]))
+    outcomes = []
+    for position, payload in enumerate(ready):
+        outcome = Outcome(error=early[position]) if payload is None else next(decoded)
+        if outcome.error is not None and not outcome.error.logs:
+            outcome.error.logs = outcome.logs
+        outcomes.append(_checked(product, outcome) if check else outcome)
+    return outcomes
+
+
+def decode_uplink(
+    product: Any,
+    payload: bytes,
+    *,
+    version: int | None = None,
+    check: bool = True,
+    logs: list[str] | None = None,
+) -> dict[str, Any]:
+    """The payload as a deviceReq or deviceRsp; CodecError if it cannot be decoded (or breaks the profile)."""
+    _number, plugin = plugin_for(product, version)
+    if isinstance(plugin, OnlinePlugin):
+        # The hot path of online plugins: no batching needed, no logs to collect.
+        value = plugin.decode(_payload(payload))
+        if check:
+            issues = check_uplink(index_for(product), value)
+            if issues:
+                raise CodecError(issues)
+        return value
+    outcome = _decode(product, plugin, [payload], check)[0]
+    if logs is not None:
+        logs.extend(outcome.logs)
+    if outcome.error is not None:
+        raise outcome.error
+    return outcome.value
+
+
+def decode_many(
+    product: Any,
+    payloads: Sequence[bytes],
+    *,
+    version: int | None = None,
+    check: bool = True,
+    logs: list[list[str]] | None = None,
+) -> list[dict[str, Any] | CodecError]:
+    """Each payload's deviceReq/deviceRsp or its CodecError, in order; JavaScript decodes in batches."""
+    _number, outcomes = decode_outcomes(product, payloads, version=version, check=check)
+    if logs is not None:
+        logs.extend(outcome.logs for outcome in outcomes)
+    return [outcome.error if outcome.error is not None else outcome.value for outcome in outcomes]
+
+
+def encode_outcome(
+    product: Any, message: Mapping[str, Any], *, version: int | None = None, check: bool = True
+) -> tuple[int, Outcome]:
+    """(version used, Outcome) of encoding a cloudReq or cloudRsp (whose request is bytes or hex)."""
+    try:
+        normal = shapes.cloud_message(message)
+    except CodecError as error:
+        return 0, Outcome(error=error)
+    number, plugin = plugin_for(product, version)
+    if normal["msgType"] == "cloudReq" and check:
+        issues = check_command(index_for(product), normal)
+        if issues:
+            return number, Outcome(error=CodecError(issues))
+    return number, plugin.encode(normal)
+
+
+def encode_command(
+    product: Any,
+    cloud_req: Mapping[str, Any],
+    *,
+    version: int | None = None,
+    check: bool = True,
+    logs: list[str] | None = None,
+) -> bytes:
+    """The bytes of a command (a cloudReq with serviceId, cmd, paras, mid); CodecError if it cannot be encoded."""
+    message = {"msgType": "cloudReq", **cloud_req}
+    _number, outcome = encode_outcome(product, message, version=version, check=check)
+    if logs is not None:
+        logs.extend(outcome.logs)
+    if outcome.error is not None:
+        raise outcome.error
+    return outcome.value
+
+
+def encode_ack(
+    product: Any,
+    uplink: bytes,
+    errcode: int = 0,
+    has_more: int = 0,
+    *,
+    version: int | None = None,
+    logs: list[str] | None = None,
+) -> bytes | None:
+    """The ACK (cloudRsp) the device gets for an uplink, or None when its codec has none (F-3.7)."""
+    message = {"msgType": "cloudRsp", "request": bytes(uplink), "errcode": errcode, "hasMore": has_more}
+    _number, outcome = encode_outcome(product, message, version=version)
+    if logs is not None:
+        logs.extend(outcome.logs)
+    if outcome.error is not None:
+        raise outcome.error
+    return outcome.value
+
+
+def forget_plugins() -> None:
+    """Drop every cached plugin (tests)."""
+    with _lock:
+        _plugins.clear()
