@@ -229,3 +229,119 @@ async def connect(
     await device.register()
     await device.wait_observed()
     return device
+
+
+@dataclass
+class FleetResult:
+    """What a fleet run saw: uplinks sent and acknowledged, and the acknowledgement latencies."""
+
+    connected: int = 0
+    sent: int = 0
+    acknowledged: int = 0
+    failed: int = 0
+    latencies: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def percentile(self, fraction: float) -> float:
+        if not self.latencies:
+            return 0.0
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+    def summary(self) -> str:
+        return (
+            f"{self.connected} devices, {self.sent} uplinks sent, {self.acknowledged} acknowledged, "
+            f"{self.failed} failed; ack latency p50 {self.percentile(0.5) * 1000:.1f} ms, "
+            f"p95 {self.percentile(0.95) * 1000:.1f} ms, p99 {self.percentile(0.99) * 1000:.1f} ms"
+        )
+
+
+async def run_fleet(
+    endpoints: list[str],
+    port: int,
+    *,
+    payload: bytes,
+    rate: float,
+    duration: float,
+    host: str = "127.0.0.1",
+    lwm2m: bool = True,
+    confirmable: bool = True,
+    progress=None,
+) -> FleetResult:
+    """Register and get observed every endpoint, then send `rate` uplinks per second in all, round
+    robin over the devices, for `duration` seconds; confirmable ones are awaited concurrently."""
+    result = FleetResult()
+    devices: list[SimulatedDevice] = []
+    for endpoint in endpoints:
+        try:
+            devices.append(await connect(endpoint, port, host=host, lwm2m=lwm2m))
+        except (DeviceError, TimeoutError) as problem:
+            result.errors.append(f"{endpoint}: {problem or 'not observed'}")
+    result.connected = len(devices)
+    if not devices:
+        return result
+
+    async def one(device: SimulatedDevice) -> None:
+        try:
+            latency = await device.notify(payload, confirmable=confirmable)
+        except DeviceError as problem:
+            result.failed += 1
+            if len(result.errors) < 20:
+                result.errors.append(f"{device.endpoint}: {problem}")
+            return
+        result.acknowledged += 1
+        if confirmable:
+            result.latencies.append(latency)
+
+    pending: set[asyncio.Task] = set()
+    started = time.monotonic()
+    interval = 1.0 / rate if rate > 0 else 0.0
+    index = 0
+    next_report = started + 1
+    while time.monotonic() - started < duration:
+        device = devices[index % len(devices)]
+        index += 1
+        result.sent += 1
+        task = asyncio.ensure_future(one(device))
+        pending.add(task)
+        task.add_done_callback(pending.discard)
+        now = time.monotonic()
+        if progress is not None and now >= next_report:
+            progress(result, now - started)
+            next_report = now + 1
+        target = started + index * interval
+        await asyncio.sleep(max(0.0, target - time.monotonic()))
+    if pending:
+        await asyncio.gather(*pending)
+    for device in devices:
+        device.close()
+    return result
+
+
+@dataclass
+class Trial:
+    """One uplink sent as a device from the portal's simulator page, and what came back."""
+
+    acknowledged: bool
+    latency: float
+    downlinks: list[Received]
+    error: str = ""
+
+
+async def try_uplink(
+    endpoint: str, port: int, payload: bytes, *, host: str = "127.0.0.1", confirmable: bool = True, wait: float = 1.0
+) -> Trial:
+    """Register as the device, get observed, send one uplink, and collect what the platform sends
+    back (the codec's cloudRsp ACK, commands) for `wait` seconds."""
+    device = SimulatedDevice(endpoint, (host, port), timeout=1.0, retransmits=2)
+    await device.open()
+    try:
+        await device.register()
+        await device.wait_observed()
+        latency = await device.notify(payload, confirmable=confirmable)
+        await asyncio.sleep(wait)
+        return Trial(True, latency, list(device.received))
+    except (DeviceError, TimeoutError) as problem:
+        return Trial(False, 0.0, list(device.received), str(problem) or "the platform did not observe the device")
+    finally:
+        device.close()

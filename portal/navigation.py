@@ -41,6 +41,7 @@ AREAS = (
             NavItem(_("Application simulator"), "commands:simulator"),
             NavItem(_("Push debugging"), "subscriptions:debug"),
             NavItem(_("API documentation"), "swagger-ui"),
+            NavItem(_("Device simulator"), "ingress:simulator"),
         ),
     ),
 )

@@ -23,6 +23,7 @@ urlpatterns = [
     path("commands/", include("commands.urls")),
     path("firmware/", include("firmware.urls")),
     path("products/", include("products.urls")),
+    path("ingress/", include("ingress.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("healthz", views.healthz, name="healthz"),
     path("livez", views.livez, name="livez"),

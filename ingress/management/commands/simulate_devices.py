@@ -1,0 +1,93 @@
+"""`python manage.py simulate_devices`: simulated LwM2M (or Huawei t/r) devices against an ingress.
+
+    python manage.py simulate_devices --count 20 --rate 50 --duration 30 --payload 0014000012340007
+    python manage.py simulate_devices --register APPID --count 5 ...   # register the nodeIds first
+
+Each device registers (endpoint name = nodeId: PREFIX followed by its number), is observed by the
+platform, then the fleet sends RATE uplinks per second in all for DURATION seconds and prints what
+was acknowledged and how fast. With --register, missing devices are registered in the application
+first, tied to the product named by --manufacturer/--device-type/--model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from applications.errors import NorthboundError
+from applications.models import Application
+from devices import actions
+from devices.models import Device
+from ingress.simulator import run_fleet
+
+
+class Command(BaseCommand):
+    help = "Simulate LwM2M devices: register N, then send uplinks at a rate through a running ingress."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--count", type=int, default=10)
+        parser.add_argument("--rate", type=float, default=10.0, help="uplinks per second, all devices together")
+        parser.add_argument("--duration", type=float, default=10.0, help="seconds of sending")
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=None, help="CoAP port (COAP_PORT)")
+        parser.add_argument("--prefix", default="86100000", help="nodeIds are PREFIX + a 7-digit number")
+        parser.add_argument("--payload", default="0014000012340007", help="hex payload of each uplink")
+        parser.add_argument("--non", action="store_true", help="non-confirmable uplinks")
+        parser.add_argument("--huawei", action="store_true", help="the Huawei t/r + t/d channel instead of LwM2M")
+        parser.add_argument("--register", metavar="APPID", help="register missing devices in this application")
+        parser.add_argument("--manufacturer", default="Huawei")
+        parser.add_argument("--device-type", default="WaterMeter")
+        parser.add_argument("--model", default="v1001")
+
+    def handle(self, *args, **options) -> None:
+        try:
+            payload = bytes.fromhex(options["payload"])
+        except ValueError:
+            raise CommandError(f"--payload must be hexadecimal, got {options['payload']!r}") from None
+        endpoints = [f"{options['prefix']}{number:07d}" for number in range(options["count"])]
+        if options["register"]:
+            self._register(options, endpoints)
+        port = options["port"] or settings.COAP_PORT
+
+        def progress(result, elapsed: float) -> None:
+            self.stdout.write(f"{elapsed:5.1f}s  sent {result.sent}  acknowledged {result.acknowledged}")
+
+        result = asyncio.run(
+            run_fleet(
+                endpoints,
+                port,
+                host=options["host"],
+                payload=payload,
+                rate=options["rate"],
+                duration=options["duration"],
+                lwm2m=not options["huawei"],
+                confirmable=not options["non"],
+                progress=progress,
+            )
+        )
+        for error in result.errors[:10]:
+            self.stderr.write(error)
+        self.stdout.write(result.summary())
+        if not result.connected:
+            raise CommandError("no device could register: is run_ingress running, and are the nodeIds registered?")
+
+    def _register(self, options: dict, endpoints: list[str]) -> None:
+        application = Application.objects.filter(app_id=options["register"]).first()
+        if application is None:
+            raise CommandError(f"no application {options['register']!r}")
+        info = {
+            "manufacturerId": options["manufacturer"],
+            "deviceType": options["device_type"],
+            "model": options["model"],
+            "protocolType": "CoAP",
+        }
+        existing = set(Device.objects.filter(node_id__in=endpoints).values_list("node_id", flat=True))
+        for endpoint in endpoints:
+            if endpoint not in existing:
+                try:
+                    actions.do_register_device(application, node_id=endpoint, timeout=0, info=info)
+                except NorthboundError as error:
+                    raise CommandError(f"{endpoint}: {error}") from None
+        self.stdout.write(f"{len(endpoints) - len(existing)} devices registered in {application}")

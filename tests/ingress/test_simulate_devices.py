@@ -1,0 +1,46 @@
+"""`manage.py simulate_devices` against a worker: registers a fleet, sends at a rate, reports."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from devices.models import DataHistory, Device
+from tests.conftest import manage
+from tests.devices.fixtures import water_meter
+from tests.ingress.fixtures import WorkerThread
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def worker():
+    thread = WorkerThread().start()
+    yield thread
+    thread.stop()
+
+
+def test_simulate_devices_registers_a_fleet_and_every_acknowledged_uplink_is_stored(owner_app, worker, settings):
+    water_meter(owner_app)
+    args = ["--register", owner_app.app_id, "--count", "3", "--rate", "40", "--duration", "1"]
+    done = manage(
+        "simulate_devices", *args, "--port", str(worker.port), env={"REDIS_KEY_PREFIX": settings.REDIS_KEY_PREFIX}
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert "3 devices registered" in done.stdout
+    summary = re.search(r"3 devices, (\d+) uplinks sent, (\d+) acknowledged, 0 failed", done.stdout)
+    assert summary, done.stdout
+    sent, acknowledged = int(summary[1]), int(summary[2])
+    assert sent == acknowledged >= 30
+    fleet = Device.objects.filter(node_id__startswith="86100000").values_list("pk", flat=True)
+    assert DataHistory.objects.filter(device_id__in=list(fleet)).count() == acknowledged
+    assert Device.objects.filter(node_id__startswith="86100000", activated=True).count() == 3
+
+
+def test_simulate_devices_says_why_nothing_connected(owner_app, worker):
+    done = manage("simulate_devices", "--count", "1", "--duration", "0.1", "--port", str(worker.port))
+
+    assert done.returncode != 0
+    assert "4.03" in done.stderr and "no device could register" in done.stderr
