@@ -39,9 +39,18 @@ def _can_edit(request: HttpRequest, device: Device) -> bool:
 
 @login_required
 def device_list(request: HttpRequest) -> HttpResponse:
-    """Keyset paging on (created_at, id): the page after the cursor, fast at any depth."""
+    """Keyset paging on (created_at, id): the page after the cursor, fast at any depth.
+
+    A member's devices are filtered by the ids of their applications, not by a subquery over
+    memberships: with the subquery the planner walks every application's newest devices (device_recent)
+    and filters them, a million rows for a small application beside a big one (260 ms); with the ids it
+    reads that application's own index range (0.2 ms). docs/performance.md, Devices.
+    """
     filters = FilterForm(request.GET or None)
-    devices = _visible_devices(request).select_related("application", "product")
+    applications = list(Application.objects.visible_to(request.user))  # the application filter lists them too
+    devices = Device.objects.select_related("application", "product")
+    if not request.user.is_staff:
+        devices = devices.filter(application_id__in=[application.pk for application in applications])
     if filters.is_valid():
         data = filters.cleaned_data
         if data["q"]:
@@ -68,7 +77,7 @@ def device_list(request: HttpRequest) -> HttpResponse:
     context = {
         "devices": page,
         "filters": filters,
-        "applications": Application.objects.visible_to(request.user),
+        "applications": applications,
         "next_cursor": f"{page[-1].created_at.isoformat()}|{page[-1].pk}" if has_next else "",
         "query": query.urlencode(),
         "paged": bool(after),
