@@ -38,6 +38,7 @@ AREAS = (
         _("Developer Center"),
         (
             NavItem(_("Products"), "products:list"),
+            NavItem(_("Codecs"), "products:codecs"),
             NavItem(_("Application simulator"), "commands:simulator"),
             NavItem(_("Push debugging"), "subscriptions:debug"),
             NavItem(_("API documentation"), "swagger-ui"),

@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from products import views
+from products import codec_views, views
 
 app_name = "products"
 
@@ -37,8 +37,20 @@ service_patterns = [
     path("<int:service>/commands/", include(command_patterns)),
 ]
 
+codec_patterns = [
+    path("", codec_views.codec_detail, name="codec"),
+    path("upload/", codec_views.codec_upload, name="codec-upload"),
+    path("builder/", codec_views.codec_builder, name="codec-builder"),
+    path("debug/", codec_views.codec_debug, name="codec-debug"),
+    path("delete/", codec_views.codec_delete, name="codec-delete"),
+    path("versions/<int:number>/", codec_views.codec_version, name="codec-version"),
+    path("versions/<int:number>/activate/", codec_views.codec_activate, name="codec-activate"),
+    path("versions/<int:number>/delete/", codec_views.codec_version_delete, name="codec-version-delete"),
+]
+
 urlpatterns = [
     path("", views.product_list, name="list"),
+    path("codecs/", codec_views.codec_list, name="codecs"),
     path("new/", views.product_create, name="create"),
     path("upload/", views.product_upload, name="upload"),
     path("<uuid:product_id>/", views.product_detail, name="detail"),
@@ -47,4 +59,5 @@ urlpatterns = [
     path("<uuid:product_id>/export/", views.product_export, name="export"),
     path("<uuid:product_id>/delete/", views.product_delete, name="delete"),
     path("<uuid:product_id>/services/", include(service_patterns)),
+    path("<uuid:product_id>/codec/", include(codec_patterns)),
 ]
