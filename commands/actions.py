@@ -194,6 +194,12 @@ def dispatch_after_commit(command_pk: int) -> None:
     if command is None or command.status != CommandStatus.PENDING:
         return
     if command.expire_time == 0:
+        from commands import transport
+
+        if not transport.reachable(command.device):
+            # F-5.1: sent now or not at all; a sleeping (PSM) device misses it.
+            transition(command, CommandStatus.FAILED, "immediate delivery, but the device cannot be reached now")
+            return
         send([command], reason="immediate delivery (expireTime 0)")
     elif power_mode(command.device) != PowerMode.PSM:
         send_next_serial(command.device, reason="cached command, device in DRX/eDRX")
@@ -211,7 +217,9 @@ def send_next_serial(device: Device, *, reason: str) -> None:
         .order_by("created_at", "id")
         .first()
     )
-    if command is not None:
+    from commands import transport
+
+    if command is not None and transport.reachable(device):
         send([command], reason=reason)
 
 
@@ -269,6 +277,13 @@ def send(commands: list[Command], *, reason: str) -> None:
         transport.deliver(command, payload)
 
 
+def on_downlink_outcome(outcome: Any) -> None:
+    """devices.hooks' report on a queued downlink (a devices.hooks.DownlinkOutcome)."""
+    evidence = {"outcome": outcome.outcome, "code": outcome.code, "detail": outcome.detail}
+    result = "ack" if outcome.outcome == "acked" else outcome.outcome
+    on_transport_result(outcome.request_id, result, {key: value for key, value in evidence.items() if value})
+
+
 def on_transport_result(command_id: str, outcome: str, evidence: dict | None = None) -> None:
     """The transport's answer to a sent command: `ack` (DELIVERED), `reset` or `timeout` (TIMEOUT)."""
     command = Command.objects.select_related("device", "application").filter(command_id=command_id).first()
@@ -283,6 +298,15 @@ def on_transport_result(command_id: str, outcome: str, evidence: dict | None = N
             evidence=evidence,
             response_due_at=due,
         )
+    elif outcome == "undeliverable":
+        transition(
+            command,
+            CommandStatus.FAILED,
+            "the device cannot be reached: no ingress session holds it",
+            evidence=evidence,
+        )
+    elif outcome == "error":
+        transition(command, CommandStatus.FAILED, "the device refused the downlink", evidence=evidence)
     else:
         transition(command, CommandStatus.TIMEOUT, f"no acknowledgement ({outcome})", evidence=evidence)
     if power_mode(command.device) != PowerMode.PSM:

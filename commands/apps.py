@@ -6,3 +6,16 @@ class CommandsConfig(AppConfig):
 
     name = "commands"
     verbose_name = "Commands"
+
+    def ready(self) -> None:
+        # Device traffic reaches commands through devices.hooks (devices cannot import us).
+        from commands import actions
+        from devices import hooks
+
+        hooks.on_uplink_stored(lambda device, reports: actions.on_uplink(device))
+        hooks.on_device_response(
+            lambda device, decoded: actions.on_device_response(
+                device, decoded.get("mid"), decoded.get("errcode"), decoded.get("body")
+            )
+        )
+        hooks.on_downlink_outcome(actions.on_downlink_outcome)

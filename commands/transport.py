@@ -1,14 +1,16 @@
 """Where commands meet codecs and the device transports.
 
 `encode()` turns a cloudReq into the device's bytes with the product's codec (products.codecs);
-`deliver()` hands them to the ingress worker that holds the device (devices.downlink), which later
-reports ACK, reset or timeout back to commands.actions.on_transport_result.
+`deliver()` hands them to the ingress worker that holds the device (devices.downlink), which reports
+acked, reset, timeout, error or undeliverable back through devices.hooks; commands/apps.py connects
+those reports to commands.actions.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from devices import downlink
 from devices.models import Device
 
 
@@ -27,9 +29,10 @@ def encode(device: Device, cloud_req: dict[str, Any]) -> bytes:
         raise EncodeError(str(error)) from None
 
 
-def deliver(command: Any, payload: bytes) -> None:
-    from devices import downlink
+def reachable(device: Device) -> bool:
+    """Whether an ingress worker holds a live session for the device right now."""
+    return downlink.holder(device) is not None
 
-    downlink.queue_downlink(
-        command.device, payload, request_id=command.command_id, max_retransmit=command.max_retransmit
-    )
+
+def deliver(command: Any, payload: bytes) -> None:
+    downlink.queue_downlink(command.device, payload, request_id=command.command_id)

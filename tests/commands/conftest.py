@@ -36,12 +36,16 @@ class FakeTransport:
     def deliver(self, command, payload):
         self.sent.append((command.command_id, payload))
 
+    def reachable(self, device):
+        return True
+
 
 @pytest.fixture
 def transport(monkeypatch):
     fake = FakeTransport()
     monkeypatch.setattr("commands.transport.encode", fake.encode)
     monkeypatch.setattr("commands.transport.deliver", fake.deliver)
+    monkeypatch.setattr("commands.transport.reachable", fake.reachable)
     return fake
 
 
