@@ -22,6 +22,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from django.views.decorators.http import require_POST
 
 from products import codec_actions
@@ -35,10 +36,10 @@ from products.models import Codec, CodecVersion, Product
 
 PAGE_SIZE = 50
 KIND_LABELS = {
-    "dataReport": "Data report",
-    "command": "Command",
-    "commandResponse": "Command response",
-    "reportAck": "Report ACK",
+    "dataReport": gettext_noop("Data report"),
+    "command": gettext_noop("Command"),
+    "commandResponse": gettext_noop("Command response"),
+    "reportAck": gettext_noop("Report ACK"),
 }
 
 

@@ -724,7 +724,8 @@ class LayoutRow:
     offset: int | None
     size: int | None
     size_text: str
-    role: str
+    role: str  # messageId, mid, errcode or hasMore, else empty
+    length_of: str  # the variable field whose length this field holds, else empty
     target: str
     default: str
 
@@ -761,8 +762,6 @@ def layout(definition: Definition) -> list[MessageLayout]:
             else:
                 size_text = "…"
             role = spec.name if spec.name in ROLES else ""
-            if spec.name in length_fields:
-                role = f"length of {length_fields[spec.name]}"
             rows.append(
                 LayoutRow(
                     number=number,
@@ -773,6 +772,7 @@ def layout(definition: Definition) -> list[MessageLayout]:
                     size=size,
                     size_text=size_text,
                     role=role,
+                    length_of=length_fields.get(spec.name, ""),
                     target=spec.target or "",
                     default=f"0x{spec.default}" if spec.default is not None else "",
                 )

@@ -187,3 +187,23 @@ def test_a_locked_product_says_so_and_offers_no_deletion_of_the_active_version(d
 def test_the_product_page_links_to_its_codec(developer, product):
     page = developer.get(f"/products/{product.product_id}/").content.decode()
     assert f'href="/products/{product.product_id}/codec/"' in page
+
+
+def test_the_layout_of_a_variable_field(developer, product):
+    data = {
+        **BUILDER,
+        "m-0-f-count": "4",
+        "m-0-f-2-name": "size",
+        "m-0-f-2-type": "uint8",
+        "m-0-f-3-name": "label",
+        "m-0-f-3-type": "varstring",
+        "m-0-f-3-lengthField": "size",
+        "m-0-f-3-target": "label",
+        "_action": "preview",
+    }
+    page = developer.post(
+        f"/products/{product.product_id}/codec/builder/", data, HTTP_HX_REQUEST="true"
+    ).content.decode()
+    assert "variable length" in page
+    assert "length of label" in page
+    assert "Ready to deploy." in page
