@@ -132,11 +132,16 @@ class TextType(FieldType):
         return b""
 
     def decode_lines(self, var: str, ref: int, offset: str) -> list[str]:
-        strip = "True" if not self.variable else "False"
-        return [f"{var} = _text_in({var}, {ref}, {offset}, {strip})"]
+        # The common case inline; the helper only when the text is not ASCII, to say where.
+        lines = [f"{var} = {var}.rstrip(b'\\x00')"] if not self.variable else []
+        return [
+            *lines,
+            f"{var} = {var}.decode('ascii') if {var}.isascii() else _text_in({var}, {ref}, {offset}, False)",
+        ]
 
     def encode_lines(self, var: str, ref: int, limit: int) -> list[str]:
-        return [f"{var} = _text_out({var}, {ref}, {limit})"]
+        ok = f"type({var}) is str and {var}.isascii() and len({var}) <= {limit}"
+        return [f"{var} = {var}.encode('ascii') if {ok} else _text_out({var}, {ref}, {limit})"]
 
 
 @dataclass(frozen=True)
