@@ -14,6 +14,7 @@ import asyncio
 import random
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiocoap import Message
 from aiocoap.numbers import codes
@@ -48,6 +49,10 @@ class SimulatedDevice(asyncio.DatagramProtocol):
     retransmits: int = 3
     refuse_observe: bool = False
     asleep: bool = False  # drops whatever arrives, as a module in PSM
+    psk: tuple[str, bytes] | None = None  # (identity, key): CoAPS, the server being the COAPS port
+    cipher: str = "TLS-PSK-WITH-AES-128-CCM-8"
+    _tls: Any = None
+    _handshake: asyncio.Queue | None = None
     location: str = ""
     observe_token: bytes | None = None
     observe_sequence: int = 2
@@ -64,7 +69,45 @@ class SimulatedDevice(asyncio.DatagramProtocol):
     async def open(self, local_port: int = 0) -> SimulatedDevice:
         loop = asyncio.get_running_loop()
         await loop.create_datagram_endpoint(lambda: self, local_addr=("127.0.0.1", local_port))
+        if self.psk is not None:
+            await self._dtls_handshake()
         return self
+
+    async def _dtls_handshake(self) -> None:
+        """DTLS 1.2 with a pre-shared key, as a module's modem does before its first CoAP message."""
+        from mbedtls import tls
+
+        identity, key = self.psk
+        configuration = tls.DTLSConfiguration(
+            pre_shared_key=(identity, key),
+            ciphers=(self.cipher,),
+            validate_certificates=False,
+            lowest_supported_version=tls.DTLSVersion.DTLSv1_2,
+            highest_supported_version=tls.DTLSVersion.DTLSv1_2,
+        )
+        self._tls = tls.ClientContext(configuration).wrap_buffers(None)
+        self._handshake = asyncio.Queue()
+        deadline = time.monotonic() + 4 * self.timeout
+        while self._tls._handshake_state is not tls.HandshakeStep.HANDSHAKE_OVER:
+            try:
+                self._tls.do_handshake()
+            except tls.WantReadError:
+                self._flush_tls()
+                try:
+                    data = await asyncio.wait_for(self._handshake.get(), timeout=max(0.01, deadline - time.monotonic()))
+                except TimeoutError:
+                    raise DeviceError(f"DTLS handshake with {self.server} timed out") from None
+                self._tls.receive_from_network(data)
+            except tls.WantWriteError:
+                self._flush_tls()
+        self._flush_tls()
+        self._handshake = None
+
+    def _flush_tls(self) -> None:
+        data = self._tls.peek_outgoing(65536)
+        if data:
+            self._tls.consume_outgoing(len(data))
+            self.transport.sendto(data, self.server)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -87,11 +130,26 @@ class SimulatedDevice(asyncio.DatagramProtocol):
         return self._mid
 
     def send(self, message: Message) -> None:
+        if self._tls is not None:
+            self._tls.write(message.encode())
+            self._flush_tls()
+            return
         self.transport.sendto(message.encode(), self.server)
 
     def datagram_received(self, data: bytes, address: tuple) -> None:
         if self.asleep:
             return
+        if self._handshake is not None:
+            self._handshake.put_nowait(data)
+            return
+        if self._tls is not None:
+            from mbedtls import tls
+
+            try:
+                self._tls.receive_from_network(data)
+                data = self._tls.read(65536)
+            except (tls.WantReadError, Exception):
+                return
         try:
             message = Message.decode(data)
         except Exception:
@@ -179,7 +237,7 @@ class SimulatedDevice(asyncio.DatagramProtocol):
         request.token = random.randbytes(4)
         return await self.exchange(request)
 
-    async def wait_observed(self, timeout: float = 5.0) -> None:
+    async def wait_observed(self, timeout: float = 10.0) -> None:
         await asyncio.wait_for(self.observed.wait(), timeout=timeout)
 
     def notification(self, payload: bytes, *, content_format: int = OPAQUE, mid: int | None = None) -> Message:
@@ -266,6 +324,7 @@ async def run_fleet(
     host: str = "127.0.0.1",
     lwm2m: bool = True,
     confirmable: bool = True,
+    psks: dict[str, bytes] | None = None,
     progress=None,
 ) -> FleetResult:
     """Register and get observed every endpoint, then send `rate` uplinks per second in all, round
@@ -274,7 +333,8 @@ async def run_fleet(
     devices: list[SimulatedDevice] = []
     for endpoint in endpoints:
         try:
-            devices.append(await connect(endpoint, port, host=host, lwm2m=lwm2m))
+            psk = (endpoint, psks[endpoint]) if psks is not None else None
+            devices.append(await connect(endpoint, port, host=host, lwm2m=lwm2m, psk=psk))
         except (DeviceError, TimeoutError) as problem:
             result.errors.append(f"{endpoint}: {problem or 'not observed'}")
     result.connected = len(devices)

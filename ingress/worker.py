@@ -47,6 +47,7 @@ from devices import hooks, logs
 from devices.downlink import DOWNLINK_MESSAGE, worker_key
 from devices.models import Device, LogKind
 from ingress import pipeline, sessions
+from ingress.dtls import DTLSAddress, DTLSInterface
 from ingress.formats import LINK_FORMAT, FormatError, parse_link_format
 from ingress.models import Channel
 from ingress.sessions import Refused, SessionView
@@ -120,9 +121,14 @@ class IngressSite(resource.Resource):
 class IngressWorker:
     """The worker's state and its network loop. `start()` binds, `stop()` releases everything."""
 
-    def __init__(self, *, host: str | None = None, port: int | None = None, name: str = "") -> None:
+    def __init__(
+        self, *, host: str | None = None, port: int | None = None, coaps_port: int | None = 0, name: str = ""
+    ) -> None:
         self.host = host or settings.INGRESS_BIND_ADDRESS
         self.port = port or settings.COAP_PORT
+        # CoAPS: COAPS_PORT by default (0), another port, or None for none.
+        self.coaps_port = settings.COAPS_PORT if coaps_port == 0 else coaps_port
+        self.psk_cache: dict[str, tuple[bytes | None, float]] = {}
         self.name = name or f"ingress-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.channel_name = ""
         self.tokens: dict[bytes, TokenState] = {}
@@ -132,6 +138,7 @@ class IngressWorker:
         self.unknown_tokens: collections.OrderedDict[bytes, float] = collections.OrderedDict()
         self.resolving: dict[bytes, list[Message]] = {}
         self.pending_observes: dict[bytes, asyncio.Future] = {}
+        self.pending_remotes: dict[bytes, Any] = {}
         self.queues: list[collections.deque[Pending]] = []
         self.wakeups: list[asyncio.Event] = []
         self.queued = 0
@@ -141,6 +148,7 @@ class IngressWorker:
         self.db = ThreadPoolExecutor(settings.INGRESS_DB_THREADS, thread_name_prefix="ingress-db")
         self.registrations = ThreadPoolExecutor(2, thread_name_prefix="ingress-reg")
         self.misc = ThreadPoolExecutor(2, thread_name_prefix="ingress-misc")
+        self.handshakes = ThreadPoolExecutor(2, thread_name_prefix="ingress-dtls")
         self.context: aiocoap.Context | None = None
 
     # --- lifecycle -------------------------------------------------------------------------------
@@ -156,8 +164,18 @@ class IngressWorker:
         sock = self.interface.transport.get_extra_info("socket")
         if sock is not None:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, settings.INGRESS_RCVBUF)
-        self._aiocoap_dispatch = self.messages.dispatch_message
-        self.messages.dispatch_message = self.dispatch_message
+        self.messages.dispatch_message = self._hook(self.messages, self.token_manager)
+        self.dtls = None
+        if self.coaps_port is not None:
+            await self.context._append_tokenmanaged_messagemanaged_transport(
+                lambda manager: DTLSInterface.create(
+                    manager, host=self.host, port=self.coaps_port, lookup=self.psk, executor=self.handshakes
+                )
+            )
+            self.dtls_token_manager = self.context.request_interfaces[-1]
+            self.dtls_messages = self.dtls_token_manager.token_interface
+            self.dtls = self.dtls_messages.message_interface
+            self.dtls_messages.dispatch_message = self._hook(self.dtls_messages, self.dtls_token_manager)
         # A layer of its own: receive() must not be shared with another loop (tests run two workers).
         layer = channel_layers.make_backend(DEFAULT_CHANNEL_LAYER) if get_channel_layer() is not None else None
         self.layer = layer
@@ -182,7 +200,7 @@ class IngressWorker:
         with_redis = self.channel_name
         if with_redis:
             await self.run_misc(lambda: get_redis().delete(worker_key(self.channel_name)))
-        for executor in (self.db, self.registrations, self.misc):
+        for executor in (self.db, self.registrations, self.misc, self.handshakes):
             executor.shutdown(wait=True, cancel_futures=True)
 
     async def run_misc(self, function: Callable, *args: Any, **kwargs: Any) -> Any:
@@ -235,7 +253,47 @@ class IngressWorker:
             await asyncio.sleep(1)
 
     # --- the message layer hook --------------------------------------------------------------------
-    def dispatch_message(self, message: Message) -> None:
+    def _hook(self, manager: Any, token_manager: Any) -> Callable[[Message], None]:
+        original = manager.dispatch_message
+        original_error = manager.dispatch_error
+
+        def dispatch(message: Message) -> None:
+            self.dispatch_message(message, original, token_manager)
+
+        def dispatch_error(problem: BaseException, remote: Any) -> None:
+            # An ICMP error for a device ends aiocoap's exchanges with it; our observe waits too.
+            for token, pending_remote in list(self.pending_remotes.items()):
+                waiter = self.pending_observes.get(token)
+                if pending_remote == remote and waiter is not None and not waiter.done():
+                    waiter.set_exception(error.NetworkError(str(problem)))
+            original_error(problem, remote)
+
+        manager.dispatch_error = dispatch_error
+        return dispatch
+
+    def _manager(self, remote: Any) -> Any:
+        return self.dtls_messages if isinstance(remote, DTLSAddress) else self.messages
+
+    def psk(self, identity: str) -> bytes | None:
+        """The key of the device whose nodeId is `identity` (DTLS handshakes ask from a thread)."""
+        cached = self.psk_cache.get(identity)
+        if cached is not None and cached[1] > time.monotonic():
+            return cached[0]
+        try:
+            device = Device.objects.filter(node_id=identity).only("psk_encrypted").first()
+            key = bytes.fromhex(device.psk) if device is not None and device.psk else None
+        except ValueError:
+            key = None
+        finally:
+            close_old_connections()
+        if key is None:
+            log.info("DTLS handshake with unknown identity %r", identity)
+        self.psk_cache[identity] = (key, time.monotonic() + 30)
+        while len(self.psk_cache) > 100000:
+            self.psk_cache.pop(next(iter(self.psk_cache)))
+        return key
+
+    def dispatch_message(self, message: Message, original: Callable[[Message], None], token_manager: Any) -> None:
         """Runs for every datagram aiocoap decoded, before aiocoap's own message layer."""
         if message.code.is_response() and message.token:
             message.received_at = timezone.now()
@@ -246,11 +304,11 @@ class IngressWorker:
             if (
                 message.mtype in (CON, NON)
                 and message.opt.observe is not None
-                and (message.token, message.remote) not in (self.token_manager.outgoing_requests or {})
+                and (message.token, message.remote) not in (token_manager.outgoing_requests or {})
             ):
                 self._resolve(message)
                 return
-        self._aiocoap_dispatch(message)
+        original(message)
 
     def _resolve(self, message: Message) -> None:
         """A notification on a token this process does not know: look it up before answering."""
@@ -294,10 +352,10 @@ class IngressWorker:
             rst = Message(code=codes.EMPTY, payload=b"")
             rst.mtype, rst.mid = RST, message.mid
             rst.remote = message.remote.as_response_address()
-            self.messages._send_initially(rst)
+            self._manager(message.remote)._send_initially(rst)
 
     def _ack(self, remote: Any, mid: int) -> None:
-        self.messages._send_empty_ack(remote, mid, "uplink handled")
+        self._manager(remote)._send_empty_ack(remote, mid, "uplink handled")
 
     def _remember(self, view: SessionView, token: bytes | None, *, established: bool) -> None:
         self.views[view.device_pk] = view
@@ -324,7 +382,7 @@ class IngressWorker:
             # value, not an uplink. An ACK answering another worker's request is recognised by its
             # token alone (the kernel may hash the device to us).
             if message.mtype is ACK:
-                self.messages._remove_exchange(message)  # stops retransmitting our GET, if it was ours
+                self._manager(message.remote)._remove_exchange(message)  # stops retransmitting our GET
             if message.mtype is CON:
                 self._ack(message.remote, message.mid)
             state.established = message.code.is_successful()
@@ -365,7 +423,7 @@ class IngressWorker:
             payload=message.payload,
             content_format=message.opt.content_format,
             message_id=message.mid,
-            secure=view.secure,
+            secure=isinstance(message.remote, DTLSAddress) and message.remote.identity == view.node_id,
             transport="LwM2M" if view.channel == Channel.LWM2M else "CoAP",
         )
         self.enqueue(Pending(uplink, message.remote, message.mid, message.mtype, view))
@@ -432,7 +490,8 @@ class IngressWorker:
             if len(path) == 2 and path[0] == "rd" and request.code in (codes.POST, codes.PUT):
                 return await self._update(request, path[1], query)
             if len(path) == 2 and path[0] == "rd" and request.code == codes.DELETE:
-                await self.loop.run_in_executor(self.registrations, sessions.deregister, path[1])
+                secure = isinstance(request.remote, DTLSAddress)
+                await self.loop.run_in_executor(self.registrations, lambda: sessions.deregister(path[1], secure=secure))
                 return Message(code=codes.DELETED)
             if path == ("t", "r") and request.code == codes.POST:
                 return await self._register_huawei(request, query)
@@ -475,6 +534,8 @@ class IngressWorker:
                 host=host,
                 port=port,
                 worker=self.channel_name,
+                secure=isinstance(request.remote, DTLSAddress),
+                identity=getattr(request.remote, "identity", None),
                 lifetime=_int(query.get("lt")),
                 binding=query.get("b") or ("UQ" if "Q" in query else "U"),
                 version=query.get("lwm2m", ""),
@@ -494,6 +555,7 @@ class IngressWorker:
                 host=host,
                 port=port,
                 worker=self.channel_name,
+                secure=isinstance(request.remote, DTLSAddress),
                 lifetime=_int(query.get("lt")),
                 binding=query.get("b"),
                 objects=objects,
@@ -517,7 +579,13 @@ class IngressWorker:
         view = await self.loop.run_in_executor(
             self.registrations,
             lambda: sessions.register(
-                channel=Channel.HUAWEI, node_id=endpoint, host=host, port=port, worker=self.channel_name
+                channel=Channel.HUAWEI,
+                node_id=endpoint,
+                host=host,
+                port=port,
+                worker=self.channel_name,
+                secure=isinstance(request.remote, DTLSAddress),
+                identity=getattr(request.remote, "identity", None),
             ),
         )
         self._after_registration(view)
@@ -530,39 +598,59 @@ class IngressWorker:
         self.loop.call_soon(lambda: self._spawn(self.observe(view, view.observe_token)))
 
     # --- observing ----------------------------------------------------------------------------------
-    async def observe(self, view: SessionView, token: bytes, *, confirmable: bool = True) -> bool:
-        """GET <uplink resource> with Observe=0 and our token. True once the device accepted it."""
+    async def observe(self, view: SessionView, token: bytes, *, confirmable: bool = True, attempts: int = 3) -> bool:
+        """GET <uplink resource> with Observe=0 and our token. True once the device accepted it.
+
+        A device may not listen yet right after registering (lwm2m-node-lib opens its server socket
+        then; the ICMP error ends aiocoap's retransmission at once): after a network error or no
+        answer, the request is sent again, up to `attempts` times, with growing pauses. A reset or an
+        error code from the device is final."""
         self._remember(view, token, established=False)
-        request = Message(code=codes.GET, observe=0, transport_tuning=PlatformTuning(confirmable))
-        request.opt.uri_path = tuple(part for part in view.observed_path.split("/") if part)
-        request.token = token
-        request.mtype = CON if confirmable else NON
-        request.remote = self.remote(view)
-        waiter = self.loop.create_future()
-        self.pending_observes[token] = waiter
+        problem: BaseException | None = None
+        for attempt in range(attempts):
+            request = Message(code=codes.GET, observe=0, transport_tuning=PlatformTuning(confirmable))
+            request.opt.uri_path = tuple(part for part in view.observed_path.split("/") if part)
+            request.token = token
+            request.mtype = CON if confirmable else NON
+            request.remote = self.remote(view)
+            if request.remote is None:
+                problem = error.MessageError("no DTLS session with the device: it must handshake again")
+                break
+            waiter = self.loop.create_future()
+            self.pending_observes[token] = waiter
+            self.pending_remotes[token] = request.remote
 
-        def on_reset() -> None:
-            if not waiter.done():
-                waiter.set_exception(error.MessageError("reset"))
+            def on_reset(waiter: asyncio.Future = waiter) -> None:
+                if not waiter.done():
+                    waiter.set_exception(error.MessageError("reset"))
 
-        tuning = request.transport_tuning
-        try:
-            self.messages.send_message(request, on_reset)
-            limit = tuning.MAX_TRANSMIT_WAIT if confirmable else 2 * tuning.ACK_TIMEOUT
-            answer = await asyncio.wait_for(waiter, timeout=limit)
-        except (TimeoutError, error.Error) as problem:
-            self.pending_observes.pop(token, None)
-            current = await self.run_misc(sessions.by_device, view.device_pk)
-            if current is not None and current.observe_token == token and current.observed:
-                return True  # answered, to another worker
-            await self.run_misc(
-                _log_device, view.device_pk, f"no answer to observing {view.observed_path}: {problem or 'timeout'}"
-            )
-            return False
-        await self._established(view, token, answer)
-        return answer.code.is_successful()
+            tuning = request.transport_tuning
+            try:
+                self._manager(request.remote).send_message(request, on_reset)
+                limit = tuning.MAX_TRANSMIT_WAIT if confirmable else 2 * tuning.ACK_TIMEOUT
+                answer = await asyncio.wait_for(waiter, timeout=limit)
+            except error.MessageError as reset:
+                problem = reset
+                break
+            except (TimeoutError, error.Error) as failure:
+                problem = failure
+                await asyncio.sleep(tuning.ACK_TIMEOUT * 2**attempt)
+                continue
+            finally:
+                self.pending_observes.pop(token, None)
+                self.pending_remotes.pop(token, None)
+            await self._established(view, token, answer)
+            return answer.code.is_successful()
+        current = await self.run_misc(sessions.by_device, view.device_pk)
+        if current is not None and current.observe_token == token and current.observed:
+            return True  # answered, to another worker
+        summary = f"no answer to observing {view.observed_path}: {problem or 'timeout'}"
+        await self.run_misc(_log_device, view.device_pk, summary)
+        return False
 
-    def remote(self, view: SessionView) -> UDP6EndpointAddress:
+    def remote(self, view: SessionView) -> UDP6EndpointAddress | DTLSAddress | None:
+        if view.secure:
+            return self.dtls.session_for(view.host, view.port, view.node_id) if self.dtls is not None else None
         host = view.host if ":" in view.host else f"::ffff:{view.host}"
         return UDP6EndpointAddress((host, view.port, 0, 0), self.interface)
 
@@ -603,7 +691,9 @@ class IngressWorker:
         request.remote = self.remote(view)
         outcome, code, detail = "acked" if confirmable else "sent", "", ""
         try:
-            if confirmable:
+            if request.remote is None:
+                outcome, detail = "undeliverable", "no DTLS session with the device: it must handshake again"
+            elif confirmable:
                 timeout = request.transport_tuning.MAX_TRANSMIT_WAIT + 1
                 response = await asyncio.wait_for(self.context.request(request).response, timeout=timeout)
                 code = str(response.code.dotted)

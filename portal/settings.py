@@ -262,6 +262,9 @@ INGRESS_ACK_RANDOM_FACTOR = float(env_str("INGRESS_ACK_RANDOM_FACTOR", "1.5"))
 INGRESS_MAX_RETRANSMIT = env_int("INGRESS_MAX_RETRANSMIT", 3)
 # aiocoap keeps every received message for EXCHANGE_LIFETIME (~2 x MAX_LATENCY + 47 s): memory.
 INGRESS_SIMULATOR_HOST = env_str("INGRESS_SIMULATOR_HOST", "127.0.0.1")  # where the portal's simulator finds it
+INGRESS_DTLS_MAX_PEERS = env_int("INGRESS_DTLS_MAX_PEERS", 100000)  # DTLS sessions a worker keeps
+INGRESS_DTLS_IDLE_SECONDS = env_int("INGRESS_DTLS_IDLE_SECONDS", 3600)  # silence that ends a DTLS session
+INGRESS_SIMULATOR_HOST = env_str("INGRESS_SIMULATOR_HOST", "127.0.0.1")  # where the portal's simulator finds it
 INGRESS_MAX_LATENCY = float(env_str("INGRESS_MAX_LATENCY", "10"))
 INGRESS_DEDUP_SECONDS = env_int("INGRESS_DEDUP_SECONDS", 300)  # uplinks deduplicated by (device, MID)
 INGRESS_DEDUP_PENDING_SECONDS = env_int("INGRESS_DEDUP_PENDING_SECONDS", 30)

@@ -40,10 +40,11 @@ def water_device(credentials: AppCredentials, node_id: str = "863703030000001", 
 class WorkerThread:
     """An ingress worker with its own event loop in a thread of the test process."""
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, coaps_port: int | None = None) -> None:
         self.port = port or free_udp_port()
+        self.coaps_port = coaps_port or free_udp_port()
         self.loop = asyncio.new_event_loop()
-        self.worker = IngressWorker(host="127.0.0.1", port=self.port)
+        self.worker = IngressWorker(host="127.0.0.1", port=self.port, coaps_port=self.coaps_port)
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
 
     def start(self) -> WorkerThread:

@@ -30,7 +30,7 @@ def stored_readings(device: Device) -> list[str]:
     return [row.data["currentReading"] for row in DataHistory.objects.filter(device_id=device.pk).order_by("id")]
 
 
-def wait_for(condition, seconds: float = 5.0) -> None:
+def wait_for(condition, seconds: float = 10.0) -> None:
     deadline = time.monotonic() + seconds
     while not condition():
         assert time.monotonic() < deadline, "timed out waiting"
@@ -55,8 +55,10 @@ def test_register_observe_notify_store_ack_and_cloud_rsp(owner_app, worker):
     assert acked_after_store == [["555"]]
     assert received[0].path == "/19/1/0" and received[0].method == "PUT"
     assert received[0].payload == bytes.fromhex("AAAA0000")
+    # The observe's answer is recorded by the worker in the background.
+    wait_for(lambda: DeviceSession.objects.get(device=device).observed)
     session = DeviceSession.objects.get(device=device)
-    assert session.observed and session.observe_token == simulated.observe_token
+    assert session.observe_token == simulated.observe_token
     assert session.worker == worker.worker.channel_name
     device.refresh_from_db()
     assert device.activated

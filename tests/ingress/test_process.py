@@ -43,6 +43,7 @@ def ingress(settings):
             "DATABASE_URL": database_url_for_tests(),
             "REDIS_KEY_PREFIX": settings.REDIS_KEY_PREFIX,
             "INGRESS_CODEC_MODULE": "tests.ingress.water_codec",
+            "COAPS_PORT": str(free_udp_port()),
             "INGRESS_HEARTBEAT_SECONDS": "1",
             "INGRESS_ACK_TIMEOUT": "0.5",
             "LOG_LEVEL": "WARNING",

@@ -44,3 +44,18 @@ def test_simulate_devices_says_why_nothing_connected(owner_app, worker):
 
     assert done.returncode != 0
     assert "4.03" in done.stderr and "no device could register" in done.stderr
+
+
+def test_simulate_devices_over_coaps(owner_app, worker, settings):
+    water_meter(owner_app)
+    args = ["--register", owner_app.app_id, "--count", "2", "--rate", "20", "--duration", "0.5", "--coaps"]
+    done = manage(
+        "simulate_devices", *args, "--port", str(worker.coaps_port), env={"REDIS_KEY_PREFIX": settings.REDIS_KEY_PREFIX}
+    )
+
+    assert done.returncode == 0, done.stderr
+    summary = re.search(r"2 devices, (\d+) uplinks sent, (\d+) acknowledged, 0 failed", done.stdout)
+    assert summary and int(summary[2]) >= 5, done.stdout
+    from ingress.models import DeviceSession
+
+    assert DeviceSession.objects.filter(secure=True).count() == 2

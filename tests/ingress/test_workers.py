@@ -74,6 +74,6 @@ def test_after_a_restart_the_next_notification_is_stored_and_the_device_is_obser
 
     assert new_token != old_token and resets == 0
     assert readings(device) == ["31", "32"]
+    wait_for(lambda: DeviceSession.objects.get(device=device).observed)
     session = DeviceSession.objects.get(device=device)
     assert bytes(session.observe_token) == new_token and bytes(session.previous_token) == old_token
-    assert session.observed

@@ -32,11 +32,12 @@ class Command(BaseCommand):
         if worker:
             asyncio.run(_run_worker(port))
             return
-        _check_free(port)
+        _check_free(port, "COAP_PORT")
+        _check_free(settings.COAPS_PORT, "COAPS_PORT")
         _supervise(workers or settings.INGRESS_WORKERS, port)
 
 
-def _check_free(port: int) -> None:
+def _check_free(port: int, variable: str) -> None:
     """One clear line naming the variable when the port is taken (a stale server would share it)."""
     with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as probe:
         probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
@@ -44,7 +45,7 @@ def _check_free(port: int) -> None:
             probe.bind(("::", port))
         except OSError:
             raise CommandError(
-                f"Port {port} is already in use (set COAP_PORT to a free port, e.g. COAP_PORT={port + 1})."
+                f"Port {port} is already in use (set {variable} to a free port, e.g. {variable}={port + 1})."
             ) from None
 
 

@@ -2,6 +2,7 @@
 
     python manage.py simulate_devices --count 20 --rate 50 --duration 30 --payload 0014000012340007
     python manage.py simulate_devices --register APPID --count 5 ...   # register the nodeIds first
+    python manage.py simulate_devices --coaps ...                      # DTLS-PSK, each device's own psk
 
 Each device registers (endpoint name = nodeId: PREFIX followed by its number), is observed by the
 platform, then the fleet sends RATE uplinks per second in all for DURATION seconds and prints what
@@ -36,6 +37,9 @@ class Command(BaseCommand):
         parser.add_argument("--payload", default="0014000012340007", help="hex payload of each uplink")
         parser.add_argument("--non", action="store_true", help="non-confirmable uplinks")
         parser.add_argument("--huawei", action="store_true", help="the Huawei t/r + t/d channel instead of LwM2M")
+        parser.add_argument(
+            "--coaps", action="store_true", help="CoAPS (DTLS-PSK with each device's psk) on COAPS_PORT"
+        )
         parser.add_argument("--register", metavar="APPID", help="register missing devices in this application")
         parser.add_argument("--manufacturer", default="Huawei")
         parser.add_argument("--device-type", default="WaterMeter")
@@ -49,7 +53,11 @@ class Command(BaseCommand):
         endpoints = [f"{options['prefix']}{number:07d}" for number in range(options["count"])]
         if options["register"]:
             self._register(options, endpoints)
-        port = options["port"] or settings.COAP_PORT
+        port = options["port"] or (settings.COAPS_PORT if options["coaps"] else settings.COAP_PORT)
+        psks = None
+        if options["coaps"]:
+            devices = Device.objects.filter(node_id__in=endpoints)
+            psks = {device.node_id: bytes.fromhex(device.psk) for device in devices if device.psk}
 
         def progress(result, elapsed: float) -> None:
             self.stdout.write(f"{elapsed:5.1f}s  sent {result.sent}  acknowledged {result.acknowledged}")
@@ -64,6 +72,7 @@ class Command(BaseCommand):
                 duration=options["duration"],
                 lwm2m=not options["huawei"],
                 confirmable=not options["non"],
+                psks=psks,
                 progress=progress,
             )
         )
