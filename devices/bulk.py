@@ -96,7 +96,7 @@ MESSAGES: dict[str, Any] = {
         "The file needs a product column (the product id), or manufacturerId, deviceType and model columns."
     ),
     # A row
-    "BULK_EXTRA_CELLS": _("The row has %(cells)s cells, more than the %(columns)s columns of the header."),
+    "BULK_EXTRA_CELLS": _("Cell %(cell)s has a value but no column name in the header row."),
     "BULK_NODE_ID_REQUIRED": _("nodeId is empty."),
     "BULK_NODE_ID_TOO_LONG": _("nodeId is longer than 256 characters."),
     "BULK_IMEI_CHECK_DIGIT": _("IMEI %(node_id)s fails its check digit: the last digit should be %(expected)s."),
@@ -279,10 +279,10 @@ def _table(lines: Iterator[list[str]]) -> Table:
         raise BulkFileInvalid([Problem("BULK_FILE_EMPTY")])
     problems, columns = [], []
     for text in header:
-        column = _canonical(text) if text else None
+        column = _canonical(text) if text else ""  # a column without a name is ignored, if it stays empty
         if column is None:
             problems.append(Problem("BULK_COLUMN_UNKNOWN", text, 1, {"column": text}))
-        elif column in columns:
+        elif column and column in columns:
             problems.append(Problem("BULK_COLUMN_REPEATED", column, 1, {"column": column}))
         columns.append(column or "")
     if "nodeId" not in columns:
@@ -316,6 +316,16 @@ class CheckedRow:
 
     def add(self, code: str, column: str = "", **params: Any) -> None:
         self.problems.append(Problem(code, column, self.row_number, params))
+
+
+def _column_letters(index: int) -> str:
+    """A spreadsheet's name of the 0-based column: A, B, ..., Z, AA."""
+    letters = ""
+    index += 1
+    while index:
+        index, remainder = divmod(index - 1, 26)
+        letters = chr(ord("A") + remainder) + letters
+    return letters
 
 
 def luhn_digit(body: str) -> int:
@@ -389,9 +399,10 @@ def _check_row(number: int, cells: list[str], columns: list[str], products: _Pro
         values.get("psk", ""),
         None,
     )
-    extra = [cell for cell in cells[len(columns) :] if cell]
-    if extra:
-        row.add("BULK_EXTRA_CELLS", "", cells=len(columns) + len(extra), columns=len(columns))
+    named = len(columns)
+    stray = next((index for index, cell in enumerate(cells) if cell and (index >= named or not columns[index])), None)
+    if stray is not None:
+        row.add("BULK_EXTRA_CELLS", "", cell=f"{_column_letters(stray)}{number}")
     if not node_id:
         row.add("BULK_NODE_ID_REQUIRED", "nodeId")
     elif len(node_id) > 256:

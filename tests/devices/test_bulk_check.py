@@ -205,9 +205,18 @@ def test_a_gb18030_csv_from_chinese_excel_keeps_its_names(owner_app, product):
     assert row.name == "一号水表" and not row.problems
 
 
-def test_cells_past_the_header_are_a_row_problem(owner_app, product):
-    data = f"nodeId,product\r\n{imei(1)},{product.product_id},surprise\r\n".encode()
-    assert problems(owner_app.application, data) == [(2, "", "BULK_EXTRA_CELLS")]
+def test_a_value_under_no_column_name_is_a_row_problem_and_empty_unnamed_columns_are_ignored(owner_app, product):
+    data = (
+        f"nodeId,,product,\r\n{imei(1)},,{product.product_id},\r\n{imei(2)},,{product.product_id},surprise\r\n"
+        f"{imei(3)},oops,{product.product_id}\r\n"
+    ).encode()
+    checked = check_table(owner_app.application, read_table("devices.csv", data))
+    found = [(problem.row, problem.code, problem.message) for row in checked for problem in row.problems]
+    assert found == [
+        (3, "BULK_EXTRA_CELLS", "Cell D3 has a value but no column name in the header row."),
+        (4, "BULK_EXTRA_CELLS", "Cell B4 has a value but no column name in the header row."),
+    ]
+    assert bulk._column_letters(0) == "A" and bulk._column_letters(26) == "AA" and bulk._column_letters(701) == "ZZ"
 
 
 @pytest.mark.parametrize(
