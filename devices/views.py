@@ -37,6 +37,14 @@ def _can_edit(request: HttpRequest, device: Device) -> bool:
     return Application.objects.editable_by(request.user).filter(pk=device.application_id).exists()
 
 
+def listed_devices(user, applications: list[Application]):
+    """The devices the list shows an account: all for operators, else those of its applications, by id."""
+    devices = Device.objects.select_related("application", "product")
+    if user.is_staff:
+        return devices
+    return devices.filter(application_id__in=[application.pk for application in applications])
+
+
 @login_required
 def device_list(request: HttpRequest) -> HttpResponse:
     """Keyset paging on (created_at, id): the page after the cursor, fast at any depth.
@@ -48,9 +56,7 @@ def device_list(request: HttpRequest) -> HttpResponse:
     """
     filters = FilterForm(request.GET or None)
     applications = list(Application.objects.visible_to(request.user))  # the application filter lists them too
-    devices = Device.objects.select_related("application", "product")
-    if not request.user.is_staff:
-        devices = devices.filter(application_id__in=[application.pk for application in applications])
+    devices = listed_devices(request.user, applications)
     if filters.is_valid():
         data = filters.cleaned_data
         if data["q"]:
