@@ -496,6 +496,31 @@ class OnlinePlugin:
         self._fail_unknown = namespace["_unknown"]
         self._fail_short = namespace["_short"]
         self._id_ref = names.add("", "messageId")
+        if self._single is not None:
+            self.decode = self._single  # type: ignore[method-assign]
+        elif self._decoders:
+            self.decode = self._dispatcher()  # type: ignore[method-assign]
+
+    def _dispatcher(self) -> Callable[[bytes], dict[str, Any]]:
+        """decode(data) for several uplink messages: the message by messageId (F-3.5), then its function."""
+        table = {value: function for value, (function, _message) in self._decoders.items()}
+        offset, end, unpack = self._id_offset, (self._id_offset or 0) + self._id_size, self._id_unpack
+        assert offset is not None and unpack is not None
+        slow = self._message_of
+
+        if self._id_size == 1:
+
+            def decode(data: bytes) -> dict[str, Any]:
+                function = table.get(data[offset]) if len(data) >= end else None
+                return function(data) if function is not None else slow(data)[0](data)
+
+        else:
+
+            def decode(data: bytes) -> dict[str, Any]:
+                function = table.get(unpack(data, offset)[0]) if len(data) >= end else None
+                return function(data) if function is not None else slow(data)[0](data)
+
+        return decode
 
     # --- decoding --------------------------------------------------------------------------------
 
@@ -503,7 +528,7 @@ class OnlinePlugin:
         if self._single is not None:
             return self._single, self.definition.uplink[0]
         if not self._decoders:
-            raise fail("CODEC_ENCODE_UNSUPPORTED", what=Raw("uplinks: the plugin has no uplink message"))
+            raise fail("CODEC_UNSUPPORTED", what=Raw("decode uplinks: it has no uplink message"))
         offset = self._id_offset
         assert offset is not None and self._id_unpack is not None
         if len(data) < offset + self._id_size:
@@ -515,9 +540,11 @@ class OnlinePlugin:
         return found  # type: ignore[return-value]
 
     def decode(self, data: bytes) -> dict[str, Any]:
-        """The payload's deviceReq or deviceRsp; CodecError names the message, field and byte offset."""
-        if self._single is not None:
-            return self._single(data)
+        """The payload's deviceReq or deviceRsp; CodecError names the message, field and byte offset.
+
+        __init__ replaces this method on the instance by the generated function itself (the lone
+        uplink message's, or a dispatcher on messageId), so a decode is one Python call.
+        """
         return self._message_of(data)[0](data)
 
     def decode_many(self, payloads: Sequence[bytes]) -> list[Outcome]:

@@ -244,10 +244,10 @@ RULES: dict[str, CodecRule] = _rules(
         ),
     ),
     R(
-        "CODEC_ENCODE_UNSUPPORTED",
+        "CODEC_UNSUPPORTED",
         "script",
         None,
-        gettext_noop("The plugin does not encode %(what)s."),
+        gettext_noop("The plugin cannot %(what)s."),
         gettext_noop(
             "Define encode(obj) (OceanConnect style) or encodeDownlink(input) (TTN style), or add the command "
             "message to the online plugin."

@@ -191,7 +191,7 @@ class TtnPlugin:
         functions = self.functions()
         v3 = "encodeDownlink" not in functions and "Encode" in functions
         if not v3 and "encodeDownlink" not in functions:
-            return Outcome(error=fail("CODEC_ENCODE_UNSUPPORTED", what=Raw("commands: it defines no encodeDownlink")))
+            return Outcome(error=fail("CODEC_UNSUPPORTED", what=Raw("encode commands: it defines no encodeDownlink")))
         command = self.commands.get(message["cmd"]) or {}
         data = {**(command.get("data") or {}), **message.get("paras", {})}
         argument = {"data": data, "fPort": command.get("fPort", self.fport)}

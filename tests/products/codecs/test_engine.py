@@ -168,3 +168,27 @@ def test_names_reach_the_generated_code_only_as_literals():
     assert "'reading'" in plugin.source and "'Meter'" in plugin.source
     for line in plugin.source.splitlines():
         assert "reading =" not in line and "Meter =" not in line
+
+
+def test_a_two_byte_message_id_dispatches_too():
+    first, second = report_message(), report_message(name="second")
+    first["fields"][0] = field("messageId", "uint16", default="0x0101")
+    second["fields"][0] = field("messageId", "uint16", default="0x0202")
+    second["fields"] = second["fields"][:2]
+    plugin = _compile({"messages": [first, second]})
+    assert plugin.decode(bytes.fromhex("0202 000004D2"))["data"][0]["serviceData"] == {"reading": 1234}
+    assert plugin.decode(bytes.fromhex("0101 000004D2 FFF6"))["data"][0]["serviceData"]["temperature"] == -10
+    with pytest.raises(CodecError) as refused:
+        plugin.decode(bytes.fromhex("0303 00"))
+    assert (refused.value.code, refused.value.offset) == ("CODEC_DECODE_UNKNOWN_MESSAGE", 0)
+    with pytest.raises(CodecError) as refused:
+        plugin.decode(b"\x02")
+    assert (refused.value.code, refused.value.field) == ("CODEC_DECODE_TOO_SHORT", "messageId")
+
+
+def test_a_plugin_without_uplink_messages_cannot_decode():
+    plugin = _compile({"messages": [set_period_message()]})
+    with pytest.raises(CodecError) as refused:
+        plugin.decode(b"\x01")
+    assert refused.value.code == "CODEC_UNSUPPORTED"
+    assert "decode uplinks" in str(refused.value)

@@ -96,7 +96,7 @@ def test_a_codec_without_encoder_says_so():
     outcome = _plugin(source, {}).encode(
         {"msgType": "cloudReq", "serviceId": "Meter", "cmd": "SET_PERIOD", "paras": {}}
     )
-    assert outcome.error.code == "CODEC_ENCODE_UNSUPPORTED"
+    assert outcome.error.code == "CODEC_UNSUPPORTED"
 
 
 def test_chirpstack_v3_decode_and_encode():
