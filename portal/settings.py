@@ -176,6 +176,9 @@ CODEC_MAX_UPLOAD_BYTES = env_int("CODEC_MAX_UPLOAD_BYTES", 1024 * 1024)
 CODEC_CHECK_CALL_BUDGET_MS = env_int("CODEC_CHECK_CALL_BUDGET_MS", 10)
 # Compiled or loaded codec versions kept per process.
 CODEC_CACHE_SIZE = env_int("CODEC_CACHE_SIZE", 256)
+# Seconds a process remembers which version a product decodes with (another process's activation
+# takes effect within this).
+CODEC_VERSION_CACHE_SECONDS = env_int("CODEC_VERSION_CACHE_SECONDS", 2)
 
 # --- Push delivery (subscriptions) -----------------------------------------------------------
 # Callbacks to private, loopback and link-local addresses; `make run` turns this on for development.

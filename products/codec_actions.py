@@ -23,6 +23,7 @@ from django.utils import timezone
 from applications import events
 from applications.models import Application
 from products import locks
+from products.codecs import runtime
 from products.codecs.checker import Report, check_package
 from products.codecs.engine import compile_definition
 from products.codecs.errors import CodecError, Raw, fail, issue
@@ -48,7 +49,11 @@ def _locked_row(product: Product) -> Product:
 
 
 def _publish(product: Product, kind: str, data: dict[str, Any]) -> None:
+    """The live event, and this process forgets which version the product decodes with: now, and again
+    after commit, in case another thread looked it up in between."""
     events.publish(product.application_id, kind, {"productId": str(product.product_id), **data})
+    runtime.forget_product(product.pk)
+    transaction.on_commit(lambda: runtime.forget_product(product.pk))
 
 
 # --- Offline plugins ------------------------------------------------------------------------------

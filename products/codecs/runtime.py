@@ -1,14 +1,17 @@
 """Decoding and encoding for a stored product: which version, its plugin (cached), the profile check.
 
-The functions here are the public API re-exported by `products.codecs` (see its docstring). Each call
-costs one indexed query for the version to use (the active one, or the one asked for); the plugin of
-that version is built once per process and product revision and kept (`CODEC_CACHE_SIZE` of them).
-Versions never change once stored, so a cached plugin is never stale.
+The functions here are the public API re-exported by `products.codecs` (see its docstring). Which
+version to use (the active one, or the one asked for) is one indexed query, remembered for
+`CODEC_VERSION_CACHE_SECONDS` per process: a query per uplink would cost more than the decode itself.
+This process forgets it at once when it changes a codec (products.codec_actions); other processes
+follow within those seconds. The plugin of a version is built once per process and product revision
+and kept (`CODEC_CACHE_SIZE` of them); versions never change once stored, so it is never stale.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -22,6 +25,8 @@ from products.codecs.errors import CodecError, Raw, fail
 from products.codecs.profile import check_command, check_uplink, index_for
 
 _plugins: OrderedDict[tuple[int, int], tuple[int, Plugin]] = OrderedDict()
+# (product pk, version asked for or 0 for the active one) -> (expiry, (version pk, number) or None)
+_versions: dict[tuple[int, int], tuple[float, tuple[int, int] | None]] = {}
 _lock = threading.Lock()
 
 
@@ -38,11 +43,7 @@ def build_plugin(version: Any, product: Any) -> Plugin:
 
 def plugin_for(product: Any, version: int | None = None) -> tuple[int, Plugin]:
     """(version number, plugin) of the product's active codec version, or of version number `version`."""
-    from products.models import CodecVersion
-
-    rows = CodecVersion.objects.filter(codec__product_id=product.pk)
-    rows = rows.filter(number=version) if version is not None else rows.filter(active=True)
-    found = rows.values_list("pk", "number").first()
+    found = _version_row(product.pk, version)
     if found is None:
         if version is not None:
             raise fail("CODEC_VERSION_UNKNOWN", value=Raw(version))
@@ -53,12 +54,42 @@ def plugin_for(product: Any, version: int | None = None) -> tuple[int, Plugin]:
         if cached is not None:
             _plugins.move_to_end(key)
             return cached
+    from products.models import CodecVersion
+
     plugin = build_plugin(CodecVersion.objects.get(pk=found[0]), product)
     with _lock:
         _plugins[key] = (found[1], plugin)
         while len(_plugins) > settings.CODEC_CACHE_SIZE:
             _plugins.popitem(last=False)
     return found[1], plugin
+
+
+def _version_row(product_pk: int, version: int | None) -> tuple[int, int] | None:
+    """(pk, number) of the version to use, from the short-lived cache or one query."""
+    from products.models import CodecVersion
+
+    key = (product_pk, version or 0)
+    now = time.monotonic()
+    cached = _versions.get(key)
+    if cached is not None and cached[0] > now:
+        return cached[1]
+    rows = CodecVersion.objects.filter(codec__product_id=product_pk)
+    rows = rows.filter(number=version) if version is not None else rows.filter(active=True)
+    found = rows.values_list("pk", "number").first()
+    seconds = settings.CODEC_VERSION_CACHE_SECONDS
+    if seconds > 0:
+        with _lock:
+            if len(_versions) > 4 * settings.CODEC_CACHE_SIZE:
+                _versions.clear()
+            _versions[key] = (now + seconds, found)
+    return found
+
+
+def forget_product(product_pk: int) -> None:
+    """Forget which versions a product uses (its codec changed in this process)."""
+    with _lock:
+        for key in [key for key in _versions if key[0] == product_pk]:
+            del _versions[key]
 
 
 def active_version(product: Any) -> int | None:
@@ -210,6 +241,7 @@ def encode_ack(
 
 
 def forget_plugins() -> None:
-    """Drop every cached plugin (tests)."""
+    """Drop every cached plugin and version (tests)."""
     with _lock:
         _plugins.clear()
+        _versions.clear()

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from products import codecs
+from products import codec_actions, codecs
 from products.codecs import runtime
 from products.codecs.errors import CodecError
+from products.models import Codec
 from tests.products.codecs.fixtures import deploy, meter, upload
 
 REPORT = bytes.fromhex("01 000004D2 FFF6")
@@ -145,13 +146,35 @@ def test_encode_ack_online_and_javascript(owner_app, product):
     assert codecs.encode_ack(product, b"\x03\x00\x01\x00\x00") is None
 
 
-def test_one_query_per_call_once_the_plugin_is_built(product, django_assert_num_queries):
+def test_no_query_per_uplink_while_the_version_is_remembered(product, django_assert_num_queries):
+    deploy(product)
+    codecs.decode_uplink(product, REPORT)
+    with django_assert_num_queries(0):
+        codecs.decode_uplink(product, REPORT)
+        assert len(codecs.decode_many(product, [REPORT] * 200)) == 200
+
+
+def test_one_query_per_call_without_the_version_cache(product, settings, django_assert_num_queries):
+    settings.CODEC_VERSION_CACHE_SECONDS = 0
     deploy(product)
     codecs.decode_uplink(product, REPORT)
     with django_assert_num_queries(1):
         codecs.decode_uplink(product, REPORT)
     with django_assert_num_queries(1):
         assert len(codecs.decode_many(product, [REPORT] * 200)) == 200
+
+
+def test_a_change_in_this_process_takes_effect_at_once(owner_app, product):
+    deploy(product)
+    assert "identifier" not in codecs.decode_uplink(product, REPORT)
+    upload(owner_app)  # version 2 becomes active
+    assert codecs.decode_uplink(product, REPORT)["identifier"] == "1"
+    codec_actions.do_activate_version(Codec.objects.get(product=product), 1)
+    assert "identifier" not in codecs.decode_uplink(product, REPORT)
+    codec_actions.do_delete_codec(Codec.objects.get(product=product))
+    with pytest.raises(CodecError) as refused:
+        codecs.decode_uplink(product, REPORT)
+    assert refused.value.code == "CODEC_NONE"
 
 
 def test_the_plugin_is_built_once_per_version_and_revision(product):
