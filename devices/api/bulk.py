@@ -32,18 +32,18 @@ TAGS = ["Bulk registration"]
 PROBLEMS_SHOWN = 100
 
 
-class ProblemSerializer(serializers.Serializer):
+class BulkProblemSerializer(serializers.Serializer):
     row = serializers.IntegerField(allow_null=True, help_text="The row as a spreadsheet numbers it (header: 1).")
     column = serializers.CharField(help_text="nodeId, product, psk...; empty for the row as a whole.")
     code = serializers.CharField(help_text="A BULK_* code of docs/errors.md.")
     message = serializers.CharField()
 
 
-class FileErrorSerializer(ErrorSerializer):
-    errors = ProblemSerializer(many=True)
+class BulkFileErrorSerializer(ErrorSerializer):
+    errors = BulkProblemSerializer(many=True)
 
 
-class JobSerializer(serializers.Serializer):
+class BulkRegistrationSerializer(serializers.Serializer):
     jobId = serializers.UUIDField()
     fileName = serializers.CharField()
     mode = serializers.ChoiceField(choices=BulkMode.values)
@@ -67,17 +67,17 @@ class JobSerializer(serializers.Serializer):
     startedAt = serializers.CharField(allow_null=True)
     finishedAt = serializers.CharField(allow_null=True)
     problemCount = serializers.IntegerField(required=False, help_text="Rows with problems (all of them).")
-    problems = ProblemSerializer(many=True, required=False, help_text=f"The first {PROBLEMS_SHOWN} rows' problems.")
+    problems = BulkProblemSerializer(many=True, required=False, help_text=f"The first {PROBLEMS_SHOWN} rows' problems.")
 
 
-class JobPageSerializer(serializers.Serializer):
+class BulkRegistrationPageSerializer(serializers.Serializer):
     totalCount = serializers.IntegerField()
     pageNo = serializers.IntegerField()
     pageSize = serializers.IntegerField()
-    jobs = JobSerializer(many=True)
+    jobs = BulkRegistrationSerializer(many=True)
 
 
-class UploadSerializer(serializers.Serializer):
+class BulkRegistrationUploadSerializer(serializers.Serializer):
     file = serializers.FileField(help_text="CSV or XLSX; header row with nodeId and product or manufacturerId, "
                                  "deviceType, model; optional verifyCode, name, psk, timeout.")  # fmt: skip
     mode = serializers.ChoiceField(choices=BulkMode.values, required=False, default=BulkMode.ALL_OR_NOTHING)
@@ -160,10 +160,12 @@ class BulkRegistrationsView(APIView):
             "`all-or-nothing` (the default) registers every row or none; `skip-bad-rows` registers the good "
             "rows. Follow the job with GET .../{jobId}; the report lists every row's outcome."
         ),
-        request={"multipart/form-data": UploadSerializer},
+        request={"multipart/form-data": BulkRegistrationUploadSerializer},
         responses={
-            201: JobSerializer,
-            400: OpenApiResponse(FileErrorSerializer, description="100022: the file cannot be used; nothing stored"),
+            201: BulkRegistrationSerializer,
+            400: OpenApiResponse(
+                BulkFileErrorSerializer, description="100022: the file cannot be used; nothing is stored"
+            ),
             **AUTH_ERRORS,
         },
     )
@@ -192,7 +194,7 @@ class BulkRegistrationsView(APIView):
         tags=TAGS,
         summary="The calling application's bulk registrations, newest first",
         parameters=[OpenApiParameter("pageNo", int), OpenApiParameter("pageSize", int, description="1 to 100")],
-        responses={200: JobPageSerializer, **AUTH_ERRORS},
+        responses={200: BulkRegistrationPageSerializer, **AUTH_ERRORS},
     )
     def get(self, request: Request) -> Response:
         page_no = whole_number(request, "pageNo", 0, maximum=1_000_000)
@@ -215,7 +217,7 @@ class BulkRegistrationView(APIView):
         tags=TAGS,
         summary="One bulk registration: state, progress, the first problems",
         parameters=[JOB_ID],
-        responses={200: JobSerializer, **NOT_FOUND, **AUTH_ERRORS},
+        responses={200: BulkRegistrationSerializer, **NOT_FOUND, **AUTH_ERRORS},
     )
     def get(self, request: Request, job_id: str) -> Response:
         return Response(job_body(own_job(request, job_id), problems=True))
@@ -230,7 +232,7 @@ class BulkRegistrationStartView(APIView):
         parameters=[JOB_ID],
         request=None,
         responses={
-            200: JobSerializer,
+            200: BulkRegistrationSerializer,
             409: OpenApiResponse(ErrorSerializer, description="200002: not a dry run that can start"),
             **NOT_FOUND,
             **AUTH_ERRORS,

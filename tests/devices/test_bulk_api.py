@@ -238,3 +238,26 @@ def test_anonymous_callers_get_1010005_and_change_nothing(client, owners_job, pr
     assert response.json() == {"resultcode": "1010005", "resultmsg": "Invalid access token or appId."}
     assert BulkRegistration.objects.count() == 1 and BulkRegistration.objects.get().state == BulkState.CHECKED
     assert not queued
+
+
+def test_the_openapi_schema_documents_the_bulk_calls():
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    operations = {
+        operation["operationId"]
+        for path, item in schema["paths"].items()
+        if path.startswith(URL)
+        for operation in item.values()
+    }
+    assert operations == {
+        "createBulkRegistration",
+        "listBulkRegistrations",
+        "getBulkRegistration",
+        "startBulkRegistration",
+        "bulkRegistrationReport",
+    }
+    upload = schema["paths"][URL]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
+    assert upload == {"$ref": "#/components/schemas/BulkRegistrationUpload"}
+    fields = schema["components"]["schemas"]["BulkRegistrationUpload"]["properties"]
+    assert set(fields) == {"file", "mode", "dryRun"}

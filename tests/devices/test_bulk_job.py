@@ -271,3 +271,18 @@ def test_the_report_lists_every_row_with_generated_psks_only_for_those_who_may_s
     assert [line[5] for line in bulk.report_lines(job, with_psk=False)] == ["psk", "", "", ""]
     text = "".join(bulk.report_csv(job, with_psk=False))
     assert text.startswith("\ufeffrow,nodeId,name,status,deviceId,psk,problems\r\n")
+
+
+def test_each_batch_tells_the_open_pages_once_it_commits(
+    owner_app, product, settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    settings.BULK_REGISTRATION_CHUNK = 2
+    job = create_job(owner_app.application, product_rows(product, 3), mode="skip-bad-rows")
+    sent = []
+    monkeypatch.setattr("applications.events._send", lambda application, message: sent.append(message))
+    with django_capture_on_commit_callbacks(execute=True):
+        bulk.run_job(job.pk)
+    progress = [message["data"] for message in sent if message["kind"] == "bulk.progress"]
+    assert [(data["state"], data["processed"]) for data in progress] == [("running", 2), ("running", 3), ("done", 3)]
+    assert {data["jobId"] for data in progress} == {str(job.job_id)}
+    assert all(message["application"] == owner_app.application.pk for message in sent)
