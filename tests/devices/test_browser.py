@@ -71,6 +71,9 @@ def test_bulk_register_a_file_with_bad_rows_and_open_a_registered_device(live_se
     rows[50][4] = "soon"  # row 52: a timeout that is not a number
     rows[120][0] = imei(119)  # rows 121 and 122: one nodeId twice
 
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))  # htmx's live-event trigger filter included
+
     # sign in and go to bulk registration from the devices list
     page.goto(live_server.url + "/")
     page.get_by_label("Account name").fill("devon")
@@ -132,3 +135,4 @@ def test_bulk_register_a_file_with_bad_rows_and_open_a_registered_device(live_se
     expect(page.locator("[data-device-log]")).to_contain_text(
         f"registered with nodeId {imei(199)} by bulk registration meters.csv, row 201"
     )
+    assert not errors, errors
