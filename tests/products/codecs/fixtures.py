@@ -3,8 +3,8 @@
 The Meter profile has two services. Meter: reading (int), temperature (int, -40..125), voltage
 (decimal, 0..100), label (string, at most 16), status (string enum OK, LOW), blob (string, for
 arrays), when (DateTime), flow (double); commands SET_PERIOD (period int 1..86400, required; response
-result) and SET_LABEL (label string). Battery: level (int 0..100) and voltage (decimal), so that
-`voltage` belongs to two services (TTN mapping by name is ambiguous for it).
+result), SET_LABEL (label string) and SET_GAIN (gain decimal 0..10). Battery: level (int 0..100)
+and voltage (decimal), so that `voltage` belongs to two services (TTN mapping by name is ambiguous).
 """
 
 from __future__ import annotations
@@ -78,6 +78,7 @@ def meter_files(model: str = "m1") -> dict[str, Any]:
                         "responses": [{"responseName": "SET_PERIOD_RSP", "paras": [para("result", "int")]}],
                     },
                     {"commandName": "SET_LABEL", "paras": [para("label", "string", maxLength=16)], "responses": []},
+                    {"commandName": "SET_GAIN", "paras": [para("gain", "decimal", min=0, max=10)], "responses": []},
                 ],
             }
         ]

@@ -38,3 +38,4 @@ def test_another_application_gets_404(client, owner_app, other_app):
 def test_anonymous_is_refused(client, owner_app):
     codec = deploy(meter(owner_app)).codec
     assert client.get(f"/api/v1/codecs/{codec.codec_id}").status_code == 403
+    assert client.get(f"/api/v1/codecs/{codec.codec_id}/versions/1").status_code == 403

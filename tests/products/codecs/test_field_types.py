@@ -198,3 +198,17 @@ def test_encode_checks_each_value_against_its_type_f_5_9():
         with pytest.raises(CodecError) as refused:
             _set_period(encoder, value)
         assert (refused.value.code, refused.value.field, refused.value.offset) == (code, "period", 1), value
+
+
+@pytest.mark.parametrize(("type_", "raw"), [("float", struct.pack(">f", 2.5)), ("double", struct.pack(">d", 2.5))])
+def test_floats_encode_big_endian(type_, raw):
+    message = {"name": "setGain", "kind": "command", "serviceId": "Meter", "command": "SET_GAIN"}
+    message["fields"] = [field("gain", type_, target="gain")]
+    plugin = compile_definition(check_definition({"messages": [message]}, _index(), max_payload=1024), max_payload=1024)
+    assert plugin.encode_command({"serviceId": "Meter", "cmd": "SET_GAIN", "paras": {"gain": 2.5}}) == raw
+    assert plugin.encode_command({"serviceId": "Meter", "cmd": "SET_GAIN", "paras": {"gain": 2}}) == struct.pack(
+        ">" + ("f" if type_ == "float" else "d"), 2.0
+    )
+    with pytest.raises(CodecError) as refused:
+        plugin.encode_command({"serviceId": "Meter", "cmd": "SET_GAIN", "paras": {"gain": "2.5"}})
+    assert (refused.value.code, refused.value.field) == ("CODEC_ENCODE_TYPE", "gain")
