@@ -240,20 +240,6 @@ COAPS_PORT = env_int("COAPS_PORT", 5684)
 MQTT_PORT = env_int("MQTT_PORT", 1883)
 MQTTS_PORT = env_int("MQTTS_PORT", 8883)
 
-REST_FRAMEWORK = {
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
-        "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
-    ],
-    "DEFAULT_AUTHENTICATION_CLASSES": ["applications.auth.NorthboundAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["applications.auth.IsApplication"],
-    "EXCEPTION_HANDLER": "applications.errors.exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "UNAUTHENTICATED_USER": None,
-}
-SPECTACULAR_SETTINGS = {
 # --- Ingress (device access: `manage.py run_ingress`) -----------------------------------------------
 INGRESS_WORKERS = env_int("INGRESS_WORKERS", 2)  # processes sharing COAP_PORT (SO_REUSEPORT)
 INGRESS_BIND_ADDRESS = env_str("INGRESS_BIND_ADDRESS", "::")  # "::" takes IPv4 too (v4-mapped)
@@ -264,10 +250,6 @@ INGRESS_ACK_TIMEOUT = float(env_str("INGRESS_ACK_TIMEOUT", "10"))
 INGRESS_ACK_RANDOM_FACTOR = float(env_str("INGRESS_ACK_RANDOM_FACTOR", "1.5"))
 INGRESS_MAX_RETRANSMIT = env_int("INGRESS_MAX_RETRANSMIT", 3)
 # aiocoap keeps every received message for EXCHANGE_LIFETIME (~2 x MAX_LATENCY + 47 s): memory.
-INGRESS_SIMULATOR_HOST = env_str("INGRESS_SIMULATOR_HOST", "127.0.0.1")  # where the portal's simulator finds it
-INGRESS_DTLS_MAX_PEERS = env_int("INGRESS_DTLS_MAX_PEERS", 100000)  # DTLS sessions a worker keeps
-INGRESS_DTLS_IDLE_SECONDS = env_int("INGRESS_DTLS_IDLE_SECONDS", 3600)  # silence that ends a DTLS session
-INGRESS_SIMULATOR_HOST = env_str("INGRESS_SIMULATOR_HOST", "127.0.0.1")  # where the portal's simulator finds it
 INGRESS_MAX_LATENCY = float(env_str("INGRESS_MAX_LATENCY", "10"))
 INGRESS_DEDUP_SECONDS = env_int("INGRESS_DEDUP_SECONDS", 300)  # uplinks deduplicated by (device, MID)
 INGRESS_DEDUP_PENDING_SECONDS = env_int("INGRESS_DEDUP_PENDING_SECONDS", 30)
@@ -282,7 +264,24 @@ INGRESS_HEARTBEAT_SECONDS = env_int("INGRESS_HEARTBEAT_SECONDS", 5)
 INGRESS_REOBSERVE_RATE = env_int("INGRESS_REOBSERVE_RATE", 200)  # re-observations per second after a restart
 INGRESS_LWM2M_DOWNLINK = env_str("INGRESS_LWM2M_DOWNLINK", "write")  # write (PUT) or execute (POST) /19/1/0
 INGRESS_RCVBUF = env_int("INGRESS_RCVBUF", 4 * 1024 * 1024)
+INGRESS_SIMULATOR_HOST = env_str("INGRESS_SIMULATOR_HOST", "127.0.0.1")  # where the portal's simulator finds it
+INGRESS_DTLS_MAX_PEERS = env_int("INGRESS_DTLS_MAX_PEERS", 100000)  # DTLS sessions a worker keeps
+INGRESS_DTLS_IDLE_SECONDS = env_int("INGRESS_DTLS_IDLE_SECONDS", 3600)  # silence that ends a DTLS session
 
+REST_FRAMEWORK = {
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["applications.auth.NorthboundAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["applications.auth.IsApplication"],
+    "EXCEPTION_HANDLER": "applications.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
     "TITLE": "OceanConnect-compatible IoT platform API",
     "DESCRIPTION": (
         "The northbound API of OceanConnect (paths under /iocm and /iodm, unchanged) and the "
