@@ -155,6 +155,8 @@ def _settings_form(**overrides):
         "data_retention_days": 7,
         "device_quota": 10000,
         "api_rate_limit": 100,
+        "device_uplink_limit": 1200,
+        "uplink_rate_limit": 120,
     }
     form.update(overrides)
     return {key: value for key, value in form.items() if value != ""}
