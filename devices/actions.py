@@ -533,3 +533,61 @@ def do_add_to_group(group: DeviceGroup, device_ids: Iterable[str]) -> list[str]:
         raise NorthboundError("100601", http_status=200)
     group.devices.add(*devices)
     return [device.device_id for device in devices]
+
+
+def do_store_reports(items: list[tuple[Device, list[ServiceReport]]], *, request_id: str | None = None) -> None:
+    """`do_store_report` for many reports at once (the ingress's batches, in the caller's transaction):
+    one UPDATE merges every shadow, one INSERT writes the history of storage-mode applications, two
+    `notify_many` per application write the pushes, and last-seen times of ONLINE devices go to Redis
+    in one round trip. A device may appear several times: its reports are applied in order."""
+    items = [(device, reports) for device, reports in items if reports]
+    if not items:
+        return
+    from django.db import connection
+    from psycopg.types.json import Jsonb
+
+    now = timezone.now()
+    shadows: dict[int, dict[str, Any]] = {}
+    for device, reports in items:
+        shadows.setdefault(device.pk, {}).update(
+            {
+                report.service_id: {
+                    "serviceType": report.service_type,
+                    "data": report.data,
+                    "eventTime": format_time(report.event_time),
+                }
+                for report in reports
+            }
+        )
+    placeholders = ", ".join(["(%s, %s::jsonb)"] * len(shadows))
+    params = [value for pk, shadow in shadows.items() for value in (pk, Jsonb(shadow))]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE devices_device AS d SET shadow = d.shadow || v.shadow FROM (VALUES {placeholders}) "  # noqa: S608
+            "AS v(id, shadow) WHERE d.id = v.id",
+            params,
+        )
+    history.insert(
+        (device.pk, device.application_id, report.service_id, report.data, report.event_time, now)
+        for device, reports in items
+        if device.application.storage_mode
+        for report in reports
+    )
+    by_app: dict[int, tuple[Application, list[dict[str, Any]], list[dict[str, Any]]]] = {}
+    for device, reports in items:
+        application, changed, datas = by_app.setdefault(device.application_id, (device.application, [], []))
+        gateway_id = device.gateway_device_id
+        services = [
+            payloads.service(report.service_id, report.service_type, report.data, report.event_time)
+            for report in reports
+        ]
+        changed += [payloads.device_data_changed(device.device_id, gateway_id, one, request_id) for one in services]
+        datas.append(payloads.device_datas_changed(device.device_id, gateway_id, services, request_id))
+    for application, changed, datas in by_app.values():
+        push.notify_many(application, nt.DEVICE_DATA_CHANGED, changed)
+        push.notify_many(application, nt.DEVICE_DATAS_CHANGED, datas)
+    online = {device.pk: device for device, _ in items if device.status == Status.ONLINE and device.activated}
+    if online:
+        get_redis().hset(key("devices", "last_seen"), mapping={pk: now.timestamp() for pk in online})
+    for device in {device.pk: device for device, _ in items if device.pk not in online}.values():
+        record_seen(device, now)

@@ -41,6 +41,7 @@ PcpHandler = Callable[[Any, bytes], None]
 OutcomeHandler = Callable[[DownlinkOutcome], None]
 
 _uplink_handlers: list[UplinkHandler] = []
+_uplinks_handlers: list[Callable[[list[tuple[Any, list[Any]]]], None]] = []
 _response_handlers: list[ResponseHandler] = []
 _pcp_handlers: list[PcpHandler] = []
 _outcome_handlers: list[OutcomeHandler] = []
@@ -49,6 +50,13 @@ _outcome_handlers: list[OutcomeHandler] = []
 def on_uplink_stored(handler: UplinkHandler) -> UplinkHandler:
     """handler(device, reports): a report was stored; the commands layer sends cached commands now (F-5.2)."""
     _uplink_handlers.append(handler)
+    return handler
+
+
+def on_uplinks_stored(handler: Callable[[list[tuple[Any, list[Any]]]], None]) -> Callable:
+    """handler([(device, reports), ...]): a batch of stored reports (the ingress stores in batches).
+    Prefer this to on_uplink_stored on the hot path: one call, so one query, per batch."""
+    _uplinks_handlers.append(handler)
     return handler
 
 
@@ -80,6 +88,14 @@ def _call_all(handlers: list[Callable[..., None]], *args: Any) -> None:
 
 def uplink_stored(device: Any, reports: list[Any]) -> None:
     _call_all(_uplink_handlers, device, reports)
+
+
+def uplinks_stored(items: list[tuple[Any, list[Any]]]) -> None:
+    """A batch of stored reports: batch handlers once, per-device handlers for each item."""
+    if items:
+        _call_all(_uplinks_handlers, items)
+    for device, reports in items:
+        _call_all(_uplink_handlers, device, reports)
 
 
 def response_received(device: Any, decoded: dict[str, Any]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.utils import timezone
@@ -27,3 +28,32 @@ def log(device: Device, kind: str, summary: str, *, raw: bytes | None = None, de
         {"deviceId": device.device_id, "kind": kind, "summary": entry.summary, "raw": entry.raw},
     )
     return entry
+
+
+def log_many(entries: Iterable[tuple[Device, str, str, bytes | None, Any]]) -> list[DeviceLog]:
+    """Many events at once (device, kind, summary, raw, detail): one INSERT, and one live event per
+    application (`device.logs`, its `entries` each shaped like a `device.log` event's data)."""
+    now = timezone.now()
+    rows = [
+        DeviceLog(
+            device=device,
+            application_id=device.application_id,
+            created_at=now,
+            kind=kind,
+            summary=summary[:512],
+            raw=raw.hex().upper() if raw else "",
+            detail=detail,
+        )
+        for device, kind, summary, raw, detail in entries
+    ]
+    if not rows:
+        return rows
+    DeviceLog.objects.bulk_create(rows)
+    by_app: dict[int, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_app.setdefault(row.application_id, []).append(
+            {"deviceId": row.device.device_id, "kind": row.kind, "summary": row.summary, "raw": row.raw}
+        )
+    for application_pk, items in by_app.items():
+        events.publish(application_pk, "device.logs", {"entries": items})
+    return rows

@@ -111,23 +111,130 @@ def _handle(uplinks: Sequence[Uplink]) -> list[Outcome]:
     limits = flow.count([(uplinks[i].device_pk, devices[uplinks[i].device_pk].application) for i in counted])
     limited = dict(zip(counted, limits, strict=True))
 
-    done, released = [], []
+    plans: dict[int, Plan] = {}
     for index in fresh:
         uplink = uplinks[index]
         device = devices.get(uplink.device_pk)
+        if device is None:
+            outcomes[index] = Outcome(UNKNOWN_DEVICE, detail="the device was deleted")
+            continue
         try:
-            if device is None:
-                outcome = Outcome(UNKNOWN_DEVICE, detail="the device was deleted")
-            else:
-                outcome = _one(device, uplink, limited.get(index))
+            plans[index] = _prepare(device, uplink, limited.get(index))
         except Exception:
             log.exception("uplink of device %s failed", uplink.device_pk)
-            outcome = Outcome(FAILED, acknowledge=False, detail="internal error: the device will retransmit")
-        outcomes[index] = outcome
-        if uplink.message_id is not None:
+            outcomes[index] = Outcome(FAILED, acknowledge=False, detail="internal error: the device will retransmit")
+    try:
+        _commit(list(plans.values()))
+        for index, plan in plans.items():
+            outcomes[index] = plan.outcome
+    except Exception:
+        # One uplink must not fail the others: process this batch one by one.
+        log.exception("a batch of %d uplinks failed; processing them one by one", len(plans))
+        for index in plans:
+            uplink = uplinks[index]
+            try:
+                outcomes[index] = _one(devices[uplink.device_pk], uplink, limited.get(index))
+            except Exception:
+                log.exception("uplink of device %s failed", uplink.device_pk)
+                outcomes[index] = Outcome(
+                    FAILED, acknowledge=False, detail="internal error: the device will retransmit"
+                )
+
+    done, released = [], []
+    for index in fresh:
+        uplink, outcome = uplinks[index], outcomes[index]
+        if uplink.message_id is not None and outcome is not None:
             (done if outcome.acknowledge else released).append((uplink.device_pk, uplink.message_id))
     flow.settle(done, released)
     return [outcome for outcome in outcomes if outcome is not None]
+
+
+@dataclass
+class Plan:
+    """What one uplink will change, worked out before the batch's transaction (decoding, checks)."""
+
+    device: Device
+    outcome: Outcome
+    logs: list[tuple[Device, str, str, bytes | None, object]] = field(default_factory=list)
+    reports: list | None = None
+    after_commit: list = field(default_factory=list)
+
+
+def _prepare(device: Device, uplink: Uplink, limited: flow.Limited | None) -> Plan:
+    """Steps 2 to 7 of the pipeline without writing anything: what to store, log and answer."""
+    raw = uplink.payload
+    if device.is_secure and not uplink.secure:
+        reason = "refused: the device is registered as secure and must use CoAPS (DTLS)"
+        return Plan(device, Outcome(REFUSED, detail=reason), [(device, LogKind.INFO, reason, raw, None)])
+    if limited is not None:
+        reason = f"dropped by flow control: over the limit of {limited.limit}"
+        entry = (device, LogKind.FLOW_CONTROL, reason, raw, {"retryAfter": limited.retry_after})
+        return Plan(device, Outcome(LIMITED, retry_after=limited.retry_after, detail=reason), [entry])
+    try:
+        payload = resource_bytes(uplink.content_format, raw)
+    except FormatError as error:
+        name = NAMES.get(uplink.content_format, str(uplink.content_format))
+        reason = f"{name} payload could not be read: {error}"
+        return Plan(device, Outcome(DECODE_ERROR, detail=reason), [(device, LogKind.DECODE_ERROR, reason, raw, None)])
+    if payload.startswith(PCP_PREFIX):
+        entry = (device, LogKind.UPLINK, "PCP message (firmware upgrade protocol)", payload, None)
+        return Plan(device, Outcome(PCP, detail="PCP message"), [entry], after_commit=[(hooks.pcp_received, payload)])
+    try:
+        decoded = codec.decode_uplink(device.product, payload)
+    except codec.CodecError as error:
+        reason = f"decode failed: {error}"
+        return Plan(
+            device, Outcome(DECODE_ERROR, detail=reason), [(device, LogKind.DECODE_ERROR, reason, payload, None)]
+        )
+    logs_: list = []
+    if decoded.get("msgType") == "deviceRsp":
+        logs_.append((device, LogKind.DECODED, f"command response mid {decoded.get('mid')}", payload, decoded))
+        reply = _ack_planned(device, payload, logs_)
+        outcome = Outcome(RESPONSE, decoded=decoded, reply=reply)
+        return Plan(device, outcome, logs_, after_commit=[(hooks.response_received, decoded)])
+    try:
+        reports = service_reports(device.product, decoded, uplink.received_at)
+    except ReportInvalid as error:
+        reason = f"does not match the profile: {error}"
+        entry = (device, LogKind.DECODE_ERROR, reason, payload, decoded)
+        return Plan(device, Outcome(INVALID, detail=reason, decoded=decoded), [entry])
+    services = ", ".join(report.service_id for report in reports)
+    logs_.append((device, LogKind.DECODED, f"{uplink.transport} uplink: {services}", payload, decoded))
+    reply = _ack_planned(device, payload, logs_)
+    outcome = Outcome(STORED, decoded=decoded, reply=reply, detail=services)
+    return Plan(device, outcome, logs_, reports=reports)
+
+
+def _ack_planned(device: Device, payload: bytes, entries: list) -> bytes | None:
+    try:
+        return codec.encode_ack(device.product, payload)
+    except codec.CodecError as error:
+        entries.append((device, LogKind.ENCODE_ERROR, f"ACK (cloudRsp) could not be encoded: {error}", payload, None))
+        return None
+
+
+def _commit(plans: list[Plan]) -> None:
+    """Write a batch's plans in one transaction: binding, reports, logs; hooks after the commit."""
+    if not plans:
+        return
+    with transaction.atomic():
+        bound: dict[int, Device] = {}
+        for plan in plans:
+            if not plan.device.activated and plan.outcome.result not in (REFUSED, LIMITED):
+                if plan.device.pk not in bound:
+                    bound[plan.device.pk] = actions.do_bind_device(plan.device)
+                plan.device = bound[plan.device.pk]
+        actions.do_store_reports([(plan.device, plan.reports) for plan in plans if plan.reports])
+        logs.log_many(
+            (bound.get(device.pk, device), kind, summary, raw, detail)
+            for plan in plans
+            for device, kind, summary, raw, detail in plan.logs
+        )
+        for plan in plans:
+            for hook, argument in plan.after_commit:
+                transaction.on_commit(lambda hook=hook, device=plan.device, argument=argument: hook(device, argument))
+        stored = [(plan.device, plan.reports) for plan in plans if plan.reports]
+        transaction.on_commit(lambda: hooks.uplinks_stored(stored))
 
 
 def _one(device: Device, uplink: Uplink, limited: flow.Limited | None) -> Outcome:

@@ -695,7 +695,10 @@ class IngressWorker:
                 outcome, detail = "undeliverable", "no DTLS session with the device: it must handshake again"
             elif confirmable:
                 timeout = request.transport_tuning.MAX_TRANSMIT_WAIT + 1
-                response = await asyncio.wait_for(self.context.request(request).response, timeout=timeout)
+                # Shielded: cancelling aiocoap's own future breaks its later error dispatch (InvalidStateError).
+                pending = self.context.request(request).response
+                pending.add_done_callback(_retrieve)
+                response = await asyncio.wait_for(asyncio.shield(pending), timeout=timeout)
                 code = str(response.code.dotted)
                 if not response.code.is_successful():
                     outcome, detail = "error", f"the device answered {code}"
@@ -713,7 +716,9 @@ class IngressWorker:
         kind = "cloudRsp ACK" if request_id is None else f"downlink {request_id}"
         summary = f"{kind} to {'/'.join(path)}: {outcome}" + (f" ({detail})" if detail else "")
         report = hooks.DownlinkOutcome(request_id, view.device_pk, outcome, code, detail) if request_id else None
-        await self.run_misc(_after_downlink, view.device_pk, summary, payload, report)
+        if request_id is not None or outcome != "acked":
+            # A delivered cloudRsp ACK is routine (one per uplink): only its failures are logged.
+            await self.run_misc(_after_downlink, view.device_pk, summary, payload, report)
         return outcome
 
 
@@ -743,6 +748,12 @@ def _after_downlink(device_pk: int, summary: str, payload: bytes, report: hooks.
         logs.log(device, LogKind.COMMAND, summary, raw=payload)
     if report is not None:
         hooks.downlink_outcome(report)
+
+
+def _retrieve(future: asyncio.Future) -> None:
+    """Mark a future's exception as seen (its waiter may have given up already)."""
+    if not future.cancelled():
+        future.exception()
 
 
 def _log_failure(task: asyncio.Task) -> None:

@@ -63,7 +63,7 @@ def test_register_observe_notify_store_ack_and_cloud_rsp(owner_app, worker):
     device.refresh_from_db()
     assert device.activated
     logs = list(DeviceLog.objects.filter(device=device).values_list("kind", flat=True))
-    assert LogKind.BIND in logs and LogKind.DECODED in logs and LogKind.COMMAND in logs
+    assert LogKind.BIND in logs and LogKind.DECODED in logs
 
 
 def test_a_non_confirmable_uplink_is_stored(owner_app, worker):

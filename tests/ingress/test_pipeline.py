@@ -99,6 +99,7 @@ def test_a_failed_uplink_is_not_acknowledged_and_its_retransmission_is_processed
     def broken(*args, **kwargs):
         raise RuntimeError("database went away")
 
+    monkeypatch.setattr("devices.actions.do_store_reports", broken)
     monkeypatch.setattr("devices.actions.do_store_report", broken)
     failed = handle_uplink(Uplink(device.pk, report(), message_id=11))
     monkeypatch.undo()
@@ -106,6 +107,30 @@ def test_a_failed_uplink_is_not_acknowledged_and_its_retransmission_is_processed
 
     assert failed.result == "failed" and not failed.acknowledge
     assert retried.result == STORED
+
+
+def test_a_batch_that_fails_is_processed_one_by_one_so_one_bad_uplink_fails_alone(owner_app, monkeypatch):
+    from devices import actions
+
+    good, bad = water_device(owner_app), water_device(owner_app, "863703030000002")
+    store_one = actions.do_store_report
+
+    def batch_breaks(*args, **kwargs):
+        raise RuntimeError("one row violates something")
+
+    def one_breaks(device, reports, **kwargs):
+        if device.pk == bad.pk:
+            raise RuntimeError("this one violates something")
+        store_one(device, reports, **kwargs)
+
+    monkeypatch.setattr("devices.actions.do_store_reports", batch_breaks)
+    monkeypatch.setattr("devices.actions.do_store_report", one_breaks)
+    outcomes = handle_uplinks(
+        [Uplink(good.pk, report(reading=5), message_id=1), Uplink(bad.pk, report(), message_id=1)]
+    )
+
+    assert [o.result for o in outcomes] == [STORED, "failed"]
+    assert [row.data["currentReading"] for row in DataHistory.objects.filter(device_id=good.pk)] == ["5"]
 
 
 def test_pcp_messages_are_split_off_before_the_codec(owner_app):
@@ -180,6 +205,17 @@ def test_stored_uplinks_are_handed_to_the_commands_layer(owner_app):
     finally:
         hooks._uplink_handlers.clear()
     assert stored == [["WaterMeter"]]
+
+
+def test_a_batch_reaches_batch_handlers_in_one_call(owner_app):
+    devices = [water_device(owner_app, f"86370303000020{n}") for n in range(3)]
+    calls = []
+    hooks.on_uplinks_stored(lambda items: calls.append([device.pk for device, _ in items]))
+    try:
+        handle_uplinks([Uplink(device.pk, report()) for device in devices])
+    finally:
+        hooks._uplinks_handlers.clear()
+    assert calls == [[device.pk for device in devices]]
 
 
 def test_a_secure_device_is_refused_on_plain_coap(owner_app):

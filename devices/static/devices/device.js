@@ -40,13 +40,17 @@
   document.body.dataset.liveWanted = "1";
   document.addEventListener("live-event", (message) => {
     const event = message.detail;
-    if (event.kind !== "device.log" || event.data.deviceId !== log.dataset.deviceLog) return;
-    log.querySelector("[data-empty]")?.remove();
-    const item = document.createElement("li");
-    const time = document.createElement("time"); time.textContent = event.at.replace("T", " ").replace("+00:00", "");
-    const kind = document.createElement("strong"); kind.textContent = event.data.kind;
-    item.append(time, " ", kind, " ", event.data.summary);
-    if (event.data.raw) { const raw = document.createElement("code"); raw.className = "small"; raw.textContent = event.data.raw; item.append(" ", raw); }
-    log.prepend(item);
+    // One event per log line, or the ingress's batches: "device.logs" with entries of the same shape.
+    const entries = event.kind === "device.log" ? [event.data] : event.kind === "device.logs" ? event.data.entries : [];
+    for (const data of entries) {
+      if (data.deviceId !== log.dataset.deviceLog) continue;
+      log.querySelector("[data-empty]")?.remove();
+      const item = document.createElement("li");
+      const time = document.createElement("time"); time.textContent = event.at.replace("T", " ").replace("+00:00", "");
+      const kind = document.createElement("strong"); kind.textContent = data.kind;
+      item.append(time, " ", kind, " ", data.summary);
+      if (data.raw) { const raw = document.createElement("code"); raw.className = "small"; raw.textContent = data.raw; item.append(" ", raw); }
+      log.prepend(item);
+    }
   });
 })();

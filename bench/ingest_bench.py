@@ -1,0 +1,430 @@
+"""Uplink ingestion through the whole ingress, next to a no-op aiocoap server in the same run.
+
+What it measures, all on 127.0.0.1:
+
+1. baseline: W processes of a bare aiocoap 0.4.17 server (udp6, SO_REUSEPORT, the ingress's tuning)
+   answering every confirmable POST with 2.04 and doing nothing else: what aiocoap alone costs;
+2. ingress: `manage.py run_ingress --workers W` with D registered and observed devices, each sending
+   confirmable notifications on /19/0/0; every one goes through the pipeline (dedup, flow control,
+   codec, profile check, shadow, history, device log, cloudRsp) before its ACK.
+
+The load comes from G generator processes of raw UDP (no CoAP library: a few bytes of header built
+by hand), one socket per device, a window of outstanding messages per socket, so the generator is not
+what limits. It reports acknowledged messages per second and p50/p95/p99 of the time to the ACK;
+stored uplinks per second come from the history table. The ingress's flow-control limits are raised
+for the bench's application. The codec is the hand-written WaterMeter codec of the tests
+(INGRESS_CODEC_MODULE=tests.ingress.water_codec).
+
+    make bench BENCH=ingest
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_ingest REDIS_URL=redis://127.0.0.1:6379/0 \\
+        .venv/bin/python bench/ingest_bench.py [--devices 400 --seconds 8 --workers 2 --generators 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import random
+import selectors
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+if str(BASE_DIR) not in sys.path:
+    sys.path.insert(0, str(BASE_DIR))
+
+MAINTENANCE_DBS = {"", "postgres", "template0", "template1", "root", "test"}
+CON, NON, ACK, RST = 0, 1, 2, 3
+POST, CREATED, CONTENT, GET = 2, 65, 69, 1
+
+
+# --- raw CoAP ------------------------------------------------------------------------------------
+def _option(delta: int, value: bytes) -> bytes:
+    def nibble(number: int) -> tuple[int, bytes]:
+        if number < 13:
+            return number, b""
+        if number < 269:
+            return 13, bytes([number - 13])
+        return 14, struct.pack(">H", number - 269)
+
+    d, dx = nibble(delta)
+    n, nx = nibble(len(value))
+    return bytes([(d << 4) | n]) + dx + nx + value
+
+
+def encode(mtype: int, code: int, mid: int, token: bytes, options: list[tuple[int, bytes]], payload: bytes) -> bytes:
+    out = bytearray([0x40 | (mtype << 4) | len(token), code]) + struct.pack(">H", mid) + token
+    last = 0
+    for number, value in sorted(options, key=lambda item: item[0]):
+        out += _option(number - last, value)
+        last = number
+    if payload:
+        out += b"\xff" + payload
+    return bytes(out)
+
+
+def decode(data: bytes) -> tuple[int, int, int, bytes, dict[int, list[bytes]]]:
+    """(type, code, mid, token, {option number: [values]}) of a datagram."""
+    mtype, tkl, code = (data[0] >> 4) & 3, data[0] & 15, data[1]
+    mid = struct.unpack(">H", data[2:4])[0]
+    token = data[4 : 4 + tkl]
+    options: dict[int, list[bytes]] = {}
+    offset, number = 4 + tkl, 0
+    while offset < len(data) and data[offset] != 0xFF:
+        byte = data[offset]
+        offset += 1
+        delta, length = byte >> 4, byte & 15
+        if delta == 13:
+            delta, offset = data[offset] + 13, offset + 1
+        elif delta == 14:
+            delta, offset = struct.unpack(">H", data[offset : offset + 2])[0] + 269, offset + 2
+        if length == 13:
+            length, offset = data[offset] + 13, offset + 1
+        elif length == 14:
+            length, offset = struct.unpack(">H", data[offset : offset + 2])[0] + 269, offset + 2
+        number += delta
+        options.setdefault(number, []).append(data[offset : offset + length])
+        offset += length
+    return mtype, code, mid, token, options
+
+
+def uint(value: int) -> bytes:
+    return value.to_bytes((value.bit_length() + 7) // 8, "big") if value else b""
+
+
+# --- the generator (one process) ------------------------------------------------------------------
+def generate(
+    mode: str, port: int, endpoints: list[str], seconds: float, window: int, payload: bytes, out: multiprocessing.Queue
+) -> None:
+    """mode "ingress": register each endpoint, answer the observe, then notify; "baseline": POST."""
+    selector = selectors.DefaultSelector()
+    sockets = []
+    for _ in endpoints:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        sock.connect(("127.0.0.1", port))
+        sock.setblocking(False)
+        sockets.append(sock)
+        selector.register(sock, selectors.EVENT_READ, len(sockets) - 1)
+    tokens: list[bytes | None] = [None] * len(endpoints)
+    if mode == "ingress":
+        pending = set(range(len(endpoints)))
+        deadline = time.monotonic() + 60
+        sent_at = [0.0] * len(endpoints)
+        while pending and time.monotonic() < deadline:
+            now = time.monotonic()
+            for index in list(pending):
+                if tokens[index] is None and now - sent_at[index] > 2:
+                    query = [(15, f"ep={endpoints[index]}".encode()), (15, b"lt=3600"), (15, b"b=U")]
+                    options = [(11, b"rd"), *query, (12, bytes([40]))]
+                    sockets[index].send(encode(CON, POST, random.getrandbits(16), b"r", options, b"</19/0>"))
+                    sent_at[index] = now
+            for key, _ in selector.select(timeout=0.05):
+                index = key.data
+                try:
+                    data = sockets[index].recv(2048)
+                except OSError:  # nothing yet, or ICMP: the port is not open yet
+                    continue
+                mtype, code, mid, token, options = decode(data)
+                if mtype == CON and code != GET:  # a separate response (2.01): acknowledge it
+                    sockets[index].send(encode(ACK, 0, mid, b"", [], b""))
+                if code == GET and options.get(6) == [b""]:  # observe GET of /19/0/0
+                    tokens[index] = token
+                    answer = encode(ACK, CONTENT, mid, token, [(6, b"\x01"), (12, bytes([42]))], b"")
+                    sockets[index].send(answer)
+                    pending.discard(index)
+        if pending:
+            out.put({"error": f"{len(pending)} devices were not observed"})
+            return
+    outstanding: list[dict[int, float]] = [{} for _ in endpoints]
+    latencies: list[float] = []
+    acknowledged = sent = 0
+    mids = [random.getrandbits(16) for _ in endpoints]
+    sequence = [2] * len(endpoints)
+
+    def send(index: int) -> None:
+        nonlocal sent
+        mids[index] = (mids[index] + 1) & 0xFFFF
+        if mode == "ingress":
+            sequence[index] += 1
+            options = [(6, uint(sequence[index])), (12, bytes([42]))]
+            message = encode(CON, CONTENT, mids[index], tokens[index], options, payload)
+        else:
+            message = encode(CON, POST, mids[index], b"b", [(11, b"x")], payload)
+        outstanding[index][mids[index]] = time.monotonic()
+        sockets[index].send(message)
+        sent += 1
+
+    started = time.monotonic()
+    end = started + seconds
+    for index in range(len(endpoints)):
+        for _ in range(window):
+            send(index)
+    while time.monotonic() < end:
+        for key, _ in selector.select(timeout=0.05):
+            index = key.data
+            while True:
+                try:
+                    data = sockets[index].recv(2048)
+                except OSError:
+                    break
+                if len(data) < 4:
+                    continue
+                mtype, code, mid, token, _ = decode(data)
+                if mtype == ACK:
+                    at = outstanding[index].pop(mid, None)
+                    if at is not None:
+                        latencies.append(time.monotonic() - at)
+                        acknowledged += 1
+                        if time.monotonic() < end:
+                            send(index)
+                elif mtype == CON:  # a downlink (the codec's cloudRsp): acknowledge it
+                    sockets[index].send(encode(ACK, 68, mid, token, [], b""))
+        # A lost message (full socket buffer) is replaced after 5 s, so the window stays full.
+        now = time.monotonic()
+        for index, waiting in enumerate(outstanding):
+            for mid, at in list(waiting.items()):
+                if now - at > 5.0:
+                    del waiting[mid]
+                    send(index)
+    out.put({"sent": sent, "acknowledged": acknowledged, "latencies": latencies, "elapsed": time.monotonic() - started})
+    for sock in sockets:
+        sock.close()
+
+
+def run_load(mode: str, port: int, endpoints: list[str], generators: int, seconds: float, window: int) -> dict:
+    payload = b"\x00" + struct.pack(">BIH", 20, 1234, 7)
+    queue: multiprocessing.Queue = multiprocessing.Queue()
+    slices = [endpoints[index::generators] for index in range(generators)]
+    processes = [
+        multiprocessing.Process(target=generate, args=(mode, port, part, seconds, window, payload, queue))
+        for part in slices
+    ]
+    for process in processes:
+        process.start()
+    results = [queue.get(timeout=seconds + 120) for _ in processes]
+    for process in processes:
+        process.join()
+    errors = [result["error"] for result in results if "error" in result]
+    if errors:
+        raise SystemExit(f"load generator: {errors}")
+    latencies = sorted(value for result in results for value in result["latencies"])
+    elapsed = max(result["elapsed"] for result in results)
+
+    def percentile(fraction: float) -> float:
+        return latencies[min(len(latencies) - 1, int(fraction * len(latencies)))] * 1000 if latencies else 0.0
+
+    acknowledged = sum(result["acknowledged"] for result in results)
+    return {
+        "acknowledged": acknowledged,
+        "rate": acknowledged / elapsed,
+        "p50": percentile(0.5),
+        "p95": percentile(0.95),
+        "p99": percentile(0.99),
+        "elapsed": elapsed,
+    }
+
+
+# --- the no-op aiocoap server ------------------------------------------------------------------
+def serve_noop(port: int) -> None:
+    import asyncio
+
+    import aiocoap
+    from aiocoap import resource
+    from aiocoap.numbers.constants import TransportTuning
+
+    TransportTuning.MAX_LATENCY = 10.0
+    import gc
+
+    gc.set_threshold(50000, 20, 1000)
+
+    class Noop(resource.Resource):
+        async def render_post(self, request):
+            return aiocoap.Message(code=aiocoap.CHANGED)
+
+    async def main() -> None:
+        site = resource.Site()
+        site.add_resource(["x"], Noop())
+        await aiocoap.Context.create_server_context(site, bind=("::", port), transports=["udp6"])
+        await asyncio.get_running_loop().create_future()
+
+    asyncio.run(main())
+
+
+def _free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+# --- the platform side ----------------------------------------------------------------------------
+def setup_django(database_url: str) -> str:
+    import psycopg
+    from psycopg import sql
+
+    parts = urlsplit(database_url)
+    name = parts.path.lstrip("/")
+    if name in MAINTENANCE_DBS:
+        name = "bench_ingest"
+        database_url = urlunsplit(parts._replace(path=f"/{name}"))
+    with psycopg.connect(urlunsplit(parts._replace(path="/postgres")), autocommit=True) as connection:
+        if not connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    os.environ.update(DATABASE_URL=database_url, REDIS_KEY_PREFIX=f"bench-ingest-{uuid.uuid4().hex[:6]}:")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", interactive=False, verbosity=0)
+    return database_url
+
+
+def prepare(count: int):
+    """An application with raised limits, the WaterMeter product, `count` devices tied to it."""
+    from applications.actions import do_create_application
+    from devices.models import Device
+    from products.actions import do_import_profile
+    from tests.products.fixtures import WATER_METER_ZIP, build_zip, water_meter_files
+
+    application, _ = do_create_application(f"ingest bench {uuid.uuid4().hex[:6]}")
+    application.device_uplink_limit = application.uplink_rate_limit = 10**9
+    application.save()
+    from products.models import Product
+
+    # A product is unique by manufacturer and model across applications: clear an interrupted run's.
+    Device.objects.filter(product__manufacturer_id="Huawei", product__model="v1001").delete()
+    Product.objects.filter(manufacturer_id="Huawei", model="v1001").delete()
+    do_import_profile(application, WATER_METER_ZIP, build_zip(water_meter_files()))
+    prefix = f"87{random.randint(10**6, 10**7 - 1)}"
+    devices = [
+        Device(
+            application=application,
+            node_id=f"{prefix}{number:06d}",
+            verify_code=f"{prefix}{number:06d}",
+            manufacturer_id="Huawei",
+            device_type="WaterMeter",
+            model="v1001",
+            product=Product.objects.get(manufacturer_id="Huawei", model="v1001"),
+            timeout=0,
+        )
+        for number in range(count)
+    ]
+    Device.objects.bulk_create(devices, batch_size=1000)
+    return application, [device.node_id for device in devices]
+
+
+def wait_for_workers(count: int, process: subprocess.Popen) -> None:
+    from applications.redis import get_redis
+    from devices.downlink import worker_key
+
+    deadline = time.monotonic() + 60
+    while len(list(get_redis().scan_iter(match=worker_key("") + "*"))) < count:
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit("the ingress did not start")
+        time.sleep(0.1)
+
+
+def stored(application) -> int:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM devices_datahistory WHERE application_id = %s", [application.pk])
+        return cursor.fetchone()[0]
+
+
+def cleanup(application) -> None:
+    from devices import history
+    from devices.models import Device
+    from products.models import Product
+
+    history.delete_in_batches("application_id = %s", [application.pk])
+    Device.objects.filter(application=application).delete()
+    Product.objects.filter(application=application).delete()
+    application.delete()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--devices", type=int, default=400)
+    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--generators", type=int, default=2)
+    parser.add_argument("--window", type=int, default=2, help="messages outstanding per device")
+    parser.add_argument("--noop-serve", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.noop_serve:
+        serve_noop(args.noop_serve)
+        return
+    database_url = setup_django(os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench_ingest"))
+
+    # 1. the no-op aiocoap server, same number of processes
+    port = _free_udp_port()
+    noop = [subprocess.Popen([sys.executable, __file__, "--noop-serve", str(port)]) for _ in range(args.workers)]
+    time.sleep(1.5)
+    endpoints = [f"dev{number}" for number in range(args.devices)]
+    try:
+        baseline = run_load("baseline", port, endpoints, args.generators, args.seconds, args.window)
+    finally:
+        for process in noop:
+            process.send_signal(signal.SIGTERM)
+            process.wait()
+
+    # 2. the ingress
+    application, endpoints = prepare(args.devices)
+    port, coaps = _free_udp_port(), _free_udp_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "COAPS_PORT": str(coaps),
+        "INGRESS_CODEC_MODULE": "tests.ingress.water_codec",
+        "LOG_LEVEL": "WARNING",
+    }
+    ingress = subprocess.Popen(
+        [sys.executable, "manage.py", "run_ingress", "--workers", str(args.workers), "--port", str(port)],
+        cwd=BASE_DIR,
+        env=env,
+        start_new_session=True,
+    )
+    try:
+        wait_for_workers(args.workers, ingress)
+        before = stored(application)
+        started = time.monotonic()
+        result = run_load("ingress", port, endpoints, args.generators, args.seconds, args.window)
+        time.sleep(1)  # the last batch commits
+        stored_count = stored(application) - before
+        stored_rate = stored_count / result["elapsed"]
+        rss = subprocess.run(["ps", "-o", "rss=", "--ppid", str(ingress.pid)], capture_output=True, text=True)
+        memory = sum(int(value) for value in rss.stdout.split()) // 1024
+    finally:
+        os.killpg(ingress.pid, signal.SIGTERM)
+        ingress.wait(timeout=20)
+        cleanup(application)
+    del started
+
+    print(f"ingest bench: {args.devices} devices, {args.workers} workers, {args.generators} generators, "
+          f"window {args.window}, {args.seconds:.0f} s each")  # fmt: skip
+    print(f"{'':44}{'per second':>12}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'x no-op':>9}")
+    print(
+        f"{'no-op aiocoap, CON POST acknowledged':44}{baseline['rate']:>12,.0f}{baseline['p50']:>9.2f}"
+        f"{baseline['p95']:>9.2f}{baseline['p99']:>9.2f}{1:>9.2f}"
+    )
+    print(
+        f"{'ingress, notifications acknowledged':44}{result['rate']:>12,.0f}{result['p50']:>9.2f}"
+        f"{result['p95']:>9.2f}{result['p99']:>9.2f}{result['rate'] / baseline['rate']:>9.2f}"
+    )
+    ratio = stored_rate / baseline["rate"]
+    print(f"{'ingress, uplinks stored (history rows)':44}{stored_rate:>12,.0f}{'':27}{ratio:>9.2f}")
+    print(f"ingress workers' memory after the run: {memory} MB RSS in all")
+
+
+if __name__ == "__main__":
+    main()
