@@ -45,7 +45,7 @@ class OperationForm(forms.Form):
     rate_per_minute = forms.IntegerField(label=_("Devices per minute (0: no limit)"), min_value=0, initial=0)
     max_concurrent = forms.IntegerField(label=_("Devices upgrading at once (0: no limit)"), min_value=0, initial=0)
     abort_failure_ratio = forms.IntegerField(
-        label=_("Abort when this % of finished devices failed (empty: never)"),
+        label=_("Abort when this percentage of finished devices failed (empty: never)"),
         min_value=1,
         max_value=100,
         required=False,
