@@ -200,7 +200,40 @@ def generate(
         sock.close()
 
 
-def run_load(mode: str, port: int, endpoints: list[str], generators: int, seconds: float, window: int) -> dict:
+def registrations(port: int, endpoints: list[str], start_after: float, out: multiprocessing.Queue) -> None:
+    """Register endpoints one after another while the load runs: seconds from the request to its 2.01."""
+    time.sleep(start_after)
+    times = []
+    for endpoint in endpoints:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.connect(("127.0.0.1", port))
+        sock.settimeout(0.5)
+        mid = random.getrandbits(16)
+        options = [(11, b"rd"), (15, f"ep={endpoint}".encode()), (15, b"lt=3600"), (12, bytes([40]))]
+        request = encode(CON, POST, mid, b"q", options, b"</19/0>")
+        started = time.monotonic()
+        answered = None
+        for _ in range(16):  # retransmit every 0.5 s for up to 8 s
+            sock.send(request)
+            try:
+                while True:
+                    mtype, code, answer_mid, _, _ = decode(sock.recv(2048))
+                    if mtype == CON:
+                        sock.send(encode(ACK, 0, answer_mid, b"", [], b""))
+                    if code == CREATED:
+                        answered = time.monotonic() - started
+                        break
+            except OSError:
+                continue
+            break
+        times.append(answered)
+        sock.close()
+    out.put(times)
+
+
+def run_load(
+    mode: str, port: int, endpoints: list[str], generators: int, seconds: float, window: int, late: list[str] = ()
+) -> dict:
     payload = b"\x00" + struct.pack(">BIH", 20, 1234, 7)
     queue: multiprocessing.Queue = multiprocessing.Queue()
     slices = [endpoints[index::generators] for index in range(generators)]
@@ -208,11 +241,18 @@ def run_load(mode: str, port: int, endpoints: list[str], generators: int, second
         multiprocessing.Process(target=generate, args=(mode, port, part, seconds, window, payload, queue))
         for part in slices
     ]
+    registering = None
+    if late:
+        registered: multiprocessing.Queue = multiprocessing.Queue()
+        registering = multiprocessing.Process(target=registrations, args=(port, list(late), 5.0, registered))
     for process in processes:
         process.start()
+    if registering is not None:
+        registering.start()
     results = [queue.get(timeout=seconds + 120) for _ in processes]
     for process in processes:
         process.join()
+    registration_times = registered.get(timeout=120) if registering is not None else []
     errors = [result["error"] for result in results if "error" in result]
     if errors:
         raise SystemExit(f"load generator: {errors}")
@@ -223,7 +263,14 @@ def run_load(mode: str, port: int, endpoints: list[str], generators: int, second
         return latencies[min(len(latencies) - 1, int(fraction * len(latencies)))] * 1000 if latencies else 0.0
 
     acknowledged = sum(result["acknowledged"] for result in results)
+    answered = sorted(value for value in registration_times if value is not None)
     return {
+        "registrations": (
+            len(answered),
+            len(registration_times),
+            answered[len(answered) // 2] if answered else 0.0,
+            answered[-1] if answered else 0.0,
+        ),
         "acknowledged": acknowledged,
         "rate": acknowledged / elapsed,
         "p50": percentile(0.5),
@@ -379,7 +426,8 @@ def main() -> None:
             process.wait()
 
     # 2. the ingress
-    application, endpoints = prepare(args.devices)
+    application, endpoints = prepare(args.devices + 20)
+    endpoints, late = endpoints[: args.devices], endpoints[args.devices :]
     port, coaps = _free_udp_port(), _free_udp_port()
     env = {
         **os.environ,
@@ -398,7 +446,7 @@ def main() -> None:
         wait_for_workers(args.workers, ingress)
         before = stored(application)
         started = time.monotonic()
-        result = run_load("ingress", port, endpoints, args.generators, args.seconds, args.window)
+        result = run_load("ingress", port, endpoints, args.generators, args.seconds, args.window, late)
         time.sleep(1)  # the last batch commits
         stored_count = stored(application) - before
         stored_rate = stored_count / result["elapsed"]
@@ -423,6 +471,11 @@ def main() -> None:
     )
     ratio = stored_rate / baseline["rate"]
     print(f"{'ingress, uplinks stored (history rows)':44}{stored_rate:>12,.0f}{'':27}{ratio:>9.2f}")
+    answered, tried, median, slowest = result["registrations"]
+    print(
+        f"registrations during the load: {answered} of {tried} answered, median {median * 1000:.0f} ms, "
+        f"slowest {slowest * 1000:.0f} ms (Huawei modules give up after 4 s)"
+    )
     print(f"ingress workers' memory after the run: {memory} MB RSS in all")
 
 
