@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.device_list, name="list"),
     path("register/", views.device_register, name="register"),
     path("groups/", views.group_list, name="groups"),
+    path("replay/<uuid:product_id>/<int:number>/", views.codec_replay, name="replay"),
     path("groups/<str:group_id>/members/", views.group_members, name="group-members"),
     path("bulk/", views.bulk_list, name="bulk"),
     path("bulk/template.csv", views.bulk_template, name="bulk-template"),

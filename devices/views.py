@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 
 from applications.errors import NorthboundError
 from applications.models import Application
-from devices import actions, bulk
+from devices import actions, bulk, replay
 from devices.forms import BulkUploadForm, EditForm, FilterForm, GroupForm, RegisterForm
 from devices.models import BulkRegistration, DataHistory, Device, DeviceGroup, DeviceLog
 from products.models import Product
@@ -205,6 +205,22 @@ def device_delete(request: HttpRequest, device_id: str) -> HttpResponse:
         return redirect("devices:detail", device_id=device.device_id)
     messages.success(request, _("Device %(node)s deleted.") % {"node": device.node_id})
     return redirect("devices:list")
+
+
+@login_required
+def codec_replay(request: HttpRequest, product_id: str, number: int) -> HttpResponse:
+    """What codec version `number` would decode differently from the active one, on stored uplinks."""
+    from products.models import CodecVersion, Product
+
+    product = get_object_or_404(Product.objects.visible_to(request.user), product_id=product_id)
+    version = get_object_or_404(CodecVersion, codec__product=product, number=number)
+    limit = request.GET.get("limit", "200")
+    rows = replay.replay(product, number, limit=min(int(limit), 1000) if limit.isdigit() else 200)
+    return render(
+        request,
+        "devices/replay.html",
+        {"product": product, "version": version, "rows": rows, "counts": replay.summary(rows)},
+    )
 
 
 @login_required
