@@ -230,3 +230,47 @@ def test_malformed_datagrams_and_unknown_paths_leave_the_worker_serving(owner_ap
 
     assert asyncio.run(scenario()).code == codes.NOT_FOUND
     assert stored_readings(device) == ["4"]
+
+
+def test_overload_refuses_registrations_with_5_03_and_leaves_notifications_unacknowledged(owner_app, worker, settings):
+    device, other = water_device(owner_app), water_device(owner_app, "863703030000002")
+
+    async def scenario():
+        simulated = await connect(device.node_id, worker.port, retransmits=0, timeout=0.5)
+        settings.INGRESS_MAX_PENDING = 0  # as if the queue were full
+        late = await SimulatedDevice(other.node_id, ("127.0.0.1", worker.port)).open()
+        with pytest.raises(DeviceError, match=r"5\.03"):
+            await late.register()
+        with pytest.raises(DeviceError, match="no answer"):
+            await simulated.notify(report(reading=1))
+        settings.INGRESS_MAX_PENDING = 5000
+        await simulated.notify(report(reading=2))  # the device's next try, once there is room
+        simulated.close()
+        late.close()
+
+    asyncio.run(scenario())
+    assert stored_readings(device) == ["2"]
+    assert worker.worker.stats["overload"] >= 1 and worker.worker.stats["refused_5.03"] == 1
+
+
+def test_queue_mode_binding_and_lifetime_are_kept_and_expired_sessions_forgotten(owner_app, worker):
+    import datetime as dt
+
+    import time_machine
+
+    from ingress import sessions
+
+    device = water_device(owner_app)
+
+    async def scenario():
+        simulated = await connect(device.node_id, worker.port, binding="UQ", lifetime=120)
+        simulated.close()
+
+    asyncio.run(scenario())
+    session = DeviceSession.objects.get(device=device)
+    assert session.binding == "UQ" and session.queue_mode and session.lifetime == 120
+    with time_machine.travel(session.expires_at + dt.timedelta(seconds=10)):
+        assert sessions.expire_sessions() == 0  # within the grace period
+    with time_machine.travel(session.expires_at + dt.timedelta(seconds=301)):
+        assert sessions.expire_sessions() == 1
+    assert not DeviceSession.objects.filter(device=device).exists()
