@@ -282,26 +282,19 @@ def heard(device_pk: int, *, worker: str, host: str, port: int, lifetime: int, a
         close_old_connections()
 
 
-def claim_orphans(worker: str, live_workers: set[str], limit: int) -> list[tuple[SessionView, bytes]]:
-    """Sessions whose worker is gone (a restart): take them over and give each a new observe token,
-    keeping the old one as `previous_token` so notifications on it are still accepted."""
+def claim_orphans(worker: str, live_workers: set[str], limit: int) -> list[SessionView]:
+    """Sessions whose worker is gone (a restart): take them over, to observe them again with the token
+    they have (current and previous tokens both stay accepted)."""
     try:
         with transaction.atomic():
             sessions = list(
                 DeviceSession.objects.select_for_update(skip_locked=True)
                 .select_related("device")
                 .exclude(worker__in=live_workers)
-                .filter(expires_at__gt=timezone.now())[:limit]
+                .filter(expires_at__gt=timezone.now(), observe_token__isnull=False)[:limit]
             )
-            claimed = []
-            for session in sessions:
-                token = new_token()
-                if session.observed:
-                    session.previous_token = session.observe_token
-                session.observe_token, session.worker = token, worker
-                session.save(update_fields=["previous_token", "observe_token", "worker"])
-                claimed.append((SessionView.of(session, session.device.node_id), token))
-            return claimed
+            DeviceSession.objects.filter(pk__in=[session.pk for session in sessions]).update(worker=worker)
+            return [SessionView.of(session, session.device.node_id) for session in sessions]
     finally:
         close_old_connections()
 

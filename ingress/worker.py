@@ -149,6 +149,7 @@ class IngressWorker:
         self.registrations = ThreadPoolExecutor(2, thread_name_prefix="ingress-reg")
         self.misc = ThreadPoolExecutor(2, thread_name_prefix="ingress-misc")
         self.handshakes = ThreadPoolExecutor(2, thread_name_prefix="ingress-dtls")
+        self.heartbeats = ThreadPoolExecutor(1, thread_name_prefix="ingress-heartbeat")
         self.context: aiocoap.Context | None = None
 
     # --- lifecycle -------------------------------------------------------------------------------
@@ -200,7 +201,7 @@ class IngressWorker:
         with_redis = self.channel_name
         if with_redis:
             await self.run_misc(lambda: get_redis().delete(worker_key(self.channel_name)))
-        for executor in (self.db, self.registrations, self.misc, self.handshakes):
+        for executor in (self.db, self.registrations, self.misc, self.handshakes, self.heartbeats):
             executor.shutdown(wait=True, cancel_futures=True)
 
     async def run_misc(self, function: Callable, *args: Any, **kwargs: Any) -> Any:
@@ -208,8 +209,9 @@ class IngressWorker:
         return await self.loop.run_in_executor(self.misc, lambda: _closing(function, *args, **kwargs))
 
     def _heartbeat_once(self) -> None:
+        # Alive for three intervals (at least 10 s): a loaded machine must not make a live worker look gone.
         seconds = settings.INGRESS_HEARTBEAT_SECONDS
-        get_redis().set(worker_key(self.channel_name), self.name, ex=max(3 * seconds, 2))
+        get_redis().set(worker_key(self.channel_name), self.name, ex=max(3 * seconds, 10))
 
     def _live_workers(self) -> set[str]:
         prefix = worker_key("")
@@ -221,7 +223,8 @@ class IngressWorker:
         rounds = 0
         while True:
             try:
-                await self.run_misc(self._heartbeat_once)
+                # Its own thread: a busy misc pool must not delay the heartbeat.
+                await self.loop.run_in_executor(self.heartbeats, self._heartbeat_once)
                 if rounds % 6 == 0:
                     await self.reobserve_orphans()
                 if rounds % 12 == 0:
@@ -234,17 +237,20 @@ class IngressWorker:
             await asyncio.sleep(settings.INGRESS_HEARTBEAT_SECONDS)
 
     async def reobserve_orphans(self) -> int:
-        """After a restart: observe again the devices whose worker is gone, with a new token (the old
-        one stays accepted). The answer may reach another worker (the kernel picks by the device's
+        """After a restart: observe again the devices whose worker is gone, with the token they already
+        use (RFC 7641: the same token refreshes the observation, so no token the device may still be
+        using is ever dropped). The answer may reach another worker (the kernel picks by the device's
         address), which recognises the ACK's token from the database."""
         total = 0
         rate = max(1, settings.INGRESS_REOBSERVE_RATE)
         while True:
             live = await self.run_misc(self._live_workers)
             claimed = await self.run_misc(sessions.claim_orphans, self.channel_name, live, rate)
-            for view, token in claimed:
+            for view in claimed:
                 self._remember(view, view.previous_token, established=True)
-                self._spawn(self.observe(view, token))
+                # Established: whatever comes on this token is an uplink, even while our GET is pending (the
+                # device may notify before it sees it; whether its first answer was recorded is a race).
+                self._spawn(self.observe(view, view.observe_token, established=True))
             total += len(claimed)
             if len(claimed) < rate:
                 if total:
@@ -376,11 +382,11 @@ class IngressWorker:
     def _observe_message(self, message: Message, state: TokenState) -> None:
         token = message.token
         waiter = self.pending_observes.pop(token, None)
-        if message.mtype is ACK or waiter is not None:
-            # The answer to an observe request (piggybacked on the ACK, or a separate response to one
-            # this worker is waiting for): the observation stands. It carries the resource's current
-            # value, not an uplink. An ACK answering another worker's request is recognised by its
-            # token alone (the kernel may hash the device to us).
+        if message.mtype is ACK or (waiter is not None and not state.established):
+            # The answer to an observe request (piggybacked on the ACK, or a separate response to a new
+            # observation this worker is waiting for): the observation stands. It carries the
+            # resource's current value, not an uplink. An ACK answering another worker's request is
+            # recognised by its token alone (the kernel may hash the device to us).
             if message.mtype is ACK:
                 self._manager(message.remote)._remove_exchange(message)  # stops retransmitting our GET
             if message.mtype is CON:
@@ -391,6 +397,10 @@ class IngressWorker:
             else:
                 self._spawn(self._established(state.view, token, message))
             return
+        if waiter is not None and not waiter.done():
+            # Re-observing an observation that already carried uplinks: a notification on it is an
+            # uplink, and shows the observation is alive.
+            waiter.set_result(message)
         if not message.code.is_successful() or not message.payload:
             # The device ended the observation (e.g. 4.04), or sent nothing: nothing to store.
             if message.mtype is CON:
@@ -598,14 +608,16 @@ class IngressWorker:
         self.loop.call_soon(lambda: self._spawn(self.observe(view, view.observe_token)))
 
     # --- observing ----------------------------------------------------------------------------------
-    async def observe(self, view: SessionView, token: bytes, *, confirmable: bool = True, attempts: int = 3) -> bool:
+    async def observe(
+        self, view: SessionView, token: bytes, *, confirmable: bool = True, attempts: int = 3, established: bool = False
+    ) -> bool:
         """GET <uplink resource> with Observe=0 and our token. True once the device accepted it.
 
         A device may not listen yet right after registering (lwm2m-node-lib opens its server socket
         then; the ICMP error ends aiocoap's retransmission at once): after a network error or no
         answer, the request is sent again, up to `attempts` times, with growing pauses. A reset or an
         error code from the device is final."""
-        self._remember(view, token, established=False)
+        self._remember(view, token, established=established)
         problem: BaseException | None = None
         for attempt in range(attempts):
             request = Message(code=codes.GET, observe=0, transport_tuning=PlatformTuning(confirmable))

@@ -45,7 +45,13 @@ class WorkerThread:
         self.coaps_port = coaps_port or free_udp_port()
         self.loop = asyncio.new_event_loop()
         self.worker = IngressWorker(host="127.0.0.1", port=self.port, coaps_port=self.coaps_port)
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        self.loop.run_forever()
+        # Closed in its own thread: channels_redis wraps close() to flush with run_until_complete,
+        # which fails in a thread where another loop runs (Playwright's, in browser tests).
+        self.loop.close()
 
     def start(self) -> WorkerThread:
         self.thread.start()
@@ -65,7 +71,6 @@ class WorkerThread:
         self.call(self.worker.stop())
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(timeout=10)
-        self.loop.close()
 
 
 async def off_loop(function: Callable, *args: Any) -> Any:

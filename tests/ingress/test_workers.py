@@ -50,30 +50,48 @@ def test_after_a_restart_the_next_notification_is_stored_and_the_device_is_obser
 
     async def scenario():
         simulated = await connect(device.node_id, worker.port)
-        old_token = simulated.observe_token
+        token = simulated.observe_token
         simulated.observed.clear()
         # The worker goes away (its heartbeat key with it) and a new one binds the port: at start it
-        # takes over the orphaned session and observes the device again, with a new token.
+        # takes over the orphaned session and observes the device again, with the same token.
         await asyncio.to_thread(worker.stop)
         restarted.append(await asyncio.to_thread(WorkerThread(worker.port).start))
         await simulated.wait_observed()
-        new_token = simulated.observe_token
-        # A module that missed the new observe still notifies on the old token: accepted.
-        simulated.observe_token = old_token
         await simulated.notify(report(reading=31))
-        simulated.observe_token = new_token
         await simulated.notify(report(reading=32))
         simulated.close()
-        return old_token, new_token, simulated.resets
+        return token, simulated.observe_token, simulated.resets
 
     try:
-        old_token, new_token, resets = asyncio.run(scenario())
+        token, token_after, resets = asyncio.run(scenario())
     finally:
         for thread in restarted:
             thread.stop()
 
-    assert new_token != old_token and resets == 0
+    assert token_after == token and resets == 0
     assert readings(device) == ["31", "32"]
-    wait_for(lambda: DeviceSession.objects.get(device=device).observed)
-    session = DeviceSession.objects.get(device=device)
-    assert bytes(session.observe_token) == new_token and bytes(session.previous_token) == old_token
+    wait_for(lambda: DeviceSession.objects.get(device=device).worker == restarted[0].worker.channel_name)
+
+
+def test_a_module_asleep_through_a_restart_notifies_on_its_old_token_and_is_stored(owner_app):
+    device = water_device(owner_app)
+    worker = WorkerThread().start()
+    restarted = []
+
+    async def scenario():
+        simulated = await connect(device.node_id, worker.port)
+        simulated.asleep = True  # misses the re-observation
+        await asyncio.to_thread(worker.stop)
+        restarted.append(await asyncio.to_thread(WorkerThread(worker.port).start))
+        await asyncio.sleep(0.5)
+        simulated.asleep = False
+        await simulated.notify(report(reading=41))
+        simulated.close()
+        return simulated.resets
+
+    try:
+        assert asyncio.run(scenario()) == 0
+    finally:
+        for thread in restarted:
+            thread.stop()
+    assert readings(device) == ["41"]
