@@ -63,6 +63,7 @@ class SimulatedDevice(asyncio.DatagramProtocol):
     downlink: asyncio.Event = field(default_factory=asyncio.Event)
     transport: asyncio.DatagramTransport | None = None
     _waiting: dict[int, asyncio.Future] = field(default_factory=dict)
+    _separate: dict[bytes, asyncio.Future] = field(default_factory=dict)
     _mid: int = field(default_factory=lambda: random.randint(0, 0xFFFF))
 
     # --- socket -----------------------------------------------------------------------------------
@@ -163,6 +164,13 @@ class SimulatedDevice(asyncio.DatagramProtocol):
             return
         if message.code.is_request():
             self._serve(message)
+        elif message.code.is_response():
+            # A separate response (RFC 7252 5.2.2): the server acknowledged first, answers now.
+            waiter = self._separate.pop(message.token, None)
+            if waiter is not None and not waiter.done():
+                waiter.set_result(message)
+            if message.mtype is CON:
+                self.send(Message(mtype=ACK, mid=message.mid, code=codes.EMPTY))
 
     def _serve(self, request: Message) -> None:
         path = "/" + "/".join(request.opt.uri_path)
@@ -194,17 +202,31 @@ class SimulatedDevice(asyncio.DatagramProtocol):
         message.mtype = CON
         if message.mid is None:
             message.mid = self.next_mid()
-        waiter = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        waiter = loop.create_future()
         self._waiting[message.mid] = waiter
-        tries = 1 + (self.retransmits if retransmits is None else retransmits)
-        for _ in range(tries):
-            self.send(message)
-            try:
-                return await asyncio.wait_for(asyncio.shield(waiter), timeout=self.timeout)
-            except TimeoutError:
-                continue
-        self._waiting.pop(message.mid, None)
-        raise DeviceError(f"no answer to {message.code} from {self.server} after {tries} tries")
+        separate = loop.create_future()
+        if message.code.is_request() and message.token:
+            self._separate[message.token] = separate
+        try:
+            tries = 1 + (self.retransmits if retransmits is None else retransmits)
+            for _ in range(tries):
+                self.send(message)
+                try:
+                    answer = await asyncio.wait_for(asyncio.shield(waiter), timeout=self.timeout)
+                except TimeoutError:
+                    continue
+                if answer.mtype is ACK and answer.code == codes.EMPTY and message.code.is_request():
+                    # An empty ACK: the response follows separately, with the request's token.
+                    try:
+                        return await asyncio.wait_for(separate, timeout=self.timeout * 10)
+                    except TimeoutError:
+                        raise DeviceError(f"no separate response to {message.code} from {self.server}") from None
+                return answer
+            raise DeviceError(f"no answer to {message.code} from {self.server} after {tries} tries")
+        finally:
+            self._waiting.pop(message.mid, None)
+            self._separate.pop(message.token, None)
 
     # --- LwM2M / Huawei ---------------------------------------------------------------------------
     async def register(self, objects: str = '</>;rt="oma.lwm2m",</1/0>,</3/0>,</19/0>,</19/1>') -> Message:

@@ -36,7 +36,15 @@ class AnsweringDevice:
         self.node_id, self.port = node_id, port
         self.ready = threading.Event()
         self.stop = threading.Event()
-        self.thread = threading.Thread(target=lambda: asyncio.run(self.run()), daemon=True)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self.main, daemon=True)
+
+    def main(self) -> None:
+        try:
+            asyncio.run(self.run())
+        except BaseException as error:  # reported by the test, which waits on `ready`
+            self.error = error
+            self.ready.set()
 
     async def run(self) -> None:
         device = await connect(self.node_id, self.port)
@@ -66,7 +74,7 @@ def test_send_a_command_from_the_simulator_and_watch_it_succeed(live_server, pag
     device = AnsweringDevice("867000000000001", worker.port)
     device.thread.start()
     try:
-        assert device.ready.wait(15)
+        assert device.ready.wait(20) and device.error is None, repr(device.error)
         page.goto(live_server.url + "/login/")
         page.get_by_label("Account name").fill("dana")
         page.get_by_label("Password").fill("correct horse 9")
