@@ -3,20 +3,35 @@
 Any process (web, worker, ingress, a management command) publishes through the channel layer;
 the portal's websocket consumer forwards to the browsers of accounts that may see the application.
 Events leave only after the surrounding transaction commits.
+
+Sending is fire-and-forget on one background event loop per process: a live event is a courtesy to
+open pages, so the change that caused it never waits for Redis (async_to_sync per event cost several
+milliseconds of thread hand-offs, which showed in every command creation and uplink). `flush()` waits
+for what is in flight; short-lived processes (management commands) call it before they exit.
 """
 
 from __future__ import annotations
 
 import asyncio
+import atexit
+import concurrent.futures
 import datetime as dt
+import logging
+import os
 import threading
 from typing import Any
 
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
+log = logging.getLogger(__name__)
+
 PLATFORM_GROUP = "platform"
+
+_lock = threading.Lock()
+_loop: asyncio.AbstractEventLoop | None = None
+_loop_pid: int | None = None
+_pending: set[concurrent.futures.Future] = set()
 
 
 def app_group(application_pk: int) -> str:
@@ -35,22 +50,40 @@ def publish(application_pk: int | None, kind: str, data: dict[str, Any]) -> None
     transaction.on_commit(lambda: _send(application_pk, message))
 
 
+def _background_loop() -> asyncio.AbstractEventLoop:
+    """This process's sending loop, started on first use (and again in a forked child)."""
+    global _loop, _loop_pid
+    with _lock:
+        if _loop is None or _loop_pid != os.getpid() or _loop.is_closed():
+            _loop, _loop_pid = asyncio.new_event_loop(), os.getpid()
+            threading.Thread(target=_loop.run_forever, name="live-events", daemon=True).start()
+        return _loop
+
+
 def _send(application_pk: int | None, message: dict[str, Any]) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
     groups = [PLATFORM_GROUP] + ([app_group(application_pk)] if application_pk is not None else [])
 
-    def send_all() -> None:
+    async def send_all() -> None:
         for group in groups:
-            async_to_sync(layer.group_send)(group, message)
+            await layer.group_send(group, message)
 
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        send_all()
-        return
-    # Called from a thread that runs an event loop (async_to_sync refuses that): send from a helper thread.
-    helper = threading.Thread(target=send_all)
-    helper.start()
-    helper.join(timeout=10)
+    future = asyncio.run_coroutine_threadsafe(send_all(), _background_loop())
+    _pending.add(future)
+    future.add_done_callback(_done)
+
+
+def _done(future: concurrent.futures.Future) -> None:
+    _pending.discard(future)
+    if not future.cancelled() and future.exception() is not None:
+        log.warning("a live event was not sent: %r", future.exception())
+
+
+def flush(timeout: float = 5.0) -> None:
+    """Wait until the events sent so far have left (or `timeout` passed)."""
+    concurrent.futures.wait(list(_pending), timeout=timeout)
+
+
+atexit.register(flush, 2.0)

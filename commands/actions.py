@@ -94,7 +94,7 @@ def do_create_command(
     values = check_create(
         application, device, command, expire_time=expire_time, max_retransmit=max_retransmit, callback_url=callback_url
     )
-    Device.objects.select_for_update().filter(pk=device.pk).first()  # serialises the 20-pending count
+    Device.objects.select_for_update().filter(pk=device.pk).values_list("pk").first()  # serialises the 20-pending count
     if Command.objects.filter(device=device, status=CommandStatus.PENDING).count() >= MAX_PENDING:
         raise NorthboundError("100223")
     now = timezone.now()
@@ -108,17 +108,22 @@ def do_create_command(
         **values,
     )
     CommandEvent.objects.create(command=created, at=now, status=CommandStatus.PENDING, reason="created")
-    mode = "immediate" if created.expire_time == 0 else f"cached ({power_mode(device)})"
-    logs.log(device, LogKind.COMMAND, f"command {created.service_id}.{created.method} created, {mode}")
-    transaction.on_commit(lambda: dispatch_after_commit(created.pk))
+    mode = power_mode(device)
+    how = "immediate" if created.expire_time == 0 else f"cached ({mode})"
+    logs.log(device, LogKind.COMMAND, f"command {created.service_id}.{created.method} created, {how}")
+    if created.expire_time == 0 or mode != PowerMode.PSM:
+        # A PSM device's cached command waits for its next uplink: nothing to do after commit.
+        transaction.on_commit(lambda: dispatch_after_commit(created.pk))
     return created
 
 
 def power_mode(device: Device) -> str:
-    policy = DeliveryPolicy.objects.filter(device=device).first()
-    if policy is None and device.product_id:
-        policy = DeliveryPolicy.objects.filter(product_id=device.product_id).first()
-    return policy.power_mode if policy else settings.COMMAND_DEFAULT_POWER_MODE
+    """The device's own power mode, else its product's, else COMMAND_DEFAULT_POWER_MODE (one query)."""
+    policies = DeliveryPolicy.objects.filter(device=device)
+    if device.product_id:
+        policies = policies | DeliveryPolicy.objects.filter(product_id=device.product_id)
+    modes = {("device" if policy.device_id else "product"): policy.power_mode for policy in policies}
+    return modes.get("device") or modes.get("product") or settings.COMMAND_DEFAULT_POWER_MODE
 
 
 def transition(

@@ -1,6 +1,7 @@
 """Where commands meet codecs and the device transports.
 
-`encode()` turns a cloudReq into the device's bytes with the product's codec (products.codecs);
+`encode()` turns a cloudReq into the device's bytes with the product's codec (products.codecs), or,
+for an MQTT device of a product without codec (JSON mode), into the cloudReq's compact JSON;
 `deliver()` hands them to the ingress worker that holds the device (devices.downlink), which reports
 acked, reset, timeout, error or undeliverable back through devices.hooks; commands/apps.py connects
 those reports to commands.actions.
@@ -8,6 +9,7 @@ those reports to commands.actions.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from devices import downlink
@@ -23,6 +25,11 @@ def encode(device: Device, cloud_req: dict[str, Any]) -> bytes:
 
     if device.product is None:
         raise EncodeError("the device is tied to no product")
+    if device.protocol_type.upper() == "MQTT" and codecs.active_version(device.product) is None:
+        # JSON mode: an MQTT device of a product without codec reads the cloudReq itself on /command/json.
+        fields = ("msgType", "serviceId", "cmd", "paras", "hasMore", "mid")
+        message = {name: cloud_req[name] for name in fields if name in cloud_req}
+        return json.dumps(message, separators=(",", ":")).encode()
     try:
         return codecs.encode_command(device.product, cloud_req)
     except codecs.CodecError as error:

@@ -30,7 +30,13 @@ def _json(request: Request) -> dict[str, Any]:
 def _device(application, device_id: Any) -> Device:
     if not isinstance(device_id, str) or not device_id:
         raise NorthboundError("100022", "The input is invalid: deviceId is required.")
-    device = Device.objects.filter(application=application, device_id=device_id).select_related("product").first()
+    # The product's profile is needed for the checks; its zip archive is not.
+    device = (
+        Device.objects.filter(application=application, device_id=device_id)
+        .select_related("product")
+        .defer("product__archive")
+        .first()
+    )
     if device is None:
         raise NorthboundError("100418", http_status=200)
     return device
@@ -63,7 +69,8 @@ class CommandsView(APIView):
             application, device, body.get("command"), expire_time=body.get("expireTime"),
             max_retransmit=body.get("maxRetransmit"), callback_url=body.get("callbackUrl"),
         )  # fmt: skip
-        command.refresh_from_db()
+        if command.expire_time == 0:
+            command.refresh_from_db()  # sent at commit: answer SENT (or FAILED), as the original did
         return Response(command_body(command), status=status.HTTP_201_CREATED)
 
     @extend_schema(

@@ -29,4 +29,5 @@ class Command(BaseCommand):
         if not isinstance(payload, dict):
             raise CommandError("--data must be a JSON object")
         events.publish(application.pk, kind, payload)
+        events.flush()
         self.stdout.write(f"sent {kind} to {app_id}")

@@ -1,0 +1,173 @@
+"""Commands: creations per second through the API, and how soon a PSM device gets its cached command.
+
+What it measures, in one run on 127.0.0.1:
+
+1. creations: `POST /iocm/app/cmd/v1.4.0/deviceCommands` (authentication, flow control, profile
+   checks, the 20-pending count, the ledger row, the device log) through Django's test client, next to
+   the same number of authenticated `GET /iocm/app/am/v1.1.0/applications/{appId}` calls (the bare cost
+   of an authenticated call) in the same process;
+2. PSM delivery: simulated LwM2M devices, each with one cached command, send an uplink through a real
+   ingress worker (codec engine, pipeline, commands hook, downlink over the channel layer); for each it
+   prints the time to the uplink's ACK and the time to the command's arrival on the device, p50/p95,
+   and the command's lag behind the ACK.
+
+    make bench BENCH=commands
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_commands REDIS_URL=redis://127.0.0.1:6379/0 \\
+        .venv/bin/python bench/commands_bench.py [--creations 900 --devices 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import struct
+import sys
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+if str(BASE_DIR) not in sys.path:
+    sys.path.insert(0, str(BASE_DIR))
+
+MAINTENANCE_DBS = {"", "postgres", "template0", "template1", "root", "test"}
+
+
+def setup_django(database_url: str) -> None:
+    import psycopg
+    from psycopg import sql
+
+    parts = urlsplit(database_url)
+    name = parts.path.lstrip("/")
+    if name in MAINTENANCE_DBS:
+        name = "bench_commands"
+        database_url = urlunsplit(parts._replace(path=f"/{name}"))
+    with psycopg.connect(urlunsplit(parts._replace(path="/postgres")), autocommit=True) as connection:
+        if not connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    os.environ.update(
+        DATABASE_URL=database_url,
+        PUSH_ALLOW_PRIVATE="true",
+        REDIS_KEY_PREFIX=f"bench-cmd-{uuid.uuid4().hex[:6]}:",
+        DJANGO_ALLOW_ASYNC_UNSAFE="true",
+        INGRESS_CODEC_MODULE="products.codecs",
+    )
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", interactive=False, verbosity=0)
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--creations", type=int, default=900)
+    parser.add_argument("--devices", type=int, default=20)
+    args = parser.parse_args()
+    setup_django(os.environ.get("DATABASE_URL", ""))
+
+    from django.test import Client
+
+    from applications.models import Application
+    from devices.actions import do_bind_device, do_register_device
+    from tests.applications.fixtures import create_app
+    from tests.products.codecs.fixtures import deploy, meter
+
+    credentials = create_app(f"bench commands {uuid.uuid4().hex[:6]}", api_rate_limit=10_000_000)
+    application = credentials.application
+    try:
+        product = meter(credentials, model=f"b{uuid.uuid4().hex[:8]}")
+        deploy(product)
+        info = {"manufacturerId": "Acme", "deviceType": "WaterMeter", "model": product.model}
+        per_device = 15
+        fleet = max(args.devices, -(-args.creations // per_device))
+        devices = []
+        for _ in range(fleet):
+            node = f"99{uuid.uuid4().int % 10**13:013d}"
+            device = do_register_device(application, node_id=node, timeout=0, info=info).device
+            devices.append(do_bind_device(device))
+        client, headers = Client(), credentials.headers()
+        command = {"serviceId": "Meter", "method": "SET_PERIOD", "paras": {"period": 60}}
+
+        def create(device) -> None:
+            body = json.dumps({"deviceId": device.device_id, "command": command})
+            response = client.post(
+                "/iocm/app/cmd/v1.4.0/deviceCommands", body, content_type="application/json", headers=headers
+            )
+            assert response.status_code == 201, response.content
+
+        create(devices[0])  # warm up
+        started = time.perf_counter()
+        for index in range(args.creations):
+            create(devices[index % len(devices)])
+        creations = args.creations / (time.perf_counter() - started)
+        url = f"/iocm/app/am/v1.1.0/applications/{application.app_id}"
+        started = time.perf_counter()
+        for _ in range(args.creations):
+            assert client.get(url, headers=headers).status_code == 200
+        baseline = args.creations / (time.perf_counter() - started)
+
+        from commands.models import Command
+
+        Command.objects.filter(application=application).update(status="CANCELED")
+        ack, wire = asyncio.run(psm_delivery(devices[: args.devices], command, application))
+    finally:
+        from devices.models import Device
+
+        Device.objects.filter(application=application).delete()  # products are protected while devices use them
+        Application.objects.filter(pk=application.pk).delete()
+
+    lag = [w - a for a, w in zip(ack, wire, strict=True)]
+    print(f"commands, {args.creations} creations over {fleet} online devices; PSM delivery to {len(ack)} devices")
+    print(f"{'scenario':<58} {'figure':>12} {'vs baseline':>12}")
+    print(f"{'authenticated GET application (baseline), calls/s':<58} {baseline:>12,.0f} {1:>12.2f}")
+    print(f"{'command creations through the API, /s':<58} {creations:>12,.0f} {creations / baseline:>12.2f}")
+    for name, values in (("uplink ACK", ack), ("cached command on the device", wire), ("command after the ACK", lag)):
+        p50, p95 = percentile(values, 0.5) * 1000, percentile(values, 0.95) * 1000
+        print(f"{name + ', ms p50 / p95':<58} {p50:>6.1f} / {p95:<5.1f}")
+    print(f"{'mean command lag':<58} {statistics.mean(lag) * 1000:>10.1f}ms")
+    return 0
+
+
+async def psm_delivery(devices, command, application) -> tuple[list[float], list[float]]:
+    """Each device: one cached command, then an uplink; seconds to its ACK and to the command."""
+    from commands.actions import do_create_command
+    from devices.models import Device
+    from ingress.simulator import connect
+    from tests.ingress.fixtures import WorkerThread, off_loop
+
+    worker = await asyncio.to_thread(lambda: WorkerThread().start())
+    ack, wire = [], []
+    try:
+        for device in devices:
+            simulated = await connect(device.node_id, worker.port)
+            await simulated.notify(b"\x01" + struct.pack(">Ih", 1, 20))  # the device is awake: ACK arrives
+            fresh = await off_loop(
+                lambda pk=device.pk: Device.objects.select_related("product", "application").get(pk=pk)
+            )
+            await off_loop(do_create_command, application, fresh, command)
+            before = len(simulated.received)
+            started = time.monotonic()
+            ack.append(await simulated.notify(b"\x01" + struct.pack(">Ih", 2, 20)))
+            while not any(d.payload[:1] == b"\x02" for d in simulated.received[before:]):
+                await simulated.wait_downlink(len(simulated.received) + 1, timeout=10)
+            arrived = next(d.at for d in simulated.received[before:] if d.payload[:1] == b"\x02")
+            wire.append(arrived - started)
+            simulated.close()
+    finally:
+        await asyncio.to_thread(worker.stop)
+    return ack, wire
+
+
+if __name__ == "__main__":
+    sys.exit(main())
