@@ -186,11 +186,12 @@ def test_a_device_without_product_gets_a_decode_error_not_a_crash(owner_app):
 def test_a_command_response_goes_to_the_commands_layer(owner_app):
     device = water_device(owner_app)
     responses = []
-    hooks.on_device_response(lambda device, decoded: responses.append(decoded))
+    handler = hooks.on_device_response(lambda device, decoded: responses.append(decoded))
     try:
         outcome = handle_uplink(Uplink(device.pk, bytes.fromhex("02 07E0 00 00000001".replace(" ", ""))))
     finally:
-        hooks._response_handlers.clear()
+        # Only our handler: clearing them all would unhook the commands app for every later test.
+        hooks._response_handlers.remove(handler)
 
     assert outcome.result == RESPONSE
     assert responses == [{"msgType": "deviceRsp", "mid": 2016, "errcode": 0, "body": {"result": 1}}]
