@@ -48,6 +48,7 @@ class SimulatedDevice(asyncio.DatagramProtocol):
     timeout: float = 2.0  # wait for an answer before retransmitting
     retransmits: int = 3
     refuse_observe: bool = False
+    answer_observe: bool = True  # False: takes the observe's token but does not answer the GET (yet)
     asleep: bool = False  # drops whatever arrives, as a module in PSM
     psk: tuple[str, bytes] | None = None  # (identity, key): CoAPS, the server being the COAPS port
     cipher: str = "TLS-PSK-WITH-AES-128-CCM-8"
@@ -178,6 +179,10 @@ class SimulatedDevice(asyncio.DatagramProtocol):
         answer = Message(code=codes.NOT_FOUND)
         if request.code == codes.GET and path == uplink_path and request.opt.observe == 0:
             self.observe_requested.set()
+            if not self.answer_observe:
+                self.observe_token = request.token
+                self.observed.set()
+                return
             if self.refuse_observe:
                 answer = Message(code=codes.NOT_FOUND)
             else:

@@ -382,25 +382,24 @@ class IngressWorker:
     def _observe_message(self, message: Message, state: TokenState) -> None:
         token = message.token
         waiter = self.pending_observes.pop(token, None)
-        if message.mtype is ACK or (waiter is not None and not state.established):
-            # The answer to an observe request (piggybacked on the ACK, or a separate response to a new
-            # observation this worker is waiting for): the observation stands. It carries the
-            # resource's current value, not an uplink. An ACK answering another worker's request is
-            # recognised by its token alone (the kernel may hash the device to us).
-            if message.mtype is ACK:
-                self._manager(message.remote)._remove_exchange(message)  # stops retransmitting our GET
-            if message.mtype is CON:
-                self._ack(message.remote, message.mid)
+        if message.mtype is ACK:
+            # The answer to an observe request, piggybacked on the ACK: the observation stands. It
+            # carries the resource's current value, not an uplink. An ACK answering another worker's
+            # request is recognised by its token alone (the kernel may hash the device to us).
+            self._manager(message.remote)._remove_exchange(message)  # stops retransmitting our GET
             state.established = message.code.is_successful()
             if waiter is not None and not waiter.done():
                 waiter.set_result(message)
             else:
                 self._spawn(self._established(state.view, token, message))
             return
+        # A CON or NON response on our token is an uplink, even while an observe GET is pending: a
+        # module may notify before it sees the GET, and whether a GET was answered is not known until
+        # its ACK arrives. (A device answering the GET with an empty ACK and then a separate response
+        # has that response's value stored as an uplink: a repeated value rather than a lost one.)
         if waiter is not None and not waiter.done():
-            # Re-observing an observation that already carried uplinks: a notification on it is an
-            # uplink, and shows the observation is alive.
-            waiter.set_result(message)
+            waiter.set_result(message)  # the observation is alive
+        state.established = True
         if not message.code.is_successful() or not message.payload:
             # The device ended the observation (e.g. 4.04), or sent nothing: nothing to store.
             if message.mtype is CON:

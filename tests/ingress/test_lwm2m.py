@@ -274,3 +274,17 @@ def test_queue_mode_binding_and_lifetime_are_kept_and_expired_sessions_forgotten
     with time_machine.travel(session.expires_at + dt.timedelta(seconds=301)):
         assert sessions.expire_sessions() == 1
     assert not DeviceSession.objects.filter(device=device).exists()
+
+
+def test_a_notification_arriving_before_the_observe_answer_is_stored_not_taken_for_the_answer(owner_app, worker):
+    device = water_device(owner_app)
+
+    async def scenario():
+        # The module notifies on the token before its answer to the GET reached the platform.
+        simulated = await connect(device.node_id, worker.port, answer_observe=False)
+        await simulated.notify(report(reading=77))
+        simulated.close()
+
+    asyncio.run(scenario())
+    assert stored_readings(device) == ["77"]
+    wait_for(lambda: DeviceSession.objects.get(device=device).observed)

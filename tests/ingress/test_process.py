@@ -134,6 +134,10 @@ def _worker_pid(channel: str) -> int:
 
 
 def test_sigkill_under_load_loses_no_acknowledged_uplink_and_the_observed_device_keeps_reporting(owner_app, ingress):
+    # Limited uplinks are acknowledged and dropped by design (a notification cannot be refused):
+    # this test is about loss, so the application's rate limit is out of the way.
+    owner_app.application.uplink_rate_limit = 100000
+    owner_app.application.save()
     devices = [water_device(owner_app, f"86900000000{n:04d}") for n in range(6)]
     _, port = ingress(workers=2)
     acknowledged: list[tuple[int, int]] = []
