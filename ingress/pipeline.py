@@ -1,7 +1,8 @@
 """The uplink pipeline: one plain, synchronous function from a device's message to stored data.
 
-The network loop (ingress.worker) only parses CoAP and calls `handle_uplinks` from a worker thread
-(the ORM cannot run in the event loop); tests call it directly. For each uplink, in order:
+The network loops (ingress.worker for CoAP, ingress.mqtt.server for MQTT) only parse and call
+`handle_uplinks` from a worker thread (the ORM cannot run in the event loop); tests call it
+directly. For each uplink, in order:
 
 1. deduplicate by (device, CoAP message id) in Redis: a retransmission of a stored uplink is only
    acknowledged again, one still in progress is left for the first copy to acknowledge;
@@ -11,7 +12,8 @@ The network loop (ingress.worker) only parses CoAP and calls `handle_uplinks` fr
 4. bind the device if it never was (F-4.1);
 5. take the resource's bytes out of the LwM2M content format; split off Huawei PCP messages (0xFFFE,
    the firmware upgrade protocol) to devices.hooks.pcp_received;
-6. decode with the product's codec, validate the deviceReq against the profile, store it
+6. decode with the product's codec (a JSON-mode uplink, MQTT's data/json, is its own deviceReq or
+   deviceRsp: `read_json`), validate the deviceReq against the profile, store it
    (devices.actions.do_store_report: shadow, last-seen, history in storage mode, deviceDataChanged and
    deviceDatasChanged into the push outbox), log raw hex and the decoded result (or the reason it
    failed) on the device; a deviceRsp goes to devices.hooks (the commands layer);
@@ -24,6 +26,7 @@ The outcome tells the loop whether to acknowledge the CoAP message now: only onc
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -50,8 +53,9 @@ class Uplink:
     payload: bytes
     content_format: int | None = None
     message_id: int | None = None  # the CoAP message id, for deduplication
-    secure: bool = False  # arrived over DTLS
+    secure: bool = False  # arrived over DTLS (or TLS)
     transport: str = "CoAP"
+    json: bool = False  # the payload is the deviceReq/deviceRsp JSON itself (MQTT data/json): no codec
     received_at: dt.datetime = field(default_factory=timezone.now)
 
 
@@ -170,26 +174,36 @@ def _prepare(device: Device, uplink: Uplink, limited: flow.Limited | None) -> Pl
         reason = f"dropped by flow control: over the limit of {limited.limit}"
         entry = (device, LogKind.FLOW_CONTROL, reason, raw, {"retryAfter": limited.retry_after})
         return Plan(device, Outcome(LIMITED, retry_after=limited.retry_after, detail=reason), [entry])
-    try:
-        payload = resource_bytes(uplink.content_format, raw)
-    except FormatError as error:
-        name = NAMES.get(uplink.content_format, str(uplink.content_format))
-        reason = f"{name} payload could not be read: {error}"
-        return Plan(device, Outcome(DECODE_ERROR, detail=reason), [(device, LogKind.DECODE_ERROR, reason, raw, None)])
-    if payload.startswith(PCP_PREFIX):
-        entry = (device, LogKind.UPLINK, "PCP message (firmware upgrade protocol)", payload, None)
-        return Plan(device, Outcome(PCP, detail="PCP message"), [entry], after_commit=[(hooks.pcp_received, payload)])
-    try:
-        decoded = codec.decode_uplink(device.product, payload)
-    except codec.CodecError as error:
-        reason = f"decode failed: {error}"
-        return Plan(
-            device, Outcome(DECODE_ERROR, detail=reason), [(device, LogKind.DECODE_ERROR, reason, payload, None)]
-        )
+    if uplink.json:
+        payload = raw
+        try:
+            decoded = read_json(raw)
+        except ValueError as error:
+            reason = f"JSON payload could not be read: {error}"
+            entry = (device, LogKind.DECODE_ERROR, reason, raw, None)
+            return Plan(device, Outcome(DECODE_ERROR, detail=reason), [entry])
+    else:
+        try:
+            payload = resource_bytes(uplink.content_format, raw)
+        except FormatError as error:
+            name = NAMES.get(uplink.content_format, str(uplink.content_format))
+            reason = f"{name} payload could not be read: {error}"
+            entry = (device, LogKind.DECODE_ERROR, reason, raw, None)
+            return Plan(device, Outcome(DECODE_ERROR, detail=reason), [entry])
+        if payload.startswith(PCP_PREFIX):
+            entry = (device, LogKind.UPLINK, "PCP message (firmware upgrade protocol)", payload, None)
+            after = [(hooks.pcp_received, payload)]
+            return Plan(device, Outcome(PCP, detail="PCP message"), [entry], after_commit=after)
+        try:
+            decoded = codec.decode_uplink(device.product, payload)
+        except codec.CodecError as error:
+            reason = f"decode failed: {error}"
+            entry = (device, LogKind.DECODE_ERROR, reason, payload, None)
+            return Plan(device, Outcome(DECODE_ERROR, detail=reason), [entry])
     logs_: list = []
     if decoded.get("msgType") == "deviceRsp":
         logs_.append((device, LogKind.DECODED, f"command response mid {decoded.get('mid')}", payload, decoded))
-        reply = _ack_planned(device, payload, logs_)
+        reply = None if uplink.json else _ack_planned(device, payload, logs_)
         outcome = Outcome(RESPONSE, decoded=decoded, reply=reply)
         return Plan(device, outcome, logs_, after_commit=[(hooks.response_received, decoded)])
     try:
@@ -200,7 +214,7 @@ def _prepare(device: Device, uplink: Uplink, limited: flow.Limited | None) -> Pl
         return Plan(device, Outcome(INVALID, detail=reason, decoded=decoded), [entry])
     services = ", ".join(report.service_id for report in reports)
     logs_.append((device, LogKind.DECODED, f"{uplink.transport} uplink: {services}", payload, decoded))
-    reply = _ack_planned(device, payload, logs_)
+    reply = None if uplink.json else _ack_planned(device, payload, logs_)
     outcome = Outcome(STORED, decoded=decoded, reply=reply, detail=services)
     return Plan(device, outcome, logs_, reports=reports)
 
@@ -251,27 +265,36 @@ def _one(device: Device, uplink: Uplink, limited: flow.Limited | None) -> Outcom
     with transaction.atomic():
         if not device.activated:
             device = actions.do_bind_device(device)
-        try:
-            payload = resource_bytes(uplink.content_format, raw)
-        except FormatError as error:
-            name = NAMES.get(uplink.content_format, str(uplink.content_format))
-            reason = f"{name} payload could not be read: {error}"
-            logs.log(device, LogKind.DECODE_ERROR, reason, raw=raw)
-            return Outcome(DECODE_ERROR, detail=reason)
-        if payload.startswith(PCP_PREFIX):
-            logs.log(device, LogKind.UPLINK, "PCP message (firmware upgrade protocol)", raw=payload)
-            transaction.on_commit(lambda: hooks.pcp_received(device, payload))
-            return Outcome(PCP, detail="PCP message")
-        try:
-            decoded = codec.decode_uplink(device.product, payload)
-        except codec.CodecError as error:
-            reason = f"decode failed: {error}"
-            logs.log(device, LogKind.DECODE_ERROR, reason, raw=payload)
-            return Outcome(DECODE_ERROR, detail=reason)
+        if uplink.json:
+            payload = raw
+            try:
+                decoded = read_json(raw)
+            except ValueError as error:
+                reason = f"JSON payload could not be read: {error}"
+                logs.log(device, LogKind.DECODE_ERROR, reason, raw=raw)
+                return Outcome(DECODE_ERROR, detail=reason)
+        else:
+            try:
+                payload = resource_bytes(uplink.content_format, raw)
+            except FormatError as error:
+                name = NAMES.get(uplink.content_format, str(uplink.content_format))
+                reason = f"{name} payload could not be read: {error}"
+                logs.log(device, LogKind.DECODE_ERROR, reason, raw=raw)
+                return Outcome(DECODE_ERROR, detail=reason)
+            if payload.startswith(PCP_PREFIX):
+                logs.log(device, LogKind.UPLINK, "PCP message (firmware upgrade protocol)", raw=payload)
+                transaction.on_commit(lambda: hooks.pcp_received(device, payload))
+                return Outcome(PCP, detail="PCP message")
+            try:
+                decoded = codec.decode_uplink(device.product, payload)
+            except codec.CodecError as error:
+                reason = f"decode failed: {error}"
+                logs.log(device, LogKind.DECODE_ERROR, reason, raw=payload)
+                return Outcome(DECODE_ERROR, detail=reason)
         if decoded.get("msgType") == "deviceRsp":
             logs.log(device, LogKind.DECODED, f"command response mid {decoded.get('mid')}", raw=payload, detail=decoded)
             transaction.on_commit(lambda: hooks.response_received(device, decoded))
-            return Outcome(RESPONSE, decoded=decoded, reply=_ack(device, payload))
+            return Outcome(RESPONSE, decoded=decoded, reply=None if uplink.json else _ack(device, payload))
         try:
             reports = service_reports(device.product, decoded, uplink.received_at)
         except ReportInvalid as error:
@@ -282,7 +305,31 @@ def _one(device: Device, uplink: Uplink, limited: flow.Limited | None) -> Outcom
         services = ", ".join(report.service_id for report in reports)
         logs.log(device, LogKind.DECODED, f"{uplink.transport} uplink: {services}", raw=payload, detail=decoded)
         transaction.on_commit(lambda: hooks.uplink_stored(device, reports))
-    return Outcome(STORED, decoded=decoded, reply=_ack(device, payload), detail=services)
+    return Outcome(STORED, decoded=decoded, reply=None if uplink.json else _ack(device, payload), detail=services)
+
+
+def read_json(raw: bytes) -> dict:
+    """A JSON-mode uplink (MQTT data/json, a product without codec): a deviceReq or a deviceRsp as it came.
+
+    The deviceReq is then checked against the profile like a decoded one; a deviceRsp needs its mid
+    (1..65535) and errcode, which the commands layer correlates."""
+    try:
+        message = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"not JSON ({error})") from None
+    if not isinstance(message, dict):
+        raise ValueError("not a JSON object")
+    kind = message.get("msgType")
+    if kind == "deviceRsp":
+        mid, errcode = message.get("mid"), message.get("errcode", 0)
+        if isinstance(mid, bool) or not isinstance(mid, int) or not 1 <= mid <= 65535:
+            raise ValueError(f"deviceRsp: mid {mid!r} is not a whole number in 1..65535")
+        if isinstance(errcode, bool) or not isinstance(errcode, int):
+            raise ValueError(f"deviceRsp: errcode {errcode!r} is not a whole number")
+        return {"msgType": "deviceRsp", "mid": mid, "errcode": errcode, "hasMore": 0, "body": message.get("body") or {}}
+    if kind != "deviceReq":
+        raise ValueError(f"msgType {kind!r}: deviceReq or deviceRsp expected")
+    return message
 
 
 def _ack(device: Device, payload: bytes) -> bytes | None:
