@@ -65,3 +65,15 @@ def encode_command(product: Product, cloud_req: dict[str, Any]) -> bytes:
         return backend.encode_command(product, cloud_req)
     except Exception as error:
         raise CodecError(str(error) or type(error).__name__) from error
+
+
+def has_codec(product: Product | None) -> bool:
+    """Whether the product's uplinks go through a codec; without one the device speaks JSON (MQTT)."""
+    if product is None:
+        return False
+    try:
+        backend = _backend()
+    except CodecError:
+        return False
+    active = getattr(backend, "active_version", None)
+    return active is None or active(product) is not None

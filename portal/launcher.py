@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 
-from portal.env import BASE_DIR, data_dir, env_int, env_str
+from portal.env import BASE_DIR, data_dir, env_bool, env_int, env_str
 from portal.ports import check_free, free_port
 
 PYTHON = sys.executable
@@ -97,6 +97,11 @@ def run() -> int:
     http_port, https_port = env_int("HTTP_PORT", 8000), env_int("HTTPS_PORT", 8743)
     tls = bool(env_str("TLS_CERT_FILE") and env_str("TLS_KEY_FILE"))
     ports = [("HTTP_PORT", http_port)] + ([("HTTPS_PORT", https_port)] if tls else [])
+    mqtt = env_bool("MQTT_ENABLED", True)
+    if mqtt:
+        ports.append(("MQTT_PORT", env_int("MQTT_PORT", 1883)))
+        if env_str("MQTT_TLS_CERT_FILE") and env_str("MQTT_TLS_KEY_FILE"):
+            ports.append(("MQTTS_PORT", env_int("MQTTS_PORT", 8883)))
     redis_port = env_int("EMBEDDED_REDIS_PORT", 6380)
     if not os.environ.get("REDIS_URL"):
         ports.append(("EMBEDDED_REDIS_PORT", redis_port))
@@ -130,6 +135,8 @@ def run() -> int:
             "beat": [PYTHON, "-m", "celery", "-A", "portal", "beat", "-l", "info", "-s", str(schedule)],
             "ingress": [PYTHON, "manage.py", "run_ingress"],
         }
+        if mqtt:
+            commands["mqtt"] = [PYTHON, "manage.py", "run_mqtt"]
         children: dict[str, subprocess.Popen] = {}
         for name, command in commands.items():
             child = subprocess.Popen(

@@ -239,6 +239,11 @@ COAP_PORT = env_int("COAP_PORT", 5683)
 COAPS_PORT = env_int("COAPS_PORT", 5684)
 MQTT_PORT = env_int("MQTT_PORT", 1883)
 MQTTS_PORT = env_int("MQTTS_PORT", 8883)
+# MQTTS: the ingress listens on MQTTS_PORT only when both files are set (PEM certificate chain, key).
+MQTT_TLS_CERT_FILE = env_str("MQTT_TLS_CERT_FILE")
+MQTT_TLS_KEY_FILE = env_str("MQTT_TLS_KEY_FILE")
+MQTT_ENABLED = env_bool("MQTT_ENABLED", True)  # `make run` starts `run_mqtt` beside `run_ingress`
+MQTT_ACK_TIMEOUT = env_int("MQTT_ACK_TIMEOUT", 5)  # a command without PUBACK in this time: timeout (at most 5)
 
 # --- Ingress (device access: `manage.py run_ingress`) -----------------------------------------------
 INGRESS_WORKERS = env_int("INGRESS_WORKERS", 2)  # processes sharing COAP_PORT (SO_REUSEPORT)

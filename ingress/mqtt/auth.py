@@ -1,0 +1,117 @@
+"""OceanConnect MQTT authentication and topic rules (device-protocols.md section 6), as plain functions.
+
+Static connection: client id `{deviceId}_0_{checkTime}_{YYYYMMDDHH}`, user name = deviceId, password
+= lowercase hex HMAC-SHA256 keyed by the 10-digit UTC hour string over the device's secret (password
+mode). With checkTime 1 the stated hour must be within one hour of the server's clock; with 0 any hour
+is accepted (the device has no clock), as the original did.
+
+A device publishes only to `/huawei/v1/devices/{deviceId}/data/{json|binary}` and subscribes only to
+`/huawei/v1/devices/{deviceId}/command/{json|binary}`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import re
+from dataclasses import dataclass
+
+from django.db import close_old_connections
+
+from devices import logs
+from devices.models import Device, LogKind
+from ingress import codec
+
+CLIENT_ID = re.compile(r"^(?P<device_id>[^_]+)_0_(?P<check_time>[01])_(?P<hour>\d{10})$")
+DATA_TOPIC = re.compile(r"^/huawei/v1/devices/(?P<device_id>[^/]+)/data/(?P<kind>json|binary)$")
+COMMAND_TOPIC = "/huawei/v1/devices/{device_id}/command/{kind}"
+
+
+class Refused(Exception):
+    """The connection is refused; the message says why (logged on the device when it is known)."""
+
+
+@dataclass(frozen=True)
+class Identity:
+    """An authenticated device: what the broker keeps per connection."""
+
+    device_pk: int
+    device_id: str
+    json_mode: bool  # the product has no active codec: commands go to command/json as cloudReq JSON
+
+
+def password(secret: str, hour: str) -> str:
+    """The password a device sends for `hour` (YYYYMMDDHH): HMAC-SHA256(key=hour, message=secret), hex."""
+    return hmac.new(hour.encode(), secret.encode(), hashlib.sha256).hexdigest()
+
+
+def hour_string(when: dt.datetime) -> str:
+    return when.astimezone(dt.UTC).strftime("%Y%m%d%H")
+
+
+def check_hour(hour: str, now: dt.datetime) -> None:
+    try:
+        stated = dt.datetime.strptime(hour, "%Y%m%d%H").replace(tzinfo=dt.UTC)
+    except ValueError:
+        raise Refused(f"time {hour} in the client id is not an hour YYYYMMDDHH") from None
+    current = now.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)
+    if abs(stated - current) > dt.timedelta(hours=1):
+        raise Refused(f"time {hour} in the client id is more than an hour from the server's {hour_string(now)}")
+
+
+def authenticate(client_id: str | None, username: str | None, secret: str | None, now: dt.datetime) -> Identity:
+    """Check a static connection; log a refusal on the device when the device is known. Runs in a thread."""
+    try:
+        return _authenticate(client_id or "", username or "", secret or "", now)
+    finally:
+        close_old_connections()
+
+
+def _authenticate(client_id: str, username: str, sent: str, now: dt.datetime) -> Identity:
+    match = CLIENT_ID.match(client_id)
+    if match is None:
+        raise Refused(f"client id {client_id!r} is not deviceId_0_checkTime_YYYYMMDDHH")
+    device_id = match["device_id"]
+    device = Device.objects.select_related("product").filter(device_id=device_id).first()
+    if device is None:
+        raise Refused(f"no device {device_id}")
+    try:
+        if username != device_id:
+            raise Refused(f"user name {username!r} is not the deviceId of client id {client_id}")
+        if match["check_time"] == "1":
+            check_hour(match["hour"], now)
+        secret = device.secret
+        if not secret:
+            raise Refused("the device has no secret (register it in password mode for MQTT)")
+        if not hmac.compare_digest(password(secret, match["hour"]), sent.lower()):
+            raise Refused("wrong password")
+    except Refused as refusal:
+        logs.log(device, LogKind.INFO, f"MQTT connection refused: {refusal}")
+        raise
+    return Identity(device.pk, device.device_id, json_mode=not codec.has_codec(device.product))
+
+
+def may_publish(identity: Identity, topic: str) -> str | None:
+    """The uplink kind ("json" or "binary") when the device may publish to `topic`, else None."""
+    match = DATA_TOPIC.match(topic or "")
+    if match is None or match["device_id"] != identity.device_id:
+        return None
+    return match["kind"]
+
+
+def may_subscribe(identity: Identity, topic: str) -> bool:
+    return topic in (
+        COMMAND_TOPIC.format(device_id=identity.device_id, kind="json"),
+        COMMAND_TOPIC.format(device_id=identity.device_id, kind="binary"),
+    )
+
+
+def log_refusal(device_pk: int, summary: str) -> None:
+    """Log a refused publish or subscribe on the device (from a thread)."""
+    try:
+        device = Device.objects.filter(pk=device_pk).first()
+        if device is not None:
+            logs.log(device, LogKind.INFO, summary)
+    finally:
+        close_old_connections()

@@ -1,0 +1,387 @@
+"""The MQTT device access: an embedded amqtt 0.12.1 broker (MQTT 3.1.1) around the uplink pipeline.
+
+Why amqtt and not the machine's Mosquitto: an OceanConnect device's password is an HMAC of the
+current hour, which a password file cannot check; amqtt runs in our process, so our own plugins do it
+(device-protocols.md sections 4 and 6). amqtt is ~7-9x slower than Mosquitto; an external broker
+with an HTTP auth hook (EMQX) is the way to scale out.
+
+- `DeviceAuthPlugin` checks the static connection (ingress.mqtt.auth) in a thread (ORM) and keeps the
+  device's identity on the amqtt session; `DeviceTopicPlugin` allows a device its own data topics
+  (publish) and command topics (subscribe) only, and logs every refusal on the device.
+- amqtt acknowledges a QoS 1 PUBLISH (PUBACK) before its plugins see it (handler.py
+  `_handle_qos1_message_flow`). `DeviceHandler` replaces amqtt's `handle_publish` for the devices'
+  data topics: the message goes into the pipeline (batched across connections) and the PUBACK is
+  sent only once it is stored (or refused for a reason a retransmission would not change). No
+  window remains for QoS 1. QoS 0 is at most once by nature. QoS 2 is stored before amqtt's PUBREC.
+- Downlinks: the server registers itself as the owner of each connected device in Redis, under the
+  same keys as the CoAP workers (devices.downlink), so `queue_downlink` reaches it over the channel
+  layer. It publishes the payload with QoS 1 to `/huawei/v1/devices/{deviceId}/command/json` (JSON
+  mode: the product has no codec) or `/binary`, and the device's PUBACK is the "acked" outcome.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import os
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from amqtt.adapters import ReaderAdapter, WriterAdapter
+from amqtt.broker import Broker
+from amqtt.contexts import Action
+from amqtt.mqtt.protocol.broker_handler import BrokerProtocolHandler
+from amqtt.mqtt.puback import PubackPacket
+from amqtt.mqtt.publish import PublishPacket
+from amqtt.plugins.base import BaseAuthPlugin, BaseTopicPlugin
+from amqtt.session import Session
+from channels import DEFAULT_CHANNEL_LAYER
+from channels.layers import channel_layers, get_channel_layer
+from django.conf import settings
+from django.db import close_old_connections
+from django.utils import timezone
+
+from applications.redis import get_redis
+from devices import hooks, logs
+from devices.downlink import DOWNLINK_MESSAGE, owner_key, worker_key
+from devices.models import Device, LogKind
+from ingress import flow, pipeline
+from ingress.mqtt import auth
+
+log = logging.getLogger("ingress.mqtt")
+
+# MQTT packet ids go into the pipeline's (device, message id) deduplication above CoAP's 16-bit range.
+PACKET_ID_BASE = 0x10000
+
+
+def _server(context: Any) -> MqttServer:
+    # amqtt gives plugins the broker only through its context; ours carries the server.
+    return context._broker_instance.server
+
+
+class DeviceAuthPlugin(BaseAuthPlugin):
+    """Static connection: client id, user name = deviceId, HMAC-SHA256 of the hour over the secret."""
+
+    async def authenticate(self, *, session: Session) -> bool | None:
+        server = _server(self.context)
+        try:
+            identity = await server.run_misc(
+                auth.authenticate, session.client_id, session.username, session.password, timezone.now()
+            )
+        except auth.Refused as refusal:
+            log.info("MQTT connection %r refused: %s", session.client_id, refusal)
+            server.stats["refused"] += 1
+            return False
+        session.identity = identity
+        await server.connected(identity, session)
+        return True
+
+    async def on_broker_client_disconnected(self, *, client_id: str, client_session: Session) -> None:
+        identity = getattr(client_session, "identity", None)
+        if identity is not None:
+            await _server(self.context).disconnected(identity, client_session)
+
+
+class DeviceTopicPlugin(BaseTopicPlugin):
+    """A device publishes to its own data topics and subscribes to its own command topics, nothing else."""
+
+    async def topic_filtering(
+        self, *, session: Session | None = None, topic: str | None = None, action: Action | None = None
+    ) -> bool | None:
+        identity = getattr(session, "identity", None)
+        if identity is None:
+            return False
+        if action == Action.PUBLISH:
+            allowed = auth.may_publish(identity, topic or "") is not None
+        else:
+            allowed = auth.may_subscribe(identity, topic or "")
+        if not allowed:
+            verb = "publish to" if action == Action.PUBLISH else "subscribe to"
+            summary = f"MQTT: refused to {verb} {topic!r} (not this device's topic)"
+            _server(self.context).spawn_misc(auth.log_refusal, identity.device_pk, summary)
+        return allowed
+
+
+class DeviceHandler(BrokerProtocolHandler):
+    """amqtt's protocol handler with PUBLISH from devices going through the pipeline before PUBACK."""
+
+    server: MqttServer
+
+    async def handle_publish(self, publish_packet: PublishPacket) -> None:
+        identity = getattr(self.session, "identity", None)
+        topic, data, qos = publish_packet.topic_name, publish_packet.data, publish_packet.qos
+        if identity is None or topic is None or data is None:
+            return
+        packet_id = publish_packet.packet_id
+        kind = auth.may_publish(identity, topic)
+        if kind is None:
+            await self.server.broker._topic_filtering(self.session, topic, Action.PUBLISH)  # logs the refusal
+            if qos == 1 and packet_id is not None:
+                # MQTT 3.1.1 has no negative PUBACK: acknowledge and drop, as Mosquitto does.
+                await self._send_packet(PubackPacket.build(packet_id))
+            self.server.stats["refused_publish"] += 1
+            return
+        outcome = await self.server.ingest(identity, bytes(data), kind, qos, packet_id, publish_packet.dup_flag)
+        if outcome.result == pipeline.LIMITED:
+            await self.server.run_misc(_log_device, identity.device_pk, "MQTT: disconnected for flooding")
+            await self.handle_connection_closed()
+            return
+        if qos == 1 and packet_id is not None:
+            if outcome.acknowledge:
+                await self._send_packet(PubackPacket.build(packet_id))
+        elif qos == 2 and outcome.acknowledge:
+            await super().handle_publish(publish_packet)
+        if outcome.reply is not None:
+            # The codec's cloudRsp ACK (F-3.7) goes where the device reads binary commands, at most once.
+            topic = auth.COMMAND_TOPIC.format(device_id=identity.device_id, kind="binary")
+            await self.mqtt_publish(topic, outcome.reply, 0, False)
+
+
+class DeviceBroker(Broker):
+    """amqtt's broker with our protocol handler for every connection."""
+
+    def __init__(self, config: dict[str, Any], server: MqttServer) -> None:
+        super().__init__(config)
+        self.server = server
+
+    async def _initialize_client_session(
+        self, reader: ReaderAdapter, writer: WriterAdapter, remote_address: str, remote_port: int
+    ) -> tuple[BrokerProtocolHandler, Session]:
+        _, session = await super()._initialize_client_session(reader, writer, remote_address, remote_port)
+        # amqtt's handler holds no state before attach(): ours takes its place.
+        handler = DeviceHandler(self.plugins_manager, loop=self._loop)
+        handler.server = self.server
+        return handler, session
+
+
+class MqttServer:
+    """The broker, the batched pipeline consumers and the downlink receiver. `start()` / `stop()`."""
+
+    def __init__(
+        self,
+        *,
+        host: str | None = None,
+        port: int | None = None,
+        tls_port: int | None = 0,
+        certfile: str | None = None,
+        keyfile: str | None = None,
+        name: str = "",
+    ) -> None:
+        self.host = host or settings.INGRESS_BIND_ADDRESS
+        self.port = port or settings.MQTT_PORT
+        # MQTTS: MQTTS_PORT by default (0) when a certificate is configured, another port, or None.
+        self.certfile = certfile or settings.MQTT_TLS_CERT_FILE
+        self.keyfile = keyfile or settings.MQTT_TLS_KEY_FILE
+        self.tls_port = settings.MQTTS_PORT if tls_port == 0 else tls_port
+        if not (self.certfile and self.keyfile):
+            self.tls_port = None
+        self.name = name or f"mqtt-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.channel_name = ""
+        self.stats: collections.Counter = collections.Counter()
+        self.sessions: dict[int, Session] = {}  # device pk -> its live amqtt session
+        self.queue: asyncio.Queue[tuple[pipeline.Uplink, int | None, asyncio.Future]] = asyncio.Queue()
+        self.tasks: list[asyncio.Task] = []
+        self.spawned: set[asyncio.Task] = set()
+        self.db = ThreadPoolExecutor(settings.INGRESS_DB_THREADS, thread_name_prefix="mqtt-db")
+        self.misc = ThreadPoolExecutor(4, thread_name_prefix="mqtt-misc")
+        self.broker: DeviceBroker | None = None
+        self.layer = None
+
+    def _bind(self, port: int) -> str:
+        return f":{port}" if self.host in ("", "::", "0.0.0.0") else f"{self.host}:{port}"
+
+    # --- lifecycle -------------------------------------------------------------------------------
+    async def start(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        listeners: dict[str, Any] = {"default": {"type": "tcp", "bind": self._bind(self.port)}}
+        if self.tls_port is not None:
+            listeners["tls"] = {
+                "type": "tcp",
+                "bind": self._bind(self.tls_port),
+                "ssl": True,
+                "certfile": self.certfile,
+                "keyfile": self.keyfile,
+            }
+        config = {
+            "listeners": listeners,
+            "plugins": {f"{__name__}.DeviceAuthPlugin": {}, f"{__name__}.DeviceTopicPlugin": {}},
+        }
+        self.broker = DeviceBroker(config, self)
+        await self.broker.start()
+        layer = channel_layers.make_backend(DEFAULT_CHANNEL_LAYER) if get_channel_layer() is not None else None
+        self.layer = layer
+        self.channel_name = await layer.new_channel("mqtt.") if layer is not None else self.name
+        await self.run_misc(self._heartbeat_once)
+        for index in range(max(1, settings.INGRESS_DB_THREADS)):
+            self.tasks.append(asyncio.create_task(self._consume(), name=f"mqtt-uplinks-{index}"))
+        self.tasks.append(asyncio.create_task(self._heartbeat(), name="mqtt-heartbeat"))
+        if layer is not None:
+            self.tasks.append(asyncio.create_task(self._receive_downlinks(), name="mqtt-downlinks"))
+        tls = f", MQTTS on {self.tls_port}" if self.tls_port is not None else ""
+        log.info("MQTT server %s listening on %s%s", self.name, self.port, tls)
+
+    async def stop(self) -> None:
+        tasks = [*self.tasks, *self.spawned]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if self.broker is not None:
+            await self.broker.shutdown()
+        if self.channel_name:
+            await self.run_misc(lambda: get_redis().delete(worker_key(self.channel_name)))
+        for executor in (self.db, self.misc):
+            executor.shutdown(wait=True, cancel_futures=True)
+
+    async def run_misc(self, function: Callable, *args: Any) -> Any:
+        """ORM or Redis work on a small thread pool (never in the event loop)."""
+        return await self.loop.run_in_executor(self.misc, lambda: _closing(function, *args))
+
+    def spawn_misc(self, function: Callable, *args: Any) -> None:
+        self._spawn(self.run_misc(function, *args))
+
+    def _spawn(self, coroutine: Any) -> None:
+        task = asyncio.ensure_future(coroutine)
+        self.spawned.add(task)
+        task.add_done_callback(self.spawned.discard)
+
+    def _heartbeat_once(self) -> None:
+        seconds = settings.INGRESS_HEARTBEAT_SECONDS
+        get_redis().set(worker_key(self.channel_name), self.name, ex=max(3 * seconds, 2))
+
+    async def _heartbeat(self) -> None:
+        while True:
+            try:
+                await self.run_misc(self._heartbeat_once)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("MQTT heartbeat failed")
+            await asyncio.sleep(settings.INGRESS_HEARTBEAT_SECONDS)
+
+    # --- sessions ------------------------------------------------------------------------------------
+    async def connected(self, identity: auth.Identity, session: Session) -> None:
+        self.sessions[identity.device_pk] = session
+        await self.run_misc(_connected, identity.device_pk, self.channel_name, session.client_id)
+
+    async def disconnected(self, identity: auth.Identity, session: Session) -> None:
+        current = self.sessions.get(identity.device_pk)
+        if current is session:
+            del self.sessions[identity.device_pk]
+            await self.run_misc(_disconnected, identity.device_pk, self.channel_name)
+
+    # --- uplinks ---------------------------------------------------------------------------------------
+    async def ingest(
+        self, identity: auth.Identity, data: bytes, kind: str, qos: int, packet_id: int | None, dup: bool
+    ) -> pipeline.Outcome:
+        """Queue one uplink for the pipeline and wait until it is stored (or refused)."""
+        # A retransmission (DUP) of a QoS 1 message is deduplicated by its packet id; a first copy is
+        # never held back (a device may reuse a packet id as soon as it got its PUBACK), but is marked
+        # done once stored so a later DUP copy of it is recognised.
+        message_id = PACKET_ID_BASE + packet_id if (dup and packet_id is not None and qos > 0) else None
+        uplink = pipeline.Uplink(identity.device_pk, data, message_id=message_id, transport="MQTT", json=kind == "json")
+        settle_id = PACKET_ID_BASE + packet_id if (qos > 0 and packet_id is not None and not dup) else None
+        waiter: asyncio.Future = self.loop.create_future()
+        await self.queue.put((uplink, settle_id, waiter))
+        return await waiter
+
+    async def _consume(self) -> None:
+        batch_size = max(1, settings.INGRESS_BATCH_SIZE)
+        while True:
+            batch = [await self.queue.get()]
+            while len(batch) < batch_size and not self.queue.empty():
+                batch.append(self.queue.get_nowait())
+            try:
+                outcomes = await self.loop.run_in_executor(self.db, _handle, batch)
+            except Exception as error:  # the pipeline reports its own failures; this is Redis or worse
+                log.exception("MQTT uplink batch failed")
+                failed = pipeline.Outcome(pipeline.FAILED, acknowledge=False, detail=str(error))
+                outcomes = [failed] * len(batch)
+            for (_, _, waiter), outcome in zip(batch, outcomes, strict=True):
+                self.stats[outcome.result] += 1
+                if not waiter.done():
+                    waiter.set_result(outcome)
+
+    # --- downlinks -------------------------------------------------------------------------------------
+    async def _receive_downlinks(self) -> None:
+        while True:
+            message = await self.layer.receive(self.channel_name)
+            if message.get("type") == DOWNLINK_MESSAGE:
+                self._spawn(self._downlink(message))
+
+    async def _downlink(self, message: dict[str, Any]) -> None:
+        device_pk = int(message["device"])
+        payload = bytes.fromhex(message["payload"])
+        await self.send_downlink(device_pk, payload, request_id=message.get("request_id"))
+
+    async def send_downlink(self, device_pk: int, payload: bytes, *, request_id: str | None) -> str:
+        """Publish to the device's command topic with QoS 1; its PUBACK is "acked"."""
+        session = self.sessions.get(device_pk)
+        identity = getattr(session, "identity", None)
+        # amqtt registers the connection's handler once the CONNACK is sent, after our auth plugin ran.
+        handler = self.broker._sessions.get(session.client_id, (None, None))[1] if session is not None else None
+        topic, outcome, detail = "", "acked", ""
+        if identity is None or handler is None:
+            outcome, detail = "undeliverable", "the device is not connected over MQTT"
+        else:
+            kind = "json" if identity.json_mode else "binary"
+            topic = auth.COMMAND_TOPIC.format(device_id=identity.device_id, kind=kind)
+            try:
+                await handler.mqtt_publish(topic, payload, 1, False, ack_timeout=settings.MQTT_ACK_TIMEOUT)
+            except TimeoutError:
+                outcome, detail = "timeout", "no PUBACK"
+            except Exception as problem:
+                outcome, detail = "error", str(problem) or type(problem).__name__
+        self.stats[f"downlink_{outcome}"] += 1
+        summary = f"downlink {request_id} to {topic or 'MQTT'}: {outcome}" + (f" ({detail})" if detail else "")
+        report = hooks.DownlinkOutcome(request_id, device_pk, outcome, detail=detail) if request_id else None
+        await self.run_misc(_after_downlink, device_pk, summary, payload, report)
+        return outcome
+
+
+def _handle(batch: list[tuple[pipeline.Uplink, int | None, asyncio.Future]]) -> list[pipeline.Outcome]:
+    """The pipeline for a batch; first copies of QoS 1 messages are then marked done for deduplication."""
+    outcomes = pipeline.handle_uplinks([uplink for uplink, _, _ in batch])
+    done = [
+        (uplink.device_pk, settle_id)
+        for (uplink, settle_id, _), outcome in zip(batch, outcomes, strict=True)
+        if settle_id is not None and outcome.acknowledge
+    ]
+    flow.settle(done)
+    return outcomes
+
+
+def _closing(function: Callable, *args: Any) -> Any:
+    try:
+        return function(*args)
+    finally:
+        close_old_connections()
+
+
+def _connected(device_pk: int, channel: str, client_id: str) -> None:
+    get_redis().set(owner_key(device_pk), channel)
+    _log_device(device_pk, f"MQTT connected as {client_id}")
+
+
+def _disconnected(device_pk: int, channel: str) -> None:
+    redis = get_redis()
+    current = redis.get(owner_key(device_pk))
+    if current is not None and current.decode() == channel:
+        redis.delete(owner_key(device_pk))
+    _log_device(device_pk, "MQTT disconnected")
+
+
+def _log_device(device_pk: int, summary: str) -> None:
+    device = Device.objects.filter(pk=device_pk).first()
+    if device is not None:
+        logs.log(device, LogKind.INFO, summary)
+
+
+def _after_downlink(device_pk: int, summary: str, payload: bytes, report: hooks.DownlinkOutcome | None) -> None:
+    device = Device.objects.filter(pk=device_pk).first()
+    if device is not None:
+        logs.log(device, LogKind.COMMAND, summary, raw=payload)
+    if report is not None:
+        hooks.downlink_outcome(report)
