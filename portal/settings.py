@@ -243,6 +243,7 @@ MQTTS_PORT = env_int("MQTTS_PORT", 8883)
 MQTT_TLS_CERT_FILE = env_str("MQTT_TLS_CERT_FILE")
 MQTT_TLS_KEY_FILE = env_str("MQTT_TLS_KEY_FILE")
 MQTT_ENABLED = env_bool("MQTT_ENABLED", True)  # `make run` starts `run_mqtt` beside `run_ingress`
+MQTT_WORKERS = env_int("MQTT_WORKERS", 1)  # run_mqtt processes sharing MQTT_PORT (SO_REUSEPORT)
 MQTT_ACK_TIMEOUT = env_int("MQTT_ACK_TIMEOUT", 5)  # a command without PUBACK in this time: timeout (at most 5)
 
 # --- Ingress (device access: `manage.py run_ingress`) -----------------------------------------------

@@ -16,7 +16,7 @@ from devices.models import DataHistory
 from portal.env import BASE_DIR
 from portal.ports import free_port
 from tests.conftest import database_url_for_tests
-from tests.mqtt.fixtures import DeviceClient, mqtt_device, wait_for
+from tests.mqtt.fixtures import DeviceClient, mqtt_device
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -38,8 +38,9 @@ def test_a_taken_mqtt_port_is_named_by_its_variable():
     assert f"Port {port} is already in use (set MQTT_PORT to a free port, e.g. MQTT_PORT={port + 1})." in result.stderr
 
 
-def test_run_mqtt_stores_an_uplink(owner_app, settings):
-    device = mqtt_device(owner_app)
+@pytest.mark.parametrize("workers", [1, 2])
+def test_run_mqtt_stores_uplinks(owner_app, settings, workers):
+    devices = [mqtt_device(owner_app, f"86400000000000{number}") for number in range(4)]
     port = free_port()
     env = {
         **os.environ,
@@ -49,7 +50,7 @@ def test_run_mqtt_stores_an_uplink(owner_app, settings):
         "LOG_LEVEL": "WARNING",
     }
     process = subprocess.Popen(
-        [sys.executable, "manage.py", "run_mqtt", "--port", str(port)],
+        [sys.executable, "manage.py", "run_mqtt", "--port", str(port), "--workers", str(workers)],
         cwd=BASE_DIR,
         env=env,
         stdout=subprocess.PIPE,
@@ -57,14 +58,17 @@ def test_run_mqtt_stores_an_uplink(owner_app, settings):
         start_new_session=True,
     )
     try:
-        assert "listening on MQTT port" in process.stdout.readline()
-        client = DeviceClient(device, port)
-        assert not client.connect().is_failure
-        data = {"currentReading": "55"}
-        client.publish(client.topic("data", "json"), json.dumps({"msgType": "deviceReq", "data": [
-            {"serviceId": "WaterMeter", "serviceData": data}]}))  # fmt: skip
-        client.close()
-        assert wait_for(lambda: DataHistory.objects.filter(device_id=device.pk).exists())
+        for _ in range(workers):
+            assert "listening on MQTT port" in process.stdout.readline()
+        for device in devices:
+            client = DeviceClient(device, port)
+            assert not client.connect().is_failure
+            data = {"currentReading": "55"}
+            client.publish(client.topic("data", "json"), json.dumps({"msgType": "deviceReq", "data": [
+                {"serviceId": "WaterMeter", "serviceData": data}]}))  # fmt: skip
+            client.close()
+        # Acknowledged means stored, whichever worker the kernel gave the connection to.
+        assert DataHistory.objects.filter(device_id__in=[device.pk for device in devices]).count() == 4
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         deadline = time.monotonic() + 15

@@ -1,8 +1,10 @@
 """`python manage.py run_mqtt`: MQTT and MQTTS device access, a process of its own beside run_ingress.
 
-One process: amqtt listens with a plain TCP server (no SO_REUSEPORT), so MQTT_PORT has one owner.
 It runs the embedded broker of ingress.mqtt.server around the same uplink pipeline and downlink action
-as the CoAP workers; `make run` starts it (portal.launcher) unless MQTT_ENABLED is false.
+as the CoAP workers; `make run` starts it (portal.launcher) unless MQTT_ENABLED is false. With
+`--workers N` (MQTT_WORKERS) it supervises N processes (`run_mqtt --worker`) that share MQTT_PORT and
+MQTTS_PORT through SO_REUSEPORT, and starts a new one when one dies (its devices reconnect to the
+others); one worker runs in this process.
 """
 
 from __future__ import annotations
@@ -10,6 +12,9 @@ from __future__ import annotations
 import asyncio
 import signal
 import socket
+import subprocess
+import sys
+import time
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -21,16 +26,23 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:
         parser.add_argument("--port", type=int, default=None, help="MQTT port (MQTT_PORT)")
         parser.add_argument("--tls-port", type=int, default=None, help="MQTTS port (MQTTS_PORT)")
+        parser.add_argument("--workers", type=int, default=None, help="worker processes (MQTT_WORKERS)")
+        parser.add_argument("--worker", action="store_true", help="run one worker in this process, unchecked")
 
-    def handle(self, *args, port: int | None, tls_port: int | None, **options) -> None:
+    def handle(self, *args, port: int | None, tls_port: int | None, workers: int | None, worker: bool, **options):
         port = port or settings.MQTT_PORT
         tls_port = tls_port or settings.MQTTS_PORT
-        ports = [("MQTT_PORT", port)]
-        if settings.MQTT_TLS_CERT_FILE and settings.MQTT_TLS_KEY_FILE:
-            ports.append(("MQTTS_PORT", tls_port))
-        for variable, number in ports:
-            _check_free(number, variable)
-        asyncio.run(_run(port, tls_port))
+        workers = workers or settings.MQTT_WORKERS
+        if not worker:
+            ports = [("MQTT_PORT", port)]
+            if settings.MQTT_TLS_CERT_FILE and settings.MQTT_TLS_KEY_FILE:
+                ports.append(("MQTTS_PORT", tls_port))
+            for variable, number in ports:
+                _check_free(number, variable)
+        if worker or workers <= 1:
+            asyncio.run(_run(port, tls_port))
+        else:
+            _supervise(workers, port, tls_port)
 
 
 def _check_free(port: int, variable: str) -> None:
@@ -54,8 +66,35 @@ async def _run(port: int, tls_port: int) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stopping.set)
     await server.start()
-    print(
-        f"mqtt: listening on MQTT port {port}" + (f", MQTTS {server.tls_port}" if server.tls_port else ""), flush=True
-    )
+    tls = f", MQTTS {server.tls_port}" if server.tls_port else ""
+    print(f"mqtt: listening on MQTT port {port}{tls}", flush=True)
     await stopping.wait()
     await server.stop()
+
+
+def _supervise(count: int, port: int, tls_port: int) -> None:
+    command = [sys.executable, "manage.py", "run_mqtt", "--worker", "--port", str(port), "--tls-port", str(tls_port)]
+    children = [subprocess.Popen(command, cwd=settings.BASE_DIR) for _ in range(count)]
+    stopping = False
+
+    def stop(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    while not stopping:
+        for index, child in enumerate(children):
+            if child.poll() is not None and not stopping:
+                print(f"mqtt: worker {child.pid} exited with {child.returncode}; starting another", flush=True)
+                children[index] = subprocess.Popen(command, cwd=settings.BASE_DIR)
+        time.sleep(0.2)
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    for child in children:
+        try:
+            child.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            child.kill()
