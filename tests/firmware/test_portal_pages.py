@@ -23,15 +23,20 @@ def personas(db, driver):
     return personas
 
 
-def _upload(client, personas):
-    return client.post(
-        "/firmware/packages/",
-        {
-            "application": personas.app.app_id, "file": SimpleUploadedFile("fw.zip", package_zip()),
-            "file_type": "firmwarePackage", "version": "V1.1", "device_type": "WaterMeter", "manufacturer_name": "Huawei",
-            "model": "v1001", "protocol_type": "LWM2M", "source_versions": "V1.0",
-        },
-    )  # fmt: skip
+PACKAGE_FORM = {
+    "file_type": "firmwarePackage",
+    "version": "V1.1",
+    "device_type": "WaterMeter",
+    "manufacturer_name": "Huawei",
+    "model": "v1001",
+    "protocol_type": "LWM2M",
+    "source_versions": "V1.0",
+}
+
+
+def _upload(client, personas, data=None):
+    upload = SimpleUploadedFile("fw.zip", data or package_zip())
+    return client.post("/firmware/packages/", {"application": personas.app.app_id, "file": upload, **PACKAGE_FORM})
 
 
 def test_owner_uploads_and_starts_a_task_for_devices(client, personas, driver):
@@ -57,11 +62,7 @@ def test_owner_uploads_and_starts_a_task_for_devices(client, personas, driver):
 
 def test_a_bad_package_says_why(client, personas):
     client.force_login(personas.owner)
-    response = client.post(
-        "/firmware/packages/",
-        {"application": personas.app.app_id, "file": SimpleUploadedFile("fw.zip", b"not a zip"), "file_type": "firmwarePackage",
-         "version": "V1.1", "device_type": "WaterMeter", "manufacturer_name": "Huawei", "model": "v1001", "protocol_type": "LWM2M"},
-    )  # fmt: skip
+    response = _upload(client, personas, b"not a zip")
     assert "not a zip" in response.content.decode()
     assert not Package.objects.exists()
 
