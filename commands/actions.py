@@ -228,6 +228,18 @@ def send_next_serial(device: Device, *, reason: str) -> None:
         send([command], reason=reason)
 
 
+def on_uplinks(devices: list[Device]) -> None:
+    """A batch of devices just reported: one query finds which have pending commands (most have none)."""
+    waiting = set(
+        Command.objects.filter(device__in=[device.pk for device in devices], status=CommandStatus.PENDING)
+        .values_list("device_id", flat=True)
+        .distinct()
+    )
+    for device in devices:
+        if device.pk in waiting:
+            on_uplink(device)
+
+
 def on_uplink(device: Device) -> list[Command]:
     """The device just reported: in PSM, every cached command goes now, in order, in one burst with
     hasMore 1 on all but the last (F-5.2); in DRX/eDRX the next one if none is in flight."""

@@ -12,7 +12,7 @@ class CommandsConfig(AppConfig):
         from commands import actions
         from devices import hooks
 
-        hooks.on_uplink_stored(lambda device, reports: actions.on_uplink(device))
+        hooks.on_uplinks_stored(lambda items: actions.on_uplinks([device for device, _reports in items]))
         hooks.on_device_response(
             lambda device, decoded: actions.on_device_response(
                 device, decoded.get("mid"), decoded.get("errcode"), decoded.get("body")
