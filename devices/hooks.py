@@ -87,7 +87,8 @@ def _call_all(handlers: list[Callable[..., None]], *args: Any) -> None:
 
 
 def uplink_stored(device: Any, reports: list[Any]) -> None:
-    _call_all(_uplink_handlers, device, reports)
+    """One stored report: a batch of one, so batch handlers hear of it too."""
+    uplinks_stored([(device, reports)])
 
 
 def uplinks_stored(items: list[tuple[Any, list[Any]]]) -> None:
