@@ -3,6 +3,7 @@
     python manage.py simulate_devices --count 20 --rate 50 --duration 30 --payload 0014000012340007
     python manage.py simulate_devices --register APPID --count 5 ...   # register the nodeIds first
     python manage.py simulate_devices --coaps ...                      # DTLS-PSK, each device's own psk
+    python manage.py simulate_devices --protocol mqtt --register APPID ...  # MQTT, each device's secret
 
 Each device registers (endpoint name = nodeId: PREFIX followed by its number), is observed by the
 platform, then the fleet sends RATE uplinks per second in all for DURATION seconds and prints what
@@ -40,6 +41,10 @@ class Command(BaseCommand):
         parser.add_argument(
             "--coaps", action="store_true", help="CoAPS (DTLS-PSK with each device's psk) on COAPS_PORT"
         )
+        parser.add_argument(
+            "--protocol", choices=["coap", "mqtt"], default="coap", help="mqtt: MQTT_PORT, hourly HMAC passwords"
+        )
+        parser.add_argument("--json", help="MQTT: publish this JSON (a deviceReq) to data/json instead of --payload")
         parser.add_argument("--register", metavar="APPID", help="register missing devices in this application")
         parser.add_argument("--manufacturer", default="Huawei")
         parser.add_argument("--device-type", default="WaterMeter")
@@ -53,6 +58,9 @@ class Command(BaseCommand):
         endpoints = [f"{options['prefix']}{number:07d}" for number in range(options["count"])]
         if options["register"]:
             self._register(options, endpoints)
+        if options["protocol"] == "mqtt":
+            self._mqtt(options, endpoints, payload)
+            return
         port = options["port"] or (settings.COAPS_PORT if options["coaps"] else settings.COAP_PORT)
         psks = None
         if options["coaps"]:
@@ -82,6 +90,35 @@ class Command(BaseCommand):
         if not result.connected:
             raise CommandError("no device could register: is run_ingress running, and are the nodeIds registered?")
 
+    def _mqtt(self, options: dict, endpoints: list[str], payload: bytes) -> None:
+        from ingress.mqtt.simulator import run_mqtt_fleet
+
+        devices = Device.objects.filter(node_id__in=endpoints).order_by("node_id")
+        credentials = [(device.device_id, device.secret) for device in devices if device.secret]
+        if not credentials:
+            raise CommandError("no device with an MQTT secret: register them with --register (password mode)")
+
+        def progress(result, elapsed: float) -> None:
+            self.stdout.write(f"{elapsed:5.1f}s  sent {result.sent}  acknowledged {result.acknowledged}")
+
+        kind, body = ("json", options["json"].encode()) if options["json"] else ("binary", payload)
+        result = run_mqtt_fleet(
+            credentials,
+            options["port"] or settings.MQTT_PORT,
+            host=options["host"],
+            payload=body,
+            kind=kind,
+            rate=options["rate"],
+            duration=options["duration"],
+            qos=0 if options["non"] else 1,
+            progress=progress,
+        )
+        for error in result.errors[:10]:
+            self.stderr.write(error)
+        self.stdout.write(result.summary())
+        if not result.connected:
+            raise CommandError("no device could connect: is run_mqtt running on that port?")
+
     def _register(self, options: dict, endpoints: list[str]) -> None:
         application = Application.objects.filter(app_id=options["register"]).first()
         if application is None:
@@ -90,13 +127,15 @@ class Command(BaseCommand):
             "manufacturerId": options["manufacturer"],
             "deviceType": options["device_type"],
             "model": options["model"],
-            "protocolType": "CoAP",
+            "protocolType": "MQTT" if options["protocol"] == "mqtt" else "CoAP",
         }
         existing = set(Device.objects.filter(node_id__in=endpoints).values_list("node_id", flat=True))
         for endpoint in endpoints:
             if endpoint not in existing:
                 try:
-                    actions.do_register_device(application, node_id=endpoint, timeout=0, info=info)
+                    actions.do_register_device(
+                        application, node_id=endpoint, timeout=0, info=info, password_mode=options["protocol"] == "mqtt"
+                    )
                 except NorthboundError as error:
                     raise CommandError(f"{endpoint}: {error}") from None
         self.stdout.write(f"{len(endpoints) - len(existing)} devices registered in {application}")

@@ -1,0 +1,45 @@
+"""`manage.py simulate_devices --protocol mqtt` against the MQTT server: registers, connects, reports."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from devices.models import DataHistory, Device
+from tests.conftest import manage
+from tests.devices.fixtures import water_meter
+from tests.ingress.water_codec import report
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.mark.parametrize("kind", ["binary", "json"])
+def test_simulate_devices_over_mqtt_stores_every_acknowledged_uplink(owner_app, server, settings, kind):
+    water_meter(owner_app)
+    args = ["--protocol", "mqtt", "--register", owner_app.app_id, "--count", "3", "--rate", "40", "--duration", "1"]
+    if kind == "json":
+        data = {"serviceId": "WaterMeter", "serviceData": {"currentReading": "7"}}
+        args += ["--json", json.dumps({"msgType": "deviceReq", "data": [data]})]
+    else:
+        args += ["--payload", report(reading=7).hex()]
+    env = {"REDIS_KEY_PREFIX": settings.REDIS_KEY_PREFIX, "INGRESS_CODEC_MODULE": "tests.ingress.water_codec"}
+
+    done = manage("simulate_devices", *args, "--port", str(server.port), env=env)
+
+    assert done.returncode == 0, done.stderr
+    assert "3 devices registered" in done.stdout
+    summary = re.search(r"3 devices, (\d+) uplinks sent, (\d+) acknowledged, 0 failed", done.stdout)
+    assert summary, done.stdout
+    sent, acknowledged = int(summary[1]), int(summary[2])
+    assert sent == acknowledged >= 30
+    fleet = list(Device.objects.filter(node_id__startswith="86100000").values_list("pk", flat=True))
+    assert DataHistory.objects.filter(device_id__in=fleet).count() == acknowledged
+
+
+def test_simulate_devices_over_mqtt_says_why_nothing_connected(owner_app, server):
+    done = manage("simulate_devices", "--protocol", "mqtt", "--count", "1", "--duration", "0.1")
+
+    assert done.returncode != 0
+    assert "no device with an MQTT secret" in done.stderr
