@@ -41,8 +41,8 @@ AREAS = (
             NavItem(_("Codecs"), "products:codecs"),
             NavItem(_("Application simulator"), "commands:simulator"),
             NavItem(_("Push debugging"), "subscriptions:debug"),
-            NavItem(_("API documentation"), "swagger-ui"),
             NavItem(_("Device simulator"), "ingress:simulator"),
+            NavItem(_("API documentation"), "swagger-ui"),
         ),
     ),
 )
