@@ -85,3 +85,23 @@ def test_ten_unfinished_tasks_at_most(client, owner_app, meter, transport):
 def test_unknown_task_is_105005(client, owner_app):
     response = client.get("/iocm/app/batchtask/v1.1.0/tasks/nope", headers=owner_app.headers())
     assert response.status_code == 404 and response.json()["error_code"] == "105005"
+
+
+def test_batch_task_over_a_group_makes_one_cached_command_per_member(client, owner_app, meter, transport):
+    from devices import actions as device_actions
+    from tests.devices.fixtures import WATER_METER, register
+
+    second = device_actions.do_bind_device(register(owner_app, node_id="861111111111112", info=WATER_METER))
+    outsider = device_actions.do_bind_device(register(owner_app, node_id="861111111111113", info=WATER_METER))
+    group = device_actions.do_create_group(owner_app.application, "Floor 2", "", 0, [meter.device_id, second.device_id])
+    body = {
+        "timeout": 30, "taskName": "floor 2 alarms", "taskType": "DeviceCmd",
+        "param": {"type": "GroupList", "groupList": [group.dev_group_id], "command": ALARM},
+    }  # fmt: skip
+    task_id = _post(client, owner_app, "/iocm/app/batchtask/v1.1.0/tasks", body).json()["taskID"]
+    commands = Command.objects.filter(batch_task__task_id=task_id)
+    assert sorted(commands.values_list("device__node_id", flat=True)) == sorted([meter.node_id, second.node_id])
+    assert not Command.objects.filter(device=outsider).exists()
+    assert set(commands.values_list("status", flat=True)) == {"PENDING"}  # cached, waiting for each device (F-5.8)
+    task = client.get(f"/iocm/app/batchtask/v1.1.0/tasks/{task_id}", headers=owner_app.headers()).json()
+    assert task["totalCnt"] == 2
