@@ -23,7 +23,7 @@ from applications.formats import format_time
 from applications.models import Application
 from applications.redis import get_redis, key
 from devices import history, logs
-from devices.models import Device, DeviceGroup, LogKind, Status, StatusDetail
+from devices.models import Device, DeviceGroup, LogKind, ProductSecret, Status, StatusDetail
 from devices.presenters import device_info
 from products.models import Product
 from subscriptions import actions as push
@@ -591,3 +591,34 @@ def do_store_reports(items: list[tuple[Device, list[ServiceReport]]], *, request
         get_redis().hset(key("devices", "last_seen"), mapping={pk: now.timestamp() for pk in online})
     for device in {device.pk: device for device, _ in items if device.pk not in online}.values():
         record_seen(device, now)
+
+
+def do_set_product_secret(product: Product) -> str:
+    """A new MQTT product secret (the previous one stops working); shown to the user once."""
+    secret = random.token_hex(16)
+    record = ProductSecret.objects.filter(product=product).first() or ProductSecret(product=product)
+    record.secret = secret
+    record.save()
+    return secret
+
+
+def provision_device(product: Product, node_id: str) -> Device:
+    """The device a dynamic MQTT connection asks for: its product's device with this nodeId, registered in
+    password mode on first contact (F-4.1 rules and quota apply); a device without a secret gets one."""
+    device = Device.objects.filter(application=product.application_id, node_id=node_id).first()
+    if device is None:
+        info = {
+            "manufacturerId": product.manufacturer_id,
+            "manufacturerName": product.manufacturer_name,
+            "deviceType": product.device_type,
+            "model": product.model,
+            "protocolType": "MQTT",
+        }
+        return do_register_device(product.application, node_id=node_id, password_mode=True, info=info).device
+    if device.product_id != product.pk:
+        raise NorthboundError("100416")  # the nodeId belongs to another product's device
+    if not device.secret_encrypted:
+        device.secret = random.token_hex(16)
+        device.save(update_fields=["secret_encrypted"])
+        logs.log(device, LogKind.INFO, "MQTT secret issued through the product's dynamic connection")
+    return device

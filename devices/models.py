@@ -335,3 +335,27 @@ class BulkRegistrationRow(models.Model):
     @property
     def psk(self) -> str:
         return secrets.decrypt(self.psk_encrypted)
+
+
+class ProductSecret(models.Model):
+    """A product's MQTT secret for the dynamic connection (one secret per product, device-protocols.md 6).
+
+    A device that knows only its product's secret connects as `{productId}_{nodeId}_1_...` and is sent
+    its own secret (registered in password mode on first contact). Encrypted at rest like the devices'
+    secrets, never hashed: the HMAC check needs it.
+    """
+
+    product = models.OneToOneField(Product, on_delete=models.CASCADE, related_name="mqtt_secret")
+    secret_encrypted = models.TextField()
+    created_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"MQTT secret of {self.product_id}"
+
+    @property
+    def secret(self) -> str:
+        return secrets.decrypt(self.secret_encrypted)
+
+    @secret.setter
+    def secret(self, value: str) -> None:
+        self.secret_encrypted = secrets.encrypt(value)

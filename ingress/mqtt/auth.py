@@ -5,6 +5,12 @@ Static connection: client id `{deviceId}_0_{checkTime}_{YYYYMMDDHH}`, user name 
 mode). With checkTime 1 the stated hour must be within one hour of the server's clock; with 0 any hour
 is accepted (the device has no clock), as the original did.
 
+Dynamic connection: client id `{productId}_{nodeId}_1_{checkTime}_{YYYYMMDDHH}`, user name = productId,
+password the same HMAC over the product's MQTT secret (devices.models.ProductSecret). The device, registered
+in password mode on first contact, may then only subscribe to `/huawei/v1/products/{productId}/sn/{nodeId}/
+secretNotify`, where it is sent `{"msgType":"cloudSendSecret","deviceid":…,"secret":…}`, and publish its
+acknowledgement to `…/secretACK`; it reconnects statically with that secret.
+
 A device publishes only to `/huawei/v1/devices/{deviceId}/data/{json|binary}` and subscribes only to
 `/huawei/v1/devices/{deviceId}/command/{json|binary}`.
 """
@@ -14,18 +20,24 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import json
 import re
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, field
 
 from django.db import close_old_connections
 
-from devices import logs
-from devices.models import Device, LogKind
+from applications.errors import NorthboundError
+from devices import actions, logs
+from devices.models import Device, LogKind, ProductSecret
 from ingress import codec
 
 CLIENT_ID = re.compile(r"^(?P<device_id>[^_]+)_0_(?P<check_time>[01])_(?P<hour>\d{10})$")
 DATA_TOPIC = re.compile(r"^/huawei/v1/devices/(?P<device_id>[^/]+)/data/(?P<kind>json|binary)$")
 COMMAND_TOPIC = "/huawei/v1/devices/{device_id}/command/{kind}"
+DYNAMIC_CLIENT_ID = re.compile(r"^(?P<product_id>[^_]+)_(?P<node_id>.+)_1_(?P<check_time>[01])_(?P<hour>\d{10})$")
+# kind: secretNotify or secretACK (a topic, not a password)
+SECRET_TOPIC = "/huawei/v1/products/{product_id}/sn/{node_id}/{kind}"  # noqa: S105
 
 
 class Refused(Exception):
@@ -39,6 +51,20 @@ class Identity:
     device_pk: int
     device_id: str
     json_mode: bool  # the product has no active codec: commands go to command/json as cloudReq JSON
+    # A dynamic connection: it only fetches the device's secret (secretNotify / secretACK).
+    product_id: str = ""
+    node_id: str = ""
+    secret: str = field(default="", repr=False)
+
+    @property
+    def provisioning(self) -> bool:
+        return bool(self.product_id)
+
+    def secret_topic(self, kind: str) -> str:
+        return SECRET_TOPIC.format(product_id=self.product_id, node_id=self.node_id, kind=kind)
+
+    def secret_notification(self) -> bytes:
+        return json.dumps({"msgType": "cloudSendSecret", "deviceid": self.device_id, "secret": self.secret}).encode()
 
 
 def password(secret: str, hour: str) -> str:
@@ -71,7 +97,13 @@ def authenticate(client_id: str | None, username: str | None, secret: str | None
 def _authenticate(client_id: str, username: str, sent: str, now: dt.datetime) -> Identity:
     match = CLIENT_ID.match(client_id)
     if match is None:
-        raise Refused(f"client id {client_id!r} is not deviceId_0_checkTime_YYYYMMDDHH")
+        dynamic = DYNAMIC_CLIENT_ID.match(client_id)
+        if dynamic is not None:
+            return _authenticate_dynamic(dynamic, client_id, username, sent, now)
+        raise Refused(
+            f"client id {client_id!r} is neither deviceId_0_checkTime_YYYYMMDDHH nor "
+            "productId_nodeId_1_checkTime_YYYYMMDDHH"
+        )
     device_id = match["device_id"]
     device = Device.objects.select_related("product").filter(device_id=device_id).first()
     if device is None:
@@ -92,15 +124,52 @@ def _authenticate(client_id: str, username: str, sent: str, now: dt.datetime) ->
     return Identity(device.pk, device.device_id, json_mode=not codec.has_codec(device.product))
 
 
+def _authenticate_dynamic(match: re.Match, client_id: str, username: str, sent: str, now: dt.datetime) -> Identity:
+    try:
+        product_uuid = uuid.UUID(match["product_id"])
+    except ValueError:
+        raise Refused(f"product id {match['product_id']!r} in client id {client_id} is not a productId") from None
+    record = ProductSecret.objects.select_related("product").filter(product__product_id=product_uuid).first()
+    if record is None:
+        raise Refused(f"product {product_uuid} has no MQTT product secret (generate one on its device list)")
+    if username != match["product_id"]:
+        raise Refused(f"user name {username!r} is not the productId of client id {client_id}")
+    if match["check_time"] == "1":
+        check_hour(match["hour"], now)
+    if not hmac.compare_digest(password(record.secret, match["hour"]), sent.lower()):
+        raise Refused("wrong password for the product secret")
+    try:
+        device = actions.provision_device(record.product, match["node_id"])
+    except NorthboundError as error:
+        raise Refused(f"nodeId {match['node_id']} cannot be registered: {error.error_desc}") from None
+    logs.log(device, LogKind.INFO, f"MQTT dynamic connection as {client_id}: sending the device its secret")
+    return Identity(
+        device.pk,
+        device.device_id,
+        json_mode=not codec.has_codec(device.product),
+        product_id=match["product_id"],
+        node_id=match["node_id"],
+        secret=device.secret,
+    )
+
+
 def may_publish(identity: Identity, topic: str) -> str | None:
     """The uplink kind ("json" or "binary") when the device may publish to `topic`, else None."""
+    if identity.provisioning:
+        return None
     match = DATA_TOPIC.match(topic or "")
     if match is None or match["device_id"] != identity.device_id:
         return None
     return match["kind"]
 
 
+def is_secret_ack(identity: Identity, topic: str) -> bool:
+    return identity.provisioning and topic == identity.secret_topic("secretACK")
+
+
 def may_subscribe(identity: Identity, topic: str) -> bool:
+    if identity.provisioning:
+        return topic == identity.secret_topic("secretNotify")
     return topic in (
         COMMAND_TOPIC.format(device_id=identity.device_id, kind="json"),
         COMMAND_TOPIC.format(device_id=identity.device_id, kind="binary"),

@@ -5,9 +5,11 @@ current hour, which a password file cannot check; amqtt runs in our process, so 
 (device-protocols.md sections 4 and 6). amqtt is ~7-9x slower than Mosquitto; an external broker
 with an HTTP auth hook (EMQX) is the way to scale out.
 
-- `DeviceAuthPlugin` checks the static connection (ingress.mqtt.auth) in a thread (ORM) and keeps the
-  device's identity on the amqtt session; `DeviceTopicPlugin` allows a device its own data topics
-  (publish) and command topics (subscribe) only, and logs every refusal on the device.
+- `DeviceAuthPlugin` checks the static or dynamic connection (ingress.mqtt.auth) in a thread (ORM) and
+  keeps the device's identity on the amqtt session; a dynamic connection is sent the device's secret
+  once it subscribes to its secretNotify topic, and its secretACK is logged; `DeviceTopicPlugin`
+  allows a device its own data topics (publish) and command topics (subscribe) only, and logs every
+  refusal on the device.
 - amqtt acknowledges a QoS 1 PUBLISH (PUBACK) before its plugins see it (handler.py
   `_handle_qos1_message_flow`). `DeviceHandler` replaces amqtt's `handle_publish` for the devices'
   data topics: the message goes into the pipeline (batched across connections) and the PUBACK is
@@ -78,13 +80,31 @@ class DeviceAuthPlugin(BaseAuthPlugin):
             server.stats["refused"] += 1
             return False
         session.identity = identity
-        await server.connected(identity, session)
+        if not identity.provisioning:  # a dynamic connection only fetches the secret: it takes no downlinks
+            await server.connected(identity, session)
         return True
 
     async def on_broker_client_disconnected(self, *, client_id: str, client_session: Session) -> None:
         identity = getattr(client_session, "identity", None)
-        if identity is not None:
+        if identity is not None and not identity.provisioning:
             await _server(self.context).disconnected(identity, client_session)
+
+    async def on_broker_client_subscribed(self, *, client_id: str, topic: str, qos: int) -> None:
+        """Dynamic connection: the device subscribed to its secretNotify topic; send it its secret."""
+        server = _server(self.context)
+        session, handler = server.broker._sessions.get(client_id, (None, None))
+        identity = getattr(session, "identity", None)
+        if identity is None or not identity.provisioning or topic != identity.secret_topic("secretNotify"):
+            return
+        try:
+            await handler.mqtt_publish(
+                topic, identity.secret_notification(), 1, False, ack_timeout=settings.MQTT_ACK_TIMEOUT
+            )
+            outcome = "sent"
+        except Exception as problem:
+            outcome = f"not acknowledged ({str(problem) or type(problem).__name__})"
+        server.stats[f"secret_{outcome.split()[0]}"] += 1
+        await server.run_misc(_log_device, identity.device_pk, f"MQTT secret on {topic}: {outcome}")
 
 
 class DeviceTopicPlugin(BaseTopicPlugin):
@@ -118,6 +138,13 @@ class DeviceHandler(BrokerProtocolHandler):
         if identity is None or topic is None or data is None:
             return
         packet_id = publish_packet.packet_id
+        if auth.is_secret_ack(identity, topic):
+            if qos == 1 and packet_id is not None:
+                await self._send_packet(PubackPacket.build(packet_id))
+            self.server.stats["secret_ack"] += 1
+            summary = "MQTT: the device acknowledged its secret (secretACK); it reconnects statically"
+            await self.server.run_misc(_log_device, identity.device_pk, summary)
+            return
         kind = auth.may_publish(identity, topic)
         if kind is None:
             await self.server.broker._topic_filtering(self.session, topic, Action.PUBLISH)  # logs the refusal
