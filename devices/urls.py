@@ -9,6 +9,7 @@ urlpatterns = [
     path("register/", views.device_register, name="register"),
     path("groups/", views.group_list, name="groups"),
     path("replay/<uuid:product_id>/<int:number>/", views.codec_replay, name="replay"),
+    path("mqtt-secret/<uuid:product_id>/", views.product_secret, name="product-secret"),
     path("groups/<str:group_id>/members/", views.group_members, name="group-members"),
     path("bulk/", views.bulk_list, name="bulk"),
     path("bulk/template.csv", views.bulk_template, name="bulk-template"),

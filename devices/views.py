@@ -17,7 +17,7 @@ from applications.errors import NorthboundError
 from applications.models import Application
 from devices import actions, bulk, replay
 from devices.forms import BulkUploadForm, EditForm, FilterForm, GroupForm, RegisterForm
-from devices.models import BulkRegistration, DataHistory, Device, DeviceGroup, DeviceLog
+from devices.models import BulkRegistration, DataHistory, Device, DeviceGroup, DeviceLog, ProductSecret
 from products.models import Product
 
 PAGE = 50
@@ -221,6 +221,21 @@ def codec_replay(request: HttpRequest, product_id: str, number: int) -> HttpResp
         "devices/replay.html",
         {"product": product, "version": version, "rows": rows, "counts": replay.summary(rows)},
     )
+
+
+@login_required
+def product_secret(request: HttpRequest, product_id: str) -> HttpResponse:
+    """The product's MQTT secret for the dynamic connection: generated here and shown once."""
+    product = get_object_or_404(Product.objects.visible_to(request.user), product_id=product_id)
+    can_edit = Product.objects.changeable_by(request.user).filter(pk=product.pk).exists()
+    secret = ""
+    if request.method == "POST":
+        if not can_edit:
+            return HttpResponseForbidden(_("You may not change this product."))
+        secret = actions.do_set_product_secret(product)
+    current = ProductSecret.objects.filter(product=product).only("created_at").first()
+    context = {"product": product, "secret": secret, "current": current, "can_edit": can_edit}
+    return render(request, "devices/product_secret.html", context)
 
 
 @login_required

@@ -113,3 +113,26 @@ def test_groups_page(client, personas):
         {"node_ids": "861111111111111\n862222222222222", "action": "add"},
     )
     assert list(group.devices.values_list("node_id", flat=True)) == ["861111111111111"]
+
+
+def test_the_mqtt_product_secret_is_shown_once_and_only_its_developers_may_replace_it(client, personas):
+    from devices.models import ProductSecret
+    from tests.devices.fixtures import water_meter
+
+    product = water_meter(personas.app)
+    url = f"/devices/mqtt-secret/{product.product_id}/"
+
+    client.force_login(personas.viewer)
+    assert "none yet" in client.get(url).content.decode()
+    assert client.post(url).status_code == 403
+    assert not ProductSecret.objects.exists()
+
+    client.force_login(personas.owner)
+    shown = client.post(url).context["secret"]
+    assert ProductSecret.objects.get(product=product).secret == shown
+    assert shown not in client.get(url).content.decode()  # never shown again
+
+    client.force_login(personas.outsider)
+    assert client.get(url).status_code == 404
+    assert client.post(url).status_code == 404
+    assert ProductSecret.objects.get(product=product).secret == shown
