@@ -171,7 +171,9 @@ class SimulatedDevice(asyncio.DatagramProtocol):
             if waiter is not None and not waiter.done():
                 waiter.set_result(message)
             if message.mtype is CON:
-                self.send(Message(mtype=ACK, mid=message.mid, code=codes.EMPTY))
+                ack = Message(code=codes.EMPTY)
+                ack.mtype, ack.mid = ACK, message.mid  # set after construction: aiocoap deprecates the arguments
+                self.send(ack)
 
     def _serve(self, request: Message) -> None:
         path = "/" + "/".join(request.opt.uri_path)
