@@ -42,4 +42,6 @@ def reachable(device: Device) -> bool:
 
 
 def deliver(command: Any, payload: bytes) -> None:
-    downlink.queue_downlink(command.device, payload, request_id=command.command_id)
+    downlink.queue_downlink(
+        command.device, payload, request_id=command.command_id, max_retransmit=command.max_retransmit
+    )

@@ -48,7 +48,9 @@ def holder(device: Device) -> str | None:
     return channel if redis.exists(worker_key(channel)) else None
 
 
-def queue_downlink(device: Device, payload: bytes, *, request_id: str, confirmable: bool = True) -> bool:
+def queue_downlink(
+    device: Device, payload: bytes, *, request_id: str, confirmable: bool = True, max_retransmit: int | None = None
+) -> bool:
     """Queue `payload` for the device; the outcome comes back through devices.hooks.downlink_outcome.
 
     Returns False when no live ingress worker holds the device: the outcome "undeliverable" is then
@@ -66,6 +68,8 @@ def queue_downlink(device: Device, payload: bytes, *, request_id: str, confirmab
         "request_id": request_id,
         "confirmable": confirmable,
     }
+    if max_retransmit is not None:  # CoAP retransmissions of this downlink (else INGRESS_MAX_RETRANSMIT)
+        message["max_retransmit"] = max_retransmit
     transaction.on_commit(lambda: send_to_worker(channel, message))
     return True
 

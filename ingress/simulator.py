@@ -50,6 +50,7 @@ class SimulatedDevice(asyncio.DatagramProtocol):
     refuse_observe: bool = False
     answer_observe: bool = True  # False: takes the observe's token but does not answer the GET (yet)
     asleep: bool = False  # drops whatever arrives, as a module in PSM
+    dropped: int = 0  # datagrams that arrived while asleep (the platform's retransmissions)
     psk: tuple[str, bytes] | None = None  # (identity, key): CoAPS, the server being the COAPS port
     cipher: str = "TLS-PSK-WITH-AES-128-CCM-8"
     _tls: Any = None
@@ -140,6 +141,7 @@ class SimulatedDevice(asyncio.DatagramProtocol):
 
     def datagram_received(self, data: bytes, address: tuple) -> None:
         if self.asleep:
+            self.dropped += 1
             return
         if self._handshake is not None:
             self._handshake.put_nowait(data)

@@ -64,12 +64,13 @@ CODES = {
 
 
 class PlatformTuning(TransportTuning):
-    """The original's retransmission for the platform's confirmable messages (F-5.4), from settings."""
+    """The original's retransmission for the platform's confirmable messages (F-5.4), from settings;
+    a command's own maxRetransmit (0-3) replaces INGRESS_MAX_RETRANSMIT for its downlink."""
 
-    def __init__(self, reliable: bool = True) -> None:
+    def __init__(self, reliable: bool = True, max_retransmit: int | None = None) -> None:
         self.ACK_TIMEOUT = settings.INGRESS_ACK_TIMEOUT
         self.ACK_RANDOM_FACTOR = settings.INGRESS_ACK_RANDOM_FACTOR
-        self.MAX_RETRANSMIT = settings.INGRESS_MAX_RETRANSMIT
+        self.MAX_RETRANSMIT = settings.INGRESS_MAX_RETRANSMIT if max_retransmit is None else max_retransmit
         self.MAX_LATENCY = settings.INGRESS_MAX_LATENCY
         self.reliability = reliable
 
@@ -684,11 +685,21 @@ class IngressWorker:
             )
             return
         await self.send_downlink(
-            view, bytes.fromhex(message["payload"]), request_id=request_id, confirmable=message.get("confirmable", True)
+            view,
+            bytes.fromhex(message["payload"]),
+            request_id=request_id,
+            confirmable=message.get("confirmable", True),
+            max_retransmit=message.get("max_retransmit"),
         )
 
     async def send_downlink(
-        self, view: SessionView, payload: bytes, *, request_id: str | None, confirmable: bool = True
+        self,
+        view: SessionView,
+        payload: bytes,
+        *,
+        request_id: str | None,
+        confirmable: bool = True,
+        max_retransmit: int | None = None,
     ) -> str:
         """Send a payload to the device's downlink resource; report the outcome when it has a request id."""
         if view.channel == Channel.LWM2M:
@@ -696,7 +707,7 @@ class IngressWorker:
             path = ("19", "1", "0")
         else:
             method, path = codes.POST, ("t", "d")
-        request = Message(code=method, payload=payload, transport_tuning=PlatformTuning(confirmable))
+        request = Message(code=method, payload=payload, transport_tuning=PlatformTuning(confirmable, max_retransmit))
         request.opt.uri_path = path
         request.opt.content_format = 42
         request.remote = self.remote(view)

@@ -158,3 +158,23 @@ def test_a_sleeping_device_never_acknowledges_and_the_command_times_out(client, 
         return command_id
 
     assert _wait_status(asyncio.run(scenario()), "TIMEOUT").status == "TIMEOUT"
+
+
+@pytest.mark.parametrize("max_retransmit", [0, 2])
+def test_the_commands_max_retransmit_bounds_coaps_retransmissions(client, worker, device, max_retransmit):
+    credentials, device_id, node_id = device
+
+    async def scenario():
+        simulated = await connect(node_id, worker.port)
+        await simulated.notify(_report())
+        simulated.asleep = True
+        command_id = await asyncio.to_thread(
+            _create, client, credentials, device_id, expireTime=0, maxRetransmit=max_retransmit
+        )
+        command = await asyncio.to_thread(_wait_status, command_id, "TIMEOUT")
+        simulated.close()
+        return command, simulated.dropped
+
+    command, transmissions = asyncio.run(scenario())
+    assert command.status == "TIMEOUT"
+    assert transmissions == 1 + max_retransmit
