@@ -50,7 +50,7 @@ class SimulatedDevice(asyncio.DatagramProtocol):
     refuse_observe: bool = False
     answer_observe: bool = True  # False: takes the observe's token but does not answer the GET (yet)
     asleep: bool = False  # drops whatever arrives, as a module in PSM
-    dropped: int = 0  # datagrams that arrived while asleep (the platform's retransmissions)
+    dropped: list[bytes] = field(default_factory=list)  # datagrams that arrived while asleep
     psk: tuple[str, bytes] | None = None  # (identity, key): CoAPS, the server being the COAPS port
     cipher: str = "TLS-PSK-WITH-AES-128-CCM-8"
     _tls: Any = None
@@ -141,7 +141,7 @@ class SimulatedDevice(asyncio.DatagramProtocol):
 
     def datagram_received(self, data: bytes, address: tuple) -> None:
         if self.asleep:
-            self.dropped += 1
+            self.dropped.append(data)
             return
         if self._handshake is not None:
             self._handshake.put_nowait(data)

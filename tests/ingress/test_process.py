@@ -6,80 +6,24 @@ import asyncio
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 
 import pytest
 from django.test import Client
 
-from applications.redis import get_redis
-from devices.downlink import worker_key
 from devices.models import DataHistory
 from ingress.models import DeviceSession
 from ingress.simulator import DeviceError, connect
-from portal.env import BASE_DIR
 from subscriptions.delivery import deliver_target
 from subscriptions.models import PushMessage
-from tests.conftest import database_url_for_tests
-from tests.ingress.fixtures import free_udp_port, water_device
+from tests.ingress.fixtures import water_device
+from tests.ingress.process import live_workers
 from tests.ingress.water_codec import report
 from tests.products.fixtures import import_files, water_meter_files
 from tests.subscriptions.fixtures import subscribe
 from tests.subscriptions.receiver import Receiver
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def ingress(settings):
-    """`run_ingress` (supervisor and workers) against the test database, on a free port."""
-    processes = []
-
-    def start(workers: int = 2) -> tuple[subprocess.Popen, int]:
-        port = free_udp_port()
-        env = {
-            **os.environ,
-            "DATABASE_URL": database_url_for_tests(),
-            "REDIS_KEY_PREFIX": settings.REDIS_KEY_PREFIX,
-            "INGRESS_CODEC_MODULE": "tests.ingress.water_codec",
-            "COAPS_PORT": str(free_udp_port()),
-            "INGRESS_HEARTBEAT_SECONDS": "1",
-            "INGRESS_ACK_TIMEOUT": "0.5",
-            "LOG_LEVEL": "WARNING",
-        }
-        process = subprocess.Popen(
-            [sys.executable, "manage.py", "run_ingress", "--workers", str(workers), "--port", str(port)],
-            cwd=BASE_DIR,
-            env=env,
-            start_new_session=True,
-        )
-        processes.append(process)
-        deadline = time.monotonic() + 20
-        while len(live_workers()) < workers:
-            assert time.monotonic() < deadline, "the ingress workers did not start"
-            assert process.poll() is None, "run_ingress exited"
-            time.sleep(0.05)
-        return process, port
-
-    yield start
-    for process in processes:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-
-
-def live_workers() -> dict[str, str]:
-    """{channel name: worker name "ingress-<pid>-..."} of the workers with a heartbeat."""
-    redis = get_redis()
-    prefix = worker_key("")
-    return {
-        name.decode()[len(prefix) :]: (redis.get(name) or b"").decode() for name in redis.scan_iter(match=prefix + "*")
-    }
 
 
 def test_end_to_end_from_the_northbound_api_to_history_and_a_push(owner_app, ingress):
