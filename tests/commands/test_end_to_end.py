@@ -14,6 +14,7 @@ import time
 
 import pytest
 from aiocoap import Message
+from django.db import connections
 
 from commands.models import Command, CommandEvent
 from ingress.simulator import connect
@@ -92,6 +93,15 @@ async def _command_downlink(simulated):
         count = len(received) + 1
 
 
+def _threaded(function, *args, **kwargs):
+    """Run `function` on an asyncio.to_thread worker, then give the thread's pooled connection back
+    (a thread that ends without it keeps the connection from the pool for the rest of the run)."""
+    try:
+        return function(*args, **kwargs)
+    finally:
+        connections.close_all()
+
+
 def _command_transmissions(simulated) -> int:
     """How many copies of a command (payload messageId 0x02) reached the device while it slept; the
     codec's report ACKs (AA AA ...) and their retransmissions are not counted."""
@@ -113,13 +123,13 @@ def test_psm_command_goes_out_on_the_next_uplink_and_succeeds(client, worker, de
     async def scenario():
         simulated = await connect(node_id, worker.port)
         await simulated.notify(_report())  # first contact binds the device, ONLINE
-        command_id = await asyncio.to_thread(_create, client, credentials, device_id)
+        command_id = await asyncio.to_thread(_threaded, _create, client, credentials, device_id)
         await asyncio.sleep(0.2)
         # PSM: nothing but the report's ACK (AA AA 00 00) until the device reports again.
         assert [downlink.payload for downlink in simulated.received] == [b"\xaa\xaa\x00\x00"]
         await simulated.notify(_report(101))
         downlink = await _command_downlink(simulated)
-        await asyncio.to_thread(_wait_status, command_id, "DELIVERED")
+        await asyncio.to_thread(_threaded, _wait_status, command_id, "DELIVERED")
         mid = struct.unpack(">H", downlink.payload[1:3])[0]
         await simulated.notify(b"\x03" + struct.pack(">HBb", mid, 0, 7))
         simulated.close()
@@ -140,10 +150,10 @@ def test_immediate_command_to_an_awake_device_is_sent_at_once(client, worker, de
     async def scenario():
         simulated = await connect(node_id, worker.port)
         await simulated.notify(_report())
-        command_id = await asyncio.to_thread(_create, client, credentials, device_id, expireTime=0)
+        command_id = await asyncio.to_thread(_threaded, _create, client, credentials, device_id, expireTime=0)
         downlink = await _command_downlink(simulated)
         mid = struct.unpack(">H", downlink.payload[1:3])[0]
-        await asyncio.to_thread(_wait_status, command_id, "DELIVERED")
+        await asyncio.to_thread(_threaded, _wait_status, command_id, "DELIVERED")
         await simulated.notify(b"\x03" + struct.pack(">HBb", mid, 1, -1))  # errcode 1: FAILED
         simulated.close()
         return command_id
@@ -159,8 +169,8 @@ def test_a_sleeping_device_never_acknowledges_and_the_command_times_out(client, 
         simulated = await connect(node_id, worker.port)
         await simulated.notify(_report())
         simulated.asleep = True
-        command_id = await asyncio.to_thread(_create, client, credentials, device_id, expireTime=0)
-        await asyncio.to_thread(_wait_status, command_id, "TIMEOUT")
+        command_id = await asyncio.to_thread(_threaded, _create, client, credentials, device_id, expireTime=0)
+        await asyncio.to_thread(_threaded, _wait_status, command_id, "TIMEOUT")
         simulated.close()
         return command_id
 
@@ -177,9 +187,9 @@ def test_the_commands_max_retransmit_bounds_coaps_retransmissions(client, worker
         await simulated.wait_downlink(1)  # the codec's report ACK, acknowledged while awake
         simulated.asleep = True
         command_id = await asyncio.to_thread(
-            _create, client, credentials, device_id, expireTime=0, maxRetransmit=max_retransmit
+            _threaded, _create, client, credentials, device_id, expireTime=0, maxRetransmit=max_retransmit
         )
-        command = await asyncio.to_thread(_wait_status, command_id, "TIMEOUT")
+        command = await asyncio.to_thread(_threaded, _wait_status, command_id, "TIMEOUT")
         simulated.close()
         return command, _command_transmissions(simulated)
 

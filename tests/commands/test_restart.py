@@ -21,7 +21,15 @@ from commands.models import Command
 from devices.models import DataHistory, DeviceLog
 from ingress.models import DeviceSession
 from ingress.simulator import connect
-from tests.commands.test_end_to_end import _command_transmissions, _create, _real_codecs, _report, _wait_status, device  # noqa: F401
+from tests.commands.test_end_to_end import (  # noqa: F401
+    _command_transmissions,
+    _create,
+    _real_codecs,
+    _report,
+    _threaded,
+    _wait_status,
+    device,
+)
 from tests.ingress.process import ingress, live_workers  # noqa: F401  (ingress is the process fixture)
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -59,14 +67,16 @@ def test_a_worker_killed_mid_retransmission_leaves_no_command_sent(
         await simulated.notify(_report(100))
         await simulated.wait_downlink(1)  # the codec's report ACK, acknowledged while awake
         simulated.asleep = True
-        command_id = await asyncio.to_thread(_create, client, credentials, device_id, expireTime=0, maxRetransmit=3)
-        command = await asyncio.to_thread(_wait_status, command_id, "SENT")
+        body = {"expireTime": 0, "maxRetransmit": 3}
+        command_id = await asyncio.to_thread(_threaded, _create, client, credentials, device_id, **body)
+        command = await asyncio.to_thread(_threaded, _wait_status, command_id, "SENT")
         assert command.status == "SENT", command.status
         deadline = time.monotonic() + 20
         while _command_transmissions(simulated) < 2:  # the first transmission and a retransmission arrived
-            assert time.monotonic() < deadline, await asyncio.to_thread(_device_log)
+            assert time.monotonic() < deadline, await asyncio.to_thread(_threaded, _device_log)
             await asyncio.sleep(0.05)
-        holder = await asyncio.to_thread(lambda: DeviceSession.objects.get(device__device_id=device_id).worker)
+        session = await asyncio.to_thread(_threaded, DeviceSession.objects.get, device__device_id=device_id)
+        holder = session.worker
         victim = _pid(holder)
         os.kill(victim, signal.SIGKILL)
         deadline = time.monotonic() + 20
