@@ -3,20 +3,61 @@
 Each device connects with the static connection (client id `{deviceId}_0_1_{hour}`, its hourly HMAC
 password), subscribes to its command topics, then the fleet publishes RATE uplinks per second in all,
 round robin, for DURATION seconds: JSON reports to data/json or bytes to data/binary, QoS 1 (PUBACK
-= acknowledged, after the platform stored it) or 0.
+= acknowledged, after the platform stored it) or 0. `fetch_secret` plays the dynamic connection first
+for a device that knows only its product's secret.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
+import queue
 import threading
 import time
 from collections.abc import Callable
 
 import paho.mqtt.client as mqtt
 
-from ingress.mqtt.auth import COMMAND_TOPIC, hour_string, password
+from ingress.mqtt.auth import COMMAND_TOPIC, SECRET_TOPIC, hour_string, password
 from ingress.simulator import FleetResult
+
+
+class SecretRefused(Exception):
+    """The dynamic connection did not give the device its secret; the message says why."""
+
+
+def fetch_secret(
+    product_id: str, product_secret: str, node_id: str, port: int, *, host: str = "127.0.0.1", timeout: float = 10
+) -> tuple[str, str]:
+    """The dynamic connection: (deviceId, secret) from secretNotify, acknowledged on secretACK."""
+    hour = hour_string(dt.datetime.now(dt.UTC))
+    client = mqtt.Client(
+        mqtt.CallbackAPIVersion.VERSION2, client_id=f"{product_id}_{node_id}_1_1_{hour}", protocol=mqtt.MQTTv311
+    )
+    client.username_pw_set(product_id, password(product_secret, hour))
+    events: queue.Queue = queue.Queue()
+    client.on_connect = lambda client, userdata, flags, reason, properties: events.put(("connect", reason))
+    client.on_message = lambda client, userdata, message: events.put(("message", message))
+    try:
+        client.connect(host, port, keepalive=30)
+    except OSError as problem:
+        raise SecretRefused(f"{node_id}: {problem}") from None
+    client.loop_start()
+    try:
+        _, reason = events.get(timeout=timeout)
+        if reason.is_failure:
+            raise SecretRefused(f"{node_id}: dynamic connection refused ({reason})")
+        client.subscribe(SECRET_TOPIC.format(product_id=product_id, node_id=node_id, kind="secretNotify"), qos=1)
+        _, message = events.get(timeout=timeout)
+        notification = json.loads(message.payload)
+        ack = SECRET_TOPIC.format(product_id=product_id, node_id=node_id, kind="secretACK")
+        client.publish(ack, json.dumps({"msgType": "deviceRsp", "errcode": 0}), qos=1).wait_for_publish(timeout)
+        return notification["deviceid"], notification["secret"]
+    except queue.Empty:
+        raise SecretRefused(f"{node_id}: no answer from the platform in {timeout:g} s") from None
+    finally:
+        client.disconnect()
+        client.loop_stop()
 
 
 def run_mqtt_fleet(

@@ -43,3 +43,21 @@ def test_simulate_devices_over_mqtt_says_why_nothing_connected(owner_app, server
 
     assert done.returncode != 0
     assert "no device with an MQTT secret" in done.stderr
+
+
+def test_simulate_devices_fetches_secrets_by_the_product_secret_then_reports(owner_app, server, settings):
+    from devices.actions import do_set_product_secret
+
+    product = water_meter(owner_app)
+    secret = do_set_product_secret(product)
+    args = ["--protocol", "mqtt", "--product-secret", str(product.product_id), secret, "--count", "2"]
+    args += ["--rate", "20", "--duration", "1", "--payload", report(reading=9).hex(), "--port", str(server.port)]
+    env = {"REDIS_KEY_PREFIX": settings.REDIS_KEY_PREFIX, "INGRESS_CODEC_MODULE": "tests.ingress.water_codec"}
+
+    done = manage("simulate_devices", *args, env=env)
+
+    assert done.returncode == 0, done.stderr
+    assert "2 devices got their secret by the dynamic connection" in done.stdout
+    fleet = list(Device.objects.filter(node_id__startswith="86100000", product=product).values_list("pk", flat=True))
+    assert len(fleet) == 2
+    assert DataHistory.objects.filter(device_id__in=fleet).count() >= 10

@@ -4,6 +4,7 @@
     python manage.py simulate_devices --register APPID --count 5 ...   # register the nodeIds first
     python manage.py simulate_devices --coaps ...                      # DTLS-PSK, each device's own psk
     python manage.py simulate_devices --protocol mqtt --register APPID ...  # MQTT, each device's secret
+    python manage.py simulate_devices --protocol mqtt --product-secret PRODUCT_ID SECRET ...  # dynamic
 
 Each device registers (endpoint name = nodeId: PREFIX followed by its number), is observed by the
 platform, then the fleet sends RATE uplinks per second in all for DURATION seconds and prints what
@@ -43,6 +44,12 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--protocol", choices=["coap", "mqtt"], default="coap", help="mqtt: MQTT_PORT, hourly HMAC passwords"
+        )
+        parser.add_argument(
+            "--product-secret",
+            nargs=2,
+            metavar=("PRODUCT_ID", "SECRET"),
+            help="MQTT: each device fetches its secret by the dynamic connection (registered on first contact)",
         )
         parser.add_argument("--json", help="MQTT: publish this JSON (a deviceReq) to data/json instead of --payload")
         parser.add_argument("--register", metavar="APPID", help="register missing devices in this application")
@@ -93,8 +100,21 @@ class Command(BaseCommand):
     def _mqtt(self, options: dict, endpoints: list[str], payload: bytes) -> None:
         from ingress.mqtt.simulator import run_mqtt_fleet
 
-        devices = Device.objects.filter(node_id__in=endpoints).order_by("node_id")
-        credentials = [(device.device_id, device.secret) for device in devices if device.secret]
+        port = options["port"] or settings.MQTT_PORT
+        if options["product_secret"]:
+            from ingress.mqtt.simulator import SecretRefused, fetch_secret
+
+            product_id, product_secret = options["product_secret"]
+            credentials = []
+            for endpoint in endpoints:
+                try:
+                    credentials.append(fetch_secret(product_id, product_secret, endpoint, port, host=options["host"]))
+                except SecretRefused as refusal:
+                    self.stderr.write(str(refusal))
+            self.stdout.write(f"{len(credentials)} devices got their secret by the dynamic connection")
+        else:
+            devices = Device.objects.filter(node_id__in=endpoints).order_by("node_id")
+            credentials = [(device.device_id, device.secret) for device in devices if device.secret]
         if not credentials:
             raise CommandError("no device with an MQTT secret: register them with --register (password mode)")
 
@@ -104,7 +124,7 @@ class Command(BaseCommand):
         kind, body = ("json", options["json"].encode()) if options["json"] else ("binary", payload)
         result = run_mqtt_fleet(
             credentials,
-            options["port"] or settings.MQTT_PORT,
+            port,
             host=options["host"],
             payload=body,
             kind=kind,
