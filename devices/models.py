@@ -347,7 +347,7 @@ class ProductSecret(models.Model):
 
     product = models.OneToOneField(Product, on_delete=models.CASCADE, related_name="mqtt_secret")
     secret_encrypted = models.TextField()
-    created_at = models.DateTimeField(auto_now=True)
+    set_at = models.DateTimeField(auto_now=True)  # when the current secret was generated
 
     def __str__(self) -> str:
         return f"MQTT secret of {self.product_id}"

@@ -233,7 +233,7 @@ def product_secret(request: HttpRequest, product_id: str) -> HttpResponse:
         if not can_edit:
             return HttpResponseForbidden(_("You may not change this product."))
         secret = actions.do_set_product_secret(product)
-    current = ProductSecret.objects.filter(product=product).only("created_at").first()
+    current = ProductSecret.objects.filter(product=product).only("set_at").first()
     context = {"product": product, "secret": secret, "current": current, "can_edit": can_edit}
     return render(request, "devices/product_secret.html", context)
 

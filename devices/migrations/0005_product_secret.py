@@ -17,7 +17,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('secret_encrypted', models.TextField()),
-                ('created_at', models.DateTimeField(auto_now=True)),
+                ('set_at', models.DateTimeField(auto_now=True)),
                 ('product', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='mqtt_secret', to='products.product')),
             ],
         ),

@@ -100,10 +100,11 @@ class DeviceAuthPlugin(BaseAuthPlugin):
             await handler.mqtt_publish(
                 topic, identity.secret_notification(), 1, False, ack_timeout=settings.MQTT_ACK_TIMEOUT
             )
+            server.stats["secret_sent"] += 1
             outcome = "sent"
         except Exception as problem:
+            server.stats["secret_unacknowledged"] += 1
             outcome = f"not acknowledged ({str(problem) or type(problem).__name__})"
-        server.stats[f"secret_{outcome.split()[0]}"] += 1
         await server.run_misc(_log_device, identity.device_pk, f"MQTT secret on {topic}: {outcome}")
 
 

@@ -59,27 +59,14 @@ def hour_now() -> str:
     return auth.hour_string(dt.datetime.now(dt.UTC))
 
 
-class DeviceClient:
-    """A paho-mqtt 3.1.1 client, clean session, with the static connection's client id and password."""
+class MqttClient:
+    """A paho-mqtt 3.1.1 client, clean session, that queues its CONNACKs, messages and SUBACKs."""
 
-    def __init__(
-        self,
-        device: Device,
-        port: int,
-        *,
-        check_time: int = 1,
-        hour: str | None = None,
-        password: str | None = None,
-        device_id: str | None = None,
-        tls: dict | None = None,
-    ) -> None:
-        self.hour = hour or hour_now()
-        self.device_id = device_id or device.device_id
-        client_id = f"{self.device_id}_0_{check_time}_{self.hour}"
+    def __init__(self, client_id: str, username: str, password: str, port: int, *, tls: dict | None = None) -> None:
         self.client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311, clean_session=True
         )
-        self.client.username_pw_set(self.device_id, password or auth.password(device.secret, self.hour))
+        self.client.username_pw_set(username, password)
         if tls is not None:
             self.client.tls_set(**tls)
         self.port = port
@@ -96,9 +83,6 @@ class DeviceClient:
         self.client.loop_start()
         return self.connected.get(timeout=timeout)
 
-    def topic(self, direction: str, kind: str, device_id: str | None = None) -> str:
-        return f"/huawei/v1/devices/{device_id or self.device_id}/{direction}/{kind}"
-
     def publish(self, topic: str, payload: bytes | str, qos: int = 1, timeout: float = 10) -> None:
         info = self.client.publish(topic, payload, qos=qos)
         info.wait_for_publish(timeout)
@@ -111,6 +95,29 @@ class DeviceClient:
     def close(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
+
+
+class DeviceClient(MqttClient):
+    """A device with the static connection's client id and password."""
+
+    def __init__(
+        self,
+        device: Device,
+        port: int,
+        *,
+        check_time: int = 1,
+        hour: str | None = None,
+        password: str | None = None,
+        device_id: str | None = None,
+        tls: dict | None = None,
+    ) -> None:
+        self.hour = hour or hour_now()
+        self.device_id = device_id or device.device_id
+        secret = password or auth.password(device.secret, self.hour)
+        super().__init__(f"{self.device_id}_0_{check_time}_{self.hour}", self.device_id, secret, port, tls=tls)
+
+    def topic(self, direction: str, kind: str, device_id: str | None = None) -> str:
+        return f"/huawei/v1/devices/{device_id or self.device_id}/{direction}/{kind}"
 
 
 def wait_for(condition: Callable[[], Any], timeout: float = 10) -> Any:

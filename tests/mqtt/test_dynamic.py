@@ -4,9 +4,7 @@ acknowledges on secretACK and reconnects statically with it (device-protocols.md
 from __future__ import annotations
 
 import json
-import queue
 
-import paho.mqtt.client as mqtt
 import pytest
 
 from devices import actions
@@ -15,7 +13,7 @@ from ingress.mqtt import auth
 from products.models import Product
 from tests.applications.fixtures import create_app
 from tests.devices.fixtures import water_meter
-from tests.mqtt.fixtures import DeviceClient, hour_now, wait_for
+from tests.mqtt.fixtures import DeviceClient, MqttClient, hour_now, wait_for
 from tests.mqtt.test_uplinks import device_req
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -23,39 +21,14 @@ pytestmark = pytest.mark.django_db(transaction=True)
 NODE_ID = "865000000000077"
 
 
-class ProductClient:
-    """A paho client connecting with the product's id and secret, as the device SDKs' dynamic mode does."""
+class ProductClient(MqttClient):
+    """A device connecting with its product's id and secret, as the device SDKs' dynamic mode does."""
 
     def __init__(self, product_id: str, secret: str, port: int, *, node_id: str = NODE_ID, username: str = "") -> None:
         hour = hour_now()
         self.prefix = f"/huawei/v1/products/{product_id}/sn/{node_id}"
-        self.client = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2,
-            client_id=f"{product_id}_{node_id}_1_1_{hour}",
-            protocol=mqtt.MQTTv311,
-            clean_session=True,
-        )
-        self.client.username_pw_set(username or product_id, auth.password(secret, hour))
-        self.port = port
-        self.connected: queue.Queue = queue.Queue()
-        self.messages: queue.Queue = queue.Queue()
-        self.subscribed: queue.Queue = queue.Queue()
-        self.client.on_connect = lambda client, userdata, flags, reason, props: self.connected.put(reason)
-        self.client.on_message = lambda client, userdata, message: self.messages.put(message)
-        self.client.on_subscribe = lambda client, userdata, mid, reasons, props: self.subscribed.put(reasons)
-
-    def connect(self):
-        self.client.connect("127.0.0.1", self.port, keepalive=30)
-        self.client.loop_start()
-        return self.connected.get(timeout=10)
-
-    def subscribe(self, topic: str):
-        self.client.subscribe(topic, qos=1)
-        return self.subscribed.get(timeout=10)
-
-    def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
+        client_id = f"{product_id}_{node_id}_1_1_{hour}"
+        super().__init__(client_id, username or product_id, auth.password(secret, hour), port)
 
 
 def product_with_secret(credentials) -> tuple[Product, str]:
@@ -78,9 +51,8 @@ def test_a_device_gets_its_secret_by_the_product_secret_and_then_reports_statica
     assert device.product_id == product.pk
 
     # The dynamic session may only acknowledge; a data topic is refused (nothing stored).
-    info = dynamic.client.publish(f"/huawei/v1/devices/{device.device_id}/data/json", device_req(), qos=1)
-    info.wait_for_publish(10)
-    dynamic.client.publish(f"{dynamic.prefix}/secretACK", b'{"msgType":"deviceRsp"}', qos=1).wait_for_publish(10)
+    dynamic.publish(f"/huawei/v1/devices/{device.device_id}/data/json", device_req())
+    dynamic.publish(f"{dynamic.prefix}/secretACK", b'{"msgType":"deviceRsp"}')
     assert wait_for(lambda: DeviceLog.objects.filter(device=device, summary__contains="secretACK").exists())
     dynamic.close()
     assert not DataHistory.objects.filter(device_id=device.pk).exists()
