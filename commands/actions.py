@@ -28,11 +28,13 @@ from commands.models import (
     CommandEvent,
     CommandStatus,
     DeliveryPolicy,
+    Lwm2mDownlink,
     PowerMode,
 )
 from commands.validation import check_command
 from devices import logs
 from devices.models import Device, LogKind, Status
+from products.models import Product
 from subscriptions import actions as push
 from subscriptions import payloads
 
@@ -119,11 +121,74 @@ def do_create_command(
 
 def power_mode(device: Device) -> str:
     """The device's own power mode, else its product's, else COMMAND_DEFAULT_POWER_MODE (one query)."""
-    policies = DeliveryPolicy.objects.filter(device=device)
-    if device.product_id:
-        policies = policies | DeliveryPolicy.objects.filter(product_id=device.product_id)
-    modes = {("device" if policy.device_id else "product"): policy.power_mode for policy in policies}
-    return modes.get("device") or modes.get("product") or settings.COMMAND_DEFAULT_POWER_MODE
+    return delivery_settings([device])[device.pk][0]
+
+
+def lwm2m_downlink(device: Device) -> str:
+    """How downlinks reach the device's /19/1/0: write (PUT) or execute (POST); one query."""
+    return delivery_settings([device])[device.pk][1]
+
+
+def delivery_settings(devices: Iterable[Device]) -> dict[int, tuple[str, str]]:
+    """(power mode, LwM2M downlink method) per device pk, each field from the device's own policy, else
+    its product's, else the platform's settings; one query for any number of devices."""
+    devices = list(devices)
+    products = {device.product_id for device in devices if device.product_id}
+    found = DeliveryPolicy.objects.filter(device__in=[device.pk for device in devices])
+    if products:
+        found = found | DeliveryPolicy.objects.filter(product_id__in=products)
+    by_device, by_product = {}, {}
+    for policy in found:
+        (by_device if policy.device_id else by_product)[policy.device_id or policy.product_id] = policy
+    defaults = DeliveryPolicy(
+        power_mode=settings.COMMAND_DEFAULT_POWER_MODE, lwm2m_downlink=settings.INGRESS_LWM2M_DOWNLINK
+    )
+    resolved = {}
+    for device in devices:
+        chain = [by_device.get(device.pk), by_product.get(device.product_id), defaults]
+        chain = [policy for policy in chain if policy is not None]
+        resolved[device.pk] = (
+            next(policy.power_mode for policy in chain if policy.power_mode),
+            next(policy.lwm2m_downlink for policy in chain if policy.lwm2m_downlink),
+        )
+    return resolved
+
+
+def check_delivery_policy(power_mode: Any, lwm2m_downlink: Any) -> dict[str, str]:
+    """Each field empty (inherit) or one of its choices; {field: message} problems raise ValueError."""
+    problems = {}
+    if power_mode not in ("", *PowerMode.values):
+        problems["powerMode"] = f"must be empty (inherit) or one of {', '.join(PowerMode.values)}"
+    if lwm2m_downlink not in ("", *Lwm2mDownlink.values):
+        problems["lwm2mDownlink"] = f"must be empty (inherit) or one of {', '.join(Lwm2mDownlink.values)}"
+    if problems:
+        raise DeliveryPolicyInvalid(problems)
+    return {"power_mode": power_mode, "lwm2m_downlink": lwm2m_downlink}
+
+
+class DeliveryPolicyInvalid(ValueError):
+    def __init__(self, problems: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{name} {message}" for name, message in problems.items()))
+        self.problems = problems
+
+
+def do_set_delivery_policy(
+    *, product: Product | None = None, device: Device | None = None, power_mode: Any = "", lwm2m_downlink: Any = ""
+) -> DeliveryPolicy | None:
+    """Set a product's or a device's policy; both fields empty removes it (everything inherited)."""
+    values = check_delivery_policy(power_mode, lwm2m_downlink)
+    owner = {"product": product} if product is not None else {"device": device}
+    if not any(values.values()):
+        DeliveryPolicy.objects.filter(**owner).delete()
+        return None
+    policy, _ = DeliveryPolicy.objects.update_or_create(**owner, defaults=values)
+    return policy
+
+
+def policy_of(*, product: Product | None = None, device: Device | None = None) -> DeliveryPolicy:
+    """The stored policy of a product or a device, or an empty one (everything inherited)."""
+    owner = {"product": product} if product is not None else {"device": device}
+    return DeliveryPolicy.objects.filter(**owner).first() or DeliveryPolicy(**owner)
 
 
 def transition(

@@ -1,4 +1,4 @@
-"""The application simulator's form, generated from the device's product profile (F-5.10)."""
+"""The application simulator's form, generated from the device's product profile (F-5.10); delivery policies."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ from typing import Any
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
+
+from commands.models import DeliveryPolicy
 
 
 def command_choices(product) -> list[tuple[str, str]]:
@@ -71,3 +73,21 @@ class CommandForm(forms.Form):
             if value not in (None, ""):
                 values[para["paraName"]] = value
         return values
+
+
+class DeliveryPolicyForm(forms.ModelForm):
+    """Power mode and LwM2M downlink method; an empty choice inherits (product, then platform)."""
+
+    class Meta:
+        model = DeliveryPolicy
+        fields = ["power_mode", "lwm2m_downlink"]
+        labels = {"power_mode": _("Power mode"), "lwm2m_downlink": _("LwM2M downlink to /19/1/0")}
+        help_texts = {
+            "power_mode": _("PSM devices get all cached commands on their next uplink; DRX and eDRX one at a time."),
+            "lwm2m_downlink": _("Modules differ: most take a Write, some only an Execute."),
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name in self.fields:
+            self.fields[name].choices = [("", _("inherit")), *self.fields[name].choices[1:]]

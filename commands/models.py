@@ -56,12 +56,23 @@ class PowerMode(models.TextChoices):
     EDRX = "eDRX", _("eDRX: one after another")
 
 
+class Lwm2mDownlink(models.TextChoices):
+    """How a downlink reaches an LwM2M device's /19/1/0: modules differ (issue 7)."""
+
+    WRITE = "write", _("Write (PUT /19/1/0)")
+    EXECUTE = "execute", _("Execute (POST /19/1/0)")
+
+
 class DeliveryPolicy(models.Model):
-    """A product's or a device's power mode; a device's own policy wins over its product's."""
+    """How commands reach a product's or a device's devices: power mode and the LwM2M downlink method.
+
+    A device's own policy wins over its product's, field by field; an empty field falls through to the
+    product's, then to the platform's setting (COMMAND_DEFAULT_POWER_MODE, INGRESS_LWM2M_DOWNLINK)."""
 
     product = models.OneToOneField(Product, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
     device = models.OneToOneField(Device, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
-    power_mode = models.CharField(max_length=4, choices=PowerMode.choices, default=PowerMode.PSM)
+    power_mode = models.CharField(max_length=4, choices=PowerMode.choices, blank=True, default="")
+    lwm2m_downlink = models.CharField(max_length=8, choices=Lwm2mDownlink.choices, blank=True, default="")
 
     class Meta:
         constraints = [

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from commands import actions
 from devices import downlink
 from devices.models import Device
 
@@ -43,5 +44,9 @@ def reachable(device: Device) -> bool:
 
 def deliver(command: Any, payload: bytes) -> None:
     downlink.queue_downlink(
-        command.device, payload, request_id=command.command_id, max_retransmit=command.max_retransmit
+        command.device,
+        payload,
+        request_id=command.command_id,
+        max_retransmit=command.max_retransmit,
+        method=actions.lwm2m_downlink(command.device),
     )

@@ -14,9 +14,10 @@ from applications.errors import NorthboundError
 from applications.models import Application
 from commands import actions
 from commands.explain import explain
-from commands.forms import CommandForm, command_choices, para_definitions
+from commands.forms import CommandForm, DeliveryPolicyForm, command_choices, para_definitions
 from commands.models import BatchTask, Command, CommandStatus
 from devices.models import Device
+from products.models import Product
 
 
 def _visible(request: HttpRequest):
@@ -115,3 +116,36 @@ def task_list(request: HttpRequest) -> HttpResponse:
 
 def forbidden() -> HttpResponse:
     return HttpResponseForbidden(_("Only owners, developers and operators send commands."))
+
+
+@login_required
+def product_delivery(request: HttpRequest, product_id: str) -> HttpResponse:
+    """A product's delivery policy: power mode (F-5.2) and how LwM2M downlinks reach /19/1/0."""
+    product = get_object_or_404(Product.objects.visible_to(request.user), product_id=product_id)
+    can_edit = Product.objects.changeable_by(request.user).filter(pk=product.pk).exists()
+    return _delivery_page(request, can_edit, product=product)
+
+
+@login_required
+def device_delivery(request: HttpRequest, device_id: str) -> HttpResponse:
+    """A device's own delivery policy, over its product's."""
+    visible = Device.objects.filter(application__in=Application.objects.visible_to(request.user))
+    device = get_object_or_404(visible.select_related("product", "application"), device_id=device_id)
+    can_edit = Application.objects.editable_by(request.user).filter(pk=device.application_id).exists()
+    return _delivery_page(request, can_edit, device=device)
+
+
+def _delivery_page(request: HttpRequest, can_edit: bool, **owner) -> HttpResponse:
+    policy = actions.policy_of(**owner)
+    form = DeliveryPolicyForm(request.POST or None, instance=policy)
+    if request.method == "POST":
+        if not can_edit:
+            return HttpResponseForbidden(_("You may not change this."))
+        if form.is_valid():
+            actions.do_set_delivery_policy(**owner, **form.cleaned_data)
+            messages.success(request, _("Delivery policy saved."))
+            return redirect(request.path)
+    device = owner.get("device")
+    inherited = actions.delivery_settings([device])[device.pk] if device is not None else None
+    context = {**owner, "form": form, "can_edit": can_edit, "inherited": inherited}
+    return render(request, "commands/delivery.html", context)

@@ -49,7 +49,13 @@ def holder(device: Device) -> str | None:
 
 
 def queue_downlink(
-    device: Device, payload: bytes, *, request_id: str, confirmable: bool = True, max_retransmit: int | None = None
+    device: Device,
+    payload: bytes,
+    *,
+    request_id: str,
+    confirmable: bool = True,
+    max_retransmit: int | None = None,
+    method: str | None = None,
 ) -> bool:
     """Queue `payload` for the device; the outcome comes back through devices.hooks.downlink_outcome.
 
@@ -70,6 +76,8 @@ def queue_downlink(
     }
     if max_retransmit is not None:  # CoAP retransmissions of this downlink (else INGRESS_MAX_RETRANSMIT)
         message["max_retransmit"] = max_retransmit
+    if method is not None:  # LwM2M: "write" (PUT) or "execute" (POST) /19/1/0 (else INGRESS_LWM2M_DOWNLINK)
+        message["method"] = method
     transaction.on_commit(lambda: send_to_worker(channel, message))
     return True
 

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from django.db import close_old_connections, transaction
 from django.utils import timezone
 
+from commands.actions import delivery_settings
 from devices import actions, hooks, logs
 from devices.models import Device, LogKind
 from devices.reports import ReportInvalid, service_reports
@@ -78,6 +79,7 @@ class Outcome:
     result: str
     acknowledge: bool = True
     reply: bytes | None = None  # the codec's cloudRsp ACK, sent to the device's downlink resource
+    reply_method: str | None = None  # LwM2M: "write" or "execute" /19/1/0, the device's delivery policy
     retry_after: int | None = None  # Max-Age of a refusal
     detail: str = ""
     decoded: dict | None = None
@@ -143,6 +145,9 @@ def _handle(uplinks: Sequence[Uplink]) -> list[Outcome]:
                 outcomes[index] = Outcome(
                     FAILED, acknowledge=False, detail="internal error: the device will retransmit"
                 )
+
+    replied = [index for index in plans if outcomes[index] is not None]
+    _reply_methods([outcomes[index] for index in replied], [plans[index].device for index in replied])
 
     done, released = [], []
     for index in fresh:
@@ -217,6 +222,17 @@ def _prepare(device: Device, uplink: Uplink, limited: flow.Limited | None) -> Pl
     reply = None if uplink.json else _ack_planned(device, payload, logs_)
     outcome = Outcome(STORED, decoded=decoded, reply=reply, detail=services)
     return Plan(device, outcome, logs_, reports=reports)
+
+
+def _reply_methods(outcomes: list[Outcome], devices: list[Device]) -> None:
+    """How each cloudRsp reaches /19/1/0 (write or execute, per product or device): one query a batch."""
+    replying = {device.pk: device for outcome, device in zip(outcomes, devices, strict=True) if outcome.reply}
+    if not replying:
+        return
+    methods = delivery_settings(replying.values())
+    for outcome, device in zip(outcomes, devices, strict=True):
+        if outcome.reply:
+            outcome.reply_method = methods[device.pk][1]
 
 
 def _ack_planned(device: Device, payload: bytes, entries: list) -> bytes | None:

@@ -54,6 +54,9 @@ from ingress.sessions import Refused, SessionView
 
 log = logging.getLogger("ingress")
 
+# How long a NON downlink's token stays known, for the device's optional NON answer.
+NON_ANSWER_SECONDS = 5.0
+
 CODES = {
     "4.00": codes.BAD_REQUEST,
     "4.03": codes.FORBIDDEN,
@@ -488,7 +491,15 @@ class IngressWorker:
                     if pending.mtype is CON and outcome.acknowledge:
                         self._ack(pending.remote, pending.mid)
                     if outcome.reply is not None:
-                        self._spawn(self.send_downlink(pending.view, outcome.reply, request_id=None))
+                        self._spawn(
+                            self.send_downlink(
+                                pending.view,
+                                outcome.reply,
+                                request_id=None,
+                                confirmable=settings.INGRESS_CLOUDRSP_CONFIRMABLE,
+                                method=outcome.reply_method,
+                            )
+                        )
 
     # --- requests: registration --------------------------------------------------------------------
     async def handle_request(self, request: Message) -> Message:
@@ -690,6 +701,7 @@ class IngressWorker:
             request_id=request_id,
             confirmable=message.get("confirmable", True),
             max_retransmit=message.get("max_retransmit"),
+            method=message.get("method"),
         )
 
     async def send_downlink(
@@ -700,10 +712,11 @@ class IngressWorker:
         request_id: str | None,
         confirmable: bool = True,
         max_retransmit: int | None = None,
+        method: str | None = None,
     ) -> str:
         """Send a payload to the device's downlink resource; report the outcome when it has a request id."""
         if view.channel == Channel.LWM2M:
-            method = codes.POST if settings.INGRESS_LWM2M_DOWNLINK == "execute" else codes.PUT
+            method = codes.POST if (method or settings.INGRESS_LWM2M_DOWNLINK) == "execute" else codes.PUT
             path = ("19", "1", "0")
         else:
             method, path = codes.POST, ("t", "d")
@@ -725,7 +738,11 @@ class IngressWorker:
                 if not response.code.is_successful():
                     outcome, detail = "error", f"the device answered {code}"
             else:
-                self.context.request(request)  # NON: no answer expected
+                # NON: the device may answer (a NON 2.04) but nothing waits for it; aiocoap keeps the
+                # request's token only for NON_ANSWER_SECONDS, so unanswered NONs cost no memory later.
+                pending = self.context.request(request, handle_blockwise=False).response
+                pending.add_done_callback(_retrieve)
+                self.loop.call_later(NON_ANSWER_SECONDS, pending.cancel)
         except error.ConRetransmitsExceeded:
             outcome, detail = "timeout", "no acknowledgement after CoAP's retransmissions"
         except TimeoutError:
@@ -738,8 +755,8 @@ class IngressWorker:
         kind = "cloudRsp ACK" if request_id is None else f"downlink {request_id}"
         summary = f"{kind} to {'/'.join(path)}: {outcome}" + (f" ({detail})" if detail else "")
         report = hooks.DownlinkOutcome(request_id, view.device_pk, outcome, code, detail) if request_id else None
-        if request_id is not None or outcome != "acked":
-            # A delivered cloudRsp ACK is routine (one per uplink): only its failures are logged.
+        if request_id is not None or outcome not in ("acked", "sent"):
+            # A delivered (or sent NON) cloudRsp ACK is routine (one per uplink): only failures are logged.
             await self.run_misc(_after_downlink, view.device_pk, summary, payload, report)
         return outcome
 

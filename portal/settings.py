@@ -268,6 +268,10 @@ INGRESS_DEFAULT_LIFETIME = env_int("INGRESS_DEFAULT_LIFETIME", 86400)
 INGRESS_SESSION_GRACE = env_int("INGRESS_SESSION_GRACE", 300)  # kept this long past the lifetime
 INGRESS_HEARTBEAT_SECONDS = env_int("INGRESS_HEARTBEAT_SECONDS", 5)
 INGRESS_REOBSERVE_RATE = env_int("INGRESS_REOBSERVE_RATE", 200)  # re-observations per second after a restart
+# The codec's cloudRsp ACK to an uplink goes NON by default: the uplink was already acknowledged at the
+# CoAP level once stored, a NON spares the device an ACK transmission, and a CON would hold back a command
+# sent right after it (one outstanding CON per device, NSTART = 1) until the device acknowledged it.
+INGRESS_CLOUDRSP_CONFIRMABLE = env_bool("INGRESS_CLOUDRSP_CONFIRMABLE", False)
 INGRESS_LWM2M_DOWNLINK = env_str("INGRESS_LWM2M_DOWNLINK", "write")  # write (PUT) or execute (POST) /19/1/0
 INGRESS_RCVBUF = env_int("INGRESS_RCVBUF", 4 * 1024 * 1024)
 INGRESS_SIMULATOR_HOST = env_str("INGRESS_SIMULATOR_HOST", "127.0.0.1")  # where the portal's simulator finds it

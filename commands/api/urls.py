@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import path, re_path
 
 from commands.api import views
 
@@ -12,4 +12,9 @@ urlpatterns = [
     path("iocm/app/batchtask/v1.1.0/tasks", views.BatchTasksView.as_view(), name="batch-tasks"),
     path("iocm/app/batchtask/v1.1.0/tasks/<str:task_id>", views.BatchTaskView.as_view(), name="batch-task"),
     path("iocm/app/batchtask/v1.1.0/taskDetails", views.BatchTaskDetailsView.as_view(), name="batch-task-details"),
+    re_path(
+        r"^api/v1/delivery-policies/(?P<kind>products|devices)/(?P<key>[^/]+)$",
+        views.DeliveryPolicyView.as_view(),
+        name="delivery-policy",
+    ),
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -17,6 +18,7 @@ from commands import actions
 from commands.models import BatchTask, BatchTaskDetail, Command, CommandStatus
 from commands.presenters import command_body, task_body
 from devices.models import Device
+from products.models import Product
 
 TAGS = ["Commands"]
 
@@ -266,3 +268,50 @@ class BatchTaskDetailsView(APIView):
                 }
             )
         return Response({"totalCount": total, "pageNo": page_no, "pageSize": page_size, "taskDetails": rows})
+
+
+class DeliveryPolicyView(APIView):
+    """`GET|PUT /api/v1/delivery-policies/{products|devices}/{id}`: power mode and LwM2M downlink method.
+
+    Our own call (not in the original): `{"powerMode": "PSM|DRX|eDRX|", "lwm2mDownlink": "write|execute|"}`,
+    an empty value inheriting the product's (for a device) and then the platform's setting."""
+
+    def owner(self, request: Request, kind: str, key: str) -> dict[str, Any]:
+        application = get_application(request)
+        if kind == "products":
+            product = Product.objects.for_app(application).filter(product_id=_uuid(key)).first() if _uuid(key) else None
+            if product is None:
+                raise NorthboundError("100022", f"The input is invalid: no product {key} in this application.")
+            return {"product": product}
+        return {"device": _device(application, key)}
+
+    def body(self, owner: dict[str, Any]) -> dict[str, Any]:
+        policy = actions.policy_of(**owner)
+        body = {"powerMode": policy.power_mode, "lwm2mDownlink": policy.lwm2m_downlink}
+        if device := owner.get("device"):
+            mode, method = actions.delivery_settings([device])[device.pk]
+            body["effective"] = {"powerMode": mode, "lwm2mDownlink": method}
+        return body
+
+    @extend_schema(operation_id="getDeliveryPolicy", tags=TAGS, summary="A product's or a device's delivery policy")
+    def get(self, request: Request, kind: str, key: str) -> Response:
+        return Response(self.body(self.owner(request, kind, key)))
+
+    @extend_schema(operation_id="setDeliveryPolicy", tags=TAGS, summary="Set (or with empty values, clear) it")
+    def put(self, request: Request, kind: str, key: str) -> Response:
+        owner = self.owner(request, kind, key)
+        body = _json(request)
+        try:
+            actions.do_set_delivery_policy(
+                **owner, power_mode=body.get("powerMode", ""), lwm2m_downlink=body.get("lwm2mDownlink", "")
+            )
+        except actions.DeliveryPolicyInvalid as error:
+            raise NorthboundError("100022", f"The input is invalid: {error}.") from None
+        return Response(self.body(owner))
+
+
+def _uuid(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
