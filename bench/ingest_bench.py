@@ -43,7 +43,7 @@ if str(BASE_DIR) not in sys.path:
 
 MAINTENANCE_DBS = {"", "postgres", "template0", "template1", "root", "test"}
 CON, NON, ACK, RST = 0, 1, 2, 3
-POST, CREATED, CONTENT, GET = 2, 65, 69, 1
+POST, PUT, CREATED, CONTENT, GET = 2, 3, 65, 69, 1
 
 
 # --- raw CoAP ------------------------------------------------------------------------------------
@@ -186,8 +186,10 @@ def generate(
                         acknowledged += 1
                         if time.monotonic() < end:
                             send(index)
-                elif mtype == CON:  # a downlink (the codec's cloudRsp): acknowledge it
+                elif mtype == CON:  # a downlink (the codec's cloudRsp as a CON): acknowledge it
                     sockets[index].send(encode(ACK, 68, mid, token, [], b""))
+                elif mtype == NON and code in (POST, PUT):  # the cloudRsp as a NON: answer 2.04 as a NON
+                    sockets[index].send(encode(NON, 68, random.getrandbits(16), token, [], b""))
         # A lost message (full socket buffer) is replaced after 5 s, so the window stays full.
         now = time.monotonic()
         for index, waiting in enumerate(outstanding):
