@@ -233,7 +233,11 @@ class MqttServer:
         self.channel_name = ""
         self.stats: collections.Counter = collections.Counter()
         self.sessions: dict[int, Session] = {}  # device pk -> its live amqtt session
-        self.queue: asyncio.Queue[tuple[pipeline.Uplink, int | None, asyncio.Future]] = asyncio.Queue()
+        # One queue per database thread, a device always in the same one: its uplinks keep their order,
+        # and two concurrent batches never update the same device rows (which could deadlock).
+        self.queues: list[asyncio.Queue[tuple[pipeline.Uplink, int | None, asyncio.Future]]] = [
+            asyncio.Queue() for _ in range(max(1, settings.INGRESS_DB_THREADS))
+        ]
         self.tasks: list[asyncio.Task] = []
         self.spawned: set[asyncio.Task] = set()
         self.db = ThreadPoolExecutor(settings.INGRESS_DB_THREADS, thread_name_prefix="mqtt-db")
@@ -267,7 +271,7 @@ class MqttServer:
         self.channel_name = await layer.new_channel("mqtt.") if layer is not None else self.name
         await self.run_misc(self._heartbeat_once)
         for index in range(max(1, settings.INGRESS_DB_THREADS)):
-            self.tasks.append(asyncio.create_task(self._consume(), name=f"mqtt-uplinks-{index}"))
+            self.tasks.append(asyncio.create_task(self._consume(index), name=f"mqtt-uplinks-{index}"))
         self.tasks.append(asyncio.create_task(self._heartbeat(), name="mqtt-heartbeat"))
         if layer is not None:
             self.tasks.append(asyncio.create_task(self._receive_downlinks(), name="mqtt-downlinks"))
@@ -335,15 +339,15 @@ class MqttServer:
         uplink = pipeline.Uplink(identity.device_pk, data, message_id=message_id, transport="MQTT", json=kind == "json")
         settle_id = PACKET_ID_BASE + packet_id if (qos > 0 and packet_id is not None and not dup) else None
         waiter: asyncio.Future = self.loop.create_future()
-        await self.queue.put((uplink, settle_id, waiter))
+        await self.queues[uplink.device_pk % len(self.queues)].put((uplink, settle_id, waiter))
         return await waiter
 
-    async def _consume(self) -> None:
-        batch_size = max(1, settings.INGRESS_BATCH_SIZE)
+    async def _consume(self, index: int) -> None:
+        batch_size, queue = max(1, settings.INGRESS_BATCH_SIZE), self.queues[index]
         while True:
-            batch = [await self.queue.get()]
-            while len(batch) < batch_size and not self.queue.empty():
-                batch.append(self.queue.get_nowait())
+            batch = [await queue.get()]
+            while len(batch) < batch_size and not queue.empty():
+                batch.append(queue.get_nowait())
             try:
                 outcomes = await self.loop.run_in_executor(self.db, _handle, batch)
             except Exception as error:  # the pipeline reports its own failures; this is Redis or worse

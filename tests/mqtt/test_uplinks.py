@@ -8,6 +8,7 @@ import threading
 
 import pytest
 
+from applications.models import Application
 from devices import hooks
 from devices.models import DataHistory, DeviceLog, LogKind
 from ingress.mqtt import auth
@@ -155,3 +156,34 @@ def test_a_device_over_its_limit_is_disconnected_with_the_reason_logged(owner_ap
     assert wait_for(lambda: "MQTT: disconnected for flooding" in
                     DeviceLog.objects.filter(device=device).values_list("summary", flat=True))  # fmt: skip
     assert DataHistory.objects.filter(device_id=device.pk).count() == 1
+
+
+def test_a_burst_of_uplinks_is_stored_in_order_and_the_shadow_ends_with_the_last(owner_app, server, settings):
+    """Many QoS 1 messages in flight at once: a device's uplinks stay in one queue, so batches of the same
+    device never run concurrently (out of order, or deadlocking on its row)."""
+    settings.INGRESS_BATCH_SIZE = 5  # many small batches, so two database threads would overlap
+    Application.objects.filter(pk=owner_app.application.pk).update(uplink_rate_limit=100_000)  # no flow control
+    devices = [mqtt_device(owner_app, f"86400000000010{n}") for n in range(5)]
+    clients = [DeviceClient(device, server.port) for device in devices]
+    for client in clients:
+        assert not client.connect().is_failure
+    infos = [
+        client.client.publish(client.topic("data", "json"), device_req(str(number)), qos=1)
+        for number in range(1, 101)
+        for client in clients
+    ]
+    for info in infos:
+        info.wait_for_publish(20)
+        assert info.is_published()  # PUBACK: stored
+    for client in clients:
+        client.close()
+
+    for device in devices:
+        readings = list(
+            DataHistory.objects.filter(device_id=device.pk)
+            .order_by("id")
+            .values_list("data__currentReading", flat=True)
+        )
+        assert readings == [str(number) for number in range(1, 101)]
+        device.refresh_from_db()
+        assert device.shadow["WaterMeter"]["data"]["currentReading"] == "100"
