@@ -349,8 +349,10 @@ def start(sub: SubOperation) -> None:
     if driver is None:
         return finish(sub, SubStatus.FAIL, "NO_PROTOCOL_SERVICE")
     now = timezone.now()
-    SubOperation.objects.filter(pk=sub.pk).update(status=SubStatus.PROCESSING, started_at=now)
-    sub.status, sub.started_at = SubStatus.PROCESSING, now
+    # Due from the start: a driver's hand-off lost with a process that died ends in a timeout, not a hang.
+    due = now + dt.timedelta(seconds=settings.FIRMWARE_STEP_TIMEOUT)
+    SubOperation.objects.filter(pk=sub.pk).update(status=SubStatus.PROCESSING, started_at=now, step_due_at=due)
+    sub.status, sub.started_at, sub.step_due_at = SubStatus.PROCESSING, now, due
     Device.objects.filter(pk=device.pk).update(status_detail=StatusDetail.FIRMWARE_UPDATING)
     _log_step(sub, f"started, from version {current or 'unknown'}")
     driver.start(sub)
@@ -379,6 +381,11 @@ def on_step(sub: SubOperation, step: str, note: str = "", *, due_seconds: int | 
             SubOperation.objects.filter(pk=sub.pk).update(download_time=timezone.now())
         _log_step(sub, note)
         _notify_state(sub)
+
+
+def note(sub: SubOperation, text: str) -> None:
+    """A driver records something worth seeing in the sub-operation's history, without a step change."""
+    _log_step(sub, text)
 
 
 def on_result(sub: SubOperation, *, ok: bool, code: str = "", cur_version: str = "") -> None:

@@ -6,3 +6,11 @@ class FirmwareConfig(AppConfig):
 
     name = "firmware"
     verbose_name = "Firmware"
+
+    def ready(self) -> None:
+        # The driver only hands work to the ingress (channel layer), so every process that runs the
+        # schedule has it.
+        from firmware import drivers
+        from firmware.drivers.lwm2m import Lwm2mDriver
+
+        drivers.register("firmware_upgrade", Lwm2mDriver())

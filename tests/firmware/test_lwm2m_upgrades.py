@@ -1,0 +1,147 @@
+"""Firmware upgrades over LwM2M object 5, end to end: the real run_ingress process, simulated devices.
+
+The task is created in the test process (its first schedule pass runs the driver, which hands the
+sub-operation to the worker holding the device over the channel layer); the worker observes State
+and Update Result, delivers the package (pull from /fw/<id> with Block2, or push with Block1 to
+/5/0/0), executes Update and reads /3/0/3.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from devices.models import Device, DeviceLog
+from firmware import actions
+from firmware.models import Operation, SubOperation
+from ingress.simulator import SimulatedDevice
+from tests.firmware.upgrades import create_task, finished, steps, upload, wait_for
+from tests.ingress.fixtures import off_loop, water_device
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("ingress_settings")]
+
+
+def _meter(credentials, node_id: str, version: str = "V1.0") -> Device:
+    device = water_device(credentials, node_id)
+    Device.objects.filter(pk=device.pk).update(fw_version=version)
+    return Device.objects.get(pk=device.pk)
+
+
+async def _online(device: Device, port: int, **options) -> SimulatedDevice:
+    simulated = await SimulatedDevice(device.node_id, ("127.0.0.1", port), firmware=True, **options).open()
+    await simulated.register()
+    await simulated.wait_observed()
+    return simulated
+
+
+def _upgrade(credentials, port: int, devices: list[Device], package, *, count: int | None = None, **options):
+    """Bring the simulated devices online, start the task, wait for `count` sub-operations to end."""
+    simulated_options = options.pop("simulated", [{}] * len(devices))
+
+    async def scenario():
+        simulated = [
+            await _online(device, port, **extra) for device, extra in zip(devices, simulated_options, strict=True)
+        ]
+        operation = await off_loop(lambda: create_task(credentials, package, devices, **options))
+        subs = await off_loop(finished, operation, count or len(devices))
+        for device in simulated:
+            device.close()
+        return operation, subs, simulated
+
+    return asyncio.run(scenario())
+
+
+def test_pull_success_same_version_and_wrong_source_version(owner_app, ingress):
+    _, port = ingress()
+    package = upload(owner_app, size=3000)
+    devices = [_meter(owner_app, "867000000000001"), _meter(owner_app, "867000000000002", "V1.1"),
+               _meter(owner_app, "867000000000003", "V0.9")]  # fmt: skip
+
+    operation, subs, simulated = _upgrade(owner_app, port, devices, package)
+
+    upgraded, same, wrong = subs
+    assert (upgraded.status, upgraded.cur_version, upgraded.error_code) == ("success", "V1.1", "")
+    assert simulated[0].fw_installed == bytes(package.data) and simulated[0].firmware_version == "V1.1"
+    assert simulated[0].fw_blocks == [0, 1, 2]  # 3000+ bytes in 1024-byte Block2 blocks
+    assert [step for step, _, _ in steps(upgraded)][:4] == ["idle", "downloading", "downloaded", "updating"]
+    assert Device.objects.get(pk=devices[0].pk).fw_version == "V1.1"
+    assert (same.status, same.detail_info) == ("fail", "The current version is the same as the target version")
+    assert (wrong.status, wrong.error_code) == ("fail", "SOURCE_VERSION_MISMATCH")
+    assert simulated[1].fw_blocks == [] and simulated[2].fw_blocks == []
+    assert DeviceLog.objects.filter(device=devices[0], summary__contains="/fw/" + upgraded.sub_operation_id).exists()
+    actions.schedule(operation.pk)
+    assert Operation.objects.get(pk=operation.pk).status == "failed"  # two of three did not upgrade
+
+
+def test_push_to_a_device_that_cannot_pull(owner_app, ingress):
+    _, port = ingress()
+    package = upload(owner_app, size=2500)
+    device = _meter(owner_app, "867000000000011")
+
+    _, [sub], [simulated] = _upgrade(owner_app, port, [device], package, simulated=[{"fw_delivery": 1}])
+
+    assert (sub.status, sub.cur_version) == ("success", "V1.1")
+    assert simulated.fw_installed == bytes(package.data)
+    assert simulated.fw_blocks == [0, 1, 2]  # Block1: 1024 + 1024 + the rest
+    assert "pushing" in steps(sub)[1][2]
+
+
+@pytest.mark.parametrize(("outcome", "code"), [("integrity", "INTEGRITY_FAILURE"), ("update_failed", "UPDATE_FAILED")])
+def test_the_devices_update_result_is_the_sub_tasks_error(owner_app, ingress, outcome, code):
+    _, port = ingress()
+    package = upload(owner_app)
+    device = _meter(owner_app, "867000000000021")
+
+    _, [sub], _ = _upgrade(owner_app, port, [device], package, simulated=[{"fw_outcome": outcome}])
+
+    assert (sub.status, sub.error_code) == ("fail", code)
+    assert Device.objects.get(pk=device.pk).status_detail == "NONE"  # commands no longer wait
+
+
+def test_an_interrupted_download_is_retried_and_resumes_from_the_block_the_device_recorded(owner_app, ingress):
+    _, port = ingress()
+    package = upload(owner_app, size=1500)
+    device = _meter(owner_app, "867000000000031")
+
+    async def scenario():
+        # 64-byte blocks; the connection is lost after 5 of them (Update Result 4).
+        simulated = await _online(device, port, fw_block_szx=2, fw_interrupt_after=5)
+        operation = await off_loop(lambda: create_task(owner_app, package, [device], retryType=True, retryTimes=1))
+
+        def waiting_again():
+            sub = SubOperation.objects.get(operation=operation)
+            return sub if sub.status == "wait" and sub.attempts == 1 else None
+
+        first = await off_loop(wait_for, waiting_again, 20, "the failed attempt to go back to wait")
+        await off_loop(actions.schedule, operation.pk)  # the sweep's next pass starts the retry
+        [sub] = await off_loop(finished, operation)
+        simulated.close()
+        return first, sub, simulated
+
+    first, sub, simulated = asyncio.run(scenario())
+    assert first.attempts == 1
+    retried = "failed (Connection lost during downloading process.); retry 1 of 1"
+    assert any(retried in note for _, _, note in steps(sub))
+    assert (sub.status, sub.attempts, sub.cur_version) == ("success", 2, "V1.1")
+    blocks = simulated.fw_blocks
+    assert blocks[:5] == [0, 1, 2, 3, 4] and blocks[5] == 5 and blocks == sorted(set(blocks))  # never from 0 again
+    assert any("resumed at block 5" in note for _, _, note in steps(sub))
+
+
+def test_an_unknown_package_uri_is_not_found(owner_app, ingress):
+    _, port = ingress()
+
+    async def scenario():
+        simulated = await SimulatedDevice("867000000000041", ("127.0.0.1", port)).open()
+        from aiocoap import Message
+        from aiocoap.numbers import codes
+
+        request = Message(code=codes.GET)
+        request.opt.uri_path = ("fw", "0" * 32)
+        request.token = b"\x01\x02"
+        answer = await simulated.exchange(request)
+        simulated.close()
+        return answer
+
+    assert str(asyncio.run(scenario()).code.dotted) == "4.04"
