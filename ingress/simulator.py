@@ -12,13 +12,15 @@ State and Update Result observable, the Package URI (pull: it fetches the packag
 with Block2, resuming from the block it recorded), the Package written block-wise (push, Block1),
 Update; `fw_outcome` chooses how it ends (success, integrity, update_failed) and
 `fw_interrupt_after` loses the connection after that many blocks (Update Result 4), keeping what it
-has for the next attempt (F-7.9).
+has for the next attempt (F-7.9). `PcpClient` adds Huawei's PCP (software upgrades) on the data
+channel.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
+import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,6 +31,7 @@ from aiocoap import Message
 from aiocoap.numbers import codes
 from aiocoap.numbers.types import ACK, CON, NON, RST
 
+from firmware import pcp
 from ingress.formats import OPAQUE, TEXT
 
 
@@ -595,3 +598,82 @@ async def try_uplink(
         return Trial(False, 0.0, list(device.received), str(problem) or "the platform did not observe the device")
     finally:
         device.close()
+
+
+@dataclass
+class PcpClient:
+    """Huawei PCP on a simulated device's data channel, as an MCU does it (firmware.pcp has the frames).
+
+    It answers the version query and the new-version notice, then requests the package block by
+    block (each request an uplink, each block a downlink), checks the package's CRC, reports the
+    download, answers Execute and reports the result with its new version."""
+
+    device: SimulatedDevice
+    version: str = "V1.0"
+    next_version: str = "V2.0"
+    outcome: str = "success"  # success | integrity | update_failed
+    timeout: float = 5.0
+    package: bytearray = field(default_factory=bytearray)
+    blocks: list[int] = field(default_factory=list)
+    frames: list[pcp.Frame] = field(default_factory=list)  # every frame the platform sent
+    ended: asyncio.Event = field(default_factory=asyncio.Event)
+    _blocks: dict[int, asyncio.Future] = field(default_factory=dict)
+    _tasks: set = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.device.on_downlink = self._received
+
+    def _received(self, payload: bytes) -> None:
+        if not payload.startswith(pcp.START):
+            return
+        frame = pcp.decode(payload)
+        self.frames.append(frame)
+        if frame.code == pcp.REQUEST_BLOCK:
+            result, number = struct.unpack_from(">BH", frame.data)
+            waiter = self._blocks.pop(number, None)
+            if waiter is not None and not waiter.done():
+                waiter.set_result((result, frame.data[3:]))
+            return
+        task = asyncio.ensure_future(self._handle(frame))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _send(self, code: int, data: bytes) -> None:
+        await self.device.notify(pcp.Frame(code, data).encode())
+
+    async def _handle(self, frame: pcp.Frame) -> None:
+        if frame.code == pcp.QUERY_VERSION:
+            await self._send(pcp.QUERY_VERSION, bytes([pcp.OK]) + pcp.version_bytes(self.version))
+        elif frame.code == pcp.NEW_VERSION:
+            block_size, count, check = struct.unpack_from(">HHH", frame.data, 16)
+            await self._send(pcp.NEW_VERSION, bytes([pcp.OK]))
+            await self._download(pcp.version_bytes(pcp.version_text(frame.data)), block_size, count, check)
+        elif frame.code == pcp.EXECUTE:
+            await self._send(pcp.EXECUTE, bytes([pcp.OK]))
+            await asyncio.sleep(0.05)
+            if self.outcome == "update_failed":
+                await self._send(pcp.UPGRADE_RESULT, bytes([0x0A]) + pcp.version_bytes(self.version))
+            else:
+                self.version = self.next_version
+                await self._send(pcp.UPGRADE_RESULT, bytes([pcp.OK]) + pcp.version_bytes(self.version))
+        elif frame.code == pcp.UPGRADE_RESULT:
+            self.ended.set()
+
+    async def _download(self, version: bytes, block_size: int, count: int, check: int) -> None:
+        number = len(self.package) // block_size  # resume from the last block recorded (F-7.9)
+        del self.package[number * block_size :]
+        while number < count:
+            waiter = asyncio.get_running_loop().create_future()
+            self._blocks[number] = waiter
+            await self._send(pcp.REQUEST_BLOCK, version + struct.pack(">H", number))
+            result, data = await asyncio.wait_for(waiter, timeout=self.timeout)
+            if result != pcp.OK:
+                self.ended.set()
+                return
+            self.blocks.append(number)
+            self.package += data
+            number += 1
+        intact = pcp.crc16(bytes(self.package)) == check and self.outcome != "integrity"
+        await self._send(pcp.DOWNLOAD_RESULT, bytes([pcp.OK if intact else 0x07]))
+        if not intact:
+            self.ended.set()
