@@ -315,15 +315,26 @@ def finish(sub: SubOperation, status: str, code: str = "", note: str = "") -> No
         sub.status, sub.error_code, sub.stopped_at = status, code, now
         sub.detail_info = errors.describe(code) if code else note
         _log_step(sub, sub.detail_info)
-        Device.objects.filter(pk=sub.device_id, status_detail=StatusDetail.FIRMWARE_UPDATING).update(
+        released = Device.objects.filter(pk=sub.device_id, status_detail=StatusDetail.FIRMWARE_UPDATING).update(
             status_detail=StatusDetail.NONE
         )
+        if released:
+            transaction.on_commit(lambda: _release_commands(sub.device_id))
         _notify_result(sub)
         logs.log(
             sub.device,
             LogKind.INFO,
             f"upgrade to {sub.target_version}: {status}{' - ' + sub.detail_info if sub.detail_info else ''}",
         )
+
+
+def _release_commands(device_pk: int) -> None:
+    """Commands held while the device upgraded (F-7.6) may go now."""
+    from commands.actions import on_upgrade_ended
+
+    device = Device.objects.select_related("product", "application").filter(pk=device_pk).first()
+    if device is not None:
+        on_upgrade_ended(device)
 
 
 def start(sub: SubOperation) -> None:
