@@ -145,3 +145,84 @@ def test_an_unknown_package_uri_is_not_found(owner_app, ingress):
         return answer
 
     assert str(asyncio.run(scenario()).code.dotted) == "4.04"
+
+
+def test_an_offline_device_waits_with_the_device_online_policy_and_upgrades_when_it_reports(owner_app, ingress):
+    from tests.ingress.water_codec import report
+
+    _, port = ingress()
+    package = upload(owner_app)
+    device = _meter(owner_app, "867000000000051")
+
+    async def scenario():
+        simulated = await _online(device, port)
+        await off_loop(lambda: Device.objects.filter(pk=device.pk).update(status="OFFLINE"))
+        operation = await off_loop(lambda: create_task(owner_app, package, [device], executeType="device_online"))
+        waiting = await off_loop(lambda: SubOperation.objects.get(operation=operation).status)
+        await simulated.notify(report(reading=5))  # a report: the device is ONLINE again
+        await off_loop(wait_for, lambda: Device.objects.get(pk=device.pk).status == "ONLINE", 10, "ONLINE")
+        await off_loop(actions.schedule, operation.pk)  # the sweep's next pass
+        [sub] = await off_loop(finished, operation)
+        simulated.close()
+        return waiting, sub
+
+    waiting, sub = asyncio.run(scenario())
+    assert waiting == "wait"
+    assert (sub.status, sub.cur_version) == ("success", "V1.1")
+
+
+def test_abort_by_failure_ratio_stops_the_devices_not_yet_started(owner_app, ingress, settings):
+    settings.FIRMWARE_ABORT_MIN_SAMPLE = 2
+    _, port = ingress()
+    package = upload(owner_app)
+    devices = [_meter(owner_app, f"86700000000006{n}") for n in range(3)]
+
+    async def scenario():
+        simulated = [await _online(device, port, fw_outcome="integrity") for device in devices]
+        rollout = {"maxConcurrent": 2, "abortFailureRatio": 0.5}
+        operation = await off_loop(lambda: create_task(owner_app, package, devices, rollout=rollout))
+        await off_loop(finished, operation, 2)
+        await off_loop(actions.schedule, operation.pk)  # the sweep's next pass sees 2 of 2 failed
+        subs = await off_loop(finished, operation, 3)
+        for device in simulated:
+            device.close()
+        return await off_loop(lambda: Operation.objects.get(pk=operation.pk)), subs, simulated
+
+    operation, subs, simulated = asyncio.run(scenario())
+    assert operation.status == "stop" and "2 of 2" in operation.detail
+    assert [(sub.status, sub.error_code) for sub in subs] == [
+        ("fail", "INTEGRITY_FAILURE"),
+        ("fail", "INTEGRITY_FAILURE"),
+        ("stop", "STOPPED"),
+    ]
+    assert simulated[2].fw_blocks == []  # never started
+
+
+def test_retry_failed_sub_tasks_upgrades_only_the_devices_that_failed(owner_app, ingress):
+    _, port = ingress()
+    package = upload(owner_app)
+    devices = [_meter(owner_app, "867000000000071"), _meter(owner_app, "867000000000072")]
+
+    async def scenario():
+        good = await _online(devices[0], port)
+        flaky = await _online(devices[1], port, fw_outcome="update_failed")
+        operation = await off_loop(lambda: create_task(owner_app, package, devices))
+        first = await off_loop(finished, operation, 2)
+        flaky.fw_outcome = "success"  # whatever went wrong on the device is fixed
+        blocks = list(good.fw_blocks)
+        assert await off_loop(actions.do_retry_failed, operation) == 1
+        await off_loop(actions.schedule, operation.pk)
+
+        def both_succeeded():
+            subs = list(SubOperation.objects.filter(operation=operation).order_by("id"))
+            return subs if all(sub.status == "success" for sub in subs) else None
+
+        second = await off_loop(wait_for, both_succeeded, 20, "the retried sub-task to succeed")
+        good.close()
+        flaky.close()
+        return first, second, blocks, good
+
+    first, second, blocks, good = asyncio.run(scenario())
+    assert [(sub.status, sub.error_code) for sub in first] == [("success", ""), ("fail", "UPDATE_FAILED")]
+    assert [(sub.status, sub.attempts) for sub in second] == [("success", 1), ("success", 1)]
+    assert good.fw_blocks == blocks  # the device that had upgraded was left alone
