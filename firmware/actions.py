@@ -326,6 +326,8 @@ def finish(sub: SubOperation, status: str, code: str = "", note: str = "") -> No
             LogKind.INFO,
             f"upgrade to {sub.target_version}: {status}{' - ' + sub.detail_info if sub.detail_info else ''}",
         )
+        # The last device's result ends the task now, not at the sweep's next pass.
+        _close_if_done(sub.operation)
 
 
 def _release_commands(device_pk: int) -> None:
