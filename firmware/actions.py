@@ -396,6 +396,24 @@ def on_step(sub: SubOperation, step: str, note: str = "", *, due_seconds: int | 
         _notify_state(sub)
 
 
+def on_version(sub: SubOperation, version: str) -> bool:
+    """A driver asked the device its version (F-7.5): it is recorded on the device and the sub-task,
+    and F-7.3/F-7.4 are checked again on it (what the platform had stored may be stale). False when
+    that ended the sub-task."""
+    field = "fw_version" if _is_firmware(sub) else "sw_version"
+    Device.objects.filter(pk=sub.device_id).update(**{field: version})
+    SubOperation.objects.filter(pk=sub.pk).update(source_version=version)
+    sub.source_version = version
+    package = sub.operation.package
+    if version == package.version:
+        on_result(sub, ok=False, code="SAME_VERSION")
+        return False
+    if package.source_versions and version not in package.source_versions:
+        on_result(sub, ok=False, code="SOURCE_VERSION_MISMATCH")
+        return False
+    return True
+
+
 def note(sub: SubOperation, text: str) -> None:
     """A driver records something worth seeing in the sub-operation's history, without a step change."""
     _log_step(sub, text)

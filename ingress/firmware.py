@@ -35,9 +35,12 @@ from aiocoap import Message, error
 from aiocoap.numbers import codes
 from django.conf import settings
 
+from applications.redis import get_redis
 from devices import logs
+from devices.downlink import owner_key, send_to_worker, worker_key
 from devices.models import Device, LogKind
 from firmware import actions
+from firmware.drivers.lwm2m import UPGRADE_MESSAGE
 from firmware.errors import LWM2M_RESULTS
 from firmware.models import Package, Step, SubOperation, SubStatus
 from ingress.formats import TLV, FormatError, resource_bytes
@@ -107,6 +110,11 @@ def report_result(sub_pk: int, *, ok: bool, code: str = "", version: str = "") -
     sub = _sub(sub_pk)
     if sub is not None:
         actions.on_result(sub, ok=ok, code=code, cur_version=version)
+
+
+def report_version(sub_pk: int, version: str) -> bool:
+    sub = _sub(sub_pk)
+    return sub is not None and actions.on_version(sub, version)
 
 
 def log_device(device_pk: int, summary: str) -> None:
@@ -189,12 +197,27 @@ def text(message: Message) -> str:
 # --- the exchange with the device ----------------------------------------------------------------
 
 
+class HandedOver(Exception):
+    """Another worker holds the device now and carries on."""
+
+
+def current_holder(device_pk: int) -> str | None:
+    """The channel of the live worker the device was last heard by (devices.downlink's record)."""
+    redis = get_redis()
+    channel = redis.get(owner_key(device_pk))
+    if not channel:
+        return None
+    channel = channel.decode()
+    return channel if redis.exists(worker_key(channel)) else None
+
+
 class Lwm2mUpgrade:
     """One device's firmware upgrade, run by the worker holding its session."""
 
-    def __init__(self, worker: IngressWorker, sub_pk: int) -> None:
+    def __init__(self, worker: IngressWorker, sub_pk: int, *, updating: bool = False) -> None:
         self.worker = worker
         self.sub_pk = sub_pk
+        self.updating = updating  # taken over after Update was executed: only the result is awaited
         self.events: asyncio.Queue[tuple[str, Message]] = asyncio.Queue()
         self.observations: list[Any] = []
         self.remote: Any = None
@@ -212,6 +235,8 @@ class Lwm2mUpgrade:
                 await self._run(job)
         except TimeoutError:
             pass  # the sweep has ended the sub-operation by now
+        except HandedOver:
+            pass
         except (error.Error, OSError) as problem:
             log.info("firmware upgrade of device %s: %s", job.device_pk, problem)
             await self.worker.run_misc(report_result, self.sub_pk, ok=False, code="CONNECTION_LOST")
@@ -232,6 +257,13 @@ class Lwm2mUpgrade:
             if not await self._observe(path):
                 await self.worker.run_misc(report_result, self.sub_pk, ok=False, code="NO_PROTOCOL_SERVICE")
                 return
+        if self.updating:
+            await self._poll()
+            await self._follow(executed=True)
+            return
+        version = text(await self._ask(codes.GET, VERSION))  # F-7.5: the version the device runs now
+        if version and not await self.worker.run_misc(report_version, self.sub_pk, version):
+            return  # the same version, or not one the package upgrades from
         delivery = job.delivery or await self._delivery_method()
         if delivery == "push":
             if not await self._push(job):
@@ -308,12 +340,31 @@ class Lwm2mUpgrade:
         return False
 
     async def _poll(self) -> None:
-        for path in (STATE, RESULT):
-            self.events.put_nowait((path, await self._ask(codes.GET, path)))
+        """Read State and Update Result. A device that rebooted to install registers again, maybe from
+        another address, and its observations are gone: ask where it is now; if it does not answer,
+        keep waiting (the sub-operation's due time ends the wait)."""
+        from ingress import sessions
 
-    async def _follow(self) -> None:
+        view = await self.worker.run_misc(sessions.by_device, self.job.device_pk)
+        if view is not None:
+            self.view = view
+        holder = await self.worker.run_misc(current_holder, self.job.device_pk)
+        if holder is not None and holder != self.worker.channel_name:
+            # The device came back to another worker (a new address hashes elsewhere): its answers
+            # reach that worker only, so the wait for the result continues there.
+            message = {"type": UPGRADE_MESSAGE, "sub_operation": self.sub_pk, "updating": True}
+            summary = "firmware: the device is back behind another ingress worker, which awaits the result"
+            await self.worker.run_misc(log_device, self.job.device_pk, summary)
+            await self.worker.run_misc(send_to_worker, holder, message)
+            raise HandedOver
+        try:
+            for path in (STATE, RESULT):
+                self.events.put_nowait((path, await self._ask(codes.GET, path)))
+        except error.Error as problem:
+            log.info("polling device %s: %s", self.job.device_pk, problem)
+
+    async def _follow(self, *, executed: bool = False) -> None:
         """Act on State and Update Result until the upgrade ends."""
-        executed = False
         while True:
             try:
                 path, message = await asyncio.wait_for(self.events.get(), timeout=settings.FIRMWARE_POLL_SECONDS)

@@ -88,6 +88,7 @@ class SimulatedDevice(asyncio.DatagramProtocol):
     fw_next_version: str = "V1.1"
     fw_interrupt_after: int | None = None  # pull: connection lost after this many blocks (once)
     fw_block_szx: int = 6  # Block2 size the device asks for: 2**(4+szx)
+    fw_reboot: bool = False  # installs by rebooting: observations lost, registers again from a new port
     fw_state: int = 0
     fw_result: int = 0
     fw_uri: str = ""
@@ -360,6 +361,13 @@ class SimulatedDevice(asyncio.DatagramProtocol):
         await asyncio.sleep(0.05)
         if self.fw_outcome == "update_failed":
             await self._set_firmware(result=8, state=2)
+        elif self.fw_reboot:
+            self._fw_observers.clear()
+            self.firmware_version = self.fw_next_version
+            self.fw_installed, self.fw_package[:] = bytes(self.fw_package), b""
+            self.fw_result, self.fw_state = 1, 0
+            await self.move()
+            await self.register()
         else:
             self.firmware_version = self.fw_next_version
             self.fw_installed, self.fw_package[:] = bytes(self.fw_package), b""

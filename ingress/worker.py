@@ -676,7 +676,8 @@ class IngressWorker:
         while True:
             message = await self.layer.receive(self.channel_name)
             if message.get("type") == UPGRADE_MESSAGE:
-                self._spawn(firmware.Lwm2mUpgrade(self, int(message["sub_operation"])).run())
+                sub_operation, updating = int(message["sub_operation"]), bool(message.get("updating"))
+                self._spawn(firmware.Lwm2mUpgrade(self, sub_operation, updating=updating).run())
             elif message.get("type") == DOWNLINK_MESSAGE:
                 self._spawn(self._downlink(message))
 

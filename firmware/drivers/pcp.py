@@ -132,16 +132,9 @@ def _version_reported(sub: SubOperation, result: int | None, version: str) -> No
     if result != pcp.OK:
         actions.on_result(sub, ok=False, code=pcp.RESULTS.get(result, "UPDATE_FAILED"))
         return
+    if not actions.on_version(sub, version):
+        return
     package = sub.operation.package
-    Device.objects.filter(pk=sub.device_id).update(sw_version=version)
-    SubOperation.objects.filter(pk=sub.pk).update(source_version=version)
-    sub.source_version = version
-    if version == package.version:
-        actions.on_result(sub, ok=False, code="SAME_VERSION")
-        return
-    if package.source_versions and version not in package.source_versions:
-        actions.on_result(sub, ok=False, code="SOURCE_VERSION_MISMATCH")
-        return
     _, check = package_bytes(package.pk)
     notice = pcp.new_version(package.version, settings.FIRMWARE_PCP_BLOCK_SIZE, _block_count(package.size), check)
     _send(sub, notice, "notice")

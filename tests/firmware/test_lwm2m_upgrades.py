@@ -226,3 +226,26 @@ def test_retry_failed_sub_tasks_upgrades_only_the_devices_that_failed(owner_app,
     assert [(sub.status, sub.error_code) for sub in first] == [("success", ""), ("fail", "UPDATE_FAILED")]
     assert [(sub.status, sub.attempts) for sub in second] == [("success", 1), ("success", 1)]
     assert good.fw_blocks == blocks  # the device that had upgraded was left alone
+
+
+def test_the_version_the_device_reports_is_checked_before_anything_is_sent(owner_app, ingress):
+    _, port = ingress()
+    package = upload(owner_app)
+    device = _meter(owner_app, "867000000000081")  # stored as V1.0, but the device runs V1.1 already
+
+    _, [sub], [simulated] = _upgrade(owner_app, port, [device], package, simulated=[{"firmware_version": "V1.1"}])
+
+    assert (sub.status, sub.error_code, sub.source_version) == ("fail", "SAME_VERSION", "V1.1")
+    assert simulated.fw_uri == "" and Device.objects.get(pk=device.pk).fw_version == "V1.1"
+
+
+def test_a_device_that_reboots_to_install_is_read_when_it_is_back(owner_app, ingress):
+    # It loses its observations and registers again from a new address, maybe behind the other worker.
+    _, port = ingress(FIRMWARE_POLL_SECONDS="1")
+    package = upload(owner_app)
+    device = _meter(owner_app, "867000000000091")
+
+    _, [sub], [simulated] = _upgrade(owner_app, port, [device], package, simulated=[{"fw_reboot": True}])
+
+    assert (sub.status, sub.cur_version) == ("success", "V1.1")
+    assert simulated.fw_installed == bytes(package.data)
