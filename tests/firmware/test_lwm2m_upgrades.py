@@ -29,7 +29,8 @@ def _meter(credentials, node_id: str, version: str = "V1.0") -> Device:
 
 
 async def _online(device: Device, port: int, **options) -> SimulatedDevice:
-    simulated = await SimulatedDevice(device.node_id, ("127.0.0.1", port), firmware=True, **options).open()
+    options = {"firmware": True, **options}
+    simulated = await SimulatedDevice(device.node_id, ("127.0.0.1", port), **options).open()
     await simulated.register()
     await simulated.wait_observed()
     return simulated
@@ -249,3 +250,29 @@ def test_a_device_that_reboots_to_install_is_read_when_it_is_back(owner_app, ing
 
     assert (sub.status, sub.cur_version) == ("success", "V1.1")
     assert simulated.fw_installed == bytes(package.data)
+
+
+def test_the_products_delivery_setting_chooses_push(owner_app, ingress):
+    from products.models import Product
+
+    _, port = ingress()
+    package = upload(owner_app)
+    device = _meter(owner_app, "867000000000121")
+    product = Product.objects.get(pk=device.product_id)
+    product.profile["device"]["omCapability"] = {"fwUpgradeCapability": {"firmwareDelivery": "push"}}
+    product.save(update_fields=["profile"])
+
+    _, [sub], [simulated] = _upgrade(owner_app, port, [device], package)  # the device could pull (/5/0/9 2)
+
+    assert sub.status == "success" and "pushing" in steps(sub)[1][2]
+    assert simulated.fw_uri == "" and simulated.fw_installed == bytes(package.data)
+
+
+def test_a_device_without_object_5_has_no_protocol_service(owner_app, ingress):
+    _, port = ingress()
+    package = upload(owner_app)
+    device = _meter(owner_app, "867000000000131")
+
+    _, [sub], _ = _upgrade(owner_app, port, [device], package, simulated=[{"firmware": False}])
+
+    assert (sub.status, sub.error_code) == ("fail", "NO_PROTOCOL_SERVICE")
