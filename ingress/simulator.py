@@ -620,6 +620,7 @@ class PcpClient:
     version: str = "V1.0"
     next_version: str = "V2.0"
     outcome: str = "success"  # success | integrity | update_failed
+    interrupt_after: int | None = None  # gives up after this many blocks (download timeout), once
     timeout: float = 5.0
     package: bytearray = field(default_factory=bytearray)
     blocks: list[int] = field(default_factory=list)
@@ -671,6 +672,10 @@ class PcpClient:
         number = len(self.package) // block_size  # resume from the last block recorded (F-7.9)
         del self.package[number * block_size :]
         while number < count:
+            if self.interrupt_after is not None and len(self.blocks) >= self.interrupt_after:
+                self.interrupt_after = None
+                await self._send(pcp.DOWNLOAD_RESULT, bytes([0x06]))  # download timeout; what it has, it keeps
+                return
             waiter = asyncio.get_running_loop().create_future()
             self._blocks[number] = waiter
             await self._send(pcp.REQUEST_BLOCK, version + struct.pack(">H", number))

@@ -68,3 +68,35 @@ def test_pcp_failures_are_the_sub_tasks_error(owner_app, ingress, options, code)
     sub, _ = _upgrade(owner_app, port, device, package, **options)
 
     assert (sub.status, sub.error_code) == ("fail", code)
+
+
+def test_pcp_download_interrupted_then_retried_resumes_from_the_block_the_device_recorded(owner_app, ingress):
+    from firmware import actions
+    from firmware.models import SubOperation
+    from tests.firmware.upgrades import wait_for
+
+    _, port = ingress()
+    package = upload(owner_app, software=True, version="V2.0", size=2400)  # 5 blocks of 500 bytes
+    device = _meter(owner_app, "867000000000121")
+
+    async def scenario():
+        simulated = await connect(device.node_id, port)
+        client = PcpClient(simulated, next_version="V2.0", interrupt_after=2)
+        operation = await off_loop(lambda: create_task(owner_app, package, [device], retryType=True, retryTimes=1))
+
+        def waiting_again():
+            sub = SubOperation.objects.get(operation=operation)
+            return sub if sub.status == "wait" and sub.attempts == 1 else None
+
+        await off_loop(wait_for, waiting_again, 20, "the failed attempt to go back to wait")
+        await off_loop(actions.schedule, operation.pk)
+        [sub] = await off_loop(finished, operation)
+        simulated.close()
+        return sub, client
+
+    sub, client = asyncio.run(scenario())
+    assert (sub.status, sub.attempts, sub.cur_version) == ("success", 2, "V2.0")
+    assert client.blocks == [0, 1, 2, 3, 4] and bytes(client.package) == bytes(package.data)
+    notes = [note for _, _, note in steps(sub)]
+    assert any("Waiting for package download timeout.); retry 1 of 1" in note for note in notes)
+    assert any("download resumed at block 2 (F-7.9)" in note for note in notes)
