@@ -333,6 +333,8 @@ class Lwm2mUpgrade:
         request.remote.maximum_block_size_exp = min(6, settings.FIRMWARE_PUSH_BLOCK_SZX)
         answer = await self.worker.context.request(request).response
         if answer.code.is_successful():
+            size = 1 << (4 + request.remote.maximum_block_size_exp)
+            await self.worker.run_misc(record_progress, self.sub_pk, -(-len(data) // size))
             return True
         code = "NOT_ENOUGH_STORAGE" if answer.code == codes.REQUEST_ENTITY_TOO_LARGE else "UNSUPPORTED_PACKAGE"
         await self.worker.run_misc(log_device, job.device_pk, f"firmware push to /5/0/0 answered {answer.code.dotted}")

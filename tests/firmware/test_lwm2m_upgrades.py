@@ -64,7 +64,7 @@ def test_pull_success_same_version_and_wrong_source_version(owner_app, ingress):
     upgraded, same, wrong = subs
     assert (upgraded.status, upgraded.cur_version, upgraded.error_code) == ("success", "V1.1", "")
     assert simulated[0].fw_installed == bytes(package.data) and simulated[0].firmware_version == "V1.1"
-    assert simulated[0].fw_blocks == [0, 1, 2]  # 3000+ bytes in 1024-byte Block2 blocks
+    assert simulated[0].fw_blocks == [0, 1, 2] and upgraded.blocks_sent == 3  # 3000+ bytes, 1024-byte blocks
     assert [step for step, _, _ in steps(upgraded)][:4] == ["idle", "downloading", "downloaded", "updating"]
     assert Device.objects.get(pk=devices[0].pk).fw_version == "V1.1"
     assert (same.status, same.detail_info) == ("fail", "The current version is the same as the target version")
@@ -84,7 +84,7 @@ def test_push_to_a_device_that_cannot_pull(owner_app, ingress):
 
     assert (sub.status, sub.cur_version) == ("success", "V1.1")
     assert simulated.fw_installed == bytes(package.data)
-    assert simulated.fw_blocks == [0, 1, 2]  # Block1: 1024 + 1024 + the rest
+    assert simulated.fw_blocks == [0, 1, 2] and sub.blocks_sent == 3  # Block1: 1024 + 1024 + the rest
     assert "pushing" in steps(sub)[1][2]
 
 
