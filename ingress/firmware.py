@@ -220,7 +220,6 @@ class Lwm2mUpgrade:
         self.updating = updating  # taken over after Update was executed: only the result is awaited
         self.events: asyncio.Queue[tuple[str, Message]] = asyncio.Queue()
         self.observations: list[Any] = []
-        self.remote: Any = None
 
     async def run(self) -> None:
         job = await self.worker.run_misc(load_job, self.sub_pk)
@@ -247,10 +246,10 @@ class Lwm2mUpgrade:
     async def _run(self, job: Job) -> None:
         from ingress import sessions
 
-        view = self.worker.views.get(job.device_pk) or await self.worker.run_misc(sessions.by_device, job.device_pk)
+        # From the database, not the worker's memory: the latest registration's address.
+        view = await self.worker.run_misc(sessions.by_device, job.device_pk)
         self.view = view
-        self.remote = self.worker.remote(view) if view is not None else None
-        if self.remote is None:
+        if view is None or self.worker.remote(view) is None:
             await self.worker.run_misc(report_result, self.sub_pk, ok=False, code="DEVICE_NOT_ONLINE")
             return
         for path in (STATE, RESULT):
