@@ -33,7 +33,7 @@ from commands.models import (
 )
 from commands.validation import check_command
 from devices import logs
-from devices.models import Device, LogKind, Status
+from devices.models import Device, LogKind, Status, StatusDetail
 from products.models import Product
 from subscriptions import actions as push
 from subscriptions import payloads
@@ -266,6 +266,10 @@ def dispatch_after_commit(command_pk: int) -> None:
     if command.expire_time == 0:
         from commands import transport
 
+        if command.device.status_detail == StatusDetail.FIRMWARE_UPDATING:
+            # F-5.1 (now or never) meets F-7.6 (no service while upgrading).
+            transition(command, CommandStatus.FAILED, "immediate delivery, but the device is upgrading (F-7.6)")
+            return
         if not transport.reachable(command.device):
             # F-5.1: sent now or not at all; a sleeping (PSM) device misses it.
             transition(command, CommandStatus.FAILED, "immediate delivery, but the device cannot be reached now")
@@ -323,9 +327,11 @@ def on_uplink(device: Device) -> list[Command]:
 
 
 def send(commands: list[Command], *, reason: str) -> None:
-    """Encode and hand commands to the device's transport: SENT, or FAILED when they cannot be encoded."""
+    """Encode and hand commands to the device's transport: SENT, or FAILED when they cannot be encoded.
+    A device that is upgrading gets none: they wait (F-7.6), and go when the upgrade ends."""
     from commands import transport
 
+    commands = [command for command in commands if command.device.status_detail != StatusDetail.FIRMWARE_UPDATING]
     burst = []
     for index, command in enumerate(commands):
         mid = next_mid(command.device)
@@ -357,6 +363,13 @@ def send(commands: list[Command], *, reason: str) -> None:
             burst.append((command, payload))
     for command, payload in burst:
         transport.deliver(command, payload)
+
+
+def on_upgrade_ended(device: Device) -> None:
+    """The device's firmware or software upgrade ended (the firmware app calls it after commit): the
+    commands that waited (F-7.6) go now in DRX/eDRX; in PSM at the device's next uplink, as always."""
+    if power_mode(device) != PowerMode.PSM:
+        send_next_serial(device, reason="the device's upgrade ended (F-7.6)")
 
 
 def on_downlink_outcome(outcome: Any) -> None:

@@ -17,7 +17,7 @@ def explain(command: Command) -> str:
     device = command.device
     if command.status == CommandStatus.PENDING:
         if device.status_detail == StatusDetail.FIRMWARE_UPDATING:
-            return _("The device is upgrading its firmware; commands wait until it is done.")
+            return _("The device is being upgraded (firmware or software); commands wait until the upgrade ends.")
         if command.expire_time == 0:
             return _("Being sent now (immediate delivery).")
         mode = power_mode(device)

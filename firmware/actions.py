@@ -315,15 +315,28 @@ def finish(sub: SubOperation, status: str, code: str = "", note: str = "") -> No
         sub.status, sub.error_code, sub.stopped_at = status, code, now
         sub.detail_info = errors.describe(code) if code else note
         _log_step(sub, sub.detail_info)
-        Device.objects.filter(pk=sub.device_id, status_detail=StatusDetail.FIRMWARE_UPDATING).update(
+        released = Device.objects.filter(pk=sub.device_id, status_detail=StatusDetail.FIRMWARE_UPDATING).update(
             status_detail=StatusDetail.NONE
         )
+        if released:
+            transaction.on_commit(lambda: _release_commands(sub.device_id))
         _notify_result(sub)
         logs.log(
             sub.device,
             LogKind.INFO,
             f"upgrade to {sub.target_version}: {status}{' - ' + sub.detail_info if sub.detail_info else ''}",
         )
+        # The last device's result ends the task now, not at the sweep's next pass.
+        _close_if_done(sub.operation)
+
+
+def _release_commands(device_pk: int) -> None:
+    """Commands held while the device upgraded (F-7.6) may go now."""
+    from commands.actions import on_upgrade_ended
+
+    device = Device.objects.select_related("product", "application").filter(pk=device_pk).first()
+    if device is not None:
+        on_upgrade_ended(device)
 
 
 def start(sub: SubOperation) -> None:
@@ -349,8 +362,10 @@ def start(sub: SubOperation) -> None:
     if driver is None:
         return finish(sub, SubStatus.FAIL, "NO_PROTOCOL_SERVICE")
     now = timezone.now()
-    SubOperation.objects.filter(pk=sub.pk).update(status=SubStatus.PROCESSING, started_at=now)
-    sub.status, sub.started_at = SubStatus.PROCESSING, now
+    # Due from the start: a driver's hand-off lost with a process that died ends in a timeout, not a hang.
+    due = now + dt.timedelta(seconds=settings.FIRMWARE_STEP_TIMEOUT)
+    SubOperation.objects.filter(pk=sub.pk).update(status=SubStatus.PROCESSING, started_at=now, step_due_at=due)
+    sub.status, sub.started_at, sub.step_due_at = SubStatus.PROCESSING, now, due
     Device.objects.filter(pk=device.pk).update(status_detail=StatusDetail.FIRMWARE_UPDATING)
     _log_step(sub, f"started, from version {current or 'unknown'}")
     driver.start(sub)
@@ -379,6 +394,29 @@ def on_step(sub: SubOperation, step: str, note: str = "", *, due_seconds: int | 
             SubOperation.objects.filter(pk=sub.pk).update(download_time=timezone.now())
         _log_step(sub, note)
         _notify_state(sub)
+
+
+def on_version(sub: SubOperation, version: str) -> bool:
+    """A driver asked the device its version (F-7.5): it is recorded on the device and the sub-task,
+    and F-7.3/F-7.4 are checked again on it (what the platform had stored may be stale). False when
+    that ended the sub-task."""
+    field = "fw_version" if _is_firmware(sub) else "sw_version"
+    Device.objects.filter(pk=sub.device_id).update(**{field: version})
+    SubOperation.objects.filter(pk=sub.pk).update(source_version=version)
+    sub.source_version = version
+    package = sub.operation.package
+    if version == package.version:
+        on_result(sub, ok=False, code="SAME_VERSION")
+        return False
+    if package.source_versions and version not in package.source_versions:
+        on_result(sub, ok=False, code="SOURCE_VERSION_MISMATCH")
+        return False
+    return True
+
+
+def note(sub: SubOperation, text: str) -> None:
+    """A driver records something worth seeing in the sub-operation's history, without a step change."""
+    _log_step(sub, text)
 
 
 def on_result(sub: SubOperation, *, ok: bool, code: str = "", cur_version: str = "") -> None:

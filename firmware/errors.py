@@ -1,7 +1,8 @@
 """Why a device's upgrade failed (F-7.7): each failure a distinct code with its advice.
 
 The codes appear in sub-operations (`detailInfo` is the description) and in the portal; the table is
-documented in docs/errors.md. LwM2M object 5's Update Result (/5/0/5) maps onto them.
+documented in docs/errors.md. LwM2M object 5's Update Result (/5/0/5) maps onto them, and so do PCP's
+result codes (firmware.pcp.RESULTS).
 """
 
 from __future__ import annotations
@@ -30,6 +31,10 @@ SUB_ERRORS: dict[str, tuple[str, str]] = {
         "The device did not report the result of the update.",
     ),
     "VERSION_CHECK_TIMEOUT": ("Upgrade and version check timeout.", "The device did not report its new version."),
+    "DEVICE_BUSY": (
+        "The device cannot upgrade now: it is in use, its signal is poor or its battery is low.",
+        "Retry later (PCP result 1, 2 or 4).",
+    ),
     "NOT_ENOUGH_STORAGE": ("Not enough storage for the new firmware package.", "Free space on the device."),
     "OUT_OF_MEMORY": ("Out of memory during downloading process.", "Retry when the device is idle."),
     "CONNECTION_LOST": ("Connection lost during downloading process.", "Retry: the download resumes (F-7.9)."),

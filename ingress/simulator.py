@@ -6,21 +6,33 @@ It speaks just enough CoAP to be a module: it registers, accepts the platform's 
 it chooses, so retransmissions can be simulated), and records what the platform sends it on /19/1/0
 (or /t/d): commands and the codec's cloudRsp ACKs, which it acknowledges with 2.04. Messages are built
 and parsed with aiocoap's Message class; the socket and the timing are ours.
+
+With `firmware=True` it also has LwM2M object 5 (Firmware Update) and /3/0/3 (firmware version):
+State and Update Result observable, the Package URI (pull: it fetches the package from the platform
+with Block2, resuming from the block it recorded), the Package written block-wise (push, Block1),
+Update; `fw_outcome` chooses how it ends (success, integrity, update_failed) and
+`fw_interrupt_after` loses the connection after that many blocks (Update Result 4), keeping what it
+has for the next attempt (F-7.9). `PcpClient` adds Huawei's PCP (software upgrades) on the data
+channel.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
+import struct
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiocoap import Message
 from aiocoap.numbers import codes
 from aiocoap.numbers.types import ACK, CON, NON, RST
 
-from ingress.formats import OPAQUE
+from firmware import pcp
+from ingress.formats import OPAQUE, TEXT
 
 
 class DeviceError(Exception):
@@ -67,6 +79,25 @@ class SimulatedDevice(asyncio.DatagramProtocol):
     _waiting: dict[int, asyncio.Future] = field(default_factory=dict)
     _separate: dict[bytes, asyncio.Future] = field(default_factory=dict)
     _mid: int = field(default_factory=lambda: random.randint(0, 0xFFFF))
+    on_downlink: Callable[[bytes], None] | None = None  # called with each payload on /19/1/0 (or /t/d)
+    # LwM2M object 5 (Firmware Update) and /3/0/3
+    firmware: bool = False
+    firmware_version: str = "V1.0"
+    fw_delivery: int | None = 2  # /5/0/9: 0 pull, 1 push, 2 both; None: no such resource (4.04)
+    fw_outcome: str = "success"  # success | integrity | update_failed
+    fw_next_version: str = "V1.1"
+    fw_interrupt_after: int | None = None  # pull: connection lost after this many blocks (once)
+    fw_block_szx: int = 6  # Block2 size the device asks for: 2**(4+szx)
+    fw_reboot: bool = False  # installs by rebooting: observations lost, registers again from a new port
+    fw_state: int = 0
+    fw_result: int = 0
+    fw_uri: str = ""
+    fw_package: bytearray = field(default_factory=bytearray)
+    fw_installed: bytes = b""  # the package of the last successful update
+    fw_blocks: list[int] = field(default_factory=list)  # block numbers fetched (pull) or written (push)
+    fw_ended: asyncio.Event = field(default_factory=asyncio.Event)
+    _fw_observers: dict[str, bytes] = field(default_factory=dict)
+    _fw_task: Any = None
 
     # --- socket -----------------------------------------------------------------------------------
     async def open(self, local_port: int = 0) -> SimulatedDevice:
@@ -132,12 +163,12 @@ class SimulatedDevice(asyncio.DatagramProtocol):
         self._mid = (self._mid + 1) & 0xFFFF
         return self._mid
 
-    def send(self, message: Message) -> None:
+    def send(self, message: Message, address: tuple[str, int] | None = None) -> None:
         if self._tls is not None:
             self._tls.write(message.encode())
             self._flush_tls()
             return
-        self.transport.sendto(message.encode(), self.server)
+        self.transport.sendto(message.encode(), address or self.server)
 
     def datagram_received(self, data: bytes, address: tuple) -> None:
         if self.asleep:
@@ -181,7 +212,9 @@ class SimulatedDevice(asyncio.DatagramProtocol):
         path = "/" + "/".join(request.opt.uri_path)
         uplink_path = "/19/0/0" if self.lwm2m else "/t/d"
         answer = Message(code=codes.NOT_FOUND)
-        if request.code == codes.GET and path == uplink_path and request.opt.observe == 0:
+        if self.firmware and (path.startswith("/5/0/") or path == "/3/0/3"):
+            answer = self._serve_firmware(request, path)
+        elif request.code == codes.GET and path == uplink_path and request.opt.observe == 0:
             self.observe_requested.set()
             if not self.answer_observe:
                 self.observe_token = request.token
@@ -199,12 +232,147 @@ class SimulatedDevice(asyncio.DatagramProtocol):
             )
             self.downlink.set()
             answer = Message(code=codes.CHANGED)
+            if self.on_downlink is not None:
+                self.on_downlink(request.payload)
         answer.token = request.token
         if request.mtype is CON:
             answer.mtype, answer.mid = ACK, request.mid
         else:
             answer.mtype, answer.mid = NON, self.next_mid()
         self.send(answer)
+
+    # --- LwM2M object 5 ---------------------------------------------------------------------------
+    def _serve_firmware(self, request: Message, path: str) -> Message:
+        values = {"/5/0/3": lambda: self.fw_state, "/5/0/5": lambda: self.fw_result, "/3/0/3": lambda: None}
+        if request.code == codes.GET and path in values:
+            value = self.firmware_version if path == "/3/0/3" else values[path]()
+            answer = Message(code=codes.CONTENT, payload=str(value).encode(), content_format=TEXT)
+            if request.opt.observe == 0 and path != "/3/0/3":
+                self._fw_observers[path] = request.token
+                answer.opt.observe = self.next_observe()
+            return answer
+        if request.code == codes.GET and path == "/5/0/9":
+            if self.fw_delivery is None:
+                return Message(code=codes.NOT_FOUND)
+            return Message(code=codes.CONTENT, payload=str(self.fw_delivery).encode(), content_format=TEXT)
+        if request.code == codes.PUT and path == "/5/0/1":
+            uri = request.payload.decode()
+            if uri != self.fw_uri:  # another package: what was recorded is of no use
+                self.fw_uri, self.fw_package[:] = uri, b""
+            self._fw_task = asyncio.ensure_future(self._pull())
+            return Message(code=codes.CHANGED)
+        if request.code == codes.PUT and path == "/5/0/0":
+            return self._pushed(request)
+        if request.code == codes.POST and path == "/5/0/2":
+            if self.fw_state != 2:
+                return Message(code=codes.METHOD_NOT_ALLOWED)
+            self._fw_task = asyncio.ensure_future(self._update())
+            return Message(code=codes.CHANGED)
+        return Message(code=codes.NOT_FOUND)
+
+    def next_observe(self) -> int:
+        self.observe_sequence = (self.observe_sequence + 1) & 0xFFFFFF
+        return self.observe_sequence
+
+    async def _set_firmware(self, *, result: int | None = None, state: int | None = None) -> None:
+        """Change Update Result, then State, notifying each observer (confirmable, in that order)."""
+        for path, value in (("/5/0/5", result), ("/5/0/3", state)):
+            if value is None:
+                continue
+            if path == "/5/0/5":
+                self.fw_result = value
+            else:
+                self.fw_state = value
+            token = self._fw_observers.get(path)
+            if token is None:
+                continue
+            message = Message(code=codes.CONTENT, payload=str(value).encode(), observe=self.next_observe())
+            message.opt.content_format = TEXT
+            message.token = token
+            await self.exchange(message)
+
+    async def _pull(self) -> None:
+        parts = urlsplit(self.fw_uri)
+        address = (parts.hostname or self.server[0], parts.port or self.server[1])
+        size = 1 << (self.fw_block_szx + 4)
+        number = len(self.fw_package) // size  # resume from the last block recorded (F-7.9)
+        del self.fw_package[number * size :]
+        await self._set_firmware(result=0, state=1)
+        while True:
+            if self.fw_interrupt_after is not None and len(self.fw_blocks) >= self.fw_interrupt_after:
+                self.fw_interrupt_after = None
+                await self._set_firmware(result=4, state=0)  # connection lost during downloading
+                self.fw_ended.set()
+                return
+            request = Message(code=codes.GET)
+            request.opt.uri_path = tuple(part for part in parts.path.split("/") if part)
+            request.opt.block2 = (number, False, self.fw_block_szx)
+            request.token = random.randbytes(4)
+            request.mtype, request.mid = CON, self.next_mid()
+            answer = await self._exchange_with(request, address)
+            if answer.code != codes.CONTENT:
+                await self._set_firmware(result=7, state=0)  # invalid URI
+                self.fw_ended.set()
+                return
+            self.fw_blocks.append(number)
+            self.fw_package += answer.payload
+            block = answer.opt.block2
+            if block is None or not block.more:
+                break
+            number += 1
+        await self._downloaded()
+
+    async def _exchange_with(self, message: Message, address: tuple[str, int]) -> Message:
+        if address == self.server or self._tls is not None:
+            return await self.exchange(message)
+        self.server, previous = address, self.server
+        try:
+            return await self.exchange(message)
+        finally:
+            self.server = previous
+
+    def _pushed(self, request: Message) -> Message:
+        block = request.opt.block1
+        if block is None or block.block_number == 0:
+            self.fw_package[:] = b""
+            self.fw_state = 1
+        number = block.block_number if block is not None else 0
+        self.fw_blocks.append(number)
+        self.fw_package += request.payload
+        if block is not None and block.more:
+            answer = Message(code=codes.CONTINUE)
+            answer.opt.block1 = (number, True, block.size_exponent)
+            return answer
+        answer = Message(code=codes.CHANGED)
+        if block is not None:
+            answer.opt.block1 = (number, False, block.size_exponent)
+        self._fw_task = asyncio.ensure_future(self._downloaded())
+        return answer
+
+    async def _downloaded(self) -> None:
+        if self.fw_outcome == "integrity":
+            await self._set_firmware(result=5, state=0)
+            self.fw_ended.set()
+            return
+        await self._set_firmware(state=2)
+
+    async def _update(self) -> None:
+        await self._set_firmware(state=3)
+        await asyncio.sleep(0.05)
+        if self.fw_outcome == "update_failed":
+            await self._set_firmware(result=8, state=2)
+        elif self.fw_reboot:
+            self._fw_observers.clear()
+            self.firmware_version = self.fw_next_version
+            self.fw_installed, self.fw_package[:] = bytes(self.fw_package), b""
+            self.fw_result, self.fw_state = 1, 0
+            await self.move()
+            await self.register()
+        else:
+            self.firmware_version = self.fw_next_version
+            self.fw_installed, self.fw_package[:] = bytes(self.fw_package), b""
+            await self._set_firmware(result=1, state=0)
+        self.fw_ended.set()
 
     async def exchange(self, message: Message, *, retransmits: int | None = None) -> Message:
         """Send a CON and wait for its ACK (or RST), retransmitting with the same message id."""
@@ -239,6 +407,8 @@ class SimulatedDevice(asyncio.DatagramProtocol):
 
     # --- LwM2M / Huawei ---------------------------------------------------------------------------
     async def register(self, objects: str = '</>;rt="oma.lwm2m",</1/0>,</3/0>,</19/0>,</19/1>') -> Message:
+        if self.firmware and "</5" not in objects:
+            objects += ",</5/0>"
         if self.lwm2m:
             request = Message(code=codes.POST, payload=objects.encode(), content_format=40)
             request.opt.uri_path = ("rd",)
@@ -436,3 +606,87 @@ async def try_uplink(
         return Trial(False, 0.0, list(device.received), str(problem) or "the platform did not observe the device")
     finally:
         device.close()
+
+
+@dataclass
+class PcpClient:
+    """Huawei PCP on a simulated device's data channel, as an MCU does it (firmware.pcp has the frames).
+
+    It answers the version query and the new-version notice, then requests the package block by
+    block (each request an uplink, each block a downlink), checks the package's CRC, reports the
+    download, answers Execute and reports the result with its new version."""
+
+    device: SimulatedDevice
+    version: str = "V1.0"
+    next_version: str = "V2.0"
+    outcome: str = "success"  # success | integrity | update_failed
+    interrupt_after: int | None = None  # gives up after this many blocks (download timeout), once
+    timeout: float = 5.0
+    package: bytearray = field(default_factory=bytearray)
+    blocks: list[int] = field(default_factory=list)
+    frames: list[pcp.Frame] = field(default_factory=list)  # every frame the platform sent
+    ended: asyncio.Event = field(default_factory=asyncio.Event)
+    _blocks: dict[int, asyncio.Future] = field(default_factory=dict)
+    _tasks: set = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.device.on_downlink = self._received
+
+    def _received(self, payload: bytes) -> None:
+        if not payload.startswith(pcp.START):
+            return
+        frame = pcp.decode(payload)
+        self.frames.append(frame)
+        if frame.code == pcp.REQUEST_BLOCK:
+            result, number = struct.unpack_from(">BH", frame.data)
+            waiter = self._blocks.pop(number, None)
+            if waiter is not None and not waiter.done():
+                waiter.set_result((result, frame.data[3:]))
+            return
+        task = asyncio.ensure_future(self._handle(frame))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _send(self, code: int, data: bytes) -> None:
+        await self.device.notify(pcp.Frame(code, data).encode())
+
+    async def _handle(self, frame: pcp.Frame) -> None:
+        if frame.code == pcp.QUERY_VERSION:
+            await self._send(pcp.QUERY_VERSION, bytes([pcp.OK]) + pcp.version_bytes(self.version))
+        elif frame.code == pcp.NEW_VERSION:
+            block_size, count, check = struct.unpack_from(">HHH", frame.data, 16)
+            await self._send(pcp.NEW_VERSION, bytes([pcp.OK]))
+            await self._download(pcp.version_bytes(pcp.version_text(frame.data)), block_size, count, check)
+        elif frame.code == pcp.EXECUTE:
+            await self._send(pcp.EXECUTE, bytes([pcp.OK]))
+            await asyncio.sleep(0.05)
+            if self.outcome == "update_failed":
+                await self._send(pcp.UPGRADE_RESULT, bytes([0x0A]) + pcp.version_bytes(self.version))
+            else:
+                self.version = self.next_version
+                await self._send(pcp.UPGRADE_RESULT, bytes([pcp.OK]) + pcp.version_bytes(self.version))
+        elif frame.code == pcp.UPGRADE_RESULT:
+            self.ended.set()
+
+    async def _download(self, version: bytes, block_size: int, count: int, check: int) -> None:
+        number = len(self.package) // block_size  # resume from the last block recorded (F-7.9)
+        del self.package[number * block_size :]
+        while number < count:
+            if self.interrupt_after is not None and len(self.blocks) >= self.interrupt_after:
+                self.interrupt_after = None
+                await self._send(pcp.DOWNLOAD_RESULT, bytes([0x06]))  # download timeout; what it has, it keeps
+                return
+            waiter = asyncio.get_running_loop().create_future()
+            self._blocks[number] = waiter
+            await self._send(pcp.REQUEST_BLOCK, version + struct.pack(">H", number))
+            result, data = await asyncio.wait_for(waiter, timeout=self.timeout)
+            if result != pcp.OK:
+                self.ended.set()
+                return
+            self.blocks.append(number)
+            self.package += data
+            number += 1
+        intact = pcp.crc16(bytes(self.package)) == check and self.outcome != "integrity"
+        await self._send(pcp.DOWNLOAD_RESULT, bytes([pcp.OK if intact else 0x07]))
+        if not intact:
+            self.ended.set()

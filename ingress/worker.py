@@ -46,7 +46,8 @@ from applications.redis import get_redis, key
 from devices import hooks, logs
 from devices.downlink import DOWNLINK_MESSAGE, worker_key
 from devices.models import Device, LogKind
-from ingress import pipeline, sessions
+from firmware.drivers.lwm2m import UPGRADE_MESSAGE
+from ingress import firmware, pipeline, sessions
 from ingress.dtls import DTLSAddress, DTLSInterface
 from ingress.formats import LINK_FORMAT, FormatError, parse_link_format
 from ingress.models import Channel
@@ -116,7 +117,8 @@ class IngressSite(resource.Resource):
         self.worker = worker
 
     async def needs_blockwise_assembly(self, request: Message) -> bool:
-        return True
+        # Packages (/fw/...) answer each Block2 request themselves: any block, from memory (F-7.9).
+        return request.opt.uri_path[:1] != ("fw",)
 
     async def render(self, request: Message) -> Message:
         return await self.worker.handle_request(request)
@@ -155,6 +157,7 @@ class IngressWorker:
         self.handshakes = ThreadPoolExecutor(2, thread_name_prefix="ingress-dtls")
         self.heartbeats = ThreadPoolExecutor(1, thread_name_prefix="ingress-heartbeat")
         self.context: aiocoap.Context | None = None
+        self.packages = firmware.PackageServer(self)
 
     # --- lifecycle -------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -516,6 +519,8 @@ class IngressWorker:
                 return Message(code=codes.DELETED)
             if path == ("t", "r") and request.code == codes.POST:
                 return await self._register_huawei(request, query)
+            if len(path) == 2 and path[0] == "fw":
+                return await self.packages.serve(request, path[1])
         except Refused as refused:
             return self._refusal(refused)
         except FormatError as bad:
@@ -681,9 +686,11 @@ class IngressWorker:
     async def _receive_downlinks(self) -> None:
         while True:
             message = await self.layer.receive(self.channel_name)
-            if message.get("type") != DOWNLINK_MESSAGE:
-                continue
-            self._spawn(self._downlink(message))
+            if message.get("type") == UPGRADE_MESSAGE:
+                sub_operation, updating = int(message["sub_operation"]), bool(message.get("updating"))
+                self._spawn(firmware.Lwm2mUpgrade(self, sub_operation, updating=updating).run())
+            elif message.get("type") == DOWNLINK_MESSAGE:
+                self._spawn(self._downlink(message))
 
     async def _downlink(self, message: dict[str, Any]) -> None:
         device_pk = int(message["device"])

@@ -162,6 +162,12 @@ COMMAND_BATCH_TASK_LIMIT = env_int("COMMAND_BATCH_TASK_LIMIT", 10)
 FIRMWARE_STEP_TIMEOUT = env_int("FIRMWARE_STEP_TIMEOUT", 3600)
 FIRMWARE_ABORT_MIN_SAMPLE = env_int("FIRMWARE_ABORT_MIN_SAMPLE", 5)
 FIRMWARE_SWEEP_SECONDS = env_int("FIRMWARE_SWEEP_SECONDS", 10)
+# Where devices fetch a package over CoAP (LwM2M /5/0/1 Package URI): the ingress's public address.
+FIRMWARE_PACKAGE_HOST = env_str("FIRMWARE_PACKAGE_HOST", "127.0.0.1")
+FIRMWARE_PACKAGE_PORT = env_int("FIRMWARE_PACKAGE_PORT", 0)  # 0: the worker's own COAP_PORT (COAPS_PORT if secure)
+FIRMWARE_PUSH_BLOCK_SZX = env_int("FIRMWARE_PUSH_BLOCK_SZX", 6)  # Block1 size of a pushed /5/0/0 write: 2**(4+szx)
+FIRMWARE_POLL_SECONDS = env_int("FIRMWARE_POLL_SECONDS", 60)  # silence after which /5/0/3 and /5/0/5 are read
+FIRMWARE_PCP_BLOCK_SIZE = env_int("FIRMWARE_PCP_BLOCK_SIZE", 500)  # bytes per PCP block (Huawei: 32 to 500)
 
 # --- Codecs (products.codecs) ----------------------------------------------------------------
 # Wall time one JavaScript plugin call may take per payload, and the heap one plugin may use.

@@ -2,8 +2,9 @@
 
 A driver has `start(sub_operation)`; it reports back through firmware.actions.on_step / on_result.
 `firmware_upgrade` goes over LwM2M object 5, `software_upgrade` over Huawei's PCP on the data channel.
-A driver is registered by the process that can talk to devices (the ingress registers its drivers at
-start); without one, sub-operations fail with NO_PROTOCOL_SERVICE instead of hanging.
+Both are registered in every process (firmware.apps): they only hand the work to the ingress (the
+channel layer, devices.downlink), so the process that runs the schedule needs no device session.
+Without a driver, sub-operations fail with NO_PROTOCOL_SERVICE instead of hanging.
 """
 
 from __future__ import annotations

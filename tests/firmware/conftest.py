@@ -8,6 +8,7 @@ from devices.models import Device
 from firmware import drivers
 from tests.applications.fixtures import create_app
 from tests.devices.fixtures import WATER_METER, register, water_meter
+from tests.ingress.process import ingress  # noqa: F401  (the run_ingress process fixture)
 
 
 @pytest.fixture(autouse=True)
@@ -65,3 +66,14 @@ def meters(owner_app):
         Device.objects.filter(pk=device.pk).update(fw_version="V1.0", manufacturer_name="Huawei")
         devices.append(Device.objects.select_related("product").get(pk=device.pk))
     return devices
+
+
+@pytest.fixture
+def ingress_settings(settings):
+    """For tests with the real run_ingress process: the test codec, and this process's channel layer
+    under the test's Redis key prefix, as run_ingress has it (drivers hand work to its workers)."""
+    settings.INGRESS_CODEC_MODULE = "tests.ingress.water_codec"
+    settings.INGRESS_HEARTBEAT_SECONDS = 1
+    layer = settings.CHANNEL_LAYERS["default"]
+    config = {**layer["CONFIG"], "prefix": f"{settings.REDIS_KEY_PREFIX}asgi"}
+    settings.CHANNEL_LAYERS = {"default": {**layer, "CONFIG": config}}

@@ -120,12 +120,33 @@ def test_offline_device_fails_with_now_and_waits_with_device_online(owner_app, m
     assert SubOperation.objects.get(operation=online).status == "processing"
 
 
-def test_no_driver_is_no_protocol_service_not_a_hang(owner_app, meters):
+def test_no_driver_is_no_protocol_service_not_a_hang(owner_app, meters, monkeypatch):
+    monkeypatch.setattr("firmware.drivers.DRIVERS", {})
     operation = actions.do_create_operation(
         owner_app.application, _body(_package(owner_app), meters[:1]), "firmware_upgrade"
     )
     actions.schedule(operation.pk)
     assert SubOperation.objects.get().error_code == "NO_PROTOCOL_SERVICE"
+
+
+def test_the_lwm2m_driver_fails_a_device_no_ingress_worker_holds_as_not_online(owner_app, meters):
+    operation = actions.do_create_operation(
+        owner_app.application, _body(_package(owner_app), meters[:1]), "firmware_upgrade"
+    )
+    actions.schedule(operation.pk)
+    assert SubOperation.objects.get().error_code == "DEVICE_NOT_ONLINE"
+
+
+def test_a_started_sub_operation_is_due_so_a_lost_hand_off_times_out(owner_app, meters, driver, settings):
+    settings.FIRMWARE_STEP_TIMEOUT = 600
+    with time_machine.travel(T0, tick=False):
+        operation = actions.do_create_operation(
+            owner_app.application, _body(_package(owner_app), meters[:1]), "firmware_upgrade"
+        )
+        actions.schedule(operation.pk)
+    with time_machine.travel(T0 + dt.timedelta(seconds=601), tick=False):
+        actions.schedule(operation.pk)
+    assert SubOperation.objects.get().error_code == "WAIT_VERSION_TIMEOUT"
 
 
 def test_steps_and_result_are_notified_with_the_references_bodies(owner_app, meters, driver):
