@@ -476,6 +476,11 @@ def sweep_status(now: dt.datetime | None = None) -> dict[str, int]:
                 ids = [row[0] for row in cursor.fetchall()]
             changed[new_status] = len(ids)
             _notify_status(ids)
+            if new_status == Status.OFFLINE and ids:
+                from devices import gateways  # gateways builds on these actions
+
+                # Sub-devices of gateways that went OFFLINE follow them (devices.gateways).
+                changed["sub_devices"] = gateways.follow_gateways(ids)
     return changed
 
 
