@@ -370,6 +370,7 @@ def record_gateway_seen(gateway_pk: int) -> None:
         actions.record_seen(gateway, timezone.now())
 
 
-def sub_device_rows(gateway: Device) -> list[Device]:
-    """The gateway's sub-devices for its portal page, by nodeId."""
-    return list(Device.objects.filter(gateway=gateway).order_by("node_id"))
+def sub_device_rows(gateway: Device, *, limit: int) -> list[Device]:
+    """The gateway's first sub-devices by nodeId, for its portal page (one query)."""
+    fields = ("pk", "device_id", "node_id", "name", "status", "status_detail", "last_seen_at", "shadow", "gateway_id")
+    return list(Device.objects.filter(gateway=gateway).only(*fields).order_by("node_id")[:limit])
