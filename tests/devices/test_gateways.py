@@ -175,3 +175,13 @@ def test_the_status_sweep_takes_a_gateways_sub_devices_offline_with_it(owner_app
     # The gateway comes back: so do they.
     assert gateways.do_gateway_online(gateway.pk) == 2
     assert set(Device.objects.filter(gateway=gateway).values_list("status", flat=True)) == {Status.ONLINE}
+
+
+def test_a_sub_device_deleted_on_its_own_is_notified_with_its_gateway(client, owner_app, gateway, children):
+    Subscription.objects.create(
+        application=owner_app.application, notify_type="deviceDeleted", callback_url="http://127.0.0.1:9/x"
+    )
+    assert client.delete(f"{DEVICES}/{children[0].device_id}", headers=owner_app.headers()).status_code == 204
+    body = json.loads(bytes(PushMessage.objects.get().body))
+    assert body == {"notifyType": "deviceDeleted", "deviceId": children[0].device_id, "gatewayId": gateway.device_id}
+    assert Device.objects.filter(gateway=gateway).count() == 2
