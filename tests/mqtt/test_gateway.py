@@ -296,3 +296,38 @@ def test_sub_devices_follow_their_gateway_offline_and_back_online(owner_app, ser
     again.close()
     assert statuses()[:2] == [(Status.ONLINE, StatusDetail.NONE)] * 2
     assert Device.objects.get(pk=gateway.pk).status in (Status.ONLINE, Status.OFFLINE)
+
+
+def test_commands_to_sub_devices_of_an_offline_gateway_follow_the_rules_of_direct_devices(
+    owner_app, server, settings, client
+):
+    settings.INGRESS_CODEC_MODULE = "products.codecs"
+    gateway = mqtt_gateway(owner_app)
+    mqtt = connected(gateway, server)
+    sub_id = mqtt.add(["valve-2"])["data"][0]["deviceInfo"]["deviceId"]
+    mqtt.close()
+    assert wait_for(lambda: Device.objects.get(device_id=sub_id).status_detail == StatusDetail.BRIDGE_OFFLINE)
+
+    def create(expire_time: int):
+        body = {"deviceId": sub_id, "command": ALARM, "expireTime": expire_time}
+        return client.post(
+            "/iocm/app/cmd/v1.4.0/deviceCommands", json.dumps(body), "application/json", headers=owner_app.headers()
+        )
+
+    # Offline with its gateway: refused as for an offline direct device (F-4.7).
+    refused = create(600)
+    assert refused.status_code == 200 and refused.json()["error_code"] == "100428"
+    assert not Command.objects.exists()
+
+    # Back with its gateway: a cached command (PSM, the default) waits for the sub-device's next report.
+    again = connected(gateway, server)
+    assert wait_for(lambda: Device.objects.get(device_id=sub_id).status == Status.ONLINE)
+    created = create(600)
+    assert created.status_code == 201, created.content
+    cached = created.json()["commandId"]
+    assert Command.objects.get(command_id=cached).status == "PENDING"
+    again.report({sub_id: "9"})
+    message = again.messages.get(timeout=10)
+    assert message.topic == again.topic("command", "json") and json.loads(message.payload)["deviceId"] == sub_id
+    assert _wait_status(cached, "DELIVERED").status == "DELIVERED"
+    again.close()
