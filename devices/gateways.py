@@ -82,16 +82,20 @@ def own_sub_devices(gateway: Device, device_ids: Iterable[str], *, only: Sequenc
     return found
 
 
-def own_sub_device_pks(gateway_pk: int, device_ids: Iterable[str]) -> dict[str, int]:
-    """deviceId -> pk of the gateway's sub-devices among `device_ids` (one indexed query); refused
-    whole when any is not its own. The data path's check: no model instances."""
+def own_sub_device_products(gateway_pk: int, device_ids: Iterable[str]) -> dict[str, tuple[int, Product | None]]:
+    """deviceId -> (pk, product) of the gateway's sub-devices among `device_ids` (two indexed queries,
+    no device instances); refused whole when any is not its own. The data path's check."""
     wanted = list(dict.fromkeys(device_ids))
-    found = dict(Device.objects.filter(gateway_id=gateway_pk, device_id__in=wanted).values_list("device_id", "pk"))
+    rows = Device.objects.filter(gateway_id=gateway_pk, device_id__in=wanted).values_list(
+        "device_id", "pk", "product_id"
+    )
+    found = {device_id: (pk, product_id) for device_id, pk, product_id in rows}
     foreign = [device_id for device_id in wanted if device_id not in found]
     if foreign:
         shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
         raise GatewayRefused(f"not sub-devices of this gateway: {shown}")
-    return found
+    products = Product.objects.in_bulk({product_id for _, product_id in found.values() if product_id})
+    return {device_id: (pk, products.get(product_id)) for device_id, (pk, product_id) in found.items()}
 
 
 def _check_gateway(gateway: Device) -> None:

@@ -30,9 +30,11 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import close_old_connections
+from django.utils import timezone
 
 from devices import gateways, logs
 from devices.models import Device, LogKind
+from devices.reports import ReportInvalid, service_reports
 from ingress import pipeline
 from ingress.mqtt import auth
 
@@ -132,8 +134,8 @@ def read_statuses(message: dict[str, Any]) -> dict[str, str]:
     return statuses
 
 
-def read_datas(raw: bytes) -> list[tuple[str, bytes]]:
-    """Each sub-device's part of a datas message as the deviceReq JSON the pipeline reads (json mode)."""
+def read_datas(raw: bytes) -> list[tuple[str, dict[str, Any]]]:
+    """Each sub-device's part of a datas message as the deviceReq the pipeline reads (json mode)."""
     message = _object(raw)
     parts = []
     for index, item in enumerate(_list(message, "devices")):
@@ -150,8 +152,7 @@ def read_datas(raw: bytes) -> list[tuple[str, bytes]]:
             if service.get("eventTime") is not None:
                 entry["eventTime"] = service["eventTime"]
             data.append(entry)
-        request = {"msgType": "deviceReq", "data": data}
-        parts.append((device_id, json.dumps(request, separators=(",", ":")).encode()))
+        parts.append((device_id, {"msgType": "deviceReq", "data": data}))
     return parts
 
 
@@ -210,11 +211,16 @@ def _own_parts(gateway_pk: int, kind: str, raw: bytes) -> list[tuple[int, bytes]
     try:
         try:
             if kind == "datas":
-                parts = read_datas(raw)
+                requests = read_datas(raw)
+                owned = gateways.own_sub_device_products(gateway_pk, [device_id for device_id, _ in requests])
+                _check_profiles(requests, owned)
+                parts = [
+                    (device_id, json.dumps(request, separators=(",", ":")).encode()) for device_id, request in requests
+                ]
             else:
                 message = _object(raw)
                 parts = [(_text(message, "deviceId", "commandResponse"), raw)]
-            pks = gateways.own_sub_device_pks(gateway_pk, [device_id for device_id, _ in parts])
+                owned = gateways.own_sub_device_products(gateway_pk, [device_id for device_id, _ in parts])
         except gateways.GatewayRefused as refusal:
             gateway = Device.objects.filter(pk=gateway_pk).first()
             if gateway is not None:
@@ -222,9 +228,23 @@ def _own_parts(gateway_pk: int, kind: str, raw: bytes) -> list[tuple[int, bytes]
                 logs.log(gateway, entry, f"gateway {kind} refused: {refusal}", raw=raw[:1024])
             return str(refusal)
         gateways.record_gateway_seen(gateway_pk)
-        return [(pks[device_id], payload) for device_id, payload in parts]
+        return [(owned[device_id][0], payload) for device_id, payload in parts]
     finally:
         close_old_connections()
+
+
+def _check_profiles(requests: list[tuple[str, dict[str, Any]]], owned: dict[str, tuple[int, Any]]) -> None:
+    """Every part against its sub-device's profile before anything is stored: a datas message that
+    breaks one is refused whole (the pipeline checks each part again as it stores it)."""
+    now = timezone.now()
+    for device_id, request in requests:
+        product = owned[device_id][1]
+        if product is None:
+            raise gateways.GatewayRefused(f"sub-device {device_id} is tied to no product")
+        try:
+            service_reports(product, request, now)
+        except ReportInvalid as error:
+            raise gateways.GatewayRefused(f"sub-device {device_id} does not match its profile: {error}") from None
 
 
 def _log_partial(gateway_pk: int, kind: str, outcomes: list[pipeline.Outcome]) -> None:

@@ -119,7 +119,7 @@ def test_a_gateway_reports_for_several_sub_devices_in_one_message(owner_app, ser
     ).exists()
 
 
-def test_a_sub_device_report_that_breaks_its_profile_is_logged_and_the_others_are_stored(owner_app, server):
+def test_a_datas_message_with_one_part_breaking_its_profile_is_refused_whole(owner_app, server):
     gateway = mqtt_gateway(owner_app)
     client = connected(gateway, server)
     ids = [entry["deviceInfo"]["deviceId"] for entry in client.add(["p-1", "p-2"])["data"]]
@@ -129,11 +129,13 @@ def test_a_sub_device_report_that_breaks_its_profile_is_logged_and_the_others_ar
     ]
     client.publish(f"/huawei/v1/devices/{gateway.device_id}/datas", json.dumps({"devices": devices}))
     client.close()
-    first, second = (Device.objects.get(device_id=device_id) for device_id in ids)
-    assert DataHistory.objects.filter(device_id=first.pk).exists()
-    assert not DataHistory.objects.filter(device_id=second.pk).exists()
-    assert DeviceLog.objects.filter(device=second, kind=LogKind.DECODE_ERROR).exists()
-    assert any("gateway datas: 1 of 2 stored" in summary for summary in gateway_logs(gateway))
+    pks = list(Device.objects.filter(device_id__in=ids).values_list("pk", flat=True))
+    assert not DataHistory.objects.filter(device_id__in=pks).exists()
+    assert all(device.shadow == {} for device in Device.objects.filter(pk__in=pks))
+    reason = (
+        f"gateway datas refused: sub-device {ids[1]} does not match its profile: data[0]: serviceId 'NoSuchService'"
+    )
+    assert any(summary.startswith(reason) for summary in gateway_logs(gateway)), gateway_logs(gateway)
 
 
 def _wait_status(command_id: str, wanted: str, seconds: float = 10) -> Command:
@@ -327,7 +329,9 @@ def test_commands_to_sub_devices_of_an_offline_gateway_follow_the_rules_of_direc
     cached = created.json()["commandId"]
     assert Command.objects.get(command_id=cached).status == "PENDING"
     again.report({sub_id: "9"})
+    command = _wait_status(cached, "DELIVERED", seconds=20)
+    sub_logs = list(DeviceLog.objects.filter(device__device_id=sub_id).order_by("pk").values_list("summary", flat=True))
+    assert command.status == "DELIVERED", sub_logs
     message = again.messages.get(timeout=10)
-    assert message.topic == again.topic("command", "json") and json.loads(message.payload)["deviceId"] == sub_id
-    assert _wait_status(cached, "DELIVERED").status == "DELIVERED"
     again.close()
+    assert message.topic == again.topic("command", "json") and json.loads(message.payload)["deviceId"] == sub_id
