@@ -270,10 +270,12 @@ def do_report_sub_device_status(gateway: Device, statuses: Mapping[str, str]) ->
 def _save_statuses(gateway: Device, changed: list[tuple[Device, str]], why: str) -> None:
     if not changed:
         return
+    # One UPDATE per distinct outcome (a gateway coming back brings hundreds ONLINE at once).
+    groups: dict[tuple, list[int]] = {}
     for device, _ in changed:
-        Device.objects.filter(pk=device.pk).update(
-            status=device.status, status_detail=device.status_detail, last_seen_at=device.last_seen_at
-        )
+        groups.setdefault((device.status, device.status_detail, device.last_seen_at), []).append(device.pk)
+    for (status, detail, last_seen_at), pks in groups.items():
+        Device.objects.filter(pk__in=pks).update(status=status, status_detail=detail, last_seen_at=last_seen_at)
     push.notify_many(
         gateway.application,
         nt.DEVICE_INFO_CHANGED,

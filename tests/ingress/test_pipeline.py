@@ -136,12 +136,12 @@ def test_a_batch_that_fails_is_processed_one_by_one_so_one_bad_uplink_fails_alon
 def test_pcp_messages_are_split_off_before_the_codec(owner_app):
     device = water_device(owner_app)
     seen = []
-    hooks.on_pcp_message(lambda device, payload: seen.append((device.pk, payload)))
+    handler = hooks.on_pcp_message(lambda device, payload: seen.append((device.pk, payload)))
     try:
         payload = bytes.fromhex("FFFE0113000000000000")
         outcome = handle_uplink(Uplink(device.pk, payload))
     finally:
-        hooks._pcp_handlers.clear()
+        hooks._pcp_handlers.remove(handler)  # only ours: the firmware layer's stays registered
 
     assert outcome.result == PCP and outcome.reply is None
     assert seen == [(device.pk, payload)]
@@ -200,22 +200,22 @@ def test_a_command_response_goes_to_the_commands_layer(owner_app):
 def test_stored_uplinks_are_handed_to_the_commands_layer(owner_app):
     device = water_device(owner_app)
     stored = []
-    hooks.on_uplink_stored(lambda device, reports: stored.append([r.service_id for r in reports]))
+    handler = hooks.on_uplink_stored(lambda device, reports: stored.append([r.service_id for r in reports]))
     try:
         handle_uplink(Uplink(device.pk, report()))
     finally:
-        hooks._uplink_handlers.clear()
+        hooks._uplink_handlers.remove(handler)  # only ours: the commands layer's stays registered
     assert stored == [["WaterMeter"]]
 
 
 def test_a_batch_reaches_batch_handlers_in_one_call(owner_app):
     devices = [water_device(owner_app, f"86370303000020{n}") for n in range(3)]
     calls = []
-    hooks.on_uplinks_stored(lambda items: calls.append([device.pk for device, _ in items]))
+    handler = hooks.on_uplinks_stored(lambda items: calls.append([device.pk for device, _ in items]))
     try:
         handle_uplinks([Uplink(device.pk, report()) for device in devices])
     finally:
-        hooks._uplinks_handlers.clear()
+        hooks._uplinks_handlers.remove(handler)  # only ours: the commands layer's stays registered
     assert calls == [[device.pk for device in devices]]
 
 
