@@ -1,7 +1,8 @@
 """Where commands meet codecs and the device transports.
 
 `encode()` turns a cloudReq into the device's bytes with the product's codec (products.codecs), or,
-for an MQTT device of a product without codec (JSON mode), into the cloudReq's compact JSON;
+for an MQTT device of a product without codec (JSON mode) and for a gateway's sub-device (with its
+deviceId), into the cloudReq's compact JSON;
 `deliver()` hands them to the ingress worker that holds the device (devices.downlink), which reports
 acked, reset, timeout, error or undeliverable back through devices.hooks; commands/apps.py connects
 those reports to commands.actions.
@@ -26,6 +27,13 @@ def encode(device: Device, cloud_req: dict[str, Any]) -> bytes:
 
     if device.product is None:
         raise EncodeError("the device is tied to no product")
+    if device.gateway_id is not None:
+        # A gateway's sub-device: its gateway reads the cloudReq JSON on its own command topic, with the
+        # sub-device's deviceId, and answers with it (devices.gateways, docs/gateways.md).
+        fields = ("msgType", "serviceId", "cmd", "paras", "hasMore", "mid")
+        message = {"msgType": "cloudReq", "deviceId": device.device_id}
+        message.update({name: cloud_req[name] for name in fields if name in cloud_req})
+        return json.dumps(message, separators=(",", ":")).encode()
     if device.protocol_type.upper() == "MQTT" and codecs.active_version(device.product) is None:
         # JSON mode: an MQTT device of a product without codec reads the cloudReq itself on /command/json.
         fields = ("msgType", "serviceId", "cmd", "paras", "hasMore", "mid")

@@ -279,8 +279,12 @@ def do_delete_device(device: Device, *, cascade: bool = False) -> None:
     children = list(Device.objects.filter(gateway=device))
     if children and not cascade:
         raise invalid("cascade", f"must be true to delete a gateway with {len(children)} sub-devices")
-    for doomed in [*children, device]:
+    for doomed in children:
         push.notify(doomed.application, nt.DEVICE_DELETED, payloads.device_deleted(doomed.device_id, device.device_id))
+    # A sub-device deleted on its own names its gateway (get_device loads it), a direct device itself.
+    push.notify(
+        device.application, nt.DEVICE_DELETED, payloads.device_deleted(device.device_id, device.gateway_device_id)
+    )
     ids = [doomed.pk for doomed in [*children, device]]
     history.delete_in_batches("device_id = ANY(%s)", [ids])
     Device.objects.filter(pk__in=ids).delete()
@@ -476,6 +480,11 @@ def sweep_status(now: dt.datetime | None = None) -> dict[str, int]:
                 ids = [row[0] for row in cursor.fetchall()]
             changed[new_status] = len(ids)
             _notify_status(ids)
+            if new_status == Status.OFFLINE and ids:
+                from devices import gateways  # gateways builds on these actions
+
+                # Sub-devices of gateways that went OFFLINE follow them (devices.gateways).
+                changed["sub_devices"] = gateways.follow_gateways(ids)
     return changed
 
 

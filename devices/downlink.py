@@ -39,9 +39,10 @@ def worker_key(channel: str) -> str:
 
 
 def holder(device: Device) -> str | None:
-    """The channel of the live worker holding the device's session, if any."""
+    """The channel of the live worker holding the device's session, if any: a sub-device's is its
+    gateway's (devices.gateways), which receives the sub-device's downlinks."""
     redis = get_redis()
-    channel = redis.get(owner_key(device.pk))
+    channel = redis.get(owner_key(device.gateway_id or device.pk))
     if not channel:
         return None
     channel = channel.decode()
@@ -74,6 +75,8 @@ def queue_downlink(
         "request_id": request_id,
         "confirmable": confirmable,
     }
+    if device.gateway_id is not None:  # sent through the gateway's session, reported for the sub-device
+        message["gateway"] = device.gateway_id
     if max_retransmit is not None:  # CoAP retransmissions of this downlink (else INGRESS_MAX_RETRANSMIT)
         message["max_retransmit"] = max_retransmit
     if method is not None:  # LwM2M: "write" (PUT) or "execute" (POST) /19/1/0 (else INGRESS_LWM2M_DOWNLINK)

@@ -15,12 +15,13 @@ from django.views.decorators.http import require_POST
 
 from applications.errors import NorthboundError
 from applications.models import Application
-from devices import actions, bulk, replay
+from devices import actions, bulk, gateways, replay
 from devices.forms import BulkUploadForm, EditForm, FilterForm, GroupForm, RegisterForm
 from devices.models import BulkRegistration, DataHistory, Device, DeviceGroup, DeviceLog, ProductSecret
 from products.models import Product
 
 PAGE = 50
+SUB_DEVICES_SHOWN = 500
 
 
 def _visible_devices(request: HttpRequest):
@@ -116,6 +117,9 @@ def device_detail(request: HttpRequest, device_id: str) -> HttpResponse:
             "series_json": json.dumps(series),
             "history": recent[:20],
             "groups": device.groups.all(),
+            # A gateway lists the devices behind it with their latest data (devices.gateways).
+            "sub_devices": gateways.sub_device_rows(device, limit=SUB_DEVICES_SHOWN),
+            "sub_device_count": Device.objects.filter(gateway=device).count(),
         },
     )
 

@@ -110,9 +110,9 @@ def _handle(uplinks: Sequence[Uplink]) -> list[Outcome]:
             fresh.append(index)
 
     pks = {uplinks[index].device_pk for index in fresh}
-    devices = {
-        device.pk: device for device in Device.objects.select_related("application", "product").filter(pk__in=pks)
-    }
+    # The gateway too: a sub-device's notifications carry its deviceId (devices.gateways).
+    related = Device.objects.select_related("application", "product", "gateway")
+    devices = {device.pk: device for device in related.filter(pk__in=pks)}
     counted = [index for index in fresh if uplinks[index].device_pk in devices]
     limits = flow.count([(uplinks[i].device_pk, devices[uplinks[i].device_pk].application) for i in counted])
     limited = dict(zip(counted, limits, strict=True))

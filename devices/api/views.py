@@ -230,6 +230,8 @@ class HistoryView(APIView):
         application = get_application(request)
         devices = Device.objects.for_app(application).select_related("gateway")
         device = devices.filter(device_id=device_id or gateway_id).first()
+        if device is not None and device_id and gateway_id and device.gateway_device_id != gateway_id:
+            device = None  # a sub-device is asked for under its own gateway only
         if device is None:
             return Response(
                 {"totalCount": 0, "pageNo": page_no or 0, "pageSize": page_size, "deviceDataHistoryDTOs": []}

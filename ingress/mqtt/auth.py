@@ -12,7 +12,9 @@ secretNotify`, where it is sent `{"msgType":"cloudSendSecret","deviceid":…,"se
 acknowledgement to `…/secretACK`; it reconnects statically with that secret.
 
 A device publishes only to `/huawei/v1/devices/{deviceId}/data/{json|binary}` and subscribes only to
-`/huawei/v1/devices/{deviceId}/command/{json|binary}`.
+`/huawei/v1/devices/{deviceId}/command/{json|binary}`; a gateway also publishes to its own `topo/add`,
+`topo/delete`, `topo/update`, `datas` and `commandResponse` and subscribes to its `topo/…Response`
+topics (ingress.mqtt.gateway, docs/gateways.md).
 """
 
 from __future__ import annotations
@@ -35,6 +37,11 @@ from ingress import codec
 CLIENT_ID = re.compile(r"^(?P<device_id>[^_]+)_0_(?P<check_time>[01])_(?P<hour>\d{10})$")
 DATA_TOPIC = re.compile(r"^/huawei/v1/devices/(?P<device_id>[^/]+)/data/(?P<kind>json|binary)$")
 COMMAND_TOPIC = "/huawei/v1/devices/{device_id}/command/{kind}"
+# A gateway's topics (ingress.mqtt.gateway): it publishes requests for its sub-devices and reads the answers.
+GATEWAY_TOPIC = re.compile(
+    r"^/huawei/v1/devices/(?P<device_id>[^/]+)/(?P<kind>topo/add|topo/delete|topo/update|datas|commandResponse)$"
+)
+GATEWAY_RESPONSE_TOPIC = "/huawei/v1/devices/{device_id}/topo/{kind}Response"
 DYNAMIC_CLIENT_ID = re.compile(r"^(?P<product_id>[^_]+)_(?P<node_id>.+)_1_(?P<check_time>[01])_(?P<hour>\d{10})$")
 # kind: secretNotify or secretACK (a topic, not a password)
 SECRET_TOPIC = "/huawei/v1/products/{product_id}/sn/{node_id}/{kind}"  # noqa: S105
@@ -154,10 +161,11 @@ def _authenticate_dynamic(match: re.Match, client_id: str, username: str, sent: 
 
 
 def may_publish(identity: Identity, topic: str) -> str | None:
-    """The uplink kind ("json" or "binary") when the device may publish to `topic`, else None."""
+    """The uplink kind ("json" or "binary", or a gateway request: "topo/add", "topo/delete",
+    "topo/update", "datas", "commandResponse") when the device may publish to `topic`, else None."""
     if identity.provisioning:
         return None
-    match = DATA_TOPIC.match(topic or "")
+    match = DATA_TOPIC.match(topic or "") or GATEWAY_TOPIC.match(topic or "")
     if match is None or match["device_id"] != identity.device_id:
         return None
     return match["kind"]
@@ -173,7 +181,12 @@ def may_subscribe(identity: Identity, topic: str) -> bool:
     return topic in (
         COMMAND_TOPIC.format(device_id=identity.device_id, kind="json"),
         COMMAND_TOPIC.format(device_id=identity.device_id, kind="binary"),
+        *(GATEWAY_RESPONSE_TOPIC.format(device_id=identity.device_id, kind=kind) for kind in GATEWAY_RESPONSES),
+        f"/huawei/v1/devices/{identity.device_id}/topo/+",
     )
+
+
+GATEWAY_RESPONSES = ("add", "delete", "update")
 
 
 def log_refusal(device_pk: int, summary: str) -> None:

@@ -49,11 +49,11 @@ from django.db import close_old_connections
 from django.utils import timezone
 
 from applications.redis import get_redis
-from devices import hooks, logs
+from devices import gateways, hooks, logs
 from devices.downlink import DOWNLINK_MESSAGE, owner_key, worker_key
 from devices.models import Device, LogKind
 from ingress import flow, pipeline
-from ingress.mqtt import auth
+from ingress.mqtt import auth, gateway
 
 log = logging.getLogger("ingress.mqtt")
 
@@ -147,6 +147,9 @@ class DeviceHandler(BrokerProtocolHandler):
             await self.server.run_misc(_log_device, identity.device_pk, summary)
             return
         kind = auth.may_publish(identity, topic)
+        if kind in gateway.KINDS:  # a gateway acting for its sub-devices
+            await gateway.handle(self.server, self, identity, kind, bytes(data), publish_packet)
+            return
         if kind is None:
             await self.server.broker._topic_filtering(self.session, topic, Action.PUBLISH)  # logs the refusal
             if qos == 1 and packet_id is not None:
@@ -297,6 +300,9 @@ class MqttServer:
     def spawn_misc(self, function: Callable, *args: Any) -> None:
         self._spawn(self.run_misc(function, *args))
 
+    def spawn(self, coroutine: Any) -> None:
+        self._spawn(coroutine)
+
     def _spawn(self, coroutine: Any) -> None:
         task = asyncio.ensure_future(coroutine)
         self.spawned.add(task)
@@ -342,6 +348,19 @@ class MqttServer:
         await self.queues[uplink.device_pk % len(self.queues)].put((uplink, settle_id, waiter))
         return await waiter
 
+    @staticmethod
+    def packet_message_id(packet_id: int) -> int:
+        return PACKET_ID_BASE + packet_id
+
+    async def ingest_many(self, items: list[tuple[pipeline.Uplink, int | None]]) -> list[pipeline.Outcome]:
+        """Queue several uplinks (a gateway's message for its sub-devices) and wait until all are handled."""
+        waiters = []
+        for uplink, settle_id in items:
+            waiter: asyncio.Future = self.loop.create_future()
+            await self.queues[uplink.device_pk % len(self.queues)].put((uplink, settle_id, waiter))
+            waiters.append(waiter)
+        return list(await asyncio.gather(*waiters))
+
     async def _consume(self, index: int) -> None:
         batch_size, queue = max(1, settings.INGRESS_BATCH_SIZE), self.queues[index]
         while True:
@@ -369,11 +388,15 @@ class MqttServer:
     async def _downlink(self, message: dict[str, Any]) -> None:
         device_pk = int(message["device"])
         payload = bytes.fromhex(message["payload"])
-        await self.send_downlink(device_pk, payload, request_id=message.get("request_id"))
+        gateway_pk = int(message["gateway"]) if message.get("gateway") is not None else None
+        await self.send_downlink(device_pk, payload, request_id=message.get("request_id"), gateway_pk=gateway_pk)
 
-    async def send_downlink(self, device_pk: int, payload: bytes, *, request_id: str | None) -> str:
-        """Publish to the device's command topic with QoS 1; its PUBACK is "acked"."""
-        session = self.sessions.get(device_pk)
+    async def send_downlink(
+        self, device_pk: int, payload: bytes, *, request_id: str | None, gateway_pk: int | None = None
+    ) -> str:
+        """Publish to the device's command topic with QoS 1; its PUBACK is "acked". A sub-device's
+        downlink goes to its gateway's command/json topic (the payload names the sub-device)."""
+        session = self.sessions.get(gateway_pk if gateway_pk is not None else device_pk)
         identity = getattr(session, "identity", None)
         # amqtt registers the connection's handler once the CONNACK is sent, after our auth plugin ran.
         handler = self.broker._sessions.get(session.client_id, (None, None))[1] if session is not None else None
@@ -381,7 +404,7 @@ class MqttServer:
         if identity is None or handler is None:
             outcome, detail = "undeliverable", "the device is not connected over MQTT"
         else:
-            kind = "json" if identity.json_mode else "binary"
+            kind = "json" if identity.json_mode or gateway_pk is not None else "binary"
             topic = auth.COMMAND_TOPIC.format(device_id=identity.device_id, kind=kind)
             try:
                 await handler.mqtt_publish(topic, payload, 1, False, ack_timeout=settings.MQTT_ACK_TIMEOUT)
@@ -418,6 +441,7 @@ def _closing(function: Callable, *args: Any) -> Any:
 def _connected(device_pk: int, channel: str, client_id: str) -> None:
     get_redis().set(owner_key(device_pk), channel)
     _log_device(device_pk, f"MQTT connected as {client_id}")
+    gateways.do_gateway_online(device_pk)  # a gateway's sub-devices that went offline with it come back
 
 
 def _disconnected(device_pk: int, channel: str) -> None:
@@ -426,6 +450,7 @@ def _disconnected(device_pk: int, channel: str) -> None:
     if current is not None and current.decode() == channel:
         redis.delete(owner_key(device_pk))
     _log_device(device_pk, "MQTT disconnected")
+    gateways.do_gateway_offline(device_pk)  # a gateway's sub-devices follow it offline
 
 
 def _log_device(device_pk: int, summary: str) -> None:

@@ -144,3 +144,101 @@ def run_mqtt_fleet(
         client.disconnect()
         client.loop_stop()
     return result
+
+
+def run_mqtt_gateway(
+    device_id: str,
+    secret: str,
+    node_ids: list[str],
+    port: int,
+    *,
+    product: dict[str, str],
+    services: list[dict],
+    rate: float,
+    duration: float,
+    host: str = "127.0.0.1",
+    qos: int = 1,
+    progress: Callable[[FleetResult, float], None] | None = None,
+) -> FleetResult:
+    """One gateway (ingress.mqtt.gateway): connect, add `node_ids` as its sub-devices (topo/add), then
+    publish `rate` datas messages per second, each reporting `services` for every sub-device, and
+    answer every command to a sub-device with a successful deviceRsp on commandResponse.
+
+    In the result, `connected` is the number of sub-devices the platform added (or already had),
+    `sent`/`acknowledged` count datas messages, each carrying one report per sub-device."""
+    result = FleetResult()
+    hour = hour_string(dt.datetime.now(dt.UTC))
+    base = f"/huawei/v1/devices/{device_id}"
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"{device_id}_0_1_{hour}", protocol=mqtt.MQTTv311)
+    client.username_pw_set(device_id, password(secret, hour))
+    events: queue.Queue = queue.Queue()
+    lock = threading.RLock()
+    sent_at: dict[int, float] = {}
+
+    def on_message(client, userdata, message) -> None:
+        if message.topic == f"{base}/command/json":  # a command for a sub-device: it succeeds
+            request = json.loads(message.payload)
+            answer = {"msgType": "deviceRsp", "deviceId": request.get("deviceId"), "mid": request.get("mid")}
+            client.publish(f"{base}/commandResponse", json.dumps({**answer, "errcode": 0, "body": {}}), qos=1)
+        else:
+            events.put(message)
+
+    def on_publish(client, userdata, mid, reason, properties) -> None:
+        with lock:
+            started = sent_at.pop(mid, None)
+            if started is not None:
+                result.acknowledged += 1
+                result.latencies.append(time.monotonic() - started)
+
+    client.on_connect = lambda client, userdata, flags, reason, properties: events.put(reason)
+    client.on_message = on_message
+    client.on_publish = on_publish
+    try:
+        client.connect(host, port, keepalive=60)
+    except OSError as problem:
+        result.errors.append(f"{device_id}: {problem}")
+        return result
+    client.loop_start()
+    try:
+        reason = events.get(timeout=10)
+        if reason.is_failure:
+            result.errors.append(f"{device_id}: connection refused ({reason})")
+            return result
+        client.subscribe([(f"{base}/topo/+", 1), (f"{base}/command/json", 1)])
+        sub_ids = []
+        for start in range(0, len(node_ids), 1000):  # at most 1,000 sub-devices per request
+            infos = [{"nodeId": node_id, **product} for node_id in node_ids[start : start + 1000]]
+            client.publish(f"{base}/topo/add", json.dumps({"mid": start // 1000 + 1, "deviceInfos": infos}), qos=1)
+            response = json.loads(events.get(timeout=60).payload)
+            if response.get("statusCode") != 0:
+                result.errors.append(f"topo/add refused: {response.get('statusDesc')}")
+                return result
+            sub_ids += [entry["deviceInfo"]["deviceId"] for entry in response["data"]]
+        result.connected = len(sub_ids)
+        body = json.dumps({"devices": [{"deviceId": sub_id, "services": services} for sub_id in sub_ids]})
+        started = time.monotonic()
+        interval = 1.0 / rate if rate > 0 else 0.0
+        next_report = started + 1
+        while time.monotonic() - started < duration:
+            with lock:
+                info = client.publish(f"{base}/datas", body, qos=qos)
+                if qos:
+                    sent_at[info.mid] = time.monotonic()
+            result.sent += 1
+            if info.rc != mqtt.MQTT_ERR_SUCCESS:
+                result.failed += 1
+            now = time.monotonic()
+            if progress is not None and now >= next_report:
+                progress(result, now - started)
+                next_report = now + 1
+            time.sleep(max(0.0, started + result.sent * interval - time.monotonic()))
+        deadline = time.monotonic() + 30
+        while qos and sent_at and time.monotonic() < deadline:
+            time.sleep(0.05)  # the last PUBACKs
+        return result
+    except queue.Empty:
+        result.errors.append(f"{device_id}: no answer from the platform")
+        return result
+    finally:
+        client.disconnect()
+        client.loop_stop()

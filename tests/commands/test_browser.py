@@ -80,8 +80,14 @@ def test_send_a_command_from_the_simulator_and_watch_it_succeed(live_server, pag
         page.get_by_label("Password").fill("correct horse 9")
         page.get_by_role("button", name="Sign in").click()
         page.get_by_role("link", name="Application simulator").click()
+        # A choice may re-render the form (htmx GET on change; htmx marks the form .htmx-request at once):
+        # wait until it is in place before filling it, or a late swap empties the fields again (seen
+        # under load in the full suite).
+        settled = "() => !document.querySelector('.htmx-request, .htmx-settling, .htmx-swapping')"
         page.get_by_label("Device").select_option(label="867000000000001 · Water utility")
+        page.wait_for_function(settled)
         page.get_by_label("Command").select_option("Meter|SET_PERIOD")
+        page.wait_for_function(settled)
         page.get_by_label("period (int)").fill("300")
         page.get_by_label("expireTime (seconds)").fill("0")
         page.get_by_role("button", name="Send command").click()

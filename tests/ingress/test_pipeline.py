@@ -141,7 +141,7 @@ def test_pcp_messages_are_split_off_before_the_codec(owner_app):
         payload = bytes.fromhex("FFFE0113000000000000")
         outcome = handle_uplink(Uplink(device.pk, payload))
     finally:
-        hooks._pcp_handlers.remove(handler)  # only ours: the apps' own handlers stay for later tests
+        hooks._pcp_handlers.remove(handler)  # only ours: the firmware layer's stays registered
 
     assert outcome.result == PCP and outcome.reply is None
     assert seen == [(device.pk, payload)]
@@ -204,7 +204,7 @@ def test_stored_uplinks_are_handed_to_the_commands_layer(owner_app):
     try:
         handle_uplink(Uplink(device.pk, report()))
     finally:
-        hooks._uplink_handlers.remove(handler)
+        hooks._uplink_handlers.remove(handler)  # only ours: the commands layer's stays registered
     assert stored == [["WaterMeter"]]
 
 
@@ -215,7 +215,7 @@ def test_a_batch_reaches_batch_handlers_in_one_call(owner_app):
     try:
         handle_uplinks([Uplink(device.pk, report()) for device in devices])
     finally:
-        hooks._uplinks_handlers.remove(handler)  # clearing them all would unhook the commands app
+        hooks._uplinks_handlers.remove(handler)  # only ours: the commands layer's stays registered
     assert calls == [[device.pk for device in devices]]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import queue
 import threading
 from collections.abc import Callable
@@ -133,3 +134,50 @@ def wait_for(condition: Callable[[], Any], timeout: float = 10) -> Any:
         if value or time.monotonic() > deadline:
             return value
         time.sleep(0.05)
+
+
+def mqtt_gateway(credentials: AppCredentials, node_id: str = "gw-0001") -> Device:
+    """A gateway: a device in password mode (WaterMeter product too) that adds sub-devices over MQTT."""
+    return mqtt_device(credentials, node_id=node_id)
+
+
+class GatewayClient(DeviceClient):
+    """A gateway: a device client that also publishes topo requests and reads their responses."""
+
+    def connect(self, timeout: float = 10) -> Any:
+        reason = super().connect(timeout)
+        if not reason.is_failure:
+            self.subscribe(f"/huawei/v1/devices/{self.device_id}/topo/+")
+            self.subscribe(self.topic("command", "json"))
+        return reason
+
+    def request(self, kind: str, body: dict | bytes, timeout: float = 20) -> dict:
+        """Publish a topo request (topo/add, topo/delete, topo/update) and return its response."""
+        payload = body if isinstance(body, bytes) else json.dumps(body)
+        self.publish(f"/huawei/v1/devices/{self.device_id}/{kind}", payload)
+        wanted = f"/huawei/v1/devices/{self.device_id}/{kind}Response"
+        while True:
+            message = self.messages.get(timeout=timeout)
+            if message.topic == wanted:
+                return json.loads(message.payload)
+
+    def add(self, node_ids: list[str], mid: int = 1, **product: str) -> dict:
+        product = product or {"manufacturerId": "Huawei", "model": "v1001"}
+        return self.request("topo/add", {"mid": mid, "deviceInfos": [{"nodeId": n, **product} for n in node_ids]})
+
+    def report(self, readings: dict[str, str], qos: int = 1) -> None:
+        """One datas message: each sub-device (deviceId -> reading) reports its WaterMeter service."""
+        devices = [
+            {
+                "deviceId": device_id,
+                "services": [
+                    {
+                        "serviceId": "WaterMeter",
+                        "data": {"signalStrength": "20", "currentReading": reading, "flowRateReading": "3"},
+                        "eventTime": "20261126T080000Z",
+                    }
+                ],
+            }
+            for device_id, reading in readings.items()
+        ]
+        self.publish(f"/huawei/v1/devices/{self.device_id}/datas", json.dumps({"devices": devices}), qos=qos)

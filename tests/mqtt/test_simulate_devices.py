@@ -61,3 +61,22 @@ def test_simulate_devices_fetches_secrets_by_the_product_secret_then_reports(own
     fleet = list(Device.objects.filter(node_id__startswith="86100000", product=product).values_list("pk", flat=True))
     assert len(fleet) == 2
     assert DataHistory.objects.filter(device_id__in=fleet).count() >= 10
+
+
+def test_simulate_devices_as_a_gateway_adds_its_sub_devices_and_reports_for_all_of_them(owner_app, server, settings):
+    water_meter(owner_app)
+    args = ["--protocol", "mqtt", "--register", owner_app.app_id, "--count", "1", "--gateway", "25"]
+    args += ["--rate", "5", "--duration", "1", "--port", str(server.port)]
+    env = {"REDIS_KEY_PREFIX": settings.REDIS_KEY_PREFIX, "INGRESS_CODEC_MODULE": "tests.ingress.water_codec"}
+
+    done = manage("simulate_devices", *args, env=env)
+
+    assert done.returncode == 0, done.stderr
+    summary = re.search(r"gateway 861000000000000 with 25 sub-devices: (\d+) datas messages sent", done.stdout)
+    assert summary, done.stdout
+    messages = int(summary[1])
+    assert f"{messages} acknowledged, 0 failed" in done.stdout
+    gateway = Device.objects.get(node_id="861000000000000")
+    children = list(Device.objects.filter(gateway=gateway).values_list("pk", flat=True))
+    assert gateway.node_type == "GATEWAY" and len(children) == 25
+    assert DataHistory.objects.filter(device_id__in=children).count() == 25 * messages

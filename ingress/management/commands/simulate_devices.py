@@ -5,16 +5,21 @@
     python manage.py simulate_devices --coaps ...                      # DTLS-PSK, each device's own psk
     python manage.py simulate_devices --protocol mqtt --register APPID ...  # MQTT, each device's secret
     python manage.py simulate_devices --protocol mqtt --product-secret PRODUCT_ID SECRET ...  # dynamic
+    python manage.py simulate_devices --protocol mqtt --register APPID --gateway 100 ...  # a gateway
 
 Each device registers (endpoint name = nodeId: PREFIX followed by its number), is observed by the
 platform, then the fleet sends RATE uplinks per second in all for DURATION seconds and prints what
 was acknowledged and how fast. With --register, missing devices are registered in the application
-first, tied to the product named by --manufacturer/--device-type/--model.
+first, tied to the product named by --manufacturer/--device-type/--model. With --gateway N the first
+device acts as a gateway: it adds N sub-devices of that product (nodeIds: its own, "-", a 5-digit
+number), then sends RATE datas messages per second, each reporting for all of them, and answers their
+commands (ingress.mqtt.gateway).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -52,6 +57,9 @@ class Command(BaseCommand):
             help="MQTT: each device fetches its secret by the dynamic connection (registered on first contact)",
         )
         parser.add_argument("--json", help="MQTT: publish this JSON (a deviceReq) to data/json instead of --payload")
+        parser.add_argument(
+            "--gateway", type=int, metavar="N", help="MQTT: the first device acts as a gateway with N sub-devices"
+        )
         parser.add_argument("--register", metavar="APPID", help="register missing devices in this application")
         parser.add_argument("--manufacturer", default="Huawei")
         parser.add_argument("--device-type", default="WaterMeter")
@@ -121,6 +129,9 @@ class Command(BaseCommand):
         def progress(result, elapsed: float) -> None:
             self.stdout.write(f"{elapsed:5.1f}s  sent {result.sent}  acknowledged {result.acknowledged}")
 
+        if options["gateway"] is not None:
+            self._gateway(options, credentials[0], endpoints[0], port, progress)
+            return
         kind, body = ("json", options["json"].encode()) if options["json"] else ("binary", payload)
         result = run_mqtt_fleet(
             credentials,
@@ -138,6 +149,37 @@ class Command(BaseCommand):
         self.stdout.write(result.summary())
         if not result.connected:
             raise CommandError("no device could connect: is run_mqtt running on that port?")
+
+    def _gateway(self, options: dict, credentials: tuple[str, str], node_id: str, port: int, progress) -> None:
+        from ingress.mqtt.simulator import run_mqtt_gateway
+
+        if options["gateway"] < 1:
+            raise CommandError("--gateway needs at least one sub-device")
+        services = [{"serviceId": "WaterMeter", "data": {"currentReading": "1"}}]
+        if options["json"]:
+            request = json.loads(options["json"])
+            services = [{"serviceId": item["serviceId"], "data": item["serviceData"]} for item in request["data"]]
+        result = run_mqtt_gateway(
+            *credentials,
+            [f"{node_id}-{number:05d}" for number in range(options["gateway"])],
+            port,
+            product={"manufacturerId": options["manufacturer"], "model": options["model"]},
+            services=services,
+            host=options["host"],
+            rate=options["rate"],
+            duration=options["duration"],
+            qos=0 if options["non"] else 1,
+            progress=progress,
+        )
+        for error in result.errors[:10]:
+            self.stderr.write(error)
+        if not result.connected:
+            raise CommandError("the gateway could not add its sub-devices: is run_mqtt running on that port?")
+        self.stdout.write(
+            f"gateway {node_id} with {result.connected} sub-devices: {result.sent} datas messages sent "
+            f"({result.sent * result.connected} reports), {result.acknowledged} acknowledged, {result.failed} failed; "
+            f"ack latency p50 {result.percentile(0.5) * 1000:.1f} ms, p95 {result.percentile(0.95) * 1000:.1f} ms"
+        )
 
     def _register(self, options: dict, endpoints: list[str]) -> None:
         application = Application.objects.filter(app_id=options["register"]).first()
