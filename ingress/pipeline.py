@@ -40,6 +40,7 @@ from devices.models import Device, LogKind
 from devices.reports import ReportInvalid, service_reports
 from ingress import codec, flow
 from ingress.formats import NAMES, FormatError, resource_bytes
+from products.models import Product
 
 log = logging.getLogger(__name__)
 
@@ -111,8 +112,14 @@ def _handle(uplinks: Sequence[Uplink]) -> list[Outcome]:
 
     pks = {uplinks[index].device_pk for index in fresh}
     # The gateway too: a sub-device's notifications carry its deviceId (devices.gateways).
-    related = Device.objects.select_related("application", "product", "gateway")
+    related = Device.objects.select_related("application", "gateway")
     devices = {device.pk: device for device in related.filter(pk__in=pks)}
+    # Each product once per batch (not once per device row), without its zip archive.
+    product_pks = {device.product_id for device in devices.values() if device.product_id}
+    products = {product.pk: product for product in Product.objects.filter(pk__in=product_pks).defer("archive")}
+    for device in devices.values():
+        if device.product_id:
+            device.product = products[device.product_id]
     counted = [index for index in fresh if uplinks[index].device_pk in devices]
     limits = flow.count([(uplinks[i].device_pk, devices[uplinks[i].device_pk].application) for i in counted])
     limited = dict(zip(counted, limits, strict=True))
