@@ -15,7 +15,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Func, JSONField, Value
+from django.db.models import Case, F, Func, JSONField, Value, When
 from django.utils import timezone
 
 from applications.errors import NorthboundError
@@ -414,11 +414,16 @@ def record_seen(device: Device, now: dt.datetime) -> None:
     if device.status == Status.ONLINE and device.activated:
         get_redis().hset(key("devices", "last_seen"), device.pk, now.timestamp())
         return
-    Device.objects.filter(pk=device.pk).update(status=Status.ONLINE, status_detail=StatusDetail.NONE, last_seen_at=now)
+    # An upgrade in progress outlives the device's silence (a module reboots to install): its commands
+    # keep waiting (F-7.6) until the firmware layer ends the upgrade.
+    updating = Value(StatusDetail.FIRMWARE_UPDATING)
+    detail = Case(When(status_detail=StatusDetail.FIRMWARE_UPDATING, then=updating), default=Value(StatusDetail.NONE))
+    Device.objects.filter(pk=device.pk).update(status=Status.ONLINE, status_detail=detail, last_seen_at=now)
+    kept = device.status_detail == StatusDetail.FIRMWARE_UPDATING
     previous, device.status, device.status_detail, device.last_seen_at = (
         device.status,
         Status.ONLINE,
-        StatusDetail.NONE,
+        StatusDetail.FIRMWARE_UPDATING if kept else StatusDetail.NONE,
         now,
     )
     push.notify(

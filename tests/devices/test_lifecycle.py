@@ -161,3 +161,18 @@ def test_history_lands_in_the_partition_of_its_day(owner_app, no_wake):
     with time_machine.travel(T0, tick=False):
         report(device, reading=1)
     assert ("devices_datahistory_p20260501", T0.date()) in history.partitions()
+
+
+def test_an_offline_device_that_reports_mid_upgrade_stays_firmware_updating(owner_app, no_wake):
+    """F-7.6: a module that went quiet to install comes back ONLINE, but its upgrade is not over: the
+    detail stays FIRMWARE_UPDATING so its commands keep waiting; other details are cleared."""
+    device = actions.do_bind_device(register(owner_app))
+    other = actions.do_bind_device(register(owner_app, "863703030000002"))
+    Device.objects.filter(pk=device.pk).update(status="OFFLINE", status_detail="FIRMWARE_UPDATING")
+    Device.objects.filter(pk=other.pk).update(status="OFFLINE", status_detail="COMMUNICATION_ERROR")
+    for each in (device, other):
+        each.refresh_from_db()
+        report(each, reading=1)
+
+    assert Device.objects.values_list("status", "status_detail").get(pk=device.pk) == ("ONLINE", "FIRMWARE_UPDATING")
+    assert Device.objects.values_list("status", "status_detail").get(pk=other.pk) == ("ONLINE", "NONE")
