@@ -160,11 +160,12 @@ def first_block(sub_pk: int, number: int) -> None:
     sub = _sub(sub_pk)
     if sub is None:
         return
-    note = f"download resumed at block {number} (F-7.9)" if number else "the device fetches the package"
     if sub.step == Step.IDLE:
-        actions.on_step(sub, Step.DOWNLOADING, note)
-    elif number:
-        actions.note(sub, note)  # State 1 was notified first
+        actions.on_step(sub, Step.DOWNLOADING, "the device fetches the package")
+    if number:
+        # Its own line: the device's State 1 notification may have moved the step first (a race the
+        # step's compare-and-swap settles), and the resumption must show either way.
+        actions.note(sub, f"download resumed at block {number} (F-7.9)")
 
 
 # --- values --------------------------------------------------------------------------------------
