@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from applications.models import Application
 from devices.models import DataHistory, Device
 from tests.conftest import manage
 from tests.devices.fixtures import water_meter
@@ -65,6 +66,8 @@ def test_simulate_devices_fetches_secrets_by_the_product_secret_then_reports(own
 
 def test_simulate_devices_as_a_gateway_adds_its_sub_devices_and_reports_for_all_of_them(owner_app, server, settings):
     water_meter(owner_app)
+    # 25 sub-devices x 5 messages a second pass the application's 120 uplinks a second (F-8.2): not tested here.
+    Application.objects.filter(pk=owner_app.application.pk).update(uplink_rate_limit=100_000)
     args = ["--protocol", "mqtt", "--register", owner_app.app_id, "--count", "1", "--gateway", "25"]
     args += ["--rate", "5", "--duration", "1", "--port", str(server.port)]
     env = {"REDIS_KEY_PREFIX": settings.REDIS_KEY_PREFIX, "INGRESS_CODEC_MODULE": "tests.ingress.water_codec"}
