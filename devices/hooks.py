@@ -67,7 +67,7 @@ def on_device_response(handler: ResponseHandler) -> ResponseHandler:
 
 
 def on_pcp_message(handler: PcpHandler) -> PcpHandler:
-    """handler(device, payload): a Huawei PCP message (firmware upgrade protocol, 0xFFFE...) arrived."""
+    """handler(device, payload): a Huawei PCP message (software (MCU) upgrade protocol, 0xFFFE...) arrived."""
     _pcp_handlers.append(handler)
     return handler
 

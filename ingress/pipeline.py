@@ -11,7 +11,7 @@ directly. For each uplink, in order:
    on the device naming the limit, and the CoAP answer carries the time left as Max-Age;
 4. bind the device if it never was (F-4.1);
 5. take the resource's bytes out of the LwM2M content format; split off Huawei PCP messages (0xFFFE,
-   the firmware upgrade protocol) to devices.hooks.pcp_received;
+   the software (MCU) upgrade protocol) to devices.hooks.pcp_received;
 6. decode with the product's codec (a JSON-mode uplink, MQTT's data/json, is its own deviceReq or
    deviceRsp: `read_json`), validate the deviceReq against the profile, store it
    (devices.actions.do_store_report: shadow, last-seen, history in storage mode, deviceDataChanged and
@@ -203,7 +203,7 @@ def _prepare(device: Device, uplink: Uplink, limited: flow.Limited | None) -> Pl
             entry = (device, LogKind.DECODE_ERROR, reason, raw, None)
             return Plan(device, Outcome(DECODE_ERROR, detail=reason), [entry])
         if payload.startswith(PCP_PREFIX):
-            entry = (device, LogKind.UPLINK, "PCP message (firmware upgrade protocol)", payload, None)
+            entry = (device, LogKind.UPLINK, "PCP message (software upgrade protocol)", payload, None)
             after = [(hooks.pcp_received, payload)]
             return Plan(device, Outcome(PCP, detail="PCP message"), [entry], after_commit=after)
         try:
@@ -305,7 +305,7 @@ def _one(device: Device, uplink: Uplink, limited: flow.Limited | None) -> Outcom
                 logs.log(device, LogKind.DECODE_ERROR, reason, raw=raw)
                 return Outcome(DECODE_ERROR, detail=reason)
             if payload.startswith(PCP_PREFIX):
-                logs.log(device, LogKind.UPLINK, "PCP message (firmware upgrade protocol)", raw=payload)
+                logs.log(device, LogKind.UPLINK, "PCP message (software upgrade protocol)", raw=payload)
                 transaction.on_commit(lambda: hooks.pcp_received(device, payload))
                 return Outcome(PCP, detail="PCP message")
             try:
