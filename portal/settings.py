@@ -237,6 +237,7 @@ STORAGES = {
 # --- Web servers -----------------------------------------------------------------------------
 BIND_ADDRESS = env_str("BIND_ADDRESS", "0.0.0.0")
 HTTP_PORT = env_int("HTTP_PORT", 8000)
+WEB_WORKERS = env_int("WEB_WORKERS", 2)  # web processes sharing HTTP_PORT/HTTPS_PORT (SO_REUSEPORT)
 HTTPS_PORT = env_int("HTTPS_PORT", 8743)
 TLS_CERT_FILE = env_str("TLS_CERT_FILE")
 TLS_KEY_FILE = env_str("TLS_KEY_FILE")

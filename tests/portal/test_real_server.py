@@ -21,12 +21,12 @@ from tests.applications.fixtures import create_app
 from tests.conftest import database_url_for_tests
 
 
-@pytest.fixture
-def web_process(transactional_db):
+def start_web(*args: str) -> tuple[str, subprocess.Popen]:
+    """`manage.py run_web` on a free port of 127.0.0.1, once it answers /livez."""
     port = free_port()
     env = {**os.environ, "DATABASE_URL": database_url_for_tests(), "HTTP_PORT": str(port), "BIND_ADDRESS": "127.0.0.1"}
     process = subprocess.Popen(
-        [sys.executable, "manage.py", "run_web", "--log-level", "warning"],
+        [sys.executable, "manage.py", "run_web", "--log-level", "warning", *args],
         cwd=BASE_DIR,
         env=env,
         stdout=subprocess.PIPE,
@@ -37,15 +37,44 @@ def web_process(transactional_db):
     while True:
         try:
             httpx.get(url + "/livez", timeout=1)
-            break
+            return url, process
         except httpx.TransportError:
             if process.poll() is not None or time.monotonic() > deadline:
                 process.kill()
                 raise RuntimeError(process.stdout.read().decode()) from None
             time.sleep(0.1)
+
+
+@pytest.fixture
+def web_process(transactional_db):
+    url, process = start_web()
     yield url
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=15) == 0
+
+
+def _workers(parent: subprocess.Popen) -> set[int]:
+    found = subprocess.run(["pgrep", "-P", str(parent.pid)], capture_output=True, text=True).stdout.split()
+    return {int(pid) for pid in found}
+
+
+def test_web_workers_share_the_port_and_a_killed_one_is_replaced(transactional_db):
+    url, process = start_web("--workers", "2")
+    try:
+        workers = _workers(process)
+        assert len(workers) == 2
+        victim = min(workers)
+        os.kill(victim, signal.SIGKILL)
+        deadline = time.monotonic() + 20
+        while len(_workers(process) - {victim}) < 2 and time.monotonic() < deadline:
+            assert httpx.get(url + "/livez", timeout=5).status_code == 200  # the other one serves meanwhile
+            time.sleep(0.1)
+        assert len(_workers(process) - {victim}) == 2
+        assert all(httpx.get(url + "/livez", timeout=5).status_code == 200 for _ in range(10))
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=20) == 0
+    assert b"exited with -9; starting another" in process.stdout.read()
 
 
 def test_app_key_with_underscore_reaches_the_view(web_process):

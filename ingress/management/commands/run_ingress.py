@@ -11,12 +11,12 @@ from __future__ import annotations
 import asyncio
 import signal
 import socket
-import subprocess
 import sys
-import time
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+
+from applications.supervisor import supervise
 
 
 class Command(BaseCommand):
@@ -64,28 +64,5 @@ async def _run_worker(port: int) -> None:
 
 def _supervise(count: int, port: int) -> None:
     command = [sys.executable, "manage.py", "run_ingress", "--worker", "--port", str(port)]
-    children: list[subprocess.Popen] = [subprocess.Popen(command, cwd=settings.BASE_DIR) for _ in range(count)]
-    stopping = False
-
-    def stop(signum: int, frame: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
     print(f"ingress: {count} workers on CoAP port {port}", flush=True)
-    while not stopping:
-        for index, child in enumerate(children):
-            if child.poll() is not None and not stopping:
-                print(f"ingress: worker {child.pid} exited with {child.returncode}; starting another", flush=True)
-                children[index] = subprocess.Popen(command, cwd=settings.BASE_DIR)
-        time.sleep(0.2)
-    for child in children:
-        if child.poll() is None:
-            child.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + 10
-    for child in children:
-        try:
-            child.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            child.kill()
+    supervise("ingress", command, count, settings.BASE_DIR)

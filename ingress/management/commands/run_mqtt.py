@@ -12,12 +12,12 @@ from __future__ import annotations
 import asyncio
 import signal
 import socket
-import subprocess
 import sys
-import time
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+
+from applications.supervisor import supervise
 
 
 class Command(BaseCommand):
@@ -74,27 +74,4 @@ async def _run(port: int, tls_port: int) -> None:
 
 def _supervise(count: int, port: int, tls_port: int) -> None:
     command = [sys.executable, "manage.py", "run_mqtt", "--worker", "--port", str(port), "--tls-port", str(tls_port)]
-    children = [subprocess.Popen(command, cwd=settings.BASE_DIR) for _ in range(count)]
-    stopping = False
-
-    def stop(signum: int, frame: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
-    while not stopping:
-        for index, child in enumerate(children):
-            if child.poll() is not None and not stopping:
-                print(f"mqtt: worker {child.pid} exited with {child.returncode}; starting another", flush=True)
-                children[index] = subprocess.Popen(command, cwd=settings.BASE_DIR)
-        time.sleep(0.2)
-    for child in children:
-        if child.poll() is None:
-            child.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + 10
-    for child in children:
-        try:
-            child.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            child.kill()
+    supervise("mqtt", command, count, settings.BASE_DIR)

@@ -1,7 +1,10 @@
 """`python manage.py run_web`: the web process (portal, northbound API, websockets) under uvicorn.
 
 HTTP on HTTP_PORT always; HTTPS on HTTPS_PORT as well when TLS_CERT_FILE and TLS_KEY_FILE are set.
-Both servers share one event loop and stop together on SIGINT/SIGTERM.
+Both servers share one event loop and stop together on SIGINT/SIGTERM. With WEB_WORKERS (or
+`--workers`) above 1 this process supervises that many such processes (`--worker`), which share the
+ports through SO_REUSEPORT: Python runs one thread at a time in a process (the GIL), so one web
+process never uses more than one core.
 """
 
 from __future__ import annotations
@@ -9,12 +12,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import socket
 import ssl
+import sys
 
 import uvicorn
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from applications.supervisor import supervise
 from portal.ports import check_free
 
 
@@ -42,7 +48,20 @@ def build_configs(host: str, http_port: int, https_port: int, cert: str, key: st
     return configs
 
 
-async def serve(configs: list[uvicorn.Config]) -> None:
+def shared_socket(host: str, port: int) -> socket.socket:
+    """A listening address several worker processes bind at once (SO_REUSEPORT): the kernel spreads the
+    connections over them."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    if family == socket.AF_INET6:
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    sock.bind((host, port))
+    return sock
+
+
+async def serve(configs: list[uvicorn.Config], *, shared: bool = False) -> None:
     servers = [_Server(config) for config in configs]
     loop = asyncio.get_running_loop()
 
@@ -52,7 +71,11 @@ async def serve(configs: list[uvicorn.Config]) -> None:
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop)
-    await asyncio.gather(*(server.serve() for server in servers))
+    if shared:
+        sockets = [[shared_socket(config.host, config.port)] for config in configs]
+        await asyncio.gather(*(server.serve(sockets=each) for server, each in zip(servers, sockets, strict=True)))
+    else:
+        await asyncio.gather(*(server.serve() for server in servers))
 
 
 class Command(BaseCommand):
@@ -60,16 +83,25 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--log-level", default="info")
+        parser.add_argument("--workers", type=int, default=None, help="web processes (WEB_WORKERS)")
+        parser.add_argument("--worker", action="store_true", help="run one of several workers in this process")
 
-    def handle(self, *args, log_level: str, **options) -> None:
+    def handle(self, *args, log_level: str, workers: int | None, worker: bool, **options) -> None:
         cert, key = settings.TLS_CERT_FILE, settings.TLS_KEY_FILE
         if bool(cert) != bool(key):
             raise CommandError("TLS_CERT_FILE and TLS_KEY_FILE must be set together")
         ports = [("HTTP_PORT", settings.HTTP_PORT)] + ([("HTTPS_PORT", settings.HTTPS_PORT)] if cert else [])
-        problem = check_free(settings.BIND_ADDRESS, ports)
-        if problem:
-            raise CommandError(problem)
+        workers = max(1, workers or settings.WEB_WORKERS)
+        if not worker:
+            problem = check_free(settings.BIND_ADDRESS, ports)
+            if problem:
+                raise CommandError(problem)
+        if workers > 1 and not worker:
+            command = [sys.executable, "manage.py", "run_web", "--worker", "--log-level", log_level]
+            print(f"web: {workers} workers on HTTP port {settings.HTTP_PORT}", flush=True)
+            supervise("web", command, workers, settings.BASE_DIR)
+            return
         configs = build_configs(
             settings.BIND_ADDRESS, settings.HTTP_PORT, settings.HTTPS_PORT, cert, key, log_level=log_level
         )
-        asyncio.run(serve(configs))
+        asyncio.run(serve(configs, shared=worker))

@@ -1,0 +1,41 @@
+"""Run a command as several worker processes and keep them running: the web, ingress and MQTT processes
+each start their workers this way (they share their ports through SO_REUSEPORT).
+
+A worker that exits is started again; SIGINT or SIGTERM stops them all (SIGTERM, then SIGKILL after
+`grace` seconds). Plain process plumbing, kept in the bottom layer so every process can use it.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+
+def supervise(label: str, command: list[str], count: int, cwd: Path | str, *, grace: float = 10) -> None:
+    """Start `count` copies of `command` and restart any that exits until this process is signalled."""
+    children = [subprocess.Popen(command, cwd=cwd) for _ in range(count)]
+    stopping = False
+
+    def stop(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    while not stopping:
+        for index, child in enumerate(children):
+            if child.poll() is not None and not stopping:
+                print(f"{label}: worker {child.pid} exited with {child.returncode}; starting another", flush=True)
+                children[index] = subprocess.Popen(command, cwd=cwd)
+        time.sleep(0.2)
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    for child in children:
+        try:
+            child.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            child.kill()
