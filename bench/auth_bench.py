@@ -316,7 +316,8 @@ def cpu_seconds(pid: int) -> float:
 def web_process(env: dict[str, str], port: int, log: IO[str], log_level: str | None) -> Iterator[subprocess.Popen]:
     """`python manage.py run_web` on 127.0.0.1:port, as production starts it; SIGTERM and wait at the end."""
     # One process (WEB_WORKERS defaults to 2): the bench reads that process's own CPU time.
-    command = [sys.executable, "manage.py", "run_web", "--workers", "1", *(["--log-level", log_level] if log_level else [])]
+    command = [sys.executable, "manage.py", "run_web", "--workers", "1"]
+    command += ["--log-level", log_level] if log_level else []
     child = subprocess.Popen(command, cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         wait_until_serving(child, port)
