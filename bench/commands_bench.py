@@ -6,6 +6,9 @@ What it measures, in one run on 127.0.0.1:
    checks, the 20-pending count, the ledger row, the device log) through Django's test client, next to
    the same number of authenticated `GET /iocm/app/am/v1.1.0/applications/{appId}` calls (the bare cost
    of an authenticated call) in the same process;
+   and, with wrk installed, the same two calls through the real server on a socket (`run_web --workers
+   1`, then `--workers 2`, wrk with 8 connections cycling over 400 online devices), each creation
+   checked stored;
 2. PSM delivery: simulated LwM2M devices, each with one cached command, send an uplink through a real
    ingress worker (codec engine, pipeline, commands hook, downlink over the channel layer); for each it
    prints the time to the uplink's ACK and the time to the command's arrival on the device, p50/p95,
@@ -22,8 +25,11 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
+import signal
 import statistics
 import struct
+import subprocess
 import sys
 import time
 import uuid
@@ -73,6 +79,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--creations", type=int, default=900)
     parser.add_argument("--devices", type=int, default=20)
+    parser.add_argument("--server-seconds", type=int, default=5, help="wrk's duration per scenario; 0 skips")
+    parser.add_argument("--server-devices", type=int, default=400, help="devices the server scenario cycles over")
+    parser.add_argument("--web-workers", type=int, default=2)
+    parser.add_argument("--connections", type=int, default=8)
     args = parser.parse_args()
     setup_django(os.environ.get("DATABASE_URL", ""))
 
@@ -120,6 +130,19 @@ def main() -> int:
         from commands.models import Command
 
         Command.objects.filter(application=application).update(status="CANCELED")
+        served = []
+        if args.server_seconds and shutil.which("wrk"):
+            more = [
+                do_bind_device(
+                    do_register_device(
+                        application, node_id=f"98{uuid.uuid4().int % 10**13:013d}", timeout=0, info=info
+                    ).device
+                )
+                for _ in range(args.server_devices)
+            ]
+            for workers in sorted({1, args.web_workers}):
+                served.append((workers, through_server(credentials, more, command, workers, args)))
+                Command.objects.filter(application=application).update(status="CANCELED")
         ack, wire = asyncio.run(psm_delivery(devices[: args.devices], command, application))
     finally:
         from devices.models import Device
@@ -132,11 +155,79 @@ def main() -> int:
     print(f"{'scenario':<58} {'figure':>12} {'vs baseline':>12}")
     print(f"{'authenticated GET application (baseline), calls/s':<58} {baseline:>12,.0f} {1:>12.2f}")
     print(f"{'command creations through the API, /s':<58} {creations:>12,.0f} {creations / baseline:>12.2f}")
+    for workers, (get_rate, create_rate) in served:
+        label = f"run_web --workers {workers}, wrk -c{args.connections}"
+        print(f"{label + ': authenticated GET, calls/s':<58} {get_rate:>12,.0f} {1:>12.2f}")
+        print(f"{label + ': creations/s':<58} {create_rate:>12,.0f} {create_rate / get_rate:>12.2f}")
     for name, values in (("uplink ACK", ack), ("cached command on the device", wire), ("command after the ACK", lag)):
         p50, p95 = percentile(values, 0.5) * 1000, percentile(values, 0.95) * 1000
         print(f"{name + ', ms p50 / p95':<58} {p50:>6.1f} / {p95:<5.1f}")
     print(f"{'mean command lag':<58} {statistics.mean(lag) * 1000:>10.1f}ms")
     return 0
+
+
+CREATE_SCRIPT = """
+local ids = {%s}
+local n = 0
+wrk.headers["Content-Type"] = "application/json"  -- with the -H headers (app_key, Authorization)
+request = function()
+  n = n + 1
+  local body = '{"deviceId":"' .. ids[(n %% #ids) + 1] .. '","command":%s}'
+  return wrk.format("POST", "/iocm/app/cmd/v1.4.0/deviceCommands", nil, body)
+end
+"""
+
+
+def through_server(credentials, devices, command, workers: int, args) -> tuple[float, float]:
+    """Authenticated GETs, then creations, through `run_web --workers N` on a real socket with wrk;
+    requests per second of each. Any answer other than 2xx fails the bench."""
+    import tempfile
+
+    from bench.auth_bench import run_wrk, wait_until_serving
+    from commands.models import Command
+    from portal.ports import free_port
+
+    port = free_port()
+    env = {**os.environ, "HTTP_PORT": str(port), "BIND_ADDRESS": "127.0.0.1"}
+    web = subprocess.Popen(
+        [sys.executable, "manage.py", "run_web", "--workers", str(workers), "--log-level", "warning"],
+        cwd=BASE_DIR,
+        env=env,
+    )
+    wrk, headers = shutil.which("wrk"), credentials.headers()
+    try:
+        wait_until_serving(web, port)
+        time.sleep(1)  # every worker listening
+        base = f"http://127.0.0.1:{port}"
+        got = run_wrk(wrk, f"{base}/iocm/app/am/v1.1.0/applications/{credentials.app_id}", headers,
+                      args.connections, args.server_seconds)  # fmt: skip
+        before = Command.objects.filter(application=credentials.application).count()
+        ids = ", ".join(f'"{device.device_id}"' for device in devices)
+        with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
+            script.write(CREATE_SCRIPT % (ids, json.dumps(command).replace("'", "\\'")))
+            script.flush()
+            made = run_wrk_script(wrk, base + "/", headers, args.connections, args.server_seconds, script.name)
+        created = Command.objects.filter(application=credentials.application).count() - before
+    finally:
+        web.send_signal(signal.SIGTERM)
+        web.wait(timeout=30)
+    if got.non_2xx or made.non_2xx or got.socket_errors or made.socket_errors:
+        raise SystemExit(f"answers other than 2xx: GET {got}, creations {made}")
+    if created < made.requests:
+        raise SystemExit(f"{made.requests} creations answered but {created} stored")
+    return got.rps, made.rps
+
+
+def run_wrk_script(wrk: str, url: str, headers: dict[str, str], connections: int, seconds: int, script: str):
+    from bench.auth_bench import BenchError, parse_wrk
+
+    command = [wrk, "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "5s", "-s", script]
+    for name, value in headers.items():
+        command += ["-H", f"{name}: {value}"]
+    done = subprocess.run([*command, url], capture_output=True, text=True, timeout=seconds + 30)
+    if done.returncode != 0:
+        raise BenchError(f"wrk failed ({done.returncode}): {done.stderr or done.stdout}")
+    return parse_wrk(done.stdout)
 
 
 async def psm_delivery(devices, command, application) -> tuple[list[float], list[float]]:
