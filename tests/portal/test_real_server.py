@@ -67,10 +67,17 @@ def test_web_workers_share_the_port_and_a_killed_one_is_replaced(transactional_d
         victim = min(workers)
         os.kill(victim, signal.SIGKILL)
         deadline = time.monotonic() + 20
-        while len(_workers(process) - {victim}) < 2 and time.monotonic() < deadline:
-            assert httpx.get(url + "/livez", timeout=5).status_code == 200  # the other one serves meanwhile
-            time.sleep(0.1)
+        served = refused = 0
+        while (len(_workers(process) - {victim}) < 2 or not served) and time.monotonic() < deadline:
+            try:
+                served += httpx.get(url + "/livez", timeout=5).status_code == 200  # the other one serves
+            except httpx.ConnectError:
+                # A connection the kernel had queued on the dying worker's socket is reset with it:
+                # SO_REUSEPORT's nature (net.ipv4.tcp_migrate_req moves them, where enabled).
+                refused += 1
+            time.sleep(0.05)
         assert len(_workers(process) - {victim}) == 2
+        assert served >= 1 and refused <= 2
         assert all(httpx.get(url + "/livez", timeout=5).status_code == 200 for _ in range(10))
     finally:
         process.send_signal(signal.SIGTERM)
