@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -96,9 +96,14 @@ def do_create_command(
     values = check_create(
         application, device, command, expire_time=expire_time, max_retransmit=max_retransmit, callback_url=callback_url
     )
-    Device.objects.select_for_update().filter(pk=device.pk).values_list("pk").first()  # serialises the 20-pending count
-    if Command.objects.filter(device=device, status=CommandStatus.PENDING).count() >= MAX_PENDING:
-        raise NorthboundError("100223")
+    own_mode, product_mode = _lock_device(device)
+    with connection.cursor() as cursor:  # after the lock: this statement sees every committed command
+        cursor.execute(
+            "SELECT count(*) FROM commands_command WHERE device_id = %s AND status = %s",
+            [device.pk, CommandStatus.PENDING],
+        )
+        if cursor.fetchone()[0] >= MAX_PENDING:
+            raise NorthboundError("100223")
     now = timezone.now()
     values.pop("definition")
     created = Command.objects.create(
@@ -110,13 +115,28 @@ def do_create_command(
         **values,
     )
     CommandEvent.objects.create(command=created, at=now, status=CommandStatus.PENDING, reason="created")
-    mode = power_mode(device)
+    mode = own_mode or product_mode or settings.COMMAND_DEFAULT_POWER_MODE
     how = "immediate" if created.expire_time == 0 else f"cached ({mode})"
     logs.log(device, LogKind.COMMAND, f"command {created.service_id}.{created.method} created, {how}")
     if created.expire_time == 0 or mode != PowerMode.PSM:
         # A PSM device's cached command waits for its next uplink: nothing to do after commit.
         transaction.on_commit(lambda: dispatch_after_commit(created.pk))
     return created
+
+
+def _lock_device(device: Device) -> tuple[str | None, str | None]:
+    """Lock the device's row (it serialises the 20-pending count) and read its own and its product's
+    power mode in the same round trip: creations are a hot path (plain SQL, no ORM compilation)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT own.power_mode, product.power_mode FROM devices_device device"
+            " LEFT JOIN commands_deliverypolicy own ON own.device_id = device.id"
+            " LEFT JOIN commands_deliverypolicy product ON product.product_id = device.product_id"
+            " WHERE device.id = %s FOR UPDATE OF device",
+            [device.pk],
+        )
+        row = cursor.fetchone()
+    return (row[0], row[1]) if row else (None, None)
 
 
 def power_mode(device: Device) -> str:

@@ -33,12 +33,12 @@ def _device(application, device_id: Any) -> Device:
     if not isinstance(device_id, str) or not device_id:
         raise NorthboundError("100022", "The input is invalid: deviceId is required.")
     # The product's profile is needed for the checks; its zip archive is not.
-    device = (
+    found = (
         Device.objects.filter(application=application, device_id=device_id)
         .select_related("product")
         .defer("product__archive")
-        .first()
     )
+    device = next(iter(found[:1]), None)  # deviceId is unique: no ORDER BY as first() would add
     if device is None:
         raise NorthboundError("100418", http_status=200)
     return device
