@@ -57,3 +57,10 @@ def log_many(entries: Iterable[tuple[Device, str, str, bytes | None, Any]]) -> l
     for application_pk, items in by_app.items():
         events.publish(application_pk, "device.logs", {"entries": items})
     return rows
+
+
+def log_device(device_pk: int, kind: str, summary: str, *, raw: bytes | None = None) -> None:
+    """`log` for a device known by its pk (the network loops keep pks, not rows); nothing if it is gone."""
+    device = Device.objects.filter(pk=device_pk).first()
+    if device is not None:
+        log(device, kind, summary, raw=raw)

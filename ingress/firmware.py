@@ -117,12 +117,6 @@ def report_version(sub_pk: int, version: str) -> bool:
     return sub is not None and actions.on_version(sub, version)
 
 
-def log_device(device_pk: int, summary: str) -> None:
-    device = Device.objects.filter(pk=device_pk).first()
-    if device is not None:
-        logs.log(device, LogKind.INFO, summary)
-
-
 def package_data(package_pk: int) -> bytes:
     return bytes(Package.objects.filter(pk=package_pk).values_list("data", flat=True).get())
 
@@ -318,10 +312,14 @@ class Lwm2mUpgrade:
         self.worker.packages.forget(job.sub_operation_id)
         answer = await self._ask(codes.PUT, "5/0/1", uri.encode(), content_format=0)
         if not answer.code.is_successful():
-            await self.worker.run_misc(log_device, job.device_pk, f"Package URI write answered {answer.code.dotted}")
+            await self.worker.run_misc(
+                logs.log_device, job.device_pk, LogKind.INFO, f"Package URI write answered {answer.code.dotted}"
+            )
             await self.worker.run_misc(report_result, self.sub_pk, ok=False, code="INVALID_URI")
             return False
-        await self.worker.run_misc(log_device, job.device_pk, f"firmware: Package URI {uri} written (pull)")
+        await self.worker.run_misc(
+            logs.log_device, job.device_pk, LogKind.INFO, f"firmware: Package URI {uri} written (pull)"
+        )
         return True
 
     async def _push(self, job: Job) -> bool:
@@ -337,7 +335,9 @@ class Lwm2mUpgrade:
             await self.worker.run_misc(record_progress, self.sub_pk, -(-len(data) // size))
             return True
         code = "NOT_ENOUGH_STORAGE" if answer.code == codes.REQUEST_ENTITY_TOO_LARGE else "UNSUPPORTED_PACKAGE"
-        await self.worker.run_misc(log_device, job.device_pk, f"firmware push to /5/0/0 answered {answer.code.dotted}")
+        await self.worker.run_misc(
+            logs.log_device, job.device_pk, LogKind.INFO, f"firmware push to /5/0/0 answered {answer.code.dotted}"
+        )
         await self.worker.run_misc(report_result, self.sub_pk, ok=False, code=code)
         return False
 
@@ -356,7 +356,7 @@ class Lwm2mUpgrade:
             # reach that worker only, so the wait for the result continues there.
             message = {"type": UPGRADE_MESSAGE, "sub_operation": self.sub_pk, "updating": True}
             summary = "firmware: the device is back behind another ingress worker, which awaits the result"
-            await self.worker.run_misc(log_device, self.job.device_pk, summary)
+            await self.worker.run_misc(logs.log_device, self.job.device_pk, LogKind.INFO, summary)
             await self.worker.run_misc(send_to_worker, holder, message)
             raise HandedOver
         try:
@@ -391,7 +391,10 @@ class Lwm2mUpgrade:
                 answer = await self._ask(codes.POST, "5/0/2")
                 if not answer.code.is_successful():
                     await self.worker.run_misc(
-                        log_device, self.job.device_pk, f"Update (/5/0/2) answered {answer.code.dotted}"
+                        logs.log_device,
+                        self.job.device_pk,
+                        LogKind.INFO,
+                        f"Update (/5/0/2) answered {answer.code.dotted}",
                     )
                     await self.worker.run_misc(report_result, self.sub_pk, ok=False, code="UPDATE_FAILED")
                     return

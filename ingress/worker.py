@@ -47,7 +47,7 @@ from devices import hooks, logs
 from devices.downlink import DOWNLINK_MESSAGE, worker_key
 from devices.models import Device, LogKind
 from firmware.drivers.lwm2m import UPGRADE_MESSAGE
-from ingress import firmware, pipeline, sessions
+from ingress import firmware, pipeline, sessions, threads
 from ingress.dtls import DTLSAddress, DTLSInterface
 from ingress.formats import LINK_FORMAT, FormatError, parse_link_format
 from ingress.models import Channel
@@ -213,7 +213,7 @@ class IngressWorker:
 
     async def run_misc(self, function: Callable, *args: Any, **kwargs: Any) -> Any:
         """Run ORM or Redis work on the worker's small thread pool (never in the event loop)."""
-        return await self.loop.run_in_executor(self.misc, lambda: _closing(function, *args, **kwargs))
+        return await self.loop.run_in_executor(self.misc, lambda: threads.closing(function, *args, **kwargs))
 
     def _heartbeat_once(self) -> None:
         # Alive for three intervals (at least 10 s): a loaded machine must not make a live worker look gone.
@@ -673,7 +673,7 @@ class IngressWorker:
         if current is not None and current.observe_token == token and current.observed:
             return True  # answered, to another worker
         summary = f"no answer to observing {view.observed_path}: {problem or 'timeout'}"
-        await self.run_misc(_log_device, view.device_pk, summary)
+        await self.run_misc(logs.log_device, view.device_pk, LogKind.INFO, summary)
         return False
 
     def remote(self, view: SessionView) -> UDP6EndpointAddress | DTLSAddress | None:
@@ -764,7 +764,7 @@ class IngressWorker:
         report = hooks.DownlinkOutcome(request_id, view.device_pk, outcome, code, detail) if request_id else None
         if request_id is not None or outcome not in ("acked", "sent"):
             # A delivered (or sent NON) cloudRsp ACK is routine (one per uplink): only failures are logged.
-            await self.run_misc(_after_downlink, view.device_pk, summary, payload, report)
+            await self.run_misc(threads.after_downlink, view.device_pk, summary, payload, report)
         return outcome
 
 
@@ -773,27 +773,6 @@ def _int(value: str | None) -> int | None:
         return int(value) if value else None
     except ValueError:
         raise Refused("4.00", f"{value!r} is not a whole number") from None
-
-
-def _closing(function: Callable, *args: Any, **kwargs: Any) -> Any:
-    try:
-        return function(*args, **kwargs)
-    finally:
-        close_old_connections()
-
-
-def _log_device(device_pk: int, summary: str) -> None:
-    device = Device.objects.filter(pk=device_pk).first()
-    if device is not None:
-        logs.log(device, LogKind.INFO, summary)
-
-
-def _after_downlink(device_pk: int, summary: str, payload: bytes, report: hooks.DownlinkOutcome | None) -> None:
-    device = Device.objects.filter(pk=device_pk).first()
-    if device is not None:
-        logs.log(device, LogKind.COMMAND, summary, raw=payload)
-    if report is not None:
-        hooks.downlink_outcome(report)
 
 
 def _retrieve(future: asyncio.Future) -> None:

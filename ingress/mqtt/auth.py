@@ -192,8 +192,6 @@ GATEWAY_RESPONSES = ("add", "delete", "update")
 def log_refusal(device_pk: int, summary: str) -> None:
     """Log a refused publish or subscribe on the device (from a thread)."""
     try:
-        device = Device.objects.filter(pk=device_pk).first()
-        if device is not None:
-            logs.log(device, LogKind.INFO, summary)
+        logs.log_device(device_pk, LogKind.INFO, summary)
     finally:
         close_old_connections()

@@ -45,14 +45,13 @@ from amqtt.session import Session
 from channels import DEFAULT_CHANNEL_LAYER
 from channels.layers import channel_layers, get_channel_layer
 from django.conf import settings
-from django.db import close_old_connections
 from django.utils import timezone
 
 from applications.redis import get_redis
 from devices import gateways, hooks, logs
 from devices.downlink import DOWNLINK_MESSAGE, owner_key, worker_key
-from devices.models import Device, LogKind
-from ingress import flow, pipeline
+from devices.models import LogKind
+from ingress import flow, pipeline, threads
 from ingress.mqtt import auth, gateway
 
 log = logging.getLogger("ingress.mqtt")
@@ -105,7 +104,7 @@ class DeviceAuthPlugin(BaseAuthPlugin):
         except Exception as problem:
             server.stats["secret_unacknowledged"] += 1
             outcome = f"not acknowledged ({str(problem) or type(problem).__name__})"
-        await server.run_misc(_log_device, identity.device_pk, f"MQTT secret on {topic}: {outcome}")
+        await server.run_misc(logs.log_device, identity.device_pk, LogKind.INFO, f"MQTT secret on {topic}: {outcome}")
 
 
 class DeviceTopicPlugin(BaseTopicPlugin):
@@ -144,7 +143,7 @@ class DeviceHandler(BrokerProtocolHandler):
                 await self._send_packet(PubackPacket.build(packet_id))
             self.server.stats["secret_ack"] += 1
             summary = "MQTT: the device acknowledged its secret (secretACK); it reconnects statically"
-            await self.server.run_misc(_log_device, identity.device_pk, summary)
+            await self.server.run_misc(logs.log_device, identity.device_pk, LogKind.INFO, summary)
             return
         kind = auth.may_publish(identity, topic)
         if kind in gateway.KINDS:  # a gateway acting for its sub-devices
@@ -159,7 +158,9 @@ class DeviceHandler(BrokerProtocolHandler):
             return
         outcome = await self.server.ingest(identity, bytes(data), kind, qos, packet_id, publish_packet.dup_flag)
         if outcome.result == pipeline.LIMITED:
-            await self.server.run_misc(_log_device, identity.device_pk, "MQTT: disconnected for flooding")
+            await self.server.run_misc(
+                logs.log_device, identity.device_pk, LogKind.INFO, "MQTT: disconnected for flooding"
+            )
             await self.handle_connection_closed()
             return
         if qos == 1 and packet_id is not None:
@@ -295,7 +296,7 @@ class MqttServer:
 
     async def run_misc(self, function: Callable, *args: Any) -> Any:
         """ORM or Redis work on a small thread pool (never in the event loop)."""
-        return await self.loop.run_in_executor(self.misc, lambda: _closing(function, *args))
+        return await self.loop.run_in_executor(self.misc, lambda: threads.closing(function, *args))
 
     def spawn_misc(self, function: Callable, *args: Any) -> None:
         self._spawn(self.run_misc(function, *args))
@@ -415,7 +416,7 @@ class MqttServer:
         self.stats[f"downlink_{outcome}"] += 1
         summary = f"downlink {request_id} to {topic or 'MQTT'}: {outcome}" + (f" ({detail})" if detail else "")
         report = hooks.DownlinkOutcome(request_id, device_pk, outcome, detail=detail) if request_id else None
-        await self.run_misc(_after_downlink, device_pk, summary, payload, report)
+        await self.run_misc(threads.after_downlink, device_pk, summary, payload, report)
         return outcome
 
 
@@ -431,16 +432,9 @@ def _handle(batch: list[tuple[pipeline.Uplink, int | None, asyncio.Future]]) -> 
     return outcomes
 
 
-def _closing(function: Callable, *args: Any) -> Any:
-    try:
-        return function(*args)
-    finally:
-        close_old_connections()
-
-
 def _connected(device_pk: int, channel: str, client_id: str) -> None:
     get_redis().set(owner_key(device_pk), channel)
-    _log_device(device_pk, f"MQTT connected as {client_id}")
+    logs.log_device(device_pk, LogKind.INFO, f"MQTT connected as {client_id}")
     gateways.do_gateway_online(device_pk)  # a gateway's sub-devices that went offline with it come back
 
 
@@ -449,19 +443,5 @@ def _disconnected(device_pk: int, channel: str) -> None:
     current = redis.get(owner_key(device_pk))
     if current is not None and current.decode() == channel:
         redis.delete(owner_key(device_pk))
-    _log_device(device_pk, "MQTT disconnected")
+    logs.log_device(device_pk, LogKind.INFO, "MQTT disconnected")
     gateways.do_gateway_offline(device_pk)  # a gateway's sub-devices follow it offline
-
-
-def _log_device(device_pk: int, summary: str) -> None:
-    device = Device.objects.filter(pk=device_pk).first()
-    if device is not None:
-        logs.log(device, LogKind.INFO, summary)
-
-
-def _after_downlink(device_pk: int, summary: str, payload: bytes, report: hooks.DownlinkOutcome | None) -> None:
-    device = Device.objects.filter(pk=device_pk).first()
-    if device is not None:
-        logs.log(device, LogKind.COMMAND, summary, raw=payload)
-    if report is not None:
-        hooks.downlink_outcome(report)
