@@ -279,7 +279,8 @@ class DeliveryPolicyView(APIView):
     def owner(self, request: Request, kind: str, key: str) -> dict[str, Any]:
         application = get_application(request)
         if kind == "products":
-            product = Product.objects.for_app(application).filter(product_id=_uuid(key)).first() if _uuid(key) else None
+            product_id = _uuid(key)
+            product = Product.objects.for_app(application).filter(product_id=product_id).first() if product_id else None
             if product is None:
                 raise NorthboundError("100022", f"The input is invalid: no product {key} in this application.")
             return {"product": product}
