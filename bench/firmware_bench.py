@@ -49,6 +49,7 @@ from bench.ingest_bench import (  # noqa: E402  (after the path is set)
     _free_udp_port,
     cleanup,
     encode,
+    parse,
     prepare,
     setup_django,
     uint,
@@ -58,30 +59,6 @@ from bench.ingest_bench import (  # noqa: E402  (after the path is set)
 CONTENT = 69
 BLOCK2, URI_PATH = 23, 11
 SZX = 6  # 1024-byte blocks
-
-
-def decode(data: bytes) -> tuple[int, int, int, dict[int, list[bytes]], bytes]:
-    """(type, code, mid, {option number: [values]}, payload) of a datagram."""
-    mtype, tkl, code = (data[0] >> 4) & 3, data[0] & 15, data[1]
-    mid = int.from_bytes(data[2:4], "big")
-    options: dict[int, list[bytes]] = {}
-    offset, number = 4 + tkl, 0
-    while offset < len(data) and data[offset] != 0xFF:
-        byte = data[offset]
-        offset += 1
-        delta, length = byte >> 4, byte & 15
-        if delta == 13:
-            delta, offset = data[offset] + 13, offset + 1
-        elif delta == 14:
-            delta, offset = int.from_bytes(data[offset : offset + 2], "big") + 269, offset + 2
-        if length == 13:
-            length, offset = data[offset] + 13, offset + 1
-        elif length == 14:
-            length, offset = int.from_bytes(data[offset : offset + 2], "big") + 269, offset + 2
-        number += delta
-        options.setdefault(number, []).append(data[offset : offset + length])
-        offset += length
-    return mtype, code, mid, options, data[offset + 1 :]
 
 
 def fetch(port: int, paths: list[str], size: int, digest: str, out: multiprocessing.Queue) -> None:
@@ -121,7 +98,7 @@ def fetch(port: int, paths: list[str], size: int, digest: str, out: multiprocess
                     data = sockets[index].recv(4096)
                 except OSError:
                     break
-                mtype, code, mid, options, payload = decode(data)
+                mtype, code, mid, _, options, payload = parse(data)
                 if mtype == CON:
                     # A separate response (the server acknowledged first, e.g. while it looked the URI
                     # up): acknowledge it; it answers the request outstanding (one per device).

@@ -73,6 +73,11 @@ def encode(mtype: int, code: int, mid: int, token: bytes, options: list[tuple[in
 
 def decode(data: bytes) -> tuple[int, int, int, bytes, dict[int, list[bytes]]]:
     """(type, code, mid, token, {option number: [values]}) of a datagram."""
+    return parse(data)[:5]
+
+
+def parse(data: bytes) -> tuple[int, int, int, bytes, dict[int, list[bytes]], bytes]:
+    """(type, code, mid, token, {option number: [values]}, payload) of a datagram."""
     mtype, tkl, code = (data[0] >> 4) & 3, data[0] & 15, data[1]
     mid = struct.unpack(">H", data[2:4])[0]
     token = data[4 : 4 + tkl]
@@ -93,7 +98,7 @@ def decode(data: bytes) -> tuple[int, int, int, bytes, dict[int, list[bytes]]]:
         number += delta
         options.setdefault(number, []).append(data[offset : offset + length])
         offset += length
-    return mtype, code, mid, token, options
+    return mtype, code, mid, token, options, data[offset + 1 :]
 
 
 def uint(value: int) -> bytes:
