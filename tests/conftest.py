@@ -118,3 +118,20 @@ def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
         "executable_path": "/usr/lib/chromium/chromium",
         "args": ["--disable-gpu", "--disable-quic", "--no-sandbox", "--disable-background-networking"],
     }
+
+
+@pytest.fixture
+def outcomes():
+    """Downlink outcomes reported through devices.hooks during the test: (list, event set at each)."""
+    from devices import hooks
+
+    received: list = []
+    arrived = threading.Event()
+
+    def handler(outcome) -> None:
+        received.append(outcome)
+        arrived.set()
+
+    hooks.on_downlink_outcome(handler)
+    yield received, arrived
+    hooks._outcome_handlers.remove(handler)  # only ours: the apps' own handlers stay

@@ -4,7 +4,6 @@ the outcome (acked, error, timeout, undeliverable) through devices.hooks."""
 from __future__ import annotations
 
 import asyncio
-import threading
 
 import pytest
 
@@ -15,20 +14,6 @@ from ingress.simulator import connect
 from tests.ingress.fixtures import WorkerThread, water_device
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def outcomes():
-    received: list[hooks.DownlinkOutcome] = []
-    arrived = threading.Event()
-
-    def handler(outcome: hooks.DownlinkOutcome) -> None:
-        received.append(outcome)
-        arrived.set()
-
-    hooks.on_downlink_outcome(handler)
-    yield received, arrived
-    hooks._outcome_handlers.remove(handler)
 
 
 @pytest.fixture

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import json
 import subprocess
-import threading
 import time
 
 import pytest
 from django.db import close_old_connections
 
 from commands.models import Command, CommandEvent
-from devices import hooks
 from devices.downlink import holder, queue_downlink
 from devices.models import Device
 from ingress.mqtt import auth
@@ -20,20 +18,6 @@ from tests.mqtt.fixtures import DeviceClient, hour_now, mqtt_device
 pytestmark = pytest.mark.django_db(transaction=True)
 
 ALARM = {"serviceId": "WaterMeterAlarm", "method": "SET_HIGHFLOW_ALARM", "paras": {"highFlow": 30}}
-
-
-@pytest.fixture
-def outcomes():
-    received: list[hooks.DownlinkOutcome] = []
-    arrived = threading.Event()
-
-    def handler(outcome: hooks.DownlinkOutcome) -> None:
-        received.append(outcome)
-        arrived.set()
-
-    hooks.on_downlink_outcome(handler)
-    yield received, arrived
-    hooks._outcome_handlers.remove(handler)
 
 
 def queue(device: Device, payload: bytes, request_id: str) -> bool:
