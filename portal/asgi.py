@@ -1,4 +1,12 @@
-"""ASGI entry point of the web process: Django for HTTP, Channels for the portal's websockets."""
+"""ASGI entry point of the web process: Django for HTTP, Channels for the portal's websockets.
+
+HTTP requests run through Django's WSGI handler on a fixed pool of WEB_THREADS threads (a2wsgi),
+not through its ASGI handler: every view here is synchronous, and the ASGI handler starts a thread
+(and with it takes a database connection from the pool) for each request, then hops between the
+event loop and that thread at every step: about 3 ms of CPU per northbound call, measured by
+bench/commands_bench.py. Northbound paths get a shorter middleware list (portal.handlers).
+Websockets stay on the event loop (Channels).
+"""
 
 from __future__ import annotations
 
@@ -8,9 +16,16 @@ from typing import Any
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
-from django.core.asgi import get_asgi_application
+import django
+from a2wsgi import WSGIMiddleware
 
-django_application = get_asgi_application()
+django.setup(set_prefix=False)
+
+from django.conf import settings  # noqa: E402
+
+from portal import handlers  # noqa: E402
+
+django_application = WSGIMiddleware(handlers.build(), workers=settings.WEB_THREADS)
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
@@ -23,12 +38,12 @@ ASGIApp = Callable[[Scope, Callable, Callable], Awaitable[None]]
 
 
 class UnderscoreHeaders:
-    """Let OceanConnect's `app_key` header reach Django.
+    """Let OceanConnect's `app_key` header reach Django, and only it.
 
-    Django's ASGIRequest drops every header whose name has an underscore (to prevent spoofing
-    between `app_key` and `app-key`), so the original's clients would never authenticate. We rename
-    `app_key` to `app-key` in the scope, after dropping any `app-key` the client sent itself, so
-    only the original header can fill it.
+    Servers commonly drop headers whose name has an underscore (Django's own ASGI handler does), to
+    prevent spoofing between `app_key` and `app-key`, which both become HTTP_APP_KEY; the original's
+    clients would never authenticate. We rename `app_key` to `app-key` in the scope after dropping
+    any `app-key` the client sent itself, so only the original header can fill HTTP_APP_KEY.
     """
 
     def __init__(self, app: ASGIApp) -> None:

@@ -62,7 +62,6 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
-    "portal.middleware.SyncChain",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -216,6 +215,8 @@ ACCESS_TOKEN_LIFETIME = env_int("ACCESS_TOKEN_LIFETIME", 3600)
 REFRESH_TOKEN_LIFETIME = env_int("REFRESH_TOKEN_LIFETIME", 30 * 24 * 3600)
 NORTHBOUND_RATE_LIMIT = env_int("NORTHBOUND_RATE_LIMIT", 100)
 NORTHBOUND_RATE_WINDOW = env_int("NORTHBOUND_RATE_WINDOW", 60)
+# Seconds a web process remembers a live access token (applications.actions.check_access_token).
+NORTHBOUND_TOKEN_CACHE_SECONDS = env_int("NORTHBOUND_TOKEN_CACHE_SECONDS", 2)
 
 # --- Internationalisation --------------------------------------------------------------------
 LANGUAGE_CODE = "en"
@@ -238,6 +239,7 @@ STORAGES = {
 BIND_ADDRESS = env_str("BIND_ADDRESS", "0.0.0.0")
 HTTP_PORT = env_int("HTTP_PORT", 8000)
 WEB_WORKERS = env_int("WEB_WORKERS", 2)  # web processes sharing HTTP_PORT/HTTPS_PORT (SO_REUSEPORT)
+WEB_THREADS = env_int("WEB_THREADS", 8)  # threads per web process running Django's (synchronous) views
 HTTPS_PORT = env_int("HTTPS_PORT", 8743)
 TLS_CERT_FILE = env_str("TLS_CERT_FILE")
 TLS_KEY_FILE = env_str("TLS_KEY_FILE")

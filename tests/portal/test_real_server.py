@@ -1,7 +1,9 @@
 """Through the real web process (`manage.py run_web`) and real sockets, not Django's test client.
 
-Django's ASGI handler drops headers with underscores, so `app_key` only arrives because of
-portal.asgi's wrapper; the test client would hide that, a real server does not.
+`app_key` and `app-key` both become HTTP_APP_KEY: only portal.asgi's wrapper keeps the first from
+being spoofed by the second; the test client would hide that, a real server does not. Northbound
+paths run through a shorter middleware list than the portal's (portal.handlers): only a real server
+shows which.
 """
 
 from __future__ import annotations
@@ -192,3 +194,31 @@ def test_the_shared_listening_socket_says_it_is_tcp_so_answers_are_not_held_by_n
         assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT) == 1
     finally:
         sock.close()
+
+
+def test_northbound_calls_take_the_short_middleware_list_and_pages_the_whole_one(web_process):
+    credentials = create_app()
+    call = httpx.get(
+        f"{web_process}/iocm/app/am/v1.1.0/applications/{credentials.app_id}",
+        headers={"app_key": credentials.app_id, "Authorization": f"Bearer {credentials.access_token}"},
+    )
+    assert call.status_code == 200 and call.json()["appId"] == credentials.app_id
+    assert "x-frame-options" not in call.headers  # no clickjacking middleware: JSON is never framed
+    assert call.headers["x-content-type-options"] == "nosniff"  # the security middleware stays
+    page = httpx.get(web_process + "/login/")
+    assert page.status_code == 200
+    assert page.headers["x-frame-options"] == "DENY"
+    assert "csrftoken" in page.cookies  # sessions and CSRF for the portal's forms
+
+
+def test_a_large_upload_streams_through_the_thread_pool(web_process):
+    """A body of two megabytes (under DATA_UPLOAD_MAX_MEMORY_SIZE) reaches the view whole (it is read in pieces on the event loop)."""
+    credentials = create_app()
+    response = httpx.post(
+        f"{web_process}/iocm/app/cmd/v1.4.0/deviceCommands",
+        headers={"app_key": credentials.app_id, "Authorization": f"Bearer {credentials.access_token}"},
+        json={"deviceId": "x" * (2 * 1024 * 1024), "command": {}},
+        timeout=30,
+    )
+    assert response.status_code == 200
+    assert response.json()["error_code"] == "100418"  # parsed whole: the device is looked up, not found
