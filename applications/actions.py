@@ -6,9 +6,11 @@ Views, API views and commands call these; nothing here knows about HTTP.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import secrets
 import string
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,6 +82,7 @@ def do_reset_secret(application: Application) -> str:
     ApplicationToken.objects.filter(application=application).delete()
     application.secret_hash = hash_secret(secret)
     events.publish(application.pk, "application.secret_reset", {"appId": application.app_id})
+    forget_tokens()
     return secret
 
 
@@ -132,11 +135,13 @@ def do_update_settings(application: Application, changes: dict[str, Any]) -> App
     for field, value in changes.items():
         setattr(application, field, value)
     application.save(update_fields=[*changes, "updated_at"])
+    forget_tokens()
     events.publish(application.pk, "application.updated", {"appId": application.app_id, "fields": sorted(changes)})
     return application
 
 
 def _issue_tokens(application: Application) -> TokenPair:
+    forget_tokens()  # the application's previous access token ends here
     now = timezone.now()
     pair = TokenPair(secrets.token_hex(16), secrets.token_hex(16), settings.ACCESS_TOKEN_LIFETIME)
     ApplicationToken.objects.update_or_create(
@@ -181,6 +186,7 @@ def do_refresh(app_id: str, secret: str, refresh_token: str) -> TokenPair:
 
 def do_logout(access_token: str) -> bool:
     """End an access token (the original's deprecated logout); True when one was live."""
+    _tokens.pop(hash_secret(access_token), None)
     return (
         ApplicationToken.objects.filter(
             access_hash=hash_secret(access_token), access_expires_at__gt=timezone.now()
@@ -190,14 +196,43 @@ def do_logout(access_token: str) -> bool:
 
 
 def check_access_token(app_key: str, access_token: str) -> Application:
-    """The application a bearer token belongs to, or 403 1010005 (missing, wrong, expired, other app)."""
-    token = ApplicationToken.objects.select_related("application").filter(access_hash=hash_secret(access_token)).first()
-    if token is None:
+    """The application a bearer token belongs to, or 403 1010005 (missing, wrong, expired, other app).
+
+    Every northbound call asks this. A token found live is remembered by this process for
+    NORTHBOUND_TOKEN_CACHE_SECONDS (its expiry still checked at each call), which saves a query and
+    its compilation per call (bench/commands_bench.py). A logout or token refresh in this process
+    forgets it at once; another web process may accept a token ended elsewhere for at most that long
+    (docs/configuration.md). Each call gets its own copy of the application."""
+    digest = hash_secret(access_token)
+    found = _tokens.get(digest)
+    if found is None or found[0] <= time.monotonic():
+        token = ApplicationToken.objects.select_related("application").filter(access_hash=digest).first()
+        if token is None:
+            raise GatewayError("1010005")
+        found = (time.monotonic() + settings.NORTHBOUND_TOKEN_CACHE_SECONDS, token.application, token.access_expires_at)
+        if settings.NORTHBOUND_TOKEN_CACHE_SECONDS > 0:
+            _remember(digest, found)
+    _, application, expires_at = found
+    if application.app_id != app_key or not application.is_active or expires_at <= timezone.now():
         raise GatewayError("1010005")
-    application = token.application
-    if application.app_id != app_key or not application.is_active or token.access_expires_at <= timezone.now():
-        raise GatewayError("1010005")
-    return application
+    return copy.copy(application)
+
+
+_tokens: dict[str, tuple[float, Application, dt.datetime]] = {}
+MAX_CACHED_TOKENS = 10_000
+
+
+def _remember(digest: str, found: tuple[float, Application, dt.datetime]) -> None:
+    if len(_tokens) >= MAX_CACHED_TOKENS:
+        now = time.monotonic()
+        for stale in [key for key, (until, _, _) in list(_tokens.items()) if until <= now] or list(_tokens):
+            _tokens.pop(stale, None)
+    _tokens[digest] = found
+
+
+def forget_tokens() -> None:
+    """Drop every remembered token of this process (tokens or applications changed)."""
+    _tokens.clear()
 
 
 @transaction.atomic

@@ -33,6 +33,16 @@ def _redis_prefix(settings) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _no_token_cache(settings) -> None:
+    # Calls are counted in queries by many tests: each asks the database for its token, as with the
+    # cache off. tests/applications/test_token_cache.py turns it on.
+    from applications.actions import forget_tokens
+
+    settings.NORTHBOUND_TOKEN_CACHE_SECONDS = 0
+    forget_tokens()
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hasher(settings) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
