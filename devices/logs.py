@@ -22,12 +22,17 @@ def log(device: Device, kind: str, summary: str, *, raw: bytes | None = None, de
         raw=raw.hex().upper() if raw else "",
         detail=detail,
     )
+    publish_log(device, kind, entry.summary, entry.raw)
+    return entry
+
+
+def publish_log(device: Device, kind: str, summary: str, raw: str = "") -> None:
+    """Show a device-log row already written (by `log`, or in SQL) on the device's open portal pages."""
     events.publish(
         device.application_id,
         "device.log",
-        {"deviceId": device.device_id, "kind": kind, "summary": entry.summary, "raw": entry.raw},
+        {"deviceId": device.device_id, "kind": kind, "summary": summary, "raw": raw},
     )
-    return entry
 
 
 def log_many(entries: Iterable[tuple[Device, str, str, bytes | None, Any]]) -> list[DeviceLog]:

@@ -29,9 +29,14 @@ def _json(request: Request) -> dict[str, Any]:
     return request.data
 
 
-def _device(application, device_id: Any) -> Device:
-    if not isinstance(device_id, str) or not device_id:
+def _device_id(value: Any) -> str:
+    if not isinstance(value, str) or not value:
         raise NorthboundError("100022", "The input is invalid: deviceId is required.")
+    return value
+
+
+def _device(application, device_id: Any) -> Device:
+    device_id = _device_id(device_id)
     # The product's profile is needed for the checks; its zip archive is not.
     found = (
         Device.objects.filter(application=application, device_id=device_id)
@@ -66,7 +71,9 @@ class CommandsView(APIView):
     def post(self, request: Request) -> Response:
         body = _json(request)
         application = get_application(request)
-        device = _device(application, body.get("deviceId"))
+        device = actions.device_for_command(application, _device_id(body.get("deviceId")))
+        if device is None:
+            raise NorthboundError("100418", http_status=200)
         command = actions.do_create_command(
             application, device, body.get("command"), expire_time=body.get("expireTime"),
             max_retransmit=body.get("maxRetransmit"), callback_url=body.get("callbackUrl"),
