@@ -8,7 +8,7 @@ What it measures, in one run on 127.0.0.1:
    of an authenticated call) in the same process;
    and, with wrk installed, the same two calls through the real server on a socket (`run_web --workers
    1`, then `--workers 2`, wrk with 8 connections cycling over 400 online devices), each creation
-   checked stored;
+   checked stored, with the CPU each creation cost the web processes and PostgreSQL's backends;
 2. PSM delivery: simulated LwM2M devices, each with one cached command, send an uplink through a real
    ingress worker (codec engine, pipeline, commands hook, downlink over the channel layer); for each it
    prints the time to the uplink's ACK and the time to the command's arrival on the device, p50/p95,
@@ -155,10 +155,12 @@ def main() -> int:
     print(f"{'scenario':<58} {'figure':>12} {'vs baseline':>12}")
     print(f"{'authenticated GET application (baseline), calls/s':<58} {baseline:>12,.0f} {1:>12.2f}")
     print(f"{'command creations through the API, /s':<58} {creations:>12,.0f} {creations / baseline:>12.2f}")
-    for workers, (get_rate, create_rate) in served:
+    for workers, (get_rate, create_rate, cpu) in served:
         label = f"run_web --workers {workers}, wrk -c{args.connections}"
         print(f"{label + ': authenticated GET, calls/s':<58} {get_rate:>12,.0f} {1:>12.2f}")
         print(f"{label + ': creations/s':<58} {create_rate:>12,.0f} {create_rate / get_rate:>12.2f}")
+        spent = ", ".join(f"{name} {ms:.2f}" for name, ms in cpu.items())
+        print(f"{'  CPU ms per creation':<58} {spent}")
     for name, values in (("uplink ACK", ack), ("cached command on the device", wire), ("command after the ACK", lag)):
         p50, p95 = percentile(values, 0.5) * 1000, percentile(values, 0.95) * 1000
         print(f"{name + ', ms p50 / p95':<58} {p50:>6.1f} / {p95:<5.1f}")
@@ -206,7 +208,9 @@ def through_server(credentials, devices, command, workers: int, args) -> tuple[f
         with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
             script.write(CREATE_SCRIPT % (ids, json.dumps(command).replace("'", "\\'")))
             script.flush()
+            cpu_before = cpu_ticks(web)
             made = run_wrk_script(wrk, base + "/", headers, args.connections, args.server_seconds, script.name)
+            cpu_after = cpu_ticks(web)
         created = Command.objects.filter(application=credentials.application).count() - before
     finally:
         web.send_signal(signal.SIGTERM)
@@ -215,7 +219,34 @@ def through_server(credentials, devices, command, workers: int, args) -> tuple[f
         raise SystemExit(f"answers other than 2xx: GET {got}, creations {made}")
     if created < made.requests:
         raise SystemExit(f"{made.requests} creations answered but {created} stored")
-    return got.rps, made.rps
+    per_creation = {
+        name: (cpu_after[name] - cpu_before[name]) * 1000 / os.sysconf("SC_CLK_TCK") / made.requests
+        for name in cpu_after
+    }
+    return got.rps, made.rps, per_creation
+
+
+def cpu_ticks(web: subprocess.Popen) -> dict[str, int]:
+    """CPU ticks (user + system) so far of the web processes and of PostgreSQL's backends serving this
+    database (when it runs on this machine: /proc shows them)."""
+    from django.db import connection
+
+    children = subprocess.run(["pgrep", "-P", str(web.pid)], capture_output=True, text=True).stdout.split()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+        backends = [str(row[0]) for row in cursor.fetchall()]
+    return {"web": _ticks([str(web.pid), *children]), "PostgreSQL": _ticks(backends)}
+
+
+def _ticks(pids: list[str]) -> int:
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total
 
 
 def run_wrk_script(wrk: str, url: str, headers: dict[str, str], connections: int, seconds: int, script: str):
