@@ -85,11 +85,11 @@ def check_create(
 
 
 # What a command creation reads of its device, in the model's field order (Model.from_db wants it).
-_READ = {"id", "device_id", "application_id", "node_id", "status", "status_detail", "mute", "product_id"}
+_READ = {"id", "device_id", "application_id", "node_id", "status", "status_detail", "mute", "product_id", "gateway_id"}
 DEVICE_FIELDS = [field.attname for field in Device._meta.concrete_fields if field.attname in _READ]
 _COLUMNS = ", ".join(f"device.{name}" for name in DEVICE_FIELDS)  # the model's own column names
 DEVICE_QUERY = (
-    f"SELECT {_COLUMNS}, product.revision FROM devices_device device"  # noqa: S608
+    f"SELECT {_COLUMNS}, product.revision, product.updated_at FROM devices_device device"  # noqa: S608
     " LEFT JOIN products_product product ON product.id = device.product_id"
     " WHERE device.application_id = %s AND device.device_id = %s"
 )
@@ -98,7 +98,7 @@ DEVICE_QUERY = (
 def device_for_command(application: Application, device_id: str) -> Device | None:
     """The application's device with its product, as a command creation needs it: one indexed plain
     statement for the device's few fields (the rest load on first use), the product (profile
-    included) from this process's cache, kept per product revision, so an edited profile is read
+    included) from this process's cache, kept per product revision and update, so an edited profile is read
     again at once. The ORM's 50-column join cost a creation 1.2 ms of CPU."""
     with connection.cursor() as cursor:
         cursor.execute(DEVICE_QUERY, [application.pk, device_id])
@@ -107,14 +107,14 @@ def device_for_command(application: Application, device_id: str) -> Device | Non
         return None
     device = Device.from_db("default", DEVICE_FIELDS, row[: len(DEVICE_FIELDS)])
     device.application = application
-    device.product = _product(device.product_id, row[-1]) if device.product_id else None
+    device.product = _product(device.product_id, *row[-2:]) if device.product_id else None
     return device
 
 
 @functools.lru_cache(maxsize=512)
-def _product(product_pk: int, revision: int) -> Product | None:
-    """A product as of one revision (every profile change bumps it); never its zip archive."""
-    return Product.objects.defer("archive").filter(pk=product_pk, revision=revision).first()
+def _product(product_pk: int, revision: int, updated_at: dt.datetime) -> Product | None:
+    """A product as of one revision (every profile change bumps it) and update; never its zip archive."""
+    return Product.objects.defer("archive").filter(pk=product_pk, revision=revision, updated_at=updated_at).first()
 
 
 def do_create_command(
