@@ -1,10 +1,10 @@
 """ASGI entry point of the web process: Django for HTTP, Channels for the portal's websockets.
 
-HTTP requests run through Django's WSGI handler on a fixed pool of WEB_THREADS threads (a2wsgi),
-not through its ASGI handler: every view here is synchronous, and the ASGI handler starts a thread
-(and with it takes a database connection from the pool) for each request, then hops between the
-event loop and that thread at every step: about 3 ms of CPU per northbound call, measured by
-bench/commands_bench.py. Northbound paths get a shorter middleware list (portal.handlers).
+HTTP requests run through Django's WSGI handler on a fixed pool of WEB_THREADS threads
+(portal.bridge), not through its ASGI handler: every view here is synchronous, and the ASGI handler
+starts a thread (and with it takes a database connection from the pool) for each request, then hops
+between the event loop and that thread at every step: about 3 ms of CPU per northbound call,
+measured by bench/commands_bench.py. Northbound paths get a shorter middleware list (portal.handlers).
 Websockets stay on the event loop (Channels).
 """
 
@@ -17,15 +17,15 @@ from typing import Any
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
 import django
-from a2wsgi import WSGIMiddleware
 
 django.setup(set_prefix=False)
 
 from django.conf import settings  # noqa: E402
 
 from portal import handlers  # noqa: E402
+from portal.bridge import ThreadedWSGI  # noqa: E402
 
-django_application = WSGIMiddleware(handlers.build(), workers=settings.WEB_THREADS)
+django_application = ThreadedWSGI(handlers.build(), workers=settings.WEB_THREADS)
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
