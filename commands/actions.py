@@ -32,7 +32,7 @@ from commands.models import (
     PowerMode,
 )
 from commands.validation import check_command
-from devices import logs
+from devices import gateways, logs
 from devices.models import Device, LogKind, Status, StatusDetail
 from products.models import Product
 from subscriptions import actions as push
@@ -116,6 +116,8 @@ def do_create_command(
     )
     CommandEvent.objects.create(command=created, at=now, status=CommandStatus.PENDING, reason="created")
     mode = own_mode or product_mode or settings.COMMAND_DEFAULT_POWER_MODE
+    if device.gateway_id is not None:
+        mode = power_mode(device)  # an LwM2M gateway's sub-device follows its gateway's
     how = "immediate" if created.expire_time == 0 else f"cached ({mode})"
     logs.log(device, LogKind.COMMAND, f"command {created.service_id}.{created.method} created, {how}")
     if created.expire_time == 0 or mode != PowerMode.PSM:
@@ -153,8 +155,12 @@ def delivery_settings(devices: Iterable[Device]) -> dict[int, tuple[str, str]]:
     """(power mode, LwM2M downlink method) per device pk, each field from the device's own policy, else
     its product's, else the platform's settings; one query for any number of devices."""
     devices = list(devices)
-    products = {device.product_id for device in devices if device.product_id}
-    found = DeliveryPolicy.objects.filter(device__in=[device.pk for device in devices])
+    # An LwM2M gateway's sub-device is reached when its gateway is: the gateway's power mode governs it,
+    # and the gateway's downlink method applies when the sub-device and its product set none (one more
+    # query, only when sub-devices are asked about).
+    via = gateways.lwm2m_gateways(device.gateway_id for device in devices if device.gateway_id)
+    products = {device.product_id for device in devices if device.product_id} | {pk for pk in via.values() if pk}
+    found = DeliveryPolicy.objects.filter(device__in=[device.pk for device in devices] + list(via))
     if products:
         found = found | DeliveryPolicy.objects.filter(product_id__in=products)
     by_device, by_product = {}, {}
@@ -165,10 +171,14 @@ def delivery_settings(devices: Iterable[Device]) -> dict[int, tuple[str, str]]:
     )
     resolved = {}
     for device in devices:
-        chain = [by_device.get(device.pk), by_product.get(device.product_id), defaults]
-        chain = [policy for policy in chain if policy is not None]
+        own = [by_device.get(device.pk), by_product.get(device.product_id)]
+        gateway = []
+        if device.gateway_id in via:
+            gateway = [by_device.get(device.gateway_id), by_product.get(via[device.gateway_id])]
+        chain = [policy for policy in [*own, *gateway, defaults] if policy is not None]
+        modes = [policy for policy in [*gateway, defaults] if policy is not None] if gateway else chain
         resolved[device.pk] = (
-            next(policy.power_mode for policy in chain if policy.power_mode),
+            next(policy.power_mode for policy in modes if policy.power_mode),
             next(policy.lwm2m_downlink for policy in chain if policy.lwm2m_downlink),
         )
     return resolved
