@@ -19,6 +19,7 @@ channel.
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import struct
 import time
@@ -32,7 +33,7 @@ from aiocoap.numbers import codes
 from aiocoap.numbers.types import ACK, CON, NON, RST
 
 from firmware import pcp
-from ingress.formats import OPAQUE, TEXT
+from ingress.formats import OPAQUE, SENML_JSON, TEXT, TLV, encode_tlv_instance, encode_tlv_resource
 
 
 class DeviceError(Exception):
@@ -48,6 +49,21 @@ class Received:
     payload: bytes
     confirmable: bool
     at: float
+
+
+@dataclass
+class SubDevice:
+    """An end device behind a simulated LwM2M gateway: an instance of its object 25 (Device ID = nodeId,
+    Prefix), with /3/0 (Manufacturer, Model Number) and /19 under its prefix."""
+
+    node_id: str
+    prefix: str
+    manufacturer: str = "Huawei"
+    model: str = "v1001"
+    objects: str = "</3/0>,</19/0>,</19/1>"
+    observe_token: bytes | None = None
+    observe_sequence: int = 2
+    observed: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 @dataclass
@@ -80,6 +96,7 @@ class SimulatedDevice(asyncio.DatagramProtocol):
     _separate: dict[bytes, asyncio.Future] = field(default_factory=dict)
     _mid: int = field(default_factory=lambda: random.randint(0, 0xFFFF))
     on_downlink: Callable[[bytes], None] | None = None  # called with each payload on /19/1/0 (or /t/d)
+    on_sub_downlink: Callable[[SubDevice, bytes], None] | None = None  # ... on a sub-device's /{prefix}/19/1/0
     # LwM2M object 5 (Firmware Update) and /3/0/3
     firmware: bool = False
     firmware_version: str = "V1.0"
@@ -98,6 +115,9 @@ class SimulatedDevice(asyncio.DatagramProtocol):
     fw_ended: asyncio.Event = field(default_factory=asyncio.Event)
     _fw_observers: dict[str, bytes] = field(default_factory=dict)
     _fw_task: Any = None
+    # An LwM2M gateway (object 25): the end devices behind it, by prefix; its registration lists </25/n>.
+    sub_devices: list[SubDevice] = field(default_factory=list)
+    object_25_format: int = TLV  # how /25 and /{prefix}/3/0 are answered: TLV or SenML JSON (110)
 
     # --- socket -----------------------------------------------------------------------------------
     async def open(self, local_port: int = 0) -> SimulatedDevice:
@@ -212,8 +232,13 @@ class SimulatedDevice(asyncio.DatagramProtocol):
         path = "/" + "/".join(request.opt.uri_path)
         uplink_path = "/19/0/0" if self.lwm2m else "/t/d"
         answer = Message(code=codes.NOT_FOUND)
+        sub = self._sub_device(path)
         if self.firmware and (path.startswith("/5/0/") or path == "/3/0/3"):
             answer = self._serve_firmware(request, path)
+        elif self.sub_devices and (path == "/25" or sub is not None):
+            answer = self._serve_gateway(request, path, sub)
+            if answer is None:
+                return
         elif request.code == codes.GET and path == uplink_path and request.opt.observe == 0:
             self.observe_requested.set()
             if not self.answer_observe:
@@ -240,6 +265,89 @@ class SimulatedDevice(asyncio.DatagramProtocol):
         else:
             answer.mtype, answer.mid = NON, self.next_mid()
         self.send(answer)
+
+    # --- LwM2M gateway (object 25) ---------------------------------------------------------------
+    def _sub_device(self, path: str) -> SubDevice | None:
+        first = path.strip("/").split("/")[0]
+        return next((sub for sub in self.sub_devices if sub.prefix == first), None)
+
+    def gateway_object(self) -> tuple[bytes, int]:
+        """/25 as the gateway answers a read: each instance's Device ID (0), Prefix (1), IoT Device Objects (3)."""
+        if self.object_25_format == SENML_JSON:
+            records = []
+            for number, sub in enumerate(self.sub_devices):
+                records += [
+                    {"bn": f"/25/{number}/", "n": "0", "vs": sub.node_id},
+                    {"n": "1", "vs": sub.prefix},
+                    {"n": "3", "vs": sub.objects},
+                ]
+            return json.dumps(records).encode(), SENML_JSON
+        body = b"".join(
+            encode_tlv_instance(
+                number,
+                encode_tlv_resource(0, sub.node_id.encode())
+                + encode_tlv_resource(1, sub.prefix.encode())
+                + encode_tlv_resource(3, sub.objects.encode()),
+            )
+            for number, sub in enumerate(self.sub_devices)
+        )
+        return body, TLV
+
+    def _serve_gateway(self, request: Message, path: str, sub: SubDevice | None) -> Message | None:
+        if path == "/25" and request.code == codes.GET:
+            body, form = self.gateway_object()
+            return Message(code=codes.CONTENT, payload=body, content_format=form)
+        if sub is None:
+            return Message(code=codes.NOT_FOUND)
+        rest = path[len(sub.prefix) + 1 :]
+        if request.code == codes.GET and rest == "/3/0":
+            if self.object_25_format == SENML_JSON:
+                records = [{"bn": "/3/0/", "n": "0", "vs": sub.manufacturer}, {"n": "1", "vs": sub.model}]
+                return Message(code=codes.CONTENT, payload=json.dumps(records).encode(), content_format=SENML_JSON)
+            body = encode_tlv_resource(0, sub.manufacturer.encode()) + encode_tlv_resource(1, sub.model.encode())
+            return Message(code=codes.CONTENT, payload=body, content_format=TLV)
+        if request.code == codes.GET and rest == "/19/0/0" and request.opt.observe == 0:
+            sub.observe_token = request.token
+            sub.observed.set()
+            return Message(code=codes.CONTENT, observe=sub.observe_sequence, content_format=OPAQUE)
+        if request.code in (codes.PUT, codes.POST) and rest == "/19/1/0":
+            self.received.append(
+                Received(path, str(request.code), request.payload, request.mtype is CON, time.monotonic())
+            )
+            self.downlink.set()
+            if self.on_sub_downlink is not None:
+                self.on_sub_downlink(sub, request.payload)
+            return Message(code=codes.CHANGED)
+        return Message(code=codes.NOT_FOUND)
+
+    async def wait_sub_devices_observed(self, timeout: float = 10.0) -> None:
+        await asyncio.wait_for(asyncio.gather(*(sub.observed.wait() for sub in self.sub_devices)), timeout=timeout)
+
+    def sub_notification(self, sub: SubDevice, payload: bytes, *, mid: int | None = None) -> Message:
+        if sub.observe_token is None:
+            raise DeviceError(f"{sub.prefix} not observed yet")
+        sub.observe_sequence = (sub.observe_sequence + 1) & 0xFFFFFF
+        message = Message(code=codes.CONTENT, payload=payload, observe=sub.observe_sequence)
+        message.opt.content_format = OPAQUE
+        message.token = sub.observe_token
+        message.mid = mid if mid is not None else self.next_mid()
+        return message
+
+    async def notify_sub(self, sub: SubDevice, payload: bytes, *, confirmable: bool = True) -> float:
+        """An uplink of the end device at `sub.prefix`: a notification on the platform's /{prefix}/19/0/0."""
+        message = self.sub_notification(sub, payload)
+        started = time.monotonic()
+        if not confirmable:
+            message.mtype = NON
+            self.send(message)
+            return 0.0
+        answer = await self.exchange(message)
+        if answer.mtype is RST:
+            raise DeviceError(f"the platform reset the notification for {sub.prefix}")
+        return time.monotonic() - started
+
+    def gateway_links(self) -> str:
+        return ",".join(["</25>", *(f"</25/{number}>" for number in range(len(self.sub_devices)))])
 
     # --- LwM2M object 5 ---------------------------------------------------------------------------
     def _serve_firmware(self, request: Message, path: str) -> Message:
@@ -409,6 +517,8 @@ class SimulatedDevice(asyncio.DatagramProtocol):
     async def register(self, objects: str = '</>;rt="oma.lwm2m",</1/0>,</3/0>,</19/0>,</19/1>') -> Message:
         if self.firmware and "</5" not in objects:
             objects += ",</5/0>"
+        if self.sub_devices and "</25" not in objects:
+            objects += "," + self.gateway_links()
         if self.lwm2m:
             request = Message(code=codes.POST, payload=objects.encode(), content_format=40)
             request.opt.uri_path = ("rd",)
@@ -425,8 +535,11 @@ class SimulatedDevice(asyncio.DatagramProtocol):
             self.location = "/".join(answer.opt.location_path)
         return answer
 
-    async def update(self) -> Message:
+    async def update(self, objects: str | None = None) -> Message:
+        """A registration update; with `objects`, new links (a gateway whose end devices changed)."""
         request = Message(code=codes.POST)
+        if objects is not None:
+            request.payload, request.opt.content_format = objects.encode(), 40
         request.opt.uri_path = tuple(self.location.split("/"))
         request.opt.uri_query = (f"lt={self.lifetime}",)
         request.token = random.randbytes(4)
