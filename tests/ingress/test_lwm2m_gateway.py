@@ -124,9 +124,7 @@ def children(gateway: Device) -> dict[str, Device]:
     return {device.node_id: device for device in Device.objects.filter(gateway=gateway).order_by("node_id")}
 
 
-def test_registration_adds_the_listed_sub_devices_and_their_data_is_stored_with_the_gateway_id(
-    owner_app, port, client
-):
+def test_registration_adds_the_listed_sub_devices_and_their_data_is_stored_with_the_gateway_id(owner_app, port, client):
     subscribe(owner_app, Nowhere(), "deviceAdded")
     subscribe(owner_app, Nowhere(), "deviceDataChanged", path="/data")
     Application.objects.filter(pk=owner_app.application.pk).update(uplink_rate_limit=10000)
@@ -152,9 +150,7 @@ def test_registration_adds_the_listed_sub_devices_and_their_data_is_stored_with_
     assert sorted(body["deviceId"] for body in added) == sorted(device.device_id for device in found.values())
     assert {(body["gatewayId"], body["nodeType"]) for body in added} == {(gateway.device_id, "ENDPOINT")}
     # Each report through its sub-device's codec, with the gateway's deviceId; the ACK to its own prefix.
-    assert sorted(received.path for received in simulated.received) == sorted(
-        f"/{sub.prefix}/19/1/0" for sub in listed
-    )
+    assert sorted(received.path for received in simulated.received) == sorted(f"/{sub.prefix}/19/1/0" for sub in listed)
     assert {received.payload for received in simulated.received} == {b"\xaa\xaa\x00\x00"}
     changed = {body["deviceId"]: body for body in pushed("deviceDataChanged")}
     assert changed[one.device_id]["gatewayId"] == gateway.device_id
