@@ -124,13 +124,14 @@ def _senml(payload: bytes) -> dict[tuple[int, int], bytes]:
             raise Unreadable("SenML JSON record is not an object")
         base = str(record.get("bn", base))
         parts = [part for part in (base + str(record.get("n", ""))).split("/") if part]
+        if parts and not parts[0].isdigit():
+            parts = parts[1:]  # an end device's prefix: /{prefix}/3/0/0
         value = record.get("vs", record.get("v"))
         if len(parts) < 3 or value is None:
             continue
         try:
-            key = (int(parts[-2]), int(parts[-1])) if len(parts) == 3 or not parts[-3].isdigit() else None
-            if key is None:  # /25/0/3/0: a resource instance
-                key = (int(parts[-3]), int(parts[-2]))
+            # /object/instance/resource, or /object/instance/resource/instance of a multiple resource
+            key = (int(parts[1]), int(parts[2]))
         except ValueError:
             continue
         found[key] = found.get(key, b"") + str(value).encode()
