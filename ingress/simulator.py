@@ -19,6 +19,7 @@ channel.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import random
 import struct
@@ -655,13 +656,33 @@ async def run_fleet(
     if not devices:
         return result
 
-    async def one(device: SimulatedDevice) -> None:
+    async def one(device: SimulatedDevice) -> float:
+        return await device.notify(payload, confirmable=confirmable)
+
+    await _paced(result, [(device.endpoint, device, one) for device in devices], rate, duration, confirmable, progress)
+    for device in devices:
+        device.close()
+    return result
+
+
+async def _paced(
+    result: FleetResult,
+    senders: list[tuple[str, Any, Callable[[Any], Any]]],
+    rate: float,
+    duration: float,
+    confirmable: bool,
+    progress: Callable[[FleetResult, float], None] | None,
+) -> None:
+    """Send `rate` uplinks per second in all, round robin over (name, target, send) for `duration`
+    seconds; confirmable ones are awaited concurrently and their acknowledgement times kept."""
+
+    async def one(name: str, target: Any, send: Callable[[Any], Any]) -> None:
         try:
-            latency = await device.notify(payload, confirmable=confirmable)
+            latency = await send(target)
         except DeviceError as problem:
             result.failed += 1
             if len(result.errors) < 20:
-                result.errors.append(f"{device.endpoint}: {problem}")
+                result.errors.append(f"{name}: {problem}")
             return
         result.acknowledged += 1
         if confirmable:
@@ -673,22 +694,88 @@ async def run_fleet(
     index = 0
     next_report = started + 1
     while time.monotonic() - started < duration:
-        device = devices[index % len(devices)]
+        name, target, send = senders[index % len(senders)]
         index += 1
         result.sent += 1
-        task = asyncio.ensure_future(one(device))
+        task = asyncio.ensure_future(one(name, target, send))
         pending.add(task)
         task.add_done_callback(pending.discard)
         now = time.monotonic()
         if progress is not None and now >= next_report:
             progress(result, now - started)
             next_report = now + 1
-        target = started + index * interval
-        await asyncio.sleep(max(0.0, target - time.monotonic()))
+        target_time = started + index * interval
+        await asyncio.sleep(max(0.0, target_time - time.monotonic()))
     if pending:
         await asyncio.gather(*pending)
-    for device in devices:
-        device.close()
+
+
+async def run_lwm2m_gateway(
+    endpoint: str,
+    node_ids: list[str],
+    port: int,
+    *,
+    payload: bytes,
+    manufacturer: str,
+    model: str,
+    rate: float,
+    duration: float,
+    host: str = "127.0.0.1",
+    confirmable: bool = True,
+    answer: bytes | None = None,
+    psk: bytes | None = None,
+    progress: Callable[[FleetResult, float], None] | None = None,
+) -> FleetResult:
+    """One LwM2M gateway (object 25, ingress.lwm2m_gateway): it registers listing `node_ids` as its end
+    devices (prefixes d00000, d00001, ...; their /3/0 names `manufacturer` and `model`), waits until the
+    platform observes their /{prefix}/19/0/0, then sends `rate` uplinks per second in all, round robin
+    over the observed sub-devices, for `duration` seconds.
+
+    With `answer`, every command to a sub-device is answered on its /19/0/0 in the Huawei demo codecs'
+    layout: `answer`'s first byte (the response's messageId), the command's mid (its bytes 1-2), then
+    the rest of `answer` (errcode, result...). Downlinks starting AA AA are the codec's report ACKs.
+
+    In the result, `connected` is the number of sub-devices the platform observed."""
+    result = FleetResult()
+    subs = [
+        SubDevice(node_id, f"d{n:05d}", manufacturer=manufacturer, model=model) for n, node_id in enumerate(node_ids)
+    ]
+    gateway = SimulatedDevice(endpoint, (host, port), sub_devices=subs, psk=(endpoint, psk) if psk else None)
+    answering: set[asyncio.Future] = set()
+
+    def on_sub_downlink(sub: SubDevice, command: bytes) -> None:
+        if answer is None or len(command) < 3 or command[:2] == b"\xaa\xaa":
+            return
+        task = asyncio.ensure_future(gateway.notify_sub(sub, answer[:1] + command[1:3] + answer[1:]))
+        answering.add(task)
+        task.add_done_callback(answering.discard)
+        task.add_done_callback(lambda done: done.cancelled() or done.exception())  # a lost answer: no matter
+
+    gateway.on_sub_downlink = on_sub_downlink
+    try:
+        await gateway.open()
+        await gateway.register()
+        await gateway.wait_observed()
+        # Those the platform refused are never observed: the gateway's log says why.
+        with contextlib.suppress(TimeoutError):
+            await gateway.wait_sub_devices_observed(timeout=max(10.0, len(subs) / 20))
+    except (DeviceError, TimeoutError) as problem:
+        result.errors.append(f"{endpoint}: {problem or 'not observed'}")
+        gateway.close()
+        return result
+    observed = [sub for sub in subs if sub.observe_token is not None]
+    result.connected = len(observed)
+    missing = len(subs) - len(observed)
+    if missing:
+        result.errors.append(f"{endpoint}: {missing} of its {len(subs)} sub-devices were not observed (see its log)")
+    if observed:
+
+        async def send(sub: SubDevice) -> float:
+            return await gateway.notify_sub(sub, payload, confirmable=confirmable)
+
+        await _paced(result, [(sub.node_id, sub, send) for sub in observed], rate, duration, confirmable, progress)
+        await asyncio.sleep(0.5)  # answers to the last commands
+    gateway.close()
     return result
 
 
