@@ -364,3 +364,68 @@ def test_sub_devices_follow_their_gateway_offline_on_deregistration_and_expiry_a
     assert Device.objects.get(pk=gateway.pk).status == Status.OFFLINE
     assert not DeviceSession.objects.filter(device__gateway=gateway).exists()
     assert any("its LwM2M registration expired" in line for line in logs_of(gateway))
+
+
+def test_over_coaps_the_sub_devices_share_the_gateways_dtls_session(owner_app):
+    from tests.ingress.fixtures import WorkerThread
+
+    psk = "73656372657450534b"
+    gateway_product(owner_app)
+    gateway = register(owner_app, "gw-secure-01", info=METER, timeout=0, psk=psk, is_secure=True)
+    listed = subs(gateway, 2)
+    worker = WorkerThread().start()
+    try:
+
+        async def scenario():
+            simulated = await online(gateway, worker.coaps_port, listed, psk=(gateway.node_id, bytes.fromhex(psk)))
+            await simulated.notify_sub(listed[0], report(42))
+            target = await db(lambda: Device.objects.get(node_id=listed[0].node_id))
+            command_id = await db(lambda: _create(Client(), owner_app, target.device_id, expireTime=0))
+            sent = await _command_to(simulated, listed[0])
+            mid = struct.unpack(">H", sent.payload[1:3])[0]
+            await db(_status, command_id, "DELIVERED")
+            await simulated.notify_sub(listed[0], b"\x03" + struct.pack(">HBb", mid, 0, 1))
+            simulated.close()
+            return command_id, sent, target
+
+        command_id, sent, target = asyncio.run(scenario())
+    finally:
+        worker.stop()
+
+    assert sent.path == f"/{listed[0].prefix}/19/1/0"
+    assert _status(command_id, "SUCCESSFUL").status == "SUCCESSFUL"
+    assert DataHistory.objects.filter(device_id=target.pk).exists()
+    assert DeviceSession.objects.get(device=target).secure is True
+
+
+def test_the_simulated_gateway_reports_for_its_sub_devices_and_answers_their_commands(owner_app, port):
+    from ingress.simulator import run_lwm2m_gateway
+
+    gateway = lwm2m_gateway(owner_app)
+    node_ids = [f"{gateway.node_id}-{n:05d}" for n in range(3)]
+
+    async def scenario():
+        run = asyncio.ensure_future(
+            run_lwm2m_gateway(
+                gateway.node_id,
+                node_ids,
+                port,
+                payload=report(9),
+                manufacturer="Acme",
+                model="m1",
+                rate=10,
+                duration=3,
+                answer=bytes.fromhex("030007"),  # messageId 3, the mid, errcode 0, result 7
+            )
+        )
+        target = await db(wait_for, lambda: Device.objects.filter(node_id=node_ids[2]).first())
+        await asyncio.sleep(0.5)
+        command_id = await db(lambda: _create(Client(), owner_app, target.device_id, expireTime=0))
+        result = await run
+        return command_id, result
+
+    command_id, result = asyncio.run(scenario())
+
+    assert result.connected == 3 and result.failed == 0 and result.acknowledged == result.sent >= 20
+    command = _status(command_id, "SUCCESSFUL")
+    assert command.status == "SUCCESSFUL" and command.result_detail == {"result": 7}
