@@ -32,9 +32,13 @@ from urllib.parse import urlsplit
 from aiocoap import Message
 from aiocoap.numbers import codes
 from aiocoap.numbers.types import ACK, CON, NON, RST
+from aiocoap.optiontypes import BlockOption
 
 from firmware import pcp
 from ingress.formats import OPAQUE, SENML_JSON, TEXT, TLV, encode_tlv_instance, encode_tlv_resource
+
+BLOCK_SZX = 6  # 1,024-byte blocks for what does not fit one datagram (RFC 7959)
+BLOCK_SIZE = 2 ** (BLOCK_SZX + 4)
 
 
 class DeviceError(Exception):
@@ -297,7 +301,14 @@ class SimulatedDevice(asyncio.DatagramProtocol):
     def _serve_gateway(self, request: Message, path: str, sub: SubDevice | None) -> Message | None:
         if path == "/25" and request.code == codes.GET:
             body, form = self.gateway_object()
-            return Message(code=codes.CONTENT, payload=body, content_format=form)
+            answer = Message(code=codes.CONTENT, payload=body, content_format=form)
+            if len(body) > BLOCK_SIZE or request.opt.block2 is not None:  # Block2 (RFC 7959): block by block
+                wanted = request.opt.block2
+                szx = min(wanted.size_exponent, BLOCK_SZX) if wanted is not None else BLOCK_SZX
+                number, size = (wanted.block_number if wanted is not None else 0), 2 ** (szx + 4)
+                answer.payload = body[number * size : (number + 1) * size]
+                answer.opt.block2 = BlockOption.BlockwiseTuple(number, (number + 1) * size < len(body), szx)
+            return answer
         if sub is None:
             return Message(code=codes.NOT_FOUND)
         rest = path[len(sub.prefix) + 1 :]
@@ -521,26 +532,42 @@ class SimulatedDevice(asyncio.DatagramProtocol):
         if self.sub_devices and "</25" not in objects:
             objects += "," + self.gateway_links()
         if self.lwm2m:
-            request = Message(code=codes.POST, payload=objects.encode(), content_format=40)
-            request.opt.uri_path = ("rd",)
-            request.opt.uri_query = (f"ep={self.endpoint}", f"lt={self.lifetime}", "lwm2m=1.0", f"b={self.binding}")
+            query = (f"ep={self.endpoint}", f"lt={self.lifetime}", "lwm2m=1.0", f"b={self.binding}")
+            answer = await self._links_request(("rd",), query, objects)
         else:
             request = Message(code=codes.POST)
             request.opt.uri_path = ("t", "r")
             request.opt.uri_query = (f"ep={self.endpoint}",)
-        request.token = random.randbytes(4)
-        answer = await self.exchange(request)
+            request.token = random.randbytes(4)
+            answer = await self.exchange(request)
         if answer.code != codes.CREATED:
             raise DeviceError(f"registration answered {answer.code}: {answer.payload.decode(errors='replace')}")
         if self.lwm2m:
             self.location = "/".join(answer.opt.location_path)
         return answer
 
+    async def _links_request(self, path: tuple[str, ...], query: tuple[str, ...], objects: str) -> Message:
+        """POST links (a registration or its update); over BLOCK_SIZE bytes (a gateway listing hundreds of
+        end devices) in Block1 blocks (RFC 7959), each answered 2.31 Continue but the last."""
+        payload = objects.encode()
+        blocks = [payload[start : start + BLOCK_SIZE] for start in range(0, len(payload), BLOCK_SIZE)] or [b""]
+        for number, chunk in enumerate(blocks):
+            request = Message(code=codes.POST, payload=chunk, content_format=40)
+            request.opt.uri_path = path
+            request.opt.uri_query = query
+            if len(blocks) > 1:
+                request.opt.block1 = BlockOption.BlockwiseTuple(number, number < len(blocks) - 1, BLOCK_SZX)
+            request.token = random.randbytes(4)
+            answer = await self.exchange(request)
+            if number < len(blocks) - 1 and answer.code != codes.CONTINUE:
+                raise DeviceError(f"block {number} of the links answered {answer.code}")
+        return answer
+
     async def update(self, objects: str | None = None) -> Message:
         """A registration update; with `objects`, new links (a gateway whose end devices changed)."""
-        request = Message(code=codes.POST)
         if objects is not None:
-            request.payload, request.opt.content_format = objects.encode(), 40
+            return await self._links_request(tuple(self.location.split("/")), (f"lt={self.lifetime}",), objects)
+        request = Message(code=codes.POST)
         request.opt.uri_path = tuple(self.location.split("/"))
         request.opt.uri_query = (f"lt={self.lifetime}",)
         request.token = random.randbytes(4)
