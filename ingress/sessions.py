@@ -383,7 +383,8 @@ def claim_orphans(worker: str, live_workers: set[str], limit: int) -> list[Sessi
                 DeviceSession.objects.select_for_update(skip_locked=True, of=("self",))
                 .select_related("device", "gateway_session__device")
                 .exclude(worker__in=live_workers)
-                .filter(expires_at__gt=timezone.now(), observe_token__isnull=False)[:limit]
+                # Not a sub-device its gateway no longer lists: its observation is not wanted.
+                .filter(expires_at__gt=timezone.now(), observe_token__isnull=False, listed=True)[:limit]
             )
             DeviceSession.objects.filter(pk__in=[session.pk for session in sessions]).update(worker=worker)
             return [SessionView.of(session, session.device.node_id) for session in sessions]

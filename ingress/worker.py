@@ -719,8 +719,8 @@ class IngressWorker:
             # A gateway's sub-device: sent at the gateway's current address, to the sub-device's prefix.
             gateway_pk = int(message["gateway"])
             gateway_view = self.views.get(gateway_pk) or await self.run_misc(sessions.by_device, gateway_pk)
-            if gateway_view is None or view.gateway_pk != gateway_pk:
-                view = None
+            if gateway_view is None or view.gateway_pk != gateway_pk or not view.listed:
+                view = None  # undeliverable: the gateway is gone, or no longer lists the sub-device
             else:
                 view = dataclasses.replace(
                     view, host=gateway_view.host, port=gateway_view.port, secure=gateway_view.secure
