@@ -282,7 +282,7 @@ def _sessions(
 
 
 def sub_views(gateway_pk: int) -> list[SessionView]:
-    """The sessions of the sub-devices a gateway lists, for a worker that takes it over or hears an update."""
+    """The sessions of a gateway's sub-devices (listed or no longer), for a worker that hears its update."""
     sessions = DeviceSession.objects.select_related("device", "gateway_session__device").filter(
         gateway_session__device_id=gateway_pk
     )
