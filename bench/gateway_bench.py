@@ -15,6 +15,17 @@ direct baseline. Flow-control limits are raised for the bench's application.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_mqtt REDIS_URL=redis://127.0.0.1:6379/0 \\
         .venv/bin/python bench/gateway_bench.py [--sub-devices 1000 --reports 10000 --devices 40 --window 2]
+
+With `--protocol lwm2m`, against one `manage.py run_ingress --workers K` instead (ingress.lwm2m_gateway):
+
+1. direct (the baseline): D registered LwM2M devices notify on /19/0/0 for S seconds (bench/ingest_bench.py's
+   raw-UDP generator processes, W notifications in flight per device);
+2. gateway: one LwM2M gateway registers listing N end devices in object 25 (timed: from the register
+   to the last /{prefix}/19/0/0 observed, which includes reading /25, N reads of /{prefix}/3/0, adding
+   them in one transaction), then notifies for them round robin for S seconds, W x 16 in flight. The
+   gateway is one asyncio process (ingress.simulator): its figure is a lower bound of the platform's.
+
+    .venv/bin/python bench/gateway_bench.py --protocol lwm2m [--sub-devices 1000 --seconds 8 --devices 400]
 """
 
 from __future__ import annotations
@@ -26,6 +37,7 @@ import hmac
 import json
 import os
 import queue
+import struct
 import subprocess
 import sys
 import threading
@@ -90,15 +102,123 @@ def gateway_load(port: int, gateway_id: str, sub_devices: int, messages: int, wi
     return added, acked[0] - 1, last[0] - first
 
 
+def lwm2m_gateway_load(
+    port: int, node_id: str, sub_devices: int, seconds: float, window: int
+) -> tuple[float, int, float]:
+    """Register one LwM2M gateway with `sub_devices` end devices and notify for them for `seconds`.
+    Returns (seconds until all were observed, notifications acknowledged, seconds of sending)."""
+    import asyncio
+
+    from ingress.simulator import DeviceError, SimulatedDevice, SubDevice
+
+    payload = b"\x00" + struct.pack(">BIH", 20, 1234, 7)
+
+    async def run() -> tuple[float, int, float]:
+        subs = [
+            SubDevice(f"{node_id}-{n:05d}", f"d{n:05d}", manufacturer="Huawei", model="v1001")
+            for n in range(sub_devices)
+        ]
+        gateway = SimulatedDevice(node_id, ("127.0.0.1", port), sub_devices=subs, timeout=5.0)
+        await gateway.open()
+        started = time.perf_counter()
+        await gateway.register()
+        await gateway.wait_sub_devices_observed(timeout=300)
+        listed = time.perf_counter() - started
+        acknowledged, index = [0], [0]
+        first = time.perf_counter()
+        deadline = first + seconds
+
+        async def sender() -> None:
+            while time.perf_counter() < deadline:
+                sub = subs[index[0] % len(subs)]
+                index[0] += 1
+                try:
+                    await gateway.notify_sub(sub, payload)
+                except DeviceError:
+                    continue
+                acknowledged[0] += 1
+
+        await asyncio.gather(*(sender() for _ in range(window * 16)))
+        elapsed = time.perf_counter() - first
+        gateway.close()
+        return listed, acknowledged[0], elapsed
+
+    return asyncio.run(run())
+
+
+def lwm2m_main(args: argparse.Namespace) -> None:
+    import signal
+
+    from bench.ingest_bench import _free_udp_port, cleanup, prepare, setup_django, stored, wait_for_workers
+    from bench.ingest_bench import run_load as coap_load
+
+    database_url = setup_django(os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench_ingest"))
+    from products.models import Product
+
+    application, endpoints = prepare(args.devices + 1)
+    application.device_quota = 10**6
+    application.save(update_fields=["device_quota"])
+    Product.objects.filter(application=application).update(lwm2m_gateway=True)
+    gateway, endpoints = endpoints[0], endpoints[1:]
+    rows = []
+    port, coaps = _free_udp_port(), _free_udp_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "COAPS_PORT": str(coaps),
+        "INGRESS_CODEC_MODULE": "tests.ingress.water_codec",
+        "LOG_LEVEL": "WARNING",
+    }
+    ingress = subprocess.Popen(
+        [sys.executable, "manage.py", "run_ingress", "--workers", str(args.workers), "--port", str(port)],
+        cwd=BASE_DIR,
+        env=env,
+        start_new_session=True,
+    )
+    try:
+        wait_for_workers(args.workers, ingress)
+        before = stored(application)
+        direct = coap_load("ingress", port, endpoints, args.generators, args.seconds, args.window)
+        time.sleep(1)  # the last batch commits
+        rows.append(
+            (f"direct: {args.devices} devices, uplinks stored", (stored(application) - before) / direct["elapsed"])
+        )
+        before = stored(application)
+        listed, acknowledged, elapsed = lwm2m_gateway_load(port, gateway, args.sub_devices, args.seconds, args.window)
+        time.sleep(1)
+        rows.append(
+            (f"gateway: {args.sub_devices} sub-devices, uplinks stored", (stored(application) - before) / elapsed)
+        )
+        rows.append((f"gateway: notifications acknowledged ({acknowledged})", acknowledged / elapsed))
+    finally:
+        os.killpg(ingress.pid, signal.SIGTERM)
+        ingress.wait(timeout=20)
+        cleanup(application)
+    print(f"LwM2M: {args.seconds:.0f} s per phase; direct: {args.devices} devices, {args.generators} generator "
+          f"processes, window {args.window}; gateway: {args.sub_devices} end devices, {args.window * 16} in flight; "
+          f"{args.workers} run_ingress workers")  # fmt: skip
+    print(f"listing {args.sub_devices} end devices (register to the last observed): {listed:.2f} s")
+    print(f"{'':56}{'per second':>12}{'x direct':>10}")
+    for name, rate in rows:
+        print(f"{name:56}{rate:12,.0f}{rate / rows[0][1]:10.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
+    parser.add_argument("--protocol", choices=["mqtt", "lwm2m"], default="mqtt")
+    parser.add_argument("--seconds", type=float, default=8.0, help="lwm2m: seconds of sending in each phase")
     parser.add_argument("--sub-devices", type=int, default=1000)
     parser.add_argument("--reports", type=int, default=10_000, help="uplinks stored in each phase")
     parser.add_argument("--devices", type=int, default=40, help="direct devices of the baseline")
     parser.add_argument("--generators", type=int, default=2, help="processes of the baseline's clients")
     parser.add_argument("--window", type=int, default=2, help="QoS 1 messages in flight per connection")
-    parser.add_argument("--workers", type=int, default=2, help="run_mqtt worker processes (SO_REUSEPORT)")
+    parser.add_argument("--workers", type=int, default=2, help="run_mqtt (run_ingress) worker processes")
     args = parser.parse_args()
+    if args.protocol == "lwm2m":
+        if "--devices" not in sys.argv:
+            args.devices = 400
+        lwm2m_main(args)
+        return
 
     from bench.ingest_bench import cleanup, prepare, setup_django, stored
 

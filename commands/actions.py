@@ -35,7 +35,7 @@ from commands.models import (
     new_command_id,
 )
 from commands.validation import check_command
-from devices import logs
+from devices import gateways, logs
 from devices.models import Device, LogKind, Status, StatusDetail
 from products.models import Product
 from subscriptions import actions as push
@@ -152,16 +152,18 @@ def do_create_command(
         expires_at=now + dt.timedelta(seconds=values["expire_time"]) if values["expire_time"] else None,
         batch_task=batch_task,
     )
+    # An LwM2M gateway's sub-device is reached when its gateway is: the gateway's power mode governs it.
+    gateway_mode = power_mode(device) if device.gateway_id is not None else None
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT * FROM commands_create(%s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s::smallint, %s, %s, %s, %s, %s, %s,"
-            " %s)",
+            " %s, %s)",
             [
                 created.command_id, application.pk, device.pk, created.service_id, created.method,
                 json.dumps(created.paras), created.callback_url, created.expire_time, created.max_retransmit,
                 batch_task.pk if batch_task else None, now, created.expires_at, MAX_PENDING,
                 settings.COMMAND_DEFAULT_POWER_MODE, LogKind.COMMAND,
-                f"command {created.service_id}.{created.method} created, ",
+                f"command {created.service_id}.{created.method} created, ", gateway_mode,
             ],
         )  # fmt: skip
         row = cursor.fetchone()
@@ -191,8 +193,12 @@ def delivery_settings(devices: Iterable[Device]) -> dict[int, tuple[str, str]]:
     """(power mode, LwM2M downlink method) per device pk, each field from the device's own policy, else
     its product's, else the platform's settings; one query for any number of devices."""
     devices = list(devices)
-    products = {device.product_id for device in devices if device.product_id}
-    found = DeliveryPolicy.objects.filter(device__in=[device.pk for device in devices])
+    # An LwM2M gateway's sub-device is reached when its gateway is: the gateway's power mode governs it,
+    # and the gateway's downlink method applies when the sub-device and its product set none (one more
+    # query, only when sub-devices are asked about).
+    via = gateways.lwm2m_gateways(device.gateway_id for device in devices if device.gateway_id)
+    products = {device.product_id for device in devices if device.product_id} | {pk for pk in via.values() if pk}
+    found = DeliveryPolicy.objects.filter(device__in=[device.pk for device in devices] + list(via))
     if products:
         found = found | DeliveryPolicy.objects.filter(product_id__in=products)
     by_device, by_product = {}, {}
@@ -203,10 +209,14 @@ def delivery_settings(devices: Iterable[Device]) -> dict[int, tuple[str, str]]:
     )
     resolved = {}
     for device in devices:
-        chain = [by_device.get(device.pk), by_product.get(device.product_id), defaults]
-        chain = [policy for policy in chain if policy is not None]
+        own = [by_device.get(device.pk), by_product.get(device.product_id)]
+        gateway = []
+        if device.gateway_id in via:
+            gateway = [by_device.get(device.gateway_id), by_product.get(via[device.gateway_id])]
+        chain = [policy for policy in [*own, *gateway, defaults] if policy is not None]
+        modes = [policy for policy in [*gateway, defaults] if policy is not None] if gateway else chain
         resolved[device.pk] = (
-            next(policy.power_mode for policy in chain if policy.power_mode),
+            next(policy.power_mode for policy in modes if policy.power_mode),
             next(policy.lwm2m_downlink for policy in chain if policy.lwm2m_downlink),
         )
     return resolved

@@ -2,7 +2,8 @@
 
 `encode()` turns a cloudReq into the device's bytes with the product's codec (products.codecs), or,
 for an MQTT device of a product without codec (JSON mode) and for a gateway's sub-device (with its
-deviceId), into the cloudReq's compact JSON;
+deviceId), into the cloudReq's compact JSON (an LwM2M gateway's sub-device gets its product's codec
+bytes, written to /{prefix}/19/1/0 through the gateway: ingress.lwm2m_gateway);
 `deliver()` hands them to the ingress worker that holds the device (devices.downlink), which reports
 acked, reset, timeout, error or undeliverable back through devices.hooks; commands/apps.py connects
 those reports to commands.actions.
@@ -14,7 +15,7 @@ import json
 from typing import Any
 
 from commands import actions
-from devices import downlink
+from devices import downlink, gateways
 from devices.models import Device
 
 
@@ -27,7 +28,7 @@ def encode(device: Device, cloud_req: dict[str, Any]) -> bytes:
 
     if device.product is None:
         raise EncodeError("the device is tied to no product")
-    if device.gateway_id is not None:
+    if device.gateway_id is not None and not gateways.lwm2m_gateways([device.gateway_id]):
         # A gateway's sub-device: its gateway reads the cloudReq JSON on its own command topic, with the
         # sub-device's deviceId, and answers with it (devices.gateways, docs/gateways.md).
         fields = ("msgType", "serviceId", "cmd", "paras", "hasMore", "mid")

@@ -64,6 +64,21 @@ class Added:
     created: bool
 
 
+def lwm2m_gateways(gateway_pks: Iterable[int]) -> dict[int, int | None]:
+    """Among these gateways, the LwM2M gateways (their product says so, and it is not an MQTT product),
+    with their product's pk: one query. Their sub-devices get binary commands through their product's
+    codec and follow the gateway's power mode (commands.actions)."""
+    pks = {pk for pk in gateway_pks if pk is not None}
+    if not pks:
+        return {}
+    rows = (
+        Device.objects.filter(pk__in=pks, product__lwm2m_gateway=True)
+        .exclude(product__protocol_type__iexact="MQTT")
+        .values_list("pk", "product_id")
+    )
+    return dict(rows)
+
+
 def get_gateway(device_pk: int) -> Device | None:
     return Device.objects.select_related("application", "gateway").filter(pk=device_pk).first()
 
@@ -290,7 +305,9 @@ def _save_statuses(gateway: Device, changed: list[tuple[Device, str]], why: str)
 
 
 @transaction.atomic
-def do_gateway_offline(gateway_pk: int, *, why: str = "its gateway went offline") -> int:
+def do_gateway_offline(
+    gateway_pk: int, *, why: str = "its gateway went offline", because: str = "its MQTT connection closed"
+) -> int:
     """The gateway is offline: it goes OFFLINE, and so do its sub-devices that were not (marked
     BRIDGE_OFFLINE, so they come back with it). Returns how many sub-devices followed."""
     gateway = get_gateway(gateway_pk)
@@ -305,7 +322,7 @@ def do_gateway_offline(gateway_pk: int, *, why: str = "its gateway went offline"
             nt.DEVICE_INFO_CHANGED,
             payloads.device_info_changed(gateway.device_id, gateway.gateway_device_id, device_info(gateway)),
         )
-        logs.log(gateway, LogKind.STATUS, f"{previous} -> OFFLINE: its MQTT connection closed")
+        logs.log(gateway, LogKind.STATUS, f"{previous} -> OFFLINE: {because}")
     return follow_gateways([gateway.pk], why=why)
 
 
@@ -380,3 +397,137 @@ def sub_device_rows(gateway: Device, *, limit: int) -> list[Device]:
     """The gateway's first sub-devices by nodeId, for its portal page (one query)."""
     fields = ("pk", "device_id", "node_id", "name", "status", "status_detail", "last_seen_at", "shadow", "gateway_id")
     return list(Device.objects.filter(gateway=gateway).only(*fields).order_by("node_id")[:limit])
+
+
+# --- LwM2M gateways (object 25): the gateway lists its sub-devices at each registration -----------------
+
+
+@dataclass(frozen=True)
+class ListedSubDevice:
+    """One sub-device an LwM2M gateway lists (an instance of its object 25): its nodeId (Device ID), and
+    the manufacturer and model it reads from the sub-device's /3/0 when the nodeId is new, or the reason
+    that read failed."""
+
+    node_id: str
+    manufacturer_id: str = ""
+    model: str = ""
+    unreadable: str = ""
+
+
+@dataclass
+class Listing:
+    """What a gateway's list of sub-devices led to: its sub-devices by nodeId, and the refused ones."""
+
+    accepted: dict[str, Device]
+    refused: dict[str, str]
+    added: int = 0
+    adopted: int = 0
+    unlisted: int = 0
+
+
+def unknown_node_ids(gateway_pk: int, node_ids: Sequence[str]) -> set[str]:
+    """The nodeIds no device has yet: the LwM2M gateway reads their manufacturer and model (/3/0)."""
+    known = set(Device.objects.filter(node_id__in=list(node_ids)).values_list("node_id", flat=True))
+    return {node_id for node_id in node_ids if node_id not in known}
+
+
+@transaction.atomic
+def do_list_sub_devices(gateway: Device, listed: Sequence[ListedSubDevice]) -> Listing:
+    """An LwM2M gateway's sub-devices are those it lists now (its object 25 at a registration).
+
+    Each listed nodeId is: kept when it is already this gateway's; adopted when it is a device of the
+    gateway's application with no gateway (it is reached through this gateway from now on); added
+    (do_add_sub_devices, one transaction, one deviceAdded each) when no device has it, with the
+    application's product of the manufacturer and model it reported; refused otherwise (another
+    application's, another gateway's, a gateway itself, no such product, unreadable), each refusal logged
+    on the gateway with its nodeId and rule. The listed ones are ONLINE; this gateway's sub-devices it no
+    longer lists go OFFLINE (it says they are not connected to it; they are not deleted: an end device
+    out of radio range comes back, and its history stays)."""
+    _check_gateway(gateway)
+    application = gateway.application
+    refused: dict[str, str] = {}
+    existing = {
+        device.node_id: device
+        for device in Device.objects.select_related("application").filter(node_id__in=[one.node_id for one in listed])
+    }
+    owned = list(Product.objects.filter(application=application))
+    by_model = {(product.manufacturer_id, product.model): product for product in owned}
+    kept: dict[str, Device] = {}
+    adopt: list[Device] = []
+    new: list[SubDeviceInfo] = []
+    for one in listed:
+        device = existing.get(one.node_id)
+        if device is not None:
+            if device.pk == gateway.pk:
+                refused[one.node_id] = "it is the gateway itself"
+            elif device.application_id != application.pk:
+                refused[one.node_id] = "the nodeId is already registered to another device or gateway"
+            elif device.gateway_id == gateway.pk:
+                kept[one.node_id] = device
+            elif device.gateway_id is not None:
+                refused[one.node_id] = "it is already a sub-device of another gateway"
+            elif device.node_type == NodeType.GATEWAY:
+                refused[one.node_id] = "it is a gateway itself (nested gateways are not supported)"
+            else:
+                adopt.append(device)
+            continue
+        if one.unreadable:
+            refused[one.node_id] = f"a new nodeId, and its manufacturer and model could not be read: {one.unreadable}"
+            continue
+        product = by_model.get((one.manufacturer_id, one.model))
+        if product is None:
+            refused[one.node_id] = (
+                f"no product of this application has manufacturerId {one.manufacturer_id!r} and model "
+                f"{one.model!r} (its /3/0 resources 0 and 1)"
+            )
+            continue
+        new.append(SubDeviceInfo(node_id=one.node_id, product_id=str(product.product_id)))
+    listing = Listing(accepted=dict(kept), refused=refused)
+    if new:
+        try:
+            with transaction.atomic():
+                added = do_add_sub_devices(gateway, new)
+        except GatewayRefused as refusal:
+            for info in new:
+                refused[info.node_id] = f"adding the new sub-devices was refused: {refusal}"
+        else:
+            listing.accepted.update({one.device.node_id: one.device for one in added})
+            listing.added = sum(one.created for one in added)
+    if adopt:
+        _adopt(gateway, adopt)
+        listing.accepted.update({device.node_id: device for device in adopt})
+        listing.adopted = len(adopt)
+    for node_id, reason in refused.items():
+        logs.log(gateway, LogKind.INFO, f"LwM2M gateway: sub-device {node_id} refused: {reason}")
+    statuses = {device.device_id: Status.ONLINE for device in listing.accepted.values()}
+    unlisted = Device.objects.filter(gateway_id=gateway.pk).exclude(pk__in=[d.pk for d in listing.accepted.values()])
+    gone = {
+        device_id: Status.OFFLINE
+        for device_id in unlisted.exclude(status=Status.OFFLINE).values_list("device_id", flat=True)
+    }
+    listing.unlisted = len(gone)
+    if statuses or gone:
+        do_report_sub_device_status(gateway, {**statuses, **gone})
+    return listing
+
+
+def _adopt(gateway: Device, devices: list[Device]) -> None:
+    """Devices of the gateway's application that it now lists become its sub-devices (deviceInfoChanged)."""
+    if gateway.node_type != NodeType.GATEWAY:
+        Device.objects.filter(pk=gateway.pk).update(node_type=NodeType.GATEWAY, updated_at=timezone.now())
+        gateway.node_type = NodeType.GATEWAY
+        logs.log(gateway, LogKind.INFO, "became a gateway: it lists its first sub-devices")
+    Device.objects.filter(pk__in=[device.pk for device in devices]).update(
+        gateway=gateway, node_type=NodeType.ENDPOINT, updated_at=timezone.now()
+    )
+    for device in devices:
+        device.gateway, device.node_type = gateway, NodeType.ENDPOINT
+    push.notify_many(
+        gateway.application,
+        nt.DEVICE_INFO_CHANGED,
+        [payloads.device_info_changed(device.device_id, gateway.device_id, device_info(device)) for device in devices],
+    )
+    logs.log_many(
+        (device, LogKind.INFO, f"now reached through gateway {gateway.node_id}, which lists it", None, None)
+        for device in devices
+    )

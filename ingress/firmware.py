@@ -89,7 +89,8 @@ def load_job(sub_pk: int) -> Job | None:
     if session is None:
         return Job(sub.pk, sub.sub_operation_id, sub.device_id, problem="DEVICE_NOT_ONLINE")
     has_object = any(str(link.get("path", "")).strip("/").split("/")[0] == "5" for link in session.object_links or [])
-    if session.channel != Channel.LWM2M or not has_object:
+    # An LwM2M gateway's end device is not upgraded through its gateway (docs/gateways.md, "Limits").
+    if session.channel != Channel.LWM2M or not has_object or session.gateway_session_id is not None:
         return Job(sub.pk, sub.sub_operation_id, sub.device_id, problem="NO_PROTOCOL_SERVICE")
     product = Device.objects.select_related("product").get(pk=sub.device_id).product
     profile = (product.profile.get("device") or {}) if product is not None else {}

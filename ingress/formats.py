@@ -142,6 +142,11 @@ def encode_tlv_resource(identifier: int, value: bytes) -> bytes:
     return _tlv_entry(RESOURCE_VALUE, identifier, value)
 
 
+def encode_tlv_instance(identifier: int, resources: bytes) -> bytes:
+    """An object instance around its resources' TLVs (an object read: /25 of a simulated gateway)."""
+    return _tlv_entry(OBJECT_INSTANCE, identifier, resources)
+
+
 def encode_tlv_multiple(identifier: int, instances: list[bytes]) -> bytes:
     inner = b"".join(_tlv_entry(RESOURCE_INSTANCE, index, value) for index, value in enumerate(instances))
     return _tlv_entry(MULTIPLE_RESOURCE, identifier, inner)

@@ -33,7 +33,7 @@ class DeviceSession(models.Model):
     binding = models.CharField(max_length=8, default="U")
     lwm2m_version = models.CharField(max_length=8, blank=True, default="")
     object_links = models.JSONField(default=list, blank=True)  # the registration's link format, parsed
-    observed_path = models.CharField(max_length=32)
+    observed_path = models.CharField(max_length=64)
     observe_token = models.BinaryField(max_length=8, null=True)
     previous_token = models.BinaryField(max_length=8, null=True)
     observed = models.BooleanField(default=False)  # the device answered the observe request
@@ -42,6 +42,17 @@ class DeviceSession(models.Model):
     registered_at = models.DateTimeField()
     updated_at = models.DateTimeField()
     expires_at = models.DateTimeField()
+    # LwM2M gateways (OMA LwM2M Gateway, object 25; docs/gateways.md): the gateway's own session says
+    # whether it acts as one; each sub-device it lists has a session of its own under the gateway's
+    # (same address, lifetime and worker; deleted with it) for the prefix the gateway gave it, so its
+    # observation of /{prefix}/19/0/0 and its downlinks to /{prefix}/19/1/0 work as a direct device's.
+    lwm2m_gateway = models.BooleanField(default=False)
+    gateway_session = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="sub_sessions"
+    )
+    prefix = models.CharField(max_length=32, blank=True, default="")
+    # False once the gateway's object 25 no longer lists the sub-device: its notifications are refused.
+    listed = models.BooleanField(default=True)
 
     class Meta:
         indexes = [

@@ -58,6 +58,7 @@ class Uplink:
     secure: bool = False  # arrived over DTLS (or TLS)
     transport: str = "CoAP"
     json: bool = False  # the payload is the deviceReq/deviceRsp JSON itself (MQTT data/json): no codec
+    gateway_pk: int | None = None  # came through this LwM2M gateway (ingress.lwm2m_gateway): it is seen too
     received_at: dt.datetime = field(default_factory=timezone.now)
 
 
@@ -153,6 +154,7 @@ def _handle(uplinks: Sequence[Uplink]) -> list[Outcome]:
                     FAILED, acknowledge=False, detail="internal error: the device will retransmit"
                 )
 
+    _gateways_seen(uplinks, outcomes, devices)
     replied = [index for index in plans if outcomes[index] is not None]
     _reply_methods([outcomes[index] for index in replied], [plans[index].device for index in replied])
 
@@ -163,6 +165,25 @@ def _handle(uplinks: Sequence[Uplink]) -> list[Outcome]:
             (done if outcome.acknowledge else released).append((uplink.device_pk, uplink.message_id))
     flow.settle(done, released)
     return [outcome for outcome in outcomes if outcome is not None]
+
+
+def _gateways_seen(uplinks: Sequence[Uplink], outcomes: list[Outcome | None], devices: dict[int, Device]) -> None:
+    """An LwM2M gateway that reports for its sub-devices is alive: seen once per batch (a Redis write
+    while it is ONLINE), so the status sweep does not take it, and its sub-devices, OFFLINE."""
+    seen: dict[int, Device] = {}
+    for uplink, outcome in zip(uplinks, outcomes, strict=True):
+        device = devices.get(uplink.device_pk)
+        if uplink.gateway_pk is None or device is None or outcome is None or not outcome.acknowledge:
+            continue
+        if device.gateway is not None and device.gateway_id == uplink.gateway_pk:
+            device.gateway.application = device.application
+            seen[device.gateway_id] = device.gateway
+    now = timezone.now()
+    for gateway in seen.values():
+        try:
+            actions.record_seen(gateway, now)
+        except Exception:  # the uplinks are stored: a missed last-seen is not worth failing them
+            log.exception("recording gateway %s seen failed", gateway.pk)
 
 
 @dataclass

@@ -56,6 +56,18 @@ class SessionView:
     previous_token: bytes | None
     observed: bool
     lifetime: int
+    lwm2m_gateway: bool = False  # an LwM2M gateway: its object 25 lists sub-devices (ingress.lwm2m_gateway)
+    gateway_pk: int | None = None  # a gateway's sub-device: its gateway, whose address it shares
+    prefix: str = ""  # ... and the prefix its paths carry on the gateway: /{prefix}/19/0/0
+    listed: bool = True  # ... False once the gateway no longer lists it: its notifications are refused
+    gateway_node_id: str = ""  # ... and the gateway's nodeId: the DTLS identity of the session it shares
+
+    @property
+    def downlink_path(self) -> tuple[str, ...]:
+        """Where downlinks go: /19/1/0 (prefixed for a gateway's sub-device), or Huawei's /t/d."""
+        if self.channel != Channel.LWM2M:
+            return ("t", "d")
+        return (self.prefix, "19", "1", "0") if self.prefix else ("19", "1", "0")
 
     @classmethod
     def of(cls, session: DeviceSession, node_id: str) -> SessionView:
@@ -73,6 +85,11 @@ class SessionView:
             previous_token=bytes(session.previous_token) if session.previous_token is not None else None,
             observed=session.observed,
             lifetime=session.lifetime,
+            lwm2m_gateway=session.lwm2m_gateway,
+            gateway_pk=session.gateway_session.device_id if session.gateway_session_id is not None else None,
+            prefix=session.prefix,
+            listed=session.listed,
+            gateway_node_id=session.gateway_session.device.node_id if session.gateway_session_id is not None else "",
         )
 
 
@@ -127,6 +144,8 @@ def register(
         device = _check_device(node_id, secure=secure, identity=identity, host=host)
         lifetime = max(settings.INGRESS_MIN_LIFETIME, lifetime or settings.INGRESS_DEFAULT_LIFETIME)
         now = timezone.now()
+        lists_gateway = channel == Channel.LWM2M and has_object(objects or [], GATEWAY_OBJECT)
+        acts_as_gateway = lists_gateway and device.product is not None and device.product.lwm2m_gateway
         with transaction.atomic():
             first = not device.activated
             if first:
@@ -153,8 +172,21 @@ def register(
                 "registered_at": now,
                 "updated_at": now,
                 "expires_at": now + dt.timedelta(seconds=lifetime),
+                "lwm2m_gateway": acts_as_gateway,
+                "gateway_session": None,
+                "prefix": "",
+                "listed": True,
             }
             session, _ = DeviceSession.objects.update_or_create(device=device, defaults=values)
+            if lists_gateway and not acts_as_gateway:
+                product = device.product.archive_stem if device.product is not None else "none"
+                logs.log(
+                    device,
+                    LogKind.INFO,
+                    f"object 25 (LwM2M Gateway) ignored: its product ({product}) is not an LwM2M gateway product",
+                )
+            if not acts_as_gateway and old is not None and old.lwm2m_gateway:
+                _stop_gateway(device, "its gateway registered again without acting as an LwM2M gateway")
             kind = "LwM2M" if channel == Channel.LWM2M else "Huawei CoAP (t/r)"
             logs.log(
                 device,
@@ -166,6 +198,23 @@ def register(
         return SessionView.of(session, device.node_id)
     finally:
         close_old_connections()
+
+
+GATEWAY_OBJECT = 25  # OMA LwM2M Gateway object
+
+
+def has_object(links: list[dict[str, Any]], object_id: int) -> bool:
+    """Whether a registration's links list the object (`</25>`, `</25/0>`...), unprefixed."""
+    wanted = str(object_id)
+    return any(str(link.get("path", "")).strip("/").split("/")[0] == wanted for link in links)
+
+
+def _stop_gateway(device: Device, why: str) -> None:
+    """The device no longer acts as an LwM2M gateway: its sub-devices' sessions go, they go OFFLINE."""
+    from devices import gateways
+
+    DeviceSession.objects.filter(gateway_session__device=device).delete()
+    gateways.follow_gateways([device.pk], why=why)
 
 
 def update(
@@ -185,8 +234,8 @@ def update(
         now = timezone.now()
         with transaction.atomic():
             session = (
-                DeviceSession.objects.select_for_update()
-                .select_related("device")
+                DeviceSession.objects.select_for_update(of=("self",))
+                .select_related("device", "gateway_session__device")
                 .filter(registration_id=registration_id)
                 .first()
             )
@@ -201,12 +250,33 @@ def update(
                 session.lifetime = max(settings.INGRESS_MIN_LIFETIME, lifetime)
             if binding:
                 session.binding = binding
+            stopped = False
             if objects:
                 session.object_links = objects
+                if session.channel == Channel.LWM2M and session.gateway_session_id is None:
+                    product = session.device.product
+                    acts = has_object(objects, GATEWAY_OBJECT) and product is not None and product.lwm2m_gateway
+                    stopped = session.lwm2m_gateway and not acts
+                    session.lwm2m_gateway = acts
             session.expires_at = now + dt.timedelta(seconds=session.lifetime)
             session.save()
+            if session.lwm2m_gateway:
+                # Its sub-devices share its address, worker and lifetime (ingress.lwm2m_gateway).
+                DeviceSession.objects.filter(gateway_session=session).update(
+                    host=host,
+                    port=port,
+                    worker=worker,
+                    secure=session.secure,
+                    lifetime=session.lifetime,
+                    binding=session.binding,
+                    heard_at=now,
+                    updated_at=now,
+                    expires_at=session.expires_at,
+                )
             if moved:
                 logs.log(session.device, LogKind.INFO, f"registration update from a new address {host}:{port}")
+            if stopped:
+                _stop_gateway(session.device, "its gateway no longer lists object 25")
         get_redis().set(owner_key(session.device_id), worker, ex=_owner_ttl(session.lifetime))
         return SessionView.of(session, session.device.node_id)
     finally:
@@ -215,14 +285,24 @@ def update(
 
 def deregister(registration_id: str, *, secure: bool = False) -> None:
     try:
-        session = DeviceSession.objects.select_related("device").filter(registration_id=registration_id).first()
+        session = (
+            DeviceSession.objects.select_related("device", "gateway_session__device")
+            .filter(registration_id=registration_id)
+            .first()
+        )
         if session is None:
             raise Refused("4.04", f"no registration {registration_id}")
         if session.secure and not secure:
             raise Refused("4.03", "a registration made over CoAPS is ended over CoAPS only")
-        session.delete()
+        session.delete()  # a gateway's sub-devices' sessions with it
         get_redis().delete(owner_key(session.device_id))
         logs.log(session.device, LogKind.INFO, "LwM2M de-registration")
+        if session.lwm2m_gateway:
+            from devices import gateways
+
+            gateways.do_gateway_offline(
+                session.device_id, why="its gateway de-registered", because="LwM2M de-registration"
+            )
     finally:
         close_old_connections()
 
@@ -231,7 +311,11 @@ def observed(device_pk: int, token: bytes, *, worker: str, host: str, port: int,
     """The device answered the observe request made with `token` (the answer reached `worker` at
     `at`): record it. False if the device refused (an error code), which is logged on the device."""
     try:
-        session = DeviceSession.objects.select_related("device").filter(device_id=device_pk).first()
+        session = (
+            DeviceSession.objects.select_related("device", "gateway_session__device")
+            .filter(device_id=device_pk)
+            .first()
+        )
         if session is None:
             return False
         if not code.startswith("2."):
@@ -250,8 +334,12 @@ def by_token(token: bytes) -> SessionView | None:
     """The session a notification's token belongs to (its current or its previous token)."""
     try:
         session = (
-            DeviceSession.objects.select_related("device").filter(observe_token=token).first()
-            or DeviceSession.objects.select_related("device").filter(previous_token=token).first()
+            DeviceSession.objects.select_related("device", "gateway_session__device")
+            .filter(observe_token=token)
+            .first()
+            or DeviceSession.objects.select_related("device", "gateway_session__device")
+            .filter(previous_token=token)
+            .first()
         )
         return SessionView.of(session, session.device.node_id) if session is not None else None
     finally:
@@ -260,7 +348,11 @@ def by_token(token: bytes) -> SessionView | None:
 
 def by_device(device_pk: int) -> SessionView | None:
     try:
-        session = DeviceSession.objects.select_related("device").filter(device_id=device_pk).first()
+        session = (
+            DeviceSession.objects.select_related("device", "gateway_session__device")
+            .filter(device_id=device_pk)
+            .first()
+        )
         return SessionView.of(session, session.device.node_id) if session is not None else None
     finally:
         close_old_connections()
@@ -288,10 +380,11 @@ def claim_orphans(worker: str, live_workers: set[str], limit: int) -> list[Sessi
     try:
         with transaction.atomic():
             sessions = list(
-                DeviceSession.objects.select_for_update(skip_locked=True)
-                .select_related("device")
+                DeviceSession.objects.select_for_update(skip_locked=True, of=("self",))
+                .select_related("device", "gateway_session__device")
                 .exclude(worker__in=live_workers)
-                .filter(expires_at__gt=timezone.now(), observe_token__isnull=False)[:limit]
+                # Not a sub-device its gateway no longer lists: its observation is not wanted.
+                .filter(expires_at__gt=timezone.now(), observe_token__isnull=False, listed=True)[:limit]
             )
             DeviceSession.objects.filter(pk__in=[session.pk for session in sessions]).update(worker=worker)
             return [SessionView.of(session, session.device.node_id) for session in sessions]
@@ -303,7 +396,16 @@ def expire_sessions(now: dt.datetime | None = None) -> int:
     """Forget registrations past their lifetime and grace: the device must register again."""
     try:
         cutoff = (now or timezone.now()) - dt.timedelta(seconds=settings.INGRESS_SESSION_GRACE)
-        deleted, _ = DeviceSession.objects.filter(expires_at__lt=cutoff).delete()
+        expired = DeviceSession.objects.filter(expires_at__lt=cutoff)
+        gateway_pks = list(expired.filter(lwm2m_gateway=True).values_list("device_id", flat=True))
+        deleted, _ = expired.delete()
+        if gateway_pks:
+            from devices import gateways
+
+            for gateway_pk in gateway_pks:  # their sub-devices follow them (devices.gateways)
+                gateways.do_gateway_offline(
+                    gateway_pk, why="its gateway's registration expired", because="its LwM2M registration expired"
+                )
         return deleted
     finally:
         close_old_connections()

@@ -19,6 +19,8 @@ channel.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import random
 import struct
 import time
@@ -30,9 +32,13 @@ from urllib.parse import urlsplit
 from aiocoap import Message
 from aiocoap.numbers import codes
 from aiocoap.numbers.types import ACK, CON, NON, RST
+from aiocoap.optiontypes import BlockOption
 
 from firmware import pcp
-from ingress.formats import OPAQUE, TEXT
+from ingress.formats import OPAQUE, SENML_JSON, TEXT, TLV, encode_tlv_instance, encode_tlv_resource
+
+BLOCK_SZX = 6  # 1,024-byte blocks for what does not fit one datagram (RFC 7959)
+BLOCK_SIZE = 2 ** (BLOCK_SZX + 4)
 
 
 class DeviceError(Exception):
@@ -48,6 +54,21 @@ class Received:
     payload: bytes
     confirmable: bool
     at: float
+
+
+@dataclass
+class SubDevice:
+    """An end device behind a simulated LwM2M gateway: an instance of its object 25 (Device ID = nodeId,
+    Prefix), with /3/0 (Manufacturer, Model Number) and /19 under its prefix."""
+
+    node_id: str
+    prefix: str
+    manufacturer: str = "Huawei"
+    model: str = "v1001"
+    objects: str = "</3/0>,</19/0>,</19/1>"
+    observe_token: bytes | None = None
+    observe_sequence: int = 2
+    observed: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 @dataclass
@@ -80,6 +101,7 @@ class SimulatedDevice(asyncio.DatagramProtocol):
     _separate: dict[bytes, asyncio.Future] = field(default_factory=dict)
     _mid: int = field(default_factory=lambda: random.randint(0, 0xFFFF))
     on_downlink: Callable[[bytes], None] | None = None  # called with each payload on /19/1/0 (or /t/d)
+    on_sub_downlink: Callable[[SubDevice, bytes], None] | None = None  # ... on a sub-device's /{prefix}/19/1/0
     # LwM2M object 5 (Firmware Update) and /3/0/3
     firmware: bool = False
     firmware_version: str = "V1.0"
@@ -98,6 +120,9 @@ class SimulatedDevice(asyncio.DatagramProtocol):
     fw_ended: asyncio.Event = field(default_factory=asyncio.Event)
     _fw_observers: dict[str, bytes] = field(default_factory=dict)
     _fw_task: Any = None
+    # An LwM2M gateway (object 25): the end devices behind it, by prefix; its registration lists </25/n>.
+    sub_devices: list[SubDevice] = field(default_factory=list)
+    object_25_format: int = TLV  # how /25 and /{prefix}/3/0 are answered: TLV or SenML JSON (110)
 
     # --- socket -----------------------------------------------------------------------------------
     async def open(self, local_port: int = 0) -> SimulatedDevice:
@@ -212,8 +237,13 @@ class SimulatedDevice(asyncio.DatagramProtocol):
         path = "/" + "/".join(request.opt.uri_path)
         uplink_path = "/19/0/0" if self.lwm2m else "/t/d"
         answer = Message(code=codes.NOT_FOUND)
+        sub = self._sub_device(path)
         if self.firmware and (path.startswith("/5/0/") or path == "/3/0/3"):
             answer = self._serve_firmware(request, path)
+        elif self.sub_devices and (path == "/25" or sub is not None):
+            answer = self._serve_gateway(request, path, sub)
+            if answer is None:
+                return
         elif request.code == codes.GET and path == uplink_path and request.opt.observe == 0:
             self.observe_requested.set()
             if not self.answer_observe:
@@ -240,6 +270,96 @@ class SimulatedDevice(asyncio.DatagramProtocol):
         else:
             answer.mtype, answer.mid = NON, self.next_mid()
         self.send(answer)
+
+    # --- LwM2M gateway (object 25) ---------------------------------------------------------------
+    def _sub_device(self, path: str) -> SubDevice | None:
+        first = path.strip("/").split("/")[0]
+        return next((sub for sub in self.sub_devices if sub.prefix == first), None)
+
+    def gateway_object(self) -> tuple[bytes, int]:
+        """/25 as the gateway answers a read: each instance's Device ID (0), Prefix (1), IoT Device Objects (3)."""
+        if self.object_25_format == SENML_JSON:
+            records = []
+            for number, sub in enumerate(self.sub_devices):
+                records += [
+                    {"bn": f"/25/{number}/", "n": "0", "vs": sub.node_id},
+                    {"n": "1", "vs": sub.prefix},
+                    {"n": "3", "vs": sub.objects},
+                ]
+            return json.dumps(records).encode(), SENML_JSON
+        body = b"".join(
+            encode_tlv_instance(
+                number,
+                encode_tlv_resource(0, sub.node_id.encode())
+                + encode_tlv_resource(1, sub.prefix.encode())
+                + encode_tlv_resource(3, sub.objects.encode()),
+            )
+            for number, sub in enumerate(self.sub_devices)
+        )
+        return body, TLV
+
+    def _serve_gateway(self, request: Message, path: str, sub: SubDevice | None) -> Message | None:
+        if path == "/25" and request.code == codes.GET:
+            body, form = self.gateway_object()
+            answer = Message(code=codes.CONTENT, payload=body, content_format=form)
+            if len(body) > BLOCK_SIZE or request.opt.block2 is not None:  # Block2 (RFC 7959): block by block
+                wanted = request.opt.block2
+                szx = min(wanted.size_exponent, BLOCK_SZX) if wanted is not None else BLOCK_SZX
+                number, size = (wanted.block_number if wanted is not None else 0), 2 ** (szx + 4)
+                answer.payload = body[number * size : (number + 1) * size]
+                answer.opt.block2 = BlockOption.BlockwiseTuple(number, (number + 1) * size < len(body), szx)
+            return answer
+        if sub is None:
+            return Message(code=codes.NOT_FOUND)
+        rest = path[len(sub.prefix) + 1 :]
+        if request.code == codes.GET and rest == "/3/0":
+            if self.object_25_format == SENML_JSON:
+                records = [{"bn": "/3/0/", "n": "0", "vs": sub.manufacturer}, {"n": "1", "vs": sub.model}]
+                return Message(code=codes.CONTENT, payload=json.dumps(records).encode(), content_format=SENML_JSON)
+            body = encode_tlv_resource(0, sub.manufacturer.encode()) + encode_tlv_resource(1, sub.model.encode())
+            return Message(code=codes.CONTENT, payload=body, content_format=TLV)
+        if request.code == codes.GET and rest == "/19/0/0" and request.opt.observe == 0:
+            sub.observe_token = request.token
+            sub.observed.set()
+            return Message(code=codes.CONTENT, observe=sub.observe_sequence, content_format=OPAQUE)
+        if request.code in (codes.PUT, codes.POST) and rest == "/19/1/0":
+            self.received.append(
+                Received(path, str(request.code), request.payload, request.mtype is CON, time.monotonic())
+            )
+            self.downlink.set()
+            if self.on_sub_downlink is not None:
+                self.on_sub_downlink(sub, request.payload)
+            return Message(code=codes.CHANGED)
+        return Message(code=codes.NOT_FOUND)
+
+    async def wait_sub_devices_observed(self, timeout: float = 10.0) -> None:
+        await asyncio.wait_for(asyncio.gather(*(sub.observed.wait() for sub in self.sub_devices)), timeout=timeout)
+
+    def sub_notification(self, sub: SubDevice, payload: bytes, *, mid: int | None = None) -> Message:
+        if sub.observe_token is None:
+            raise DeviceError(f"{sub.prefix} not observed yet")
+        sub.observe_sequence = (sub.observe_sequence + 1) & 0xFFFFFF
+        message = Message(code=codes.CONTENT, payload=payload, observe=sub.observe_sequence)
+        message.opt.content_format = OPAQUE
+        message.token = sub.observe_token
+        message.mid = mid if mid is not None else self.next_mid()
+        return message
+
+    async def notify_sub(self, sub: SubDevice, payload: bytes, *, confirmable: bool = True) -> float:
+        """An uplink of the end device at `sub.prefix`: a notification on the platform's /{prefix}/19/0/0."""
+        message = self.sub_notification(sub, payload)
+        started = time.monotonic()
+        if not confirmable:
+            message.mtype = NON
+            self.send(message)
+            return 0.0
+        answer = await self.exchange(message)
+        if answer.mtype is RST:
+            raise DeviceError(f"the platform reset the notification for {sub.prefix}")
+        return time.monotonic() - started
+
+    def gateway_links(self) -> str:
+        return ",".join(["</25>", *(f"</25/{number}>" for number in range(len(self.sub_devices)))])
 
     # --- LwM2M object 5 ---------------------------------------------------------------------------
     def _serve_firmware(self, request: Message, path: str) -> Message:
@@ -409,23 +529,44 @@ class SimulatedDevice(asyncio.DatagramProtocol):
     async def register(self, objects: str = '</>;rt="oma.lwm2m",</1/0>,</3/0>,</19/0>,</19/1>') -> Message:
         if self.firmware and "</5" not in objects:
             objects += ",</5/0>"
+        if self.sub_devices and "</25" not in objects:
+            objects += "," + self.gateway_links()
         if self.lwm2m:
-            request = Message(code=codes.POST, payload=objects.encode(), content_format=40)
-            request.opt.uri_path = ("rd",)
-            request.opt.uri_query = (f"ep={self.endpoint}", f"lt={self.lifetime}", "lwm2m=1.0", f"b={self.binding}")
+            query = (f"ep={self.endpoint}", f"lt={self.lifetime}", "lwm2m=1.0", f"b={self.binding}")
+            answer = await self._links_request(("rd",), query, objects)
         else:
             request = Message(code=codes.POST)
             request.opt.uri_path = ("t", "r")
             request.opt.uri_query = (f"ep={self.endpoint}",)
-        request.token = random.randbytes(4)
-        answer = await self.exchange(request)
+            request.token = random.randbytes(4)
+            answer = await self.exchange(request)
         if answer.code != codes.CREATED:
             raise DeviceError(f"registration answered {answer.code}: {answer.payload.decode(errors='replace')}")
         if self.lwm2m:
             self.location = "/".join(answer.opt.location_path)
         return answer
 
-    async def update(self) -> Message:
+    async def _links_request(self, path: tuple[str, ...], query: tuple[str, ...], objects: str) -> Message:
+        """POST links (a registration or its update); over BLOCK_SIZE bytes (a gateway listing hundreds of
+        end devices) in Block1 blocks (RFC 7959), each answered 2.31 Continue but the last."""
+        payload = objects.encode()
+        blocks = [payload[start : start + BLOCK_SIZE] for start in range(0, len(payload), BLOCK_SIZE)] or [b""]
+        for number, chunk in enumerate(blocks):
+            request = Message(code=codes.POST, payload=chunk, content_format=40)
+            request.opt.uri_path = path
+            request.opt.uri_query = query
+            if len(blocks) > 1:
+                request.opt.block1 = BlockOption.BlockwiseTuple(number, number < len(blocks) - 1, BLOCK_SZX)
+            request.token = random.randbytes(4)
+            answer = await self.exchange(request)
+            if number < len(blocks) - 1 and answer.code != codes.CONTINUE:
+                raise DeviceError(f"block {number} of the links answered {answer.code}")
+        return answer
+
+    async def update(self, objects: str | None = None) -> Message:
+        """A registration update; with `objects`, new links (a gateway whose end devices changed)."""
+        if objects is not None:
+            return await self._links_request(tuple(self.location.split("/")), (f"lt={self.lifetime}",), objects)
         request = Message(code=codes.POST)
         request.opt.uri_path = tuple(self.location.split("/"))
         request.opt.uri_query = (f"lt={self.lifetime}",)
@@ -542,13 +683,33 @@ async def run_fleet(
     if not devices:
         return result
 
-    async def one(device: SimulatedDevice) -> None:
+    async def one(device: SimulatedDevice) -> float:
+        return await device.notify(payload, confirmable=confirmable)
+
+    await _paced(result, [(device.endpoint, device, one) for device in devices], rate, duration, confirmable, progress)
+    for device in devices:
+        device.close()
+    return result
+
+
+async def _paced(
+    result: FleetResult,
+    senders: list[tuple[str, Any, Callable[[Any], Any]]],
+    rate: float,
+    duration: float,
+    confirmable: bool,
+    progress: Callable[[FleetResult, float], None] | None,
+) -> None:
+    """Send `rate` uplinks per second in all, round robin over (name, target, send) for `duration`
+    seconds; confirmable ones are awaited concurrently and their acknowledgement times kept."""
+
+    async def one(name: str, target: Any, send: Callable[[Any], Any]) -> None:
         try:
-            latency = await device.notify(payload, confirmable=confirmable)
+            latency = await send(target)
         except DeviceError as problem:
             result.failed += 1
             if len(result.errors) < 20:
-                result.errors.append(f"{device.endpoint}: {problem}")
+                result.errors.append(f"{name}: {problem}")
             return
         result.acknowledged += 1
         if confirmable:
@@ -560,22 +721,88 @@ async def run_fleet(
     index = 0
     next_report = started + 1
     while time.monotonic() - started < duration:
-        device = devices[index % len(devices)]
+        name, target, send = senders[index % len(senders)]
         index += 1
         result.sent += 1
-        task = asyncio.ensure_future(one(device))
+        task = asyncio.ensure_future(one(name, target, send))
         pending.add(task)
         task.add_done_callback(pending.discard)
         now = time.monotonic()
         if progress is not None and now >= next_report:
             progress(result, now - started)
             next_report = now + 1
-        target = started + index * interval
-        await asyncio.sleep(max(0.0, target - time.monotonic()))
+        target_time = started + index * interval
+        await asyncio.sleep(max(0.0, target_time - time.monotonic()))
     if pending:
         await asyncio.gather(*pending)
-    for device in devices:
-        device.close()
+
+
+async def run_lwm2m_gateway(
+    endpoint: str,
+    node_ids: list[str],
+    port: int,
+    *,
+    payload: bytes,
+    manufacturer: str,
+    model: str,
+    rate: float,
+    duration: float,
+    host: str = "127.0.0.1",
+    confirmable: bool = True,
+    answer: bytes | None = None,
+    psk: bytes | None = None,
+    progress: Callable[[FleetResult, float], None] | None = None,
+) -> FleetResult:
+    """One LwM2M gateway (object 25, ingress.lwm2m_gateway): it registers listing `node_ids` as its end
+    devices (prefixes d00000, d00001, ...; their /3/0 names `manufacturer` and `model`), waits until the
+    platform observes their /{prefix}/19/0/0, then sends `rate` uplinks per second in all, round robin
+    over the observed sub-devices, for `duration` seconds.
+
+    With `answer`, every command to a sub-device is answered on its /19/0/0 in the Huawei demo codecs'
+    layout: `answer`'s first byte (the response's messageId), the command's mid (its bytes 1-2), then
+    the rest of `answer` (errcode, result...). Downlinks starting AA AA are the codec's report ACKs.
+
+    In the result, `connected` is the number of sub-devices the platform observed."""
+    result = FleetResult()
+    subs = [
+        SubDevice(node_id, f"d{n:05d}", manufacturer=manufacturer, model=model) for n, node_id in enumerate(node_ids)
+    ]
+    gateway = SimulatedDevice(endpoint, (host, port), sub_devices=subs, psk=(endpoint, psk) if psk else None)
+    answering: set[asyncio.Future] = set()
+
+    def on_sub_downlink(sub: SubDevice, command: bytes) -> None:
+        if answer is None or len(command) < 3 or command[:2] == b"\xaa\xaa":
+            return
+        task = asyncio.ensure_future(gateway.notify_sub(sub, answer[:1] + command[1:3] + answer[1:]))
+        answering.add(task)
+        task.add_done_callback(answering.discard)
+        task.add_done_callback(lambda done: done.cancelled() or done.exception())  # a lost answer: no matter
+
+    gateway.on_sub_downlink = on_sub_downlink
+    try:
+        await gateway.open()
+        await gateway.register()
+        await gateway.wait_observed()
+        # Those the platform refused are never observed: the gateway's log says why.
+        with contextlib.suppress(TimeoutError):
+            await gateway.wait_sub_devices_observed(timeout=max(10.0, len(subs) / 20))
+    except (DeviceError, TimeoutError) as problem:
+        result.errors.append(f"{endpoint}: {problem or 'not observed'}")
+        gateway.close()
+        return result
+    observed = [sub for sub in subs if sub.observe_token is not None]
+    result.connected = len(observed)
+    missing = len(subs) - len(observed)
+    if missing:
+        result.errors.append(f"{endpoint}: {missing} of its {len(subs)} sub-devices were not observed (see its log)")
+    if observed:
+
+        async def send(sub: SubDevice) -> float:
+            return await gateway.notify_sub(sub, payload, confirmable=confirmable)
+
+        await _paced(result, [(sub.node_id, sub, send) for sub in observed], rate, duration, confirmable, progress)
+        await asyncio.sleep(0.5)  # answers to the last commands
+    gateway.close()
     return result
 
 

@@ -47,7 +47,7 @@ from devices import hooks, logs
 from devices.downlink import DOWNLINK_MESSAGE, worker_key
 from devices.models import Device, LogKind
 from firmware.drivers.lwm2m import UPGRADE_MESSAGE
-from ingress import firmware, pipeline, sessions, threads
+from ingress import firmware, lwm2m_gateway, pipeline, sessions, threads
 from ingress.dtls import DTLSAddress, DTLSInterface
 from ingress.formats import LINK_FORMAT, FormatError, parse_link_format
 from ingress.models import Channel
@@ -414,6 +414,12 @@ class IngressWorker:
             self.stats["observation_ended"] += 1
             return
         view = state.view
+        if view.gateway_pk is not None and not view.listed:
+            # A gateway notifies for a prefix it no longer lists: refused, and the reset ends the observation.
+            self.stats["gateway_unlisted_refused"] += 1
+            self._reset(message)
+            self._spawn(self.run_misc(lwm2m_gateway.refuse_unlisted, view))
+            return
         host, port = plain_host(message.remote.sockaddr), message.remote.sockaddr[1]
         if (host, port) != (view.host, view.port) or view.device_pk not in self.owned:
             view = dataclasses.replace(view, host=host, port=port)
@@ -439,8 +445,11 @@ class IngressWorker:
             payload=message.payload,
             content_format=message.opt.content_format,
             message_id=message.mid,
-            secure=isinstance(message.remote, DTLSAddress) and message.remote.identity == view.node_id,
-            transport="LwM2M" if view.channel == Channel.LWM2M else "CoAP",
+            # A sub-device's data come over its gateway's DTLS session, with the gateway's identity.
+            secure=isinstance(message.remote, DTLSAddress)
+            and message.remote.identity in (view.node_id, view.gateway_node_id),
+            transport=("LwM2M gateway" if view.gateway_pk else "LwM2M") if view.channel == Channel.LWM2M else "CoAP",
+            gateway_pk=view.gateway_pk,
         )
         self.enqueue(Pending(uplink, message.remote, message.mid, message.mtype, view))
 
@@ -569,6 +578,9 @@ class IngressWorker:
             ),
         )
         self._after_registration(view)
+        if view.lwm2m_gateway:
+            # Its object 25 is read once the registration's answer is on its way (ingress.lwm2m_gateway).
+            self.loop.call_soon(lambda: self._spawn(lwm2m_gateway.sync(self, view, fresh=True)))
         return Message(code=codes.CREATED, location_path=("rd", view.registration_id))
 
     async def _update(self, request: Message, registration_id: str, query: dict[str, str]) -> Message:
@@ -593,6 +605,11 @@ class IngressWorker:
         if not view.observed and token is not None and token not in self.pending_observes:
             # Never answered our observe (asleep then, or a restart): the device is awake now.
             self._spawn(self.observe(view, token))
+        if view.lwm2m_gateway:
+            # New links: its end devices may have changed (object 25 is read again); else its sub-devices'
+            # sessions moved with it.
+            again = lwm2m_gateway.sync(self, view, fresh=False) if objects else lwm2m_gateway.refresh(self, view)
+            self.loop.call_soon(lambda: self._spawn(again))
         return Message(code=codes.CHANGED)
 
     async def _register_huawei(self, request: Message, query: dict[str, str]) -> Message:
@@ -678,7 +695,9 @@ class IngressWorker:
 
     def remote(self, view: SessionView) -> UDP6EndpointAddress | DTLSAddress | None:
         if view.secure:
-            return self.dtls.session_for(view.host, view.port, view.node_id) if self.dtls is not None else None
+            # A gateway's sub-device shares the gateway's DTLS session (the gateway's identity).
+            identity = view.gateway_node_id or view.node_id
+            return self.dtls.session_for(view.host, view.port, identity) if self.dtls is not None else None
         host = view.host if ":" in view.host else f"::ffff:{view.host}"
         return UDP6EndpointAddress((host, view.port, 0, 0), self.interface)
 
@@ -696,6 +715,16 @@ class IngressWorker:
         device_pk = int(message["device"])
         view = self.views.get(device_pk) or await self.run_misc(sessions.by_device, device_pk)
         request_id = message.get("request_id")
+        if view is not None and message.get("gateway") is not None:
+            # A gateway's sub-device: sent at the gateway's current address, to the sub-device's prefix.
+            gateway_pk = int(message["gateway"])
+            gateway_view = self.views.get(gateway_pk) or await self.run_misc(sessions.by_device, gateway_pk)
+            if gateway_view is None or view.gateway_pk != gateway_pk or not view.listed:
+                view = None  # undeliverable: the gateway is gone, or no longer lists the sub-device
+            else:
+                view = dataclasses.replace(
+                    view, host=gateway_view.host, port=gateway_view.port, secure=gateway_view.secure
+                )
         if view is None:
             await self.run_misc(
                 hooks.downlink_outcome,
@@ -722,11 +751,11 @@ class IngressWorker:
         method: str | None = None,
     ) -> str:
         """Send a payload to the device's downlink resource; report the outcome when it has a request id."""
+        path = view.downlink_path  # /19/1/0, /{prefix}/19/1/0 for a gateway's sub-device, or /t/d
         if view.channel == Channel.LWM2M:
             method = codes.POST if (method or settings.INGRESS_LWM2M_DOWNLINK) == "execute" else codes.PUT
-            path = ("19", "1", "0")
         else:
-            method, path = codes.POST, ("t", "d")
+            method = codes.POST
         request = Message(code=method, payload=payload, transport_tuning=PlatformTuning(confirmable, max_retransmit))
         request.opt.uri_path = path
         request.opt.content_format = 42

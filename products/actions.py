@@ -199,6 +199,15 @@ def do_delete_product(product: Product) -> None:
     events.publish(product.application_id, "product.deleted", {"productId": str(product.product_id)})
 
 
+def do_set_lwm2m_gateway(product: Product, enabled: bool) -> Product:
+    """Let the product's devices act as LwM2M gateways (object 25), or stop them: the next registration
+    of each device follows the new setting (docs/gateways.md). Not part of the profile, so a locked
+    product may change it too."""
+    Product.objects.filter(pk=product.pk).update(lwm2m_gateway=enabled, updated_at=timezone.now())
+    product.lwm2m_gateway = enabled
+    return product
+
+
 def _notify_model(notify_type: str, product: Product) -> None:
     """deviceModelAdded / deviceModelDeleted to the owning application (section 4.4)."""
     fields = {

@@ -39,6 +39,9 @@ class Product(models.Model):
     manufacturer_name = models.CharField(_("manufacturer name"), max_length=128)
     model = models.CharField(_("model"), max_length=64)
     protocol_type = models.CharField(_("protocol type"), max_length=16)
+    # Its devices may act as LwM2M gateways (OMA LwM2M Gateway object 25, docs/gateways.md): set by the
+    # developer, not by the profile, so a device of any other product that lists </25> stays a plain device.
+    lwm2m_gateway = models.BooleanField(_("LwM2M gateway"), default=False)
     profile = models.JSONField()
     archive = models.BinaryField()
     origin = models.CharField(max_length=8, choices=Origin.choices, default=Origin.UPLOAD)

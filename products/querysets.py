@@ -96,6 +96,7 @@ LIST_FIELDS = (
     "manufacturer_name",
     "model",
     "protocol_type",
+    "lwm2m_gateway",
     "origin",
     "service_count",
     "property_count",

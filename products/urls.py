@@ -58,6 +58,7 @@ urlpatterns = [
     path("<uuid:product_id>/replace/", views.product_replace, name="replace"),
     path("<uuid:product_id>/export/", views.product_export, name="export"),
     path("<uuid:product_id>/delete/", views.product_delete, name="delete"),
+    path("<uuid:product_id>/lwm2m-gateway/", views.product_lwm2m_gateway, name="lwm2m-gateway"),
     path("<uuid:product_id>/services/", include(service_patterns)),
     path("<uuid:product_id>/codec/", include(codec_patterns)),
 ]

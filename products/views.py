@@ -101,6 +101,22 @@ def product_detail(request: HttpRequest, product_id: UUID) -> HttpResponse:
 
 
 @login_required
+@require_POST
+def product_lwm2m_gateway(request: HttpRequest, product_id: UUID) -> HttpResponse:
+    """Turn the product's LwM2M gateway setting on or off (object 25, docs/gateways.md)."""
+    product = _visible(request, product_id)
+    if not _can_change(request, product):
+        return _forbidden()
+    enabled = request.POST.get("lwm2m_gateway") == "on"
+    actions.do_set_lwm2m_gateway(product, enabled)
+    if enabled:
+        messages.success(request, _("Devices of this product may now act as LwM2M gateways."))
+    else:
+        messages.success(request, _("Devices of this product are no longer LwM2M gateways."))
+    return redirect(_detail_url(product))
+
+
+@login_required
 def product_upload(request: HttpRequest) -> HttpResponse:
     applications = applications_developed_by(request.user)
     if not applications.exists():

@@ -16,7 +16,7 @@ CREATE OR REPLACE FUNCTION commands_create(
     p_command_id text, p_application_id bigint, p_device_id bigint, p_service_id text, p_method text,
     p_paras jsonb, p_callback_url text, p_expire_time integer, p_max_retransmit smallint,
     p_batch_task_id bigint, p_created_at timestamptz, p_expires_at timestamptz, p_max_pending integer,
-    p_default_mode text, p_log_kind text, p_log_summary text
+    p_default_mode text, p_log_kind text, p_log_summary text, p_mode text
 ) RETURNS TABLE (command_pk bigint, power_mode text, pending integer, log_summary text)
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
@@ -33,7 +33,8 @@ BEGIN
     IF found_device IS NULL THEN
         RETURN;  -- deleted since it was read: no row
     END IF;
-    power_mode := COALESCE(NULLIF(own_mode, ''), NULLIF(product_mode, ''), p_default_mode);
+    -- p_mode: the caller's own answer (an LwM2M gateway's sub-device takes its gateway's power mode).
+    power_mode := COALESCE(p_mode, NULLIF(own_mode, ''), NULLIF(product_mode, ''), p_default_mode);
     SELECT count(*) INTO pending FROM commands_command c WHERE c.device_id = p_device_id AND c.status = 'PENDING';
     IF pending >= p_max_pending THEN
         command_pk := NULL;
@@ -61,7 +62,7 @@ $$;
 
 DROP = (
     "DROP FUNCTION IF EXISTS commands_create(text, bigint, bigint, text, text, jsonb, text, integer, smallint,"
-    " bigint, timestamptz, timestamptz, integer, text, text, text);"
+    " bigint, timestamptz, timestamptz, integer, text, text, text, text);"
 )
 
 

@@ -17,6 +17,12 @@ class ProfileUploadSerializer(serializers.Serializer):
     file = serializers.FileField(help_text="The profile zip, named deviceType_manufacturerId_model.zip.")
 
 
+class ProfileSettingsSerializer(serializers.Serializer):
+    """What PATCH changes on a product beside its profile."""
+
+    lwm2mGateway = serializers.BooleanField(help_text="Its devices may act as LwM2M gateways (object 25).")
+
+
 class ProfileIssueSerializer(serializers.Serializer):
     code = serializers.CharField(
         help_text="The rule, a stable code listed in docs/errors.md, e.g. PROFILE_JSON_SYNTAX."
@@ -48,6 +54,10 @@ class ProfileSummarySerializer(serializers.Serializer):
     manufacturerName = serializers.CharField(source="manufacturer_name")
     model = serializers.CharField()
     protocolType = serializers.CharField(source="protocol_type")
+    lwm2mGateway = serializers.BooleanField(
+        source="lwm2m_gateway",
+        help_text="Its devices may act as LwM2M gateways (object 25); set with PATCH, not part of the zip.",
+    )
     serviceCount = serializers.IntegerField(source="service_count")
     propertyCount = serializers.IntegerField(source="property_count")
     commandCount = serializers.IntegerField(source="command_count")

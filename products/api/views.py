@@ -15,19 +15,21 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
-from rest_framework.parsers import MultiPartParser
+from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from applications.api.serializers import ErrorSerializer, GatewayErrorSerializer
 from applications.auth import get_application
+from applications.errors import NorthboundError
 from products import actions
 from products.actions import ProductLocked
 from products.api.serializers import (
     ProfileDetailSerializer,
     ProfileErrorSerializer,
     ProfilePageSerializer,
+    ProfileSettingsSerializer,
     ProfileSummarySerializer,
     ProfileUploadSerializer,
     error_body,
@@ -154,7 +156,7 @@ class ProfileListView(ProfileAPIView):
 
 
 class ProfileView(ProfileAPIView):
-    parser_classes = [MultiPartParser]
+    parser_classes = [MultiPartParser, JSONParser]
 
     @extend_schema(
         operation_id="getProfile",
@@ -178,6 +180,28 @@ class ProfileView(ProfileAPIView):
         product = self.own_product(request, profile_id)
         name, data = _uploaded(request)
         product = actions.do_replace_profile(product, name, data)
+        return Response(ProfileDetailSerializer(product).data)
+
+    @extend_schema(
+        operation_id="updateProfileSettings",
+        tags=TAGS,
+        summary="Change a product's settings beside its profile: whether its devices may be LwM2M gateways",
+        description=(
+            'JSON `{"lwm2mGateway": true|false}`. With true, a device of this product that registers over '
+            "LwM2M with object 25 (OMA LwM2M Gateway) acts for the devices behind it (docs/gateways.md). "
+            "Allowed on a locked product: the profile does not change."
+        ),
+        parameters=[PROFILE_ID],
+        request={"application/json": ProfileSettingsSerializer},
+        responses={200: ProfileDetailSerializer, **INVALID, **NOT_FOUND, **AUTH_ERRORS},
+    )
+    def patch(self, request: Request, profile_id: str) -> Response:
+        product = self.own_product(request, profile_id)
+        body = request.data if isinstance(request.data, dict) else None
+        enabled = body.get("lwm2mGateway") if body is not None else None
+        if not isinstance(enabled, bool):
+            raise NorthboundError("100022", "The input is invalid: lwm2mGateway must be true or false.")
+        product = actions.do_set_lwm2m_gateway(product, enabled)
         return Response(ProfileDetailSerializer(product).data)
 
     @extend_schema(

@@ -52,6 +52,27 @@ def api_setup(db, no_wake):
     return credentials, other, product, register(credentials, info=WATER_METER)
 
 
+def test_an_lwm2m_gateways_sub_device_follows_its_gateways_power_mode(settings, setup):
+    from devices import gateways
+    from products.models import Product
+
+    _, product, gateway = setup
+    settings.COMMAND_DEFAULT_POWER_MODE, settings.INGRESS_LWM2M_DOWNLINK = "PSM", "write"
+    info = gateways.SubDeviceInfo("sub-0001", product_id=str(product.product_id))
+    sub = gateways.do_add_sub_devices(gateway, [info])[0].device
+    actions.do_set_delivery_policy(device=gateway, power_mode="DRX", lwm2m_downlink="execute")
+    actions.do_set_delivery_policy(device=sub, power_mode="eDRX")
+    # An MQTT gateway's sub-device keeps its own chain.
+    assert actions.delivery_settings([sub]) == {sub.pk: ("eDRX", "write")}
+
+    Product.objects.filter(pk=product.pk).update(lwm2m_gateway=True)
+    # An LwM2M gateway's: the gateway's power mode; the method its own, else its product's, else the gateway's.
+    assert actions.delivery_settings([sub, gateway]) == {sub.pk: ("DRX", "execute"), gateway.pk: ("DRX", "execute")}
+    actions.do_set_delivery_policy(device=sub, power_mode="eDRX", lwm2m_downlink="write")
+    assert actions.delivery_settings([sub]) == {sub.pk: ("DRX", "write")}
+    assert actions.power_mode(sub) == "DRX"
+
+
 def test_api_sets_reads_and_refuses_with_the_field_named(client, api_setup):
     credentials, _, product, device = api_setup
     headers = credentials.headers()

@@ -59,3 +59,27 @@ def test_simulate_devices_over_coaps(owner_app, worker, settings):
     from ingress.models import DeviceSession
 
     assert DeviceSession.objects.filter(secure=True).count() == 2
+
+
+def test_simulate_devices_as_an_lwm2m_gateway_with_n_sub_devices(owner_app, worker, settings):
+    from products.models import Product
+
+    Product.objects.filter(pk=water_meter(owner_app).pk).update(lwm2m_gateway=True)
+    args = ["--protocol", "lwm2m", "--register", owner_app.app_id, "--count", "1", "--gateway", "5"]
+    done = manage(
+        "simulate_devices",
+        *args,
+        *("--rate", "30", "--duration", "1", "--port", str(worker.port)),
+        env={"REDIS_KEY_PREFIX": settings.REDIS_KEY_PREFIX},
+    )
+
+    assert done.returncode == 0, done.stderr
+    summary = re.search(
+        r"LwM2M gateway (\d+) with 5 sub-devices: (\d+) uplinks sent, (\d+) acknowledged, 0 fail", done.stdout
+    )
+    assert summary, done.stdout
+    gateway = Device.objects.get(node_id=summary[1])
+    subs = list(Device.objects.filter(gateway=gateway).values_list("pk", flat=True))
+    assert len(subs) == 5 and gateway.node_type == "GATEWAY"
+    assert int(summary[2]) == int(summary[3]) >= 20
+    assert DataHistory.objects.filter(device_id__in=subs).count() == int(summary[3])

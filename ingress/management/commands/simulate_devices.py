@@ -6,6 +6,7 @@
     python manage.py simulate_devices --protocol mqtt --register APPID ...  # MQTT, each device's secret
     python manage.py simulate_devices --protocol mqtt --product-secret PRODUCT_ID SECRET ...  # dynamic
     python manage.py simulate_devices --protocol mqtt --register APPID --gateway 100 ...  # a gateway
+    python manage.py simulate_devices --protocol lwm2m --register APPID --gateway 100 ...  # an LwM2M gateway
 
 Each device registers (endpoint name = nodeId: PREFIX followed by its number), is observed by the
 platform, then the fleet sends RATE uplinks per second in all for DURATION seconds and prints what
@@ -13,7 +14,11 @@ was acknowledged and how fast. With --register, missing devices are registered i
 first, tied to the product named by --manufacturer/--device-type/--model. With --gateway N the first
 device acts as a gateway: it adds N sub-devices of that product (nodeIds: its own, "-", a 5-digit
 number), then sends RATE datas messages per second, each reporting for all of them, and answers their
-commands (ingress.mqtt.gateway).
+commands (ingress.mqtt.gateway). Over LwM2M (`--protocol lwm2m`, the same as coap) the first device is
+an LwM2M gateway (object 25, ingress.lwm2m_gateway; its product must be an LwM2M gateway product): it
+lists N end devices whose /3/0 names that product, then sends RATE uplinks (--payload) per second in
+all, round robin over them, and with --answer HEX answers their commands (the answer's first byte, the
+command's mid, the rest of the answer).
 """
 
 from __future__ import annotations
@@ -48,7 +53,10 @@ class Command(BaseCommand):
             "--coaps", action="store_true", help="CoAPS (DTLS-PSK with each device's psk) on COAPS_PORT"
         )
         parser.add_argument(
-            "--protocol", choices=["coap", "mqtt"], default="coap", help="mqtt: MQTT_PORT, hourly HMAC passwords"
+            "--protocol",
+            choices=["coap", "lwm2m", "mqtt"],
+            default="coap",
+            help="coap or lwm2m (the same): COAP_PORT; mqtt: MQTT_PORT, hourly HMAC passwords",
         )
         parser.add_argument(
             "--product-secret",
@@ -58,7 +66,15 @@ class Command(BaseCommand):
         )
         parser.add_argument("--json", help="MQTT: publish this JSON (a deviceReq) to data/json instead of --payload")
         parser.add_argument(
-            "--gateway", type=int, metavar="N", help="MQTT: the first device acts as a gateway with N sub-devices"
+            "--gateway",
+            type=int,
+            metavar="N",
+            help="the first device acts as a gateway with N sub-devices (MQTT topics, or LwM2M object 25)",
+        )
+        parser.add_argument(
+            "--answer",
+            metavar="HEX",
+            help="LwM2M gateway: answer commands to sub-devices with messageId HEX[0], the command's mid, HEX[1:]",
         )
         parser.add_argument("--register", metavar="APPID", help="register missing devices in this application")
         parser.add_argument("--manufacturer", default="Huawei")
@@ -81,6 +97,9 @@ class Command(BaseCommand):
         if options["coaps"]:
             devices = Device.objects.filter(node_id__in=endpoints)
             psks = {device.node_id: bytes.fromhex(device.psk) for device in devices if device.psk}
+        if options["gateway"] is not None:
+            self._lwm2m_gateway(options, endpoints[0], port, payload, psks)
+            return
 
         def progress(result, elapsed: float) -> None:
             self.stdout.write(f"{elapsed:5.1f}s  sent {result.sent}  acknowledged {result.acknowledged}")
@@ -179,6 +198,51 @@ class Command(BaseCommand):
             f"gateway {node_id} with {result.connected} sub-devices: {result.sent} datas messages sent "
             f"({result.sent * result.connected} reports), {result.acknowledged} acknowledged, {result.failed} failed; "
             f"ack latency p50 {result.percentile(0.5) * 1000:.1f} ms, p95 {result.percentile(0.95) * 1000:.1f} ms"
+        )
+
+    def _lwm2m_gateway(
+        self, options: dict, node_id: str, port: int, payload: bytes, psks: dict[str, bytes] | None
+    ) -> None:
+        from ingress.simulator import run_lwm2m_gateway
+
+        if options["gateway"] < 1:
+            raise CommandError("--gateway needs at least one sub-device")
+        if options["huawei"]:
+            raise CommandError("--gateway is LwM2M (object 25): not with --huawei")
+        try:
+            answer = bytes.fromhex(options["answer"]) if options["answer"] else None
+        except ValueError:
+            raise CommandError(f"--answer must be hexadecimal, got {options['answer']!r}") from None
+
+        def progress(result, elapsed: float) -> None:
+            self.stdout.write(f"{elapsed:5.1f}s  sent {result.sent}  acknowledged {result.acknowledged}")
+
+        result = asyncio.run(
+            run_lwm2m_gateway(
+                node_id,
+                [f"{node_id}-{number:05d}" for number in range(options["gateway"])],
+                port,
+                payload=payload,
+                manufacturer=options["manufacturer"],
+                model=options["model"],
+                rate=options["rate"],
+                duration=options["duration"],
+                host=options["host"],
+                confirmable=not options["non"],
+                answer=answer,
+                psk=(psks or {}).get(node_id),
+                progress=progress,
+            )
+        )
+        for error in result.errors[:10]:
+            self.stderr.write(error)
+        if not result.connected:
+            raise CommandError(
+                "the LwM2M gateway has no observed sub-device: is run_ingress running, is its product an LwM2M "
+                "gateway product, and does --manufacturer/--model name a product of its application?"
+            )
+        self.stdout.write(
+            f"LwM2M gateway {node_id} with {result.connected} sub-devices: {result.summary().split(', ', 1)[1]}"
         )
 
     def _register(self, options: dict, endpoints: list[str]) -> None:
