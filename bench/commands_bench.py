@@ -116,6 +116,7 @@ def main() -> int:
             )
             assert response.status_code == 201, response.content
 
+        vacuum()
         create(devices[0])  # warm up
         started = time.perf_counter()
         for index in range(args.creations):
@@ -130,6 +131,7 @@ def main() -> int:
         from commands.models import Command
 
         Command.objects.filter(application=application).update(status="CANCELED")
+        vacuum()
         served = []
         if args.server_seconds and shutil.which("wrk"):
             more = [
@@ -143,6 +145,7 @@ def main() -> int:
             for workers in sorted({1, args.web_workers}):
                 served.append((workers, through_server(credentials, more, command, workers, args)))
                 Command.objects.filter(application=application).update(status="CANCELED")
+                vacuum()
         ack, wire = asyncio.run(psm_delivery(devices[: args.devices], command, application))
     finally:
         from devices.models import Device
@@ -168,9 +171,27 @@ def main() -> int:
     return 0
 
 
+def vacuum() -> None:
+    """Clear the dead rows the bench itself leaves (cancelled commands; earlier runs' deleted
+    applications), so a figure does not depend on how many runs came before it: a machine whose
+    PostgreSQL runs without autovacuum (ours: autovacuum off) would otherwise slow down run after run."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        for table in ("commands_command", "commands_commandevent", "devices_devicelog", "devices_device"):
+            cursor.execute(f"VACUUM ANALYZE {table}")
+
+
 CREATE_SCRIPT = """
 local ids = {%s}
-local n = 0
+local threads = 0
+function setup(thread)  -- each wrk thread starts at its own place in the list: no two threads
+  thread:set("first", threads)  -- take turns at the same devices' row locks
+  threads = threads + 1
+end
+function init(args)
+  n = first * 97
+end
 wrk.headers["Content-Type"] = "application/json"  -- with the -H headers (app_key, Authorization)
 request = function()
   n = n + 1
