@@ -48,7 +48,7 @@ from ingress.formats import (
     parse_tlv,
 )
 from ingress.models import Channel, DeviceSession
-from ingress.sessions import SessionView, new_token
+from ingress.sessions import SessionView, new_token, with_gateway
 
 if TYPE_CHECKING:
     from ingress.worker import IngressWorker
@@ -274,18 +274,14 @@ def _sessions(
         kept = [device.pk for node_id, device in accepted.items() if node_id in by_node]
         unlisted = DeviceSession.objects.filter(gateway_session=own, listed=True).exclude(device_id__in=kept)
         unlisted.update(listed=False, updated_at=now)
-        for session in DeviceSession.objects.select_related("device", "gateway_session__device").filter(
-            gateway_session=own, listed=False
-        ):
+        for session in with_gateway().filter(gateway_session=own, listed=False):
             views.append((SessionView.of(session, session.device.node_id), False))
     return views
 
 
 def sub_views(gateway_pk: int) -> list[SessionView]:
     """The sessions of a gateway's sub-devices (listed or no longer), for a worker that hears its update."""
-    sessions = DeviceSession.objects.select_related("device", "gateway_session__device").filter(
-        gateway_session__device_id=gateway_pk
-    )
+    sessions = with_gateway().filter(gateway_session__device_id=gateway_pk)
     return [SessionView.of(session, session.device.node_id) for session in sessions]
 
 

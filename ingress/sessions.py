@@ -236,6 +236,7 @@ def update(
             session = (
                 DeviceSession.objects.select_for_update(of=("self",))
                 .select_related("device", "gateway_session__device")
+                .defer("gateway_session__object_links")
                 .filter(registration_id=registration_id)
                 .first()
             )
@@ -285,11 +286,7 @@ def update(
 
 def deregister(registration_id: str, *, secure: bool = False) -> None:
     try:
-        session = (
-            DeviceSession.objects.select_related("device", "gateway_session__device")
-            .filter(registration_id=registration_id)
-            .first()
-        )
+        session = with_gateway().filter(registration_id=registration_id).first()
         if session is None:
             raise Refused("4.04", f"no registration {registration_id}")
         if session.secure and not secure:
@@ -307,15 +304,20 @@ def deregister(registration_id: str, *, secure: bool = False) -> None:
         close_old_connections()
 
 
+def with_gateway():
+    """Sessions with their device and, for a gateway's sub-device, the gateway's session and device,
+    but not the gateway's parsed links: an LwM2M gateway's list every end device's objects (1,000 of
+    them: decoding that JSON for each sub-device's notification cost more than the notification)."""
+    return DeviceSession.objects.select_related("device", "gateway_session__device").defer(
+        "gateway_session__object_links"
+    )
+
+
 def observed(device_pk: int, token: bytes, *, worker: str, host: str, port: int, code: str, at: dt.datetime) -> bool:
     """The device answered the observe request made with `token` (the answer reached `worker` at
     `at`): record it. False if the device refused (an error code), which is logged on the device."""
     try:
-        session = (
-            DeviceSession.objects.select_related("device", "gateway_session__device")
-            .filter(device_id=device_pk)
-            .first()
-        )
+        session = with_gateway().filter(device_id=device_pk).first()
         if session is None:
             return False
         if not code.startswith("2."):
@@ -334,12 +336,7 @@ def by_token(token: bytes) -> SessionView | None:
     """The session a notification's token belongs to (its current or its previous token)."""
     try:
         session = (
-            DeviceSession.objects.select_related("device", "gateway_session__device")
-            .filter(observe_token=token)
-            .first()
-            or DeviceSession.objects.select_related("device", "gateway_session__device")
-            .filter(previous_token=token)
-            .first()
+            with_gateway().filter(observe_token=token).first() or with_gateway().filter(previous_token=token).first()
         )
         return SessionView.of(session, session.device.node_id) if session is not None else None
     finally:
@@ -348,11 +345,7 @@ def by_token(token: bytes) -> SessionView | None:
 
 def by_device(device_pk: int) -> SessionView | None:
     try:
-        session = (
-            DeviceSession.objects.select_related("device", "gateway_session__device")
-            .filter(device_id=device_pk)
-            .first()
-        )
+        session = with_gateway().filter(device_id=device_pk).first()
         return SessionView.of(session, session.device.node_id) if session is not None else None
     finally:
         close_old_connections()
@@ -382,6 +375,7 @@ def claim_orphans(worker: str, live_workers: set[str], limit: int) -> list[Sessi
             sessions = list(
                 DeviceSession.objects.select_for_update(skip_locked=True, of=("self",))
                 .select_related("device", "gateway_session__device")
+                .defer("gateway_session__object_links")
                 .exclude(worker__in=live_workers)
                 # Not a sub-device its gateway no longer lists: its observation is not wanted.
                 .filter(expires_at__gt=timezone.now(), observe_token__isnull=False, listed=True)[:limit]
