@@ -79,3 +79,29 @@ def test_send_event_names_a_bad_app_id(transactional_db):
     result = manage("send_event", "NoSuchApp", "x")
     assert result.returncode != 0
     assert "no application has appId 'NoSuchApp'" in result.stderr
+
+
+def test_events_leave_in_the_order_published_over_one_connection(db, django_capture_on_commit_callbacks):
+    """A burst of events (a command creation each, under load) leaves in turn: in order, and without
+    a Redis connection per event."""
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(events.app_group(424242), channel)
+    with django_capture_on_commit_callbacks(execute=True):
+        for number in range(40):
+            events.publish(424242, "test.burst", {"n": number})
+    events.flush()
+
+    async def sent_on_the_events_loop() -> int:
+        pool = layer.connection(0).connection_pool
+        return len(pool._available_connections) + len(pool._in_use_connections)
+
+    import asyncio
+
+    connections = asyncio.run_coroutine_threadsafe(sent_on_the_events_loop(), events._background_loop()).result(5)
+    received = [async_to_sync(layer.receive)(channel)["data"]["n"] for _ in range(40)]
+    assert received == list(range(40))
+    assert connections == 1
