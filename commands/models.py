@@ -90,8 +90,10 @@ class Command(models.Model):
     """A command to one device (northbound-api.md section 3) and where it stands (F-5.5)."""
 
     command_id = models.CharField(max_length=32, unique=True, default=new_command_id)
-    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="commands")
-    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="commands")
+    # No single-column indexes: command_list and command_device_list lead with these columns, and
+    # every index costs each creation an insertion.
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="commands", db_index=False)
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="commands", db_index=False)
     service_id = models.CharField(max_length=64)
     method = models.CharField(max_length=128)
     paras = models.JSONField(default=dict, blank=True)
