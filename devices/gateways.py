@@ -497,8 +497,10 @@ def do_list_sub_devices(gateway: Device, listed: Sequence[ListedSubDevice]) -> L
         _adopt(gateway, adopt)
         listing.accepted.update({device.node_id: device for device in adopt})
         listing.adopted = len(adopt)
-    for node_id, reason in refused.items():
-        logs.log(gateway, LogKind.INFO, f"LwM2M gateway: sub-device {node_id} refused: {reason}")
+    logs.log_many(  # one INSERT however many were refused
+        (gateway, LogKind.INFO, f"LwM2M gateway: sub-device {node_id} refused: {reason}", None, None)
+        for node_id, reason in refused.items()
+    )
     statuses = {device.device_id: Status.ONLINE for device in listing.accepted.values()}
     unlisted = Device.objects.filter(gateway_id=gateway.pk).exclude(pk__in=[d.pk for d in listing.accepted.values()])
     gone = {
