@@ -6,15 +6,16 @@ Events leave only after the surrounding transaction commits.
 
 Sending is fire-and-forget on one background event loop per process: a live event is a courtesy to
 open pages, so the change that caused it never waits for Redis (async_to_sync per event cost several
-milliseconds of thread hand-offs, which showed in every command creation and uplink). `flush()` waits
-for what is in flight; short-lived processes (management commands) call it before they exit.
+milliseconds of thread hand-offs, which showed in every command creation and uplink). Events leave in
+the order published, those of a group published within BATCH_SECONDS together as one `live.batch`
+message (portal.consumers unpacks it). `flush()` waits for what is in flight; short-lived processes
+(management commands) call it before they exit.
 """
 
 from __future__ import annotations
 
 import asyncio
 import atexit
-import concurrent.futures
 import datetime as dt
 import logging
 import os
@@ -28,11 +29,15 @@ log = logging.getLogger(__name__)
 
 PLATFORM_GROUP = "platform"
 
-_lock = threading.Lock()
+_lock = threading.Lock()  # guards everything below
 _loop: asyncio.AbstractEventLoop | None = None
 _loop_pid: int | None = None
-_in_turn: asyncio.Lock | None = None  # on _loop: one event leaves at a time
-_pending: set[concurrent.futures.Future] = set()
+_outbox: list[tuple[list[str], dict[str, Any]]] = []  # published, not yet handed to the channel layer
+_draining = False  # a drain is scheduled or running on _loop
+_sent = threading.Condition(_lock)  # notified when the outbox is empty and no drain runs
+
+BATCH_SECONDS = 0.01  # events published within this long leave together
+MAX_BATCH = 200  # events in one message
 
 
 def app_group(application_pk: int) -> str:
@@ -52,45 +57,75 @@ def publish(application_pk: int | None, kind: str, data: dict[str, Any]) -> None
 
 
 def _background_loop() -> asyncio.AbstractEventLoop:
-    """This process's sending loop, started on first use (and again in a forked child)."""
-    global _loop, _loop_pid, _in_turn
-    with _lock:
-        if _loop is None or _loop_pid != os.getpid() or _loop.is_closed():
-            _loop, _loop_pid, _in_turn = asyncio.new_event_loop(), os.getpid(), asyncio.Lock()
-            threading.Thread(target=_loop.run_forever, name="live-events", daemon=True).start()
-        return _loop
+    """This process's sending loop, started on first use (and again in a forked child). Call with
+    _lock held."""
+    global _loop, _loop_pid, _draining
+    if _loop is None or _loop_pid != os.getpid() or _loop.is_closed():
+        _loop, _loop_pid, _draining = asyncio.new_event_loop(), os.getpid(), False
+        _outbox.clear()  # a forked child's copy of its parent's unsent events is not its own
+        threading.Thread(target=_loop.run_forever, name="live-events", daemon=True).start()
+    return _loop
 
 
 def _send(application_pk: int | None, message: dict[str, Any]) -> None:
-    layer = get_channel_layer()
-    if layer is None:
+    global _draining
+    if get_channel_layer() is None:
         return
     groups = [PLATFORM_GROUP] + ([app_group(application_pk)] if application_pk is not None else [])
+    with _lock:
+        loop = _background_loop()
+        _outbox.append((groups, message))
+        if not _draining:
+            _draining = True
+            loop.call_soon_threadsafe(lambda: loop.create_task(_drain()))
 
-    async def send_all() -> None:
-        # In turn, in the order published: sent all at once, each took a Redis connection of its own
-        # (a new one whenever the burst outgrew the pool: about one per command creation under load,
-        # 20% of a web process's CPU) and they could overtake each other.
-        async with in_turn:
+
+async def _drain() -> None:
+    """Send what the outbox holds, then what came meanwhile, until it is empty.
+
+    One drain at a time, so events leave in the order published; those of a group that piled up
+    during BATCH_SECONDS (or while the previous ones were sent) go as one `live.batch` message. Sent one
+    task per event, a burst took a Redis connection per event (a new one whenever it outgrew the pool:
+    about one per command creation under load) and events overtook each other; sent one by one in
+    turn, each still cost two channel-layer sends, a fifth of a command creation's CPU."""
+    global _draining
+    try:
+        await _drain_all(get_channel_layer())
+    except BaseException:
+        with _lock:  # whatever went wrong, the next event starts a drain again
+            _draining = False
+            _sent.notify_all()
+        raise
+
+
+async def _drain_all(layer: Any) -> None:
+    global _draining
+    while True:
+        await asyncio.sleep(BATCH_SECONDS)
+        with _lock:
+            taken, _outbox[:] = _outbox[:], []
+            if not taken:
+                _draining = False
+                _sent.notify_all()
+                return
+        by_group: dict[str, list[dict[str, Any]]] = {}
+        for groups, message in taken:
             for group in groups:
-                await layer.group_send(group, message)
-
-    loop = _background_loop()
-    in_turn = _in_turn
-    future = asyncio.run_coroutine_threadsafe(send_all(), loop)
-    _pending.add(future)
-    future.add_done_callback(_done)
-
-
-def _done(future: concurrent.futures.Future) -> None:
-    _pending.discard(future)
-    if not future.cancelled() and future.exception() is not None:
-        log.warning("a live event was not sent: %r", future.exception())
+                by_group.setdefault(group, []).append(message)
+        for group, messages in by_group.items():
+            for start in range(0, len(messages), MAX_BATCH):
+                chunk = messages[start : start + MAX_BATCH]
+                batch = chunk[0] if len(chunk) == 1 else {"type": "live.batch", "events": chunk}
+                try:
+                    await layer.group_send(group, batch)
+                except Exception as error:  # a courtesy to open pages: never stop the drain
+                    log.warning("%d live events were not sent to %s: %r", len(chunk), group, error)
 
 
 def flush(timeout: float = 5.0) -> None:
-    """Wait until the events sent so far have left (or `timeout` passed)."""
-    concurrent.futures.wait(list(_pending), timeout=timeout)
+    """Wait until the events published so far have left (or `timeout` passed)."""
+    with _lock:
+        _sent.wait_for(lambda: not _outbox and not _draining, timeout=timeout)
 
 
 atexit.register(flush, 2.0)

@@ -31,6 +31,11 @@ class LiveEventsConsumer(AsyncJsonWebsocketConsumer):
         # groups only, so each event arrives once per socket.
         await self.send_json({key: event[key] for key in ("kind", "application", "data", "at")})
 
+    async def live_batch(self, batch: dict) -> None:
+        """Events published together (applications.events), each sent as it was published."""
+        for event in batch["events"]:
+            await self.live_event(event)
+
     @database_sync_to_async
     def _groups(self, user) -> list[str]:
         if user.is_staff:

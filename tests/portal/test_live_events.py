@@ -82,8 +82,8 @@ def test_send_event_names_a_bad_app_id(transactional_db):
 
 
 def test_events_leave_in_the_order_published_over_one_connection(db, django_capture_on_commit_callbacks):
-    """A burst of events (a command creation each, under load) leaves in turn: in order, and without
-    a Redis connection per event."""
+    """A burst of events (a command creation each, under load) leaves in turn: in order, batched, and
+    without a Redis connection per event."""
     from asgiref.sync import async_to_sync
     from channels.layers import get_channel_layer
 
@@ -101,7 +101,27 @@ def test_events_leave_in_the_order_published_over_one_connection(db, django_capt
 
     import asyncio
 
-    connections = asyncio.run_coroutine_threadsafe(sent_on_the_events_loop(), events._background_loop()).result(5)
-    received = [async_to_sync(layer.receive)(channel)["data"]["n"] for _ in range(40)]
+    with events._lock:
+        loop = events._background_loop()
+    connections = asyncio.run_coroutine_threadsafe(sent_on_the_events_loop(), loop).result(5)
+    received = []
+    while len(received) < 40:
+        message = async_to_sync(layer.receive)(channel)
+        batch = message["events"] if message["type"] == "live.batch" else [message]
+        received += [event["data"]["n"] for event in batch]
     assert received == list(range(40))
     assert connections == 1
+
+
+def test_a_burst_published_together_reaches_the_browser_one_event_at_a_time(live_server):
+    """Events published within BATCH_SECONDS travel as one live.batch message: the socket still
+    gets each, in order, as it was published."""
+    from django.db import transaction
+
+    personas = create_personas()
+    with _socket(live_server, personas.owner) as socket:
+        with transaction.atomic():  # all five leave at its commit, in one batch
+            for number in range(5):
+                events.publish(personas.app.application.pk, "burst.item", {"n": number})
+        received = [_receive(socket, "burst.item")["data"]["n"] for _ in range(5)]
+    assert received == [0, 1, 2, 3, 4]
