@@ -52,6 +52,8 @@ from bench.ingest_bench import (  # noqa: E402  (after the path is set)
     parse,
     prepare,
     setup_django,
+    start_ingress,
+    stop_ingress,
     uint,
     wait_for_workers,
 )
@@ -273,14 +275,7 @@ def main() -> None:
     # 2. the ingress, serving a real task's Package URIs
     application, node_ids = prepare(args.devices)
     paths = create_task(application, node_ids, package)
-    port, coaps = _free_udp_port(), _free_udp_port()
-    env = {**os.environ, "DATABASE_URL": database_url, "COAPS_PORT": str(coaps), "LOG_LEVEL": "WARNING"}
-    ingress = subprocess.Popen(
-        [sys.executable, "manage.py", "run_ingress", "--workers", str(args.workers), "--port", str(port)],
-        cwd=BASE_DIR,
-        env=env,
-        start_new_session=True,
-    )
+    ingress, port = start_ingress(database_url, args.workers)
     try:
         wait_for_workers(args.workers, ingress)
         result = run_fetch(port, paths, package, args.generators)
@@ -289,8 +284,7 @@ def main() -> None:
 
         downloading = SubOperation.objects.filter(sub_operation_id__in=paths, step="downloading").count()
     finally:
-        os.killpg(ingress.pid, signal.SIGTERM)
-        ingress.wait(timeout=20)
+        stop_ingress(ingress)
         from firmware.models import Operation, Package
 
         Operation.objects.filter(application=application).delete()

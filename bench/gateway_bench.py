@@ -147,9 +147,8 @@ def lwm2m_gateway_load(
 
 
 def lwm2m_main(args: argparse.Namespace) -> None:
-    import signal
 
-    from bench.ingest_bench import _free_udp_port, cleanup, prepare, setup_django, stored, wait_for_workers
+    from bench.ingest_bench import cleanup, prepare, setup_django, start_ingress, stop_ingress, stored, wait_for_workers
     from bench.ingest_bench import run_load as coap_load
 
     database_url = setup_django(os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench_ingest"))
@@ -161,20 +160,7 @@ def lwm2m_main(args: argparse.Namespace) -> None:
     Product.objects.filter(application=application).update(lwm2m_gateway=True)
     gateway, endpoints = endpoints[0], endpoints[1:]
     rows = []
-    port, coaps = _free_udp_port(), _free_udp_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "COAPS_PORT": str(coaps),
-        "INGRESS_CODEC_MODULE": "tests.ingress.water_codec",
-        "LOG_LEVEL": "WARNING",
-    }
-    ingress = subprocess.Popen(
-        [sys.executable, "manage.py", "run_ingress", "--workers", str(args.workers), "--port", str(port)],
-        cwd=BASE_DIR,
-        env=env,
-        start_new_session=True,
-    )
+    ingress, port = start_ingress(database_url, args.workers, INGRESS_CODEC_MODULE="tests.ingress.water_codec")
     try:
         wait_for_workers(args.workers, ingress)
         before = stored(application)
@@ -191,8 +177,7 @@ def lwm2m_main(args: argparse.Namespace) -> None:
         )
         rows.append((f"gateway: notifications acknowledged ({acknowledged})", acknowledged / elapsed))
     finally:
-        os.killpg(ingress.pid, signal.SIGTERM)
-        ingress.wait(timeout=20)
+        stop_ingress(ingress)
         cleanup(application)
     print(f"LwM2M: {args.seconds:.0f} s per phase; direct: {args.devices} devices, {args.generators} generator "
           f"processes, window {args.window}; gateway: {args.sub_devices} end devices, {args.window * 16} in flight; "

@@ -376,6 +376,26 @@ def prepare(count: int):
     return application, [device.node_id for device in devices]
 
 
+def start_ingress(database_url: str, workers: int, **env: str) -> tuple[subprocess.Popen, int]:
+    """`manage.py run_ingress --workers N` on free CoAP and CoAPS ports of 127.0.0.1, in a session of its
+    own (stop it with `stop_ingress`); `env` adds to the environment (e.g. INGRESS_CODEC_MODULE).
+    Call `wait_for_workers` before sending."""
+    port, coaps = _free_udp_port(), _free_udp_port()
+    environment = {**os.environ, "DATABASE_URL": database_url, "COAPS_PORT": str(coaps), "LOG_LEVEL": "WARNING", **env}
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "run_ingress", "--workers", str(workers), "--port", str(port)],
+        cwd=BASE_DIR,
+        env=environment,
+        start_new_session=True,
+    )
+    return process, port
+
+
+def stop_ingress(process: subprocess.Popen) -> None:
+    os.killpg(process.pid, signal.SIGTERM)
+    process.wait(timeout=20)
+
+
 def wait_for_workers(count: int, process: subprocess.Popen) -> None:
     from applications.redis import get_redis
     from devices.downlink import worker_key
@@ -435,20 +455,7 @@ def main() -> None:
     # 2. the ingress
     application, endpoints = prepare(args.devices + 20)
     endpoints, late = endpoints[: args.devices], endpoints[args.devices :]
-    port, coaps = _free_udp_port(), _free_udp_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "COAPS_PORT": str(coaps),
-        "INGRESS_CODEC_MODULE": "tests.ingress.water_codec",
-        "LOG_LEVEL": "WARNING",
-    }
-    ingress = subprocess.Popen(
-        [sys.executable, "manage.py", "run_ingress", "--workers", str(args.workers), "--port", str(port)],
-        cwd=BASE_DIR,
-        env=env,
-        start_new_session=True,
-    )
+    ingress, port = start_ingress(database_url, args.workers, INGRESS_CODEC_MODULE="tests.ingress.water_codec")
     try:
         wait_for_workers(args.workers, ingress)
         before = stored(application)
@@ -460,8 +467,7 @@ def main() -> None:
         rss = subprocess.run(["ps", "-o", "rss=", "--ppid", str(ingress.pid)], capture_output=True, text=True)
         memory = sum(int(value) for value in rss.stdout.split()) // 1024
     finally:
-        os.killpg(ingress.pid, signal.SIGTERM)
-        ingress.wait(timeout=20)
+        stop_ingress(ingress)
         cleanup(application)
     del started
 
