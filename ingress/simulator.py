@@ -347,16 +347,9 @@ class SimulatedDevice(asyncio.DatagramProtocol):
 
     async def notify_sub(self, sub: SubDevice, payload: bytes, *, confirmable: bool = True) -> float:
         """An uplink of the end device at `sub.prefix`: a notification on the platform's /{prefix}/19/0/0."""
-        message = self.sub_notification(sub, payload)
-        started = time.monotonic()
-        if not confirmable:
-            message.mtype = NON
-            self.send(message)
-            return 0.0
-        answer = await self.exchange(message)
-        if answer.mtype is RST:
-            raise DeviceError(f"the platform reset the notification for {sub.prefix}")
-        return time.monotonic() - started
+        return await self.send_uplink(
+            self.sub_notification(sub, payload), confirmable, f"the platform reset the notification for {sub.prefix}"
+        )
 
     def gateway_links(self) -> str:
         return ",".join(["</25>", *(f"</25/{number}>" for number in range(len(self.sub_devices)))])
@@ -596,7 +589,15 @@ class SimulatedDevice(asyncio.DatagramProtocol):
         self, payload: bytes, *, confirmable: bool = True, content_format: int = OPAQUE, mid: int | None = None
     ) -> float:
         """Send an uplink; for CON, wait for the platform's ACK and return the seconds it took."""
-        message = self.notification(payload, content_format=content_format, mid=mid)
+        return await self.send_uplink(
+            self.notification(payload, content_format=content_format, mid=mid),
+            confirmable,
+            "the platform reset the notification (it does not know the observation)",
+        )
+
+    async def send_uplink(self, message: Message, confirmable: bool, reset: str) -> float:
+        """Send a notification: NON at once (0.0), or CON and wait for the ACK (its seconds); a reset
+        raises DeviceError(reset)."""
         started = time.monotonic()
         if not confirmable:
             message.mtype = NON
@@ -604,7 +605,7 @@ class SimulatedDevice(asyncio.DatagramProtocol):
             return 0.0
         answer = await self.exchange(message)
         if answer.mtype is RST:
-            raise DeviceError("the platform reset the notification (it does not know the observation)")
+            raise DeviceError(reset)
         return time.monotonic() - started
 
     async def wait_downlink(self, count: int = 1, timeout: float = 5.0) -> list[Received]:
