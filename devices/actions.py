@@ -520,14 +520,20 @@ def get_group(application: Application, dev_group_id: str) -> DeviceGroup:
 
 @transaction.atomic
 def do_create_group(
-    application: Application, name: str, description: str, max_devices: int, device_ids: Iterable[str]
+    application: Application,
+    name: str,
+    description: str,
+    max_devices: int,
+    device_ids: Iterable[str],
+    creator: str = "",
 ) -> DeviceGroup:
+    """Make a group of the application's devices; `creator` is the appId or the portal account's name."""
     if DeviceGroup.objects.filter(application=application).count() >= settings.DEVICE_GROUP_LIMIT:
         raise NorthboundError("100607", http_status=200)
     if DeviceGroup.objects.filter(application=application, name=name).exists():
         raise NorthboundError("100602", http_status=200)
     group = DeviceGroup.objects.create(
-        application=application, name=name, description=description, max_devices=max_devices
+        application=application, name=name, description=description, max_devices=max_devices, creator=creator
     )
     do_add_to_group(group, device_ids)
     return group

@@ -149,6 +149,9 @@ class DeviceGroup(models.Model):
     description = models.CharField(max_length=1024, blank=True, default="")
     max_devices = models.PositiveIntegerField(default=0)  # 0: no limit
     devices = models.ManyToManyField(Device, related_name="groups", blank=True)
+    # Who made it, as the original's group bodies say: the appId through the API, the account's
+    # username in the portal.
+    creator = models.CharField(max_length=256, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

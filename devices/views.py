@@ -249,7 +249,14 @@ def group_list(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            actions.do_create_group(data["application"], data["name"], data["description"], data["max_devices"], [])
+            actions.do_create_group(
+                data["application"],
+                data["name"],
+                data["description"],
+                data["max_devices"],
+                [],
+                creator=request.user.get_username(),
+            )
         except NorthboundError as error:
             form.add_error("name", error.error_desc)
         else:

@@ -5,18 +5,29 @@ answer between the event loop and the worker thread, each hand-off a wake-up of 
 calls here are small: this reads a small body whole on the event loop, runs the view in one trip to a
 thread, which returns the whole answer, and writes it: two hand-offs. Streaming answers (the CSV
 reports) are pulled chunk by chunk from the thread.
+
+Bodies are bounded here, as they arrive: DATA_UPLOAD_MAX_MEMORY_SIZE (REQUEST_MAX_BYTES) for JSON and
+form bodies, REQUEST_MAX_UPLOAD_BYTES for multipart uploads; a body over its bound is answered 413
+without being read further (`too_large`). A chunked body (`Transfer-Encoding: chunked`, what Node's
+`https.request` sends when no Content-Length is set) has no declared length: WSGI (and Django, which
+reads CONTENT_LENGTH bytes, none when it is missing) needs one, so it is read whole here, into memory up
+to SMALL_BODY and a temporary file beyond, counted against the bound while it arrives, and handed on
+with the length it turned out to have.
 """
 
 from __future__ import annotations
 
 import asyncio
 import io
+import json
+import tempfile
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from a2wsgi import WSGIMiddleware
 from a2wsgi.wsgi import build_environ
+from django.conf import settings
 
 SMALL_BODY = 256 * 1024  # bytes read whole on the event loop before the view runs
 STREAM_PIECE = 256 * 1024  # bytes of a streaming answer taken from the thread at each trip
@@ -31,21 +42,45 @@ class ThreadedWSGI:
         self.large.executor = self.executor  # one pool: WEB_THREADS bounds the database connections too
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
-        if scope["type"] != "http" or _declared_length(scope) > SMALL_BODY:
+        if scope["type"] != "http":
             await self.large(scope, receive, send)
             return
-        body = bytearray()
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
+        length, chunked = _declared_length(scope)
+        limit = body_limit(scope)
+        if length > limit:
+            await too_large(scope, send, limit)
+            return
+        if chunked:
+            body = await _read_chunked(receive, limit)
+            if body is None:  # the client went away
                 return
-            body += message.get("body", b"")
-            if not message.get("more_body", False):
-                break
-        environ = build_environ(scope, io.BytesIO(bytes(body)))
+            if body is TOO_LARGE:
+                await too_large(scope, send, limit)
+                return
+            size = body.seek(0, io.SEEK_END)
+            body.seek(0)
+            scope = dict(scope, headers=[(n, v) for n, v in scope["headers"] if n != b"transfer-encoding"])
+            environ = build_environ(scope, body)
+            environ["CONTENT_LENGTH"] = str(size)
+        elif length > SMALL_BODY:
+            await self.large(scope, receive, send)
+            return
+        else:
+            data = bytearray()
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    return
+                data += message.get("body", b"")
+                if not message.get("more_body", False):
+                    break
+            environ = build_environ(scope, io.BytesIO(bytes(data)))
         environ.pop("wsgi.file_wrapper", None)  # so Django answers files as streaming responses
         loop = asyncio.get_running_loop()
-        status, headers, chunks, iterator = await loop.run_in_executor(self.executor, self._run, environ)
+        try:
+            status, headers, chunks, iterator = await loop.run_in_executor(self.executor, self._run, environ)
+        finally:
+            environ["wsgi.input"].close()
         await send({"type": "http.response.start", "status": status, "headers": headers})
         if iterator is None:
             await send({"type": "http.response.body", "body": b"".join(chunks)})
@@ -109,13 +144,63 @@ def _close(iterable: Any) -> None:
         close()
 
 
-def _declared_length(scope: dict) -> int:
+TOO_LARGE: Any = object()
+API_PREFIXES = ("/iocm/", "/iodm/", "/api/")
+
+
+def body_limit(scope: dict) -> int:
+    """The most bytes a request's body may have: larger for multipart uploads (packages, profiles,
+    codecs, bulk files, whose own limits the views check) than for JSON and form bodies."""
+    for name, value in scope.get("headers", ()):
+        if name == b"content-type" and value[:10].lower() == b"multipart/":
+            return settings.REQUEST_MAX_UPLOAD_BYTES
+    return settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+
+
+async def too_large(scope: dict, send: Callable, limit: int) -> None:
+    """413 for a body over its bound: the original's error body on the APIs, a sentence elsewhere."""
+    desc = f"Bad request message: the request body is larger than {limit} bytes."
+    if scope.get("path", "").startswith(API_PREFIXES):
+        body = json.dumps({"error_code": "100007", "error_desc": desc}, separators=(",", ":")).encode()
+        content_type = b"application/json"
+    else:
+        body, content_type = desc.encode(), b"text/plain; charset=utf-8"
+    headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode()), (b"connection", b"close")]
+    await send({"type": "http.response.start", "status": 413, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _read_chunked(receive: Callable, limit: int) -> Any:
+    """A body of undeclared length, read whole: a file positioned at its end, TOO_LARGE once it passes
+    `limit` (the rest is not read), None when the client disconnects."""
+    body = tempfile.SpooledTemporaryFile(max_size=SMALL_BODY)  # noqa: SIM115 (closed by the caller)
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            body.close()
+            return None
+        piece = message.get("body", b"")
+        size += len(piece)
+        if size > limit:
+            body.close()
+            return TOO_LARGE
+        if piece:
+            body.write(piece)  # beyond SMALL_BODY this writes to a file: a short blocking call
+        if not message.get("more_body", False):
+            return body
+
+
+def _declared_length(scope: dict) -> tuple[int, bool]:
+    """(Content-Length, chunked): a chunked body's length is unknown (0) until read; a length that is
+    not a number counts as too large for the small path (a2wsgi and Django then refuse it)."""
+    length, chunked = 0, False
     for name, value in scope.get("headers", ()):
         if name == b"content-length":
             try:
-                return int(value)
+                length = int(value)
             except ValueError:
-                return SMALL_BODY + 1
-        if name == b"transfer-encoding":
-            return SMALL_BODY + 1
-    return 0
+                length = SMALL_BODY + 1
+        elif name == b"transfer-encoding":
+            chunked = True
+    return (0, True) if chunked else (length, False)

@@ -243,6 +243,12 @@ WEB_THREADS = env_int("WEB_THREADS", 8)  # threads per web process running Djang
 HTTPS_PORT = env_int("HTTPS_PORT", 8743)
 TLS_CERT_FILE = env_str("TLS_CERT_FILE")
 TLS_KEY_FILE = env_str("TLS_KEY_FILE")
+# Two-way TLS on HTTPS_PORT (the original's): a PEM file of the CAs whose client certificates are accepted.
+TLS_CLIENT_CA_FILE = env_str("TLS_CLIENT_CA_FILE")
+TLS_CLIENT_CERT_REQUIRED = env_bool("TLS_CLIENT_CERT_REQUIRED", True)  # False: verified when sent, else accepted
+# Request bodies (portal.bridge): a body over its limit is refused with 413 as it is read, chunked or not.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("REQUEST_MAX_BYTES", 2621440)  # JSON and form bodies (Django's default)
+REQUEST_MAX_UPLOAD_BYTES = env_int("REQUEST_MAX_UPLOAD_BYTES", 40 * 1024 * 1024)  # multipart: packages, files
 # Device-side ports, used by the ingress process (documented now so the launcher can check them).
 COAP_PORT = env_int("COAP_PORT", 5683)
 COAPS_PORT = env_int("COAPS_PORT", 5684)

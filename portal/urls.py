@@ -1,7 +1,8 @@
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from applications.api.views import unknown_path
 from portal import views
 
 portal_patterns = (
@@ -26,6 +27,8 @@ urlpatterns = [
     path("", include("subscriptions.api.urls")),
     path("", include("firmware.api.urls")),
     path("", include("products.api.urls")),
+    # Every other northbound path answers the original's JSON 404, not the portal's HTML page.
+    re_path(r"^(?:iocm|iodm)/", unknown_path, name="northbound-unknown"),
     path("", include(portal_patterns)),
     path("apps/", include("applications.urls")),
     path("subscriptions/", include("subscriptions.urls")),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.http import HttpRequest, JsonResponse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
@@ -169,3 +170,9 @@ class ApplicationView(APIView):
         if changes:
             actions.do_update_settings(application, changes)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def unknown_path(request: HttpRequest) -> JsonResponse:
+    """Any /iocm/ or /iodm/ path the platform does not serve: the original's JSON error, never the
+    portal's HTML page (an application server parses every answer as JSON)."""
+    return JsonResponse(NorthboundError("200001").body(), status=404)

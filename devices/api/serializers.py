@@ -128,6 +128,7 @@ class GroupSerializer(serializers.Serializer):
     appId = serializers.CharField()
     maxDevNum = serializers.IntegerField()
     curDevNum = serializers.IntegerField()
+    creator = serializers.CharField(allow_null=True, help_text="appId, or the portal account that made it")
 
 
 class GroupPage(serializers.Serializer):

@@ -309,6 +309,7 @@ def _group_body(group: DeviceGroup, count: int | None = None) -> dict[str, Any]:
         "appId": group.application.app_id,
         "maxDevNum": group.max_devices,
         "curDevNum": count if count is not None else group.devices.count(),
+        "creator": group.creator or None,
     }
 
 
@@ -353,6 +354,7 @@ class GroupsView(APIView):
             fields.get("description", ""),
             fields.get("max_devices", 0),
             device_ids,
+            creator=get_application(request).app_id,
         )
         return Response({**_group_body(group), "deviceIds": device_ids}, status=status.HTTP_201_CREATED)
 
@@ -402,10 +404,10 @@ class GroupView(APIView):
         group.save()
         return Response(_group_body(group))
 
-    @extend_schema(operation_id="deleteDeviceGroup", tags=GROUPS, responses={204: None})
+    @extend_schema(operation_id="deleteDeviceGroup", tags=GROUPS, responses={200: None})
     def delete(self, request: Request, group_id: str) -> Response:
         actions.get_group(get_application(request), group_id).delete()
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        return Response(status=status.HTTP_200_OK)  # the original answers 200 with no body
 
 
 class GroupMembersView(APIView):
