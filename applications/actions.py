@@ -23,6 +23,8 @@ from django.utils.translation import gettext_noop
 from applications import events
 from applications.errors import GatewayError, NorthboundError
 from applications.models import Application, ApplicationToken, Membership, Role, hash_secret
+from applications.redis import get_redis
+from applications.redis import key as redis_key
 
 _ALPHABET = string.ascii_letters + string.digits
 
@@ -186,13 +188,14 @@ def do_refresh(app_id: str, secret: str, refresh_token: str) -> TokenPair:
 
 def do_logout(access_token: str) -> bool:
     """End an access token (the original's deprecated logout); True when one was live."""
-    _tokens.pop(hash_secret(access_token), None)
-    return (
+    ended = (
         ApplicationToken.objects.filter(
             access_hash=hash_secret(access_token), access_expires_at__gt=timezone.now()
         ).update(access_expires_at=timezone.now())
         == 1
     )
+    forget_tokens()
+    return ended
 
 
 def check_access_token(app_key: str, access_token: str) -> Application:
@@ -200,39 +203,66 @@ def check_access_token(app_key: str, access_token: str) -> Application:
 
     Every northbound call asks this. A token found live is remembered by this process for
     NORTHBOUND_TOKEN_CACHE_SECONDS (its expiry still checked at each call), which saves a query and
-    its compilation per call (bench/commands_bench.py). A logout or token refresh in this process
-    forgets it at once; another web process may accept a token ended elsewhere for at most that long
-    (docs/configuration.md). Each call gets its own copy of the application."""
+    its compilation per call (bench/commands_bench.py). What is remembered is stamped with the token
+    generation, a Redis counter that every login, refresh, logout, secret reset and settings change
+    raises once committed (`forget_tokens`): a call that finds another generation asks the database,
+    so a token ended in any web process is refused by every other one from the next call on, for
+    one Redis GET per call (cheaper than the query it saves). Each call gets its own copy of the
+    application."""
     digest = hash_secret(access_token)
+    caching = settings.NORTHBOUND_TOKEN_CACHE_SECONDS > 0
+    generation = _generation() if caching else 0  # read before the database: a later end raises it
     found = _tokens.get(digest)
-    if found is None or found[0] <= time.monotonic():
+    if found is None or found[0] <= time.monotonic() or found[3] != generation:
         token = ApplicationToken.objects.select_related("application").filter(access_hash=digest).first()
         if token is None:
             raise GatewayError("1010005")
-        found = (time.monotonic() + settings.NORTHBOUND_TOKEN_CACHE_SECONDS, token.application, token.access_expires_at)
-        if settings.NORTHBOUND_TOKEN_CACHE_SECONDS > 0:
+        found = (
+            time.monotonic() + settings.NORTHBOUND_TOKEN_CACHE_SECONDS,
+            token.application,
+            token.access_expires_at,
+            generation,
+        )
+        if caching:
             _remember(digest, found)
-    _, application, expires_at = found
+    _, application, expires_at, _ = found
     if application.app_id != app_key or not application.is_active or expires_at <= timezone.now():
         raise GatewayError("1010005")
     return copy.copy(application)
 
 
-_tokens: dict[str, tuple[float, Application, dt.datetime]] = {}
+_tokens: dict[str, tuple[float, Application, dt.datetime, int]] = {}
 MAX_CACHED_TOKENS = 10_000
 
 
-def _remember(digest: str, found: tuple[float, Application, dt.datetime]) -> None:
+def _generation_key() -> str:
+    return redis_key("token-generation")
+
+
+def _generation() -> int:
+    return int(get_redis().get(_generation_key()) or 0)
+
+
+def _remember(digest: str, found: tuple[float, Application, dt.datetime, int]) -> None:
     if len(_tokens) >= MAX_CACHED_TOKENS:
         now = time.monotonic()
-        for stale in [key for key, (until, _, _) in list(_tokens.items()) if until <= now] or list(_tokens):
+        for stale in [key for key, (until, *_) in list(_tokens.items()) if until <= now] or list(_tokens):
             _tokens.pop(stale, None)
     _tokens[digest] = found
 
 
-def forget_tokens() -> None:
-    """Drop every remembered token of this process (tokens or applications changed)."""
+def forget_tokens(*, here_only: bool = False) -> None:
+    """Tokens or applications changed: this process forgets what it remembers now, every web process
+    at its next call once the change is committed (the token generation rises then: raised earlier,
+    another process could read the old token again before the commit and remember it).
+    `here_only`: this process only (tests start from an empty memory)."""
     _tokens.clear()
+    if not here_only:
+        transaction.on_commit(_raise_generation)
+
+
+def _raise_generation() -> None:
+    get_redis().incr(_generation_key())
 
 
 @transaction.atomic

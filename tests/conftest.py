@@ -39,7 +39,7 @@ def _no_token_cache(settings) -> None:
     from applications.actions import forget_tokens
 
     settings.NORTHBOUND_TOKEN_CACHE_SECONDS = 0
-    forget_tokens()
+    forget_tokens(here_only=True)
 
 
 @pytest.fixture(autouse=True)

@@ -109,3 +109,44 @@ def test_another_applications_key_is_refused_even_when_remembered(client, owner_
         headers={"app_key": other_app.app_id, "Authorization": f"Bearer {owner_app.access_token}"},
     )
     assert response.status_code == 403
+
+
+def test_a_new_login_ends_the_old_token_in_every_web_process(transactional_db):
+    """Two web processes, each remembering tokens (the default 2 s): a login answered by one ends the
+    old token in the other from its very next call, with no wait."""
+    import signal
+
+    import httpx
+
+    from tests.applications.fixtures import create_app
+    from tests.portal.test_real_server import start_web
+
+    credentials = create_app()
+    first, first_process = start_web()
+    second, second_process = start_web()
+    try:
+        path = f"/iocm/app/am/v1.1.0/applications/{credentials.app_id}"
+        old = credentials.headers()
+        for url in (first, second):  # both remember the old token now
+            assert httpx.get(url + path, headers=old).status_code == 200
+        login = httpx.post(
+            first + "/iocm/app/sec/v1.1.0/login", data={"appId": credentials.app_id, "secret": credentials.secret}
+        )
+        assert login.status_code == 200
+        refused = httpx.get(second + path, headers=old)
+        assert (refused.status_code, refused.json()) == (403, GATEWAY_1010005)
+        assert httpx.get(first + path, headers=old).status_code == 403
+        new = {**old, "Authorization": f"Bearer {login.json()['accessToken']}"}
+        assert httpx.get(second + path, headers=new).status_code == 200
+
+        # a logout through the second process ends the new token in the first at once
+        assert httpx.get(first + path, headers=new).status_code == 200
+        logout = httpx.post(
+            second + "/iocm/app/sec/v1.1.0/logout", json={"accessToken": login.json()["accessToken"]}, headers=new
+        )
+        assert logout.status_code < 300
+        assert httpx.get(first + path, headers=new).status_code == 403
+    finally:
+        for process in (first_process, second_process):
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=15)
