@@ -90,3 +90,78 @@ def test_client_without_a_certificate_is_served_too(https_server):
     server, folder = https_server
     context = ssl.create_default_context(cafile=str(folder / "ca.pem"))
     assert httpx.get(f"https://localhost:{server.port}/livez", verify=context).text == "ok"
+
+
+@pytest.fixture
+def two_way_server(transactional_db, tmp_path, request):
+    """HTTPS with TLS_CLIENT_CA_FILE: client certificates of that CA are verified (the original's
+    two-way TLS); `request.param` is TLS_CLIENT_CERT_REQUIRED."""
+    ca_key, ca_cert = _certificate("Platform test CA", ca=True)
+    server_key, server_cert = _certificate("localhost", ca_key, ca_cert.subject, san="localhost")
+    cert, key = _write(tmp_path, "server", server_key, server_cert)
+    (tmp_path / "ca.pem").write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
+    client_ca_key, client_ca = _certificate("Application servers CA", ca=True)
+    (tmp_path / "client-ca.pem").write_bytes(client_ca.public_bytes(serialization.Encoding.PEM))
+    client_key, client_cert = _certificate("app-server", client_ca_key, client_ca.subject)
+    _write(tmp_path, "client", client_key, client_cert)
+    configs = build_configs(
+        "127.0.0.1",
+        free_port(),
+        free_port(),
+        cert,
+        key,
+        client_ca=str(tmp_path / "client-ca.pem"),
+        client_cert_required=request.param,
+        log_level="warning",
+    )
+    server = LiveServer(configs[1]).start()
+    yield server, tmp_path
+    server.stop()
+
+
+def _context(folder, client: str | None):
+    context = ssl.create_default_context(cafile=str(folder / "ca.pem"))
+    if client:
+        context.load_cert_chain(str(folder / f"{client}.pem"), str(folder / f"{client}.key"))
+    return context
+
+
+def _stranger(folder):
+    stranger_key, stranger_ca = _certificate("Unknown client CA", ca=True)
+    key, certificate = _certificate("intruder", stranger_key, stranger_ca.subject)
+    _write(folder, "stranger", key, certificate)
+
+
+@pytest.mark.parametrize("two_way_server", [True], indirect=True)
+def test_two_way_tls_requires_a_certificate_of_the_configured_ca(two_way_server):
+    server, folder = two_way_server
+    credentials = create_app(login=False)
+    url = f"https://localhost:{server.port}"
+    login = httpx.post(
+        f"{url}/iocm/app/sec/v1.1.0/login",
+        data={"appId": credentials.app_id, "secret": credentials.secret},
+        verify=_context(folder, "client"),
+    )
+    assert login.status_code == 200 and login.json()["tokenType"] == "bearer"
+    _stranger(folder)
+    for client in (None, "stranger"):  # no certificate, or one of another CA: the handshake fails
+        with pytest.raises((httpx.ConnectError, httpx.ReadError, httpx.RemoteProtocolError)):
+            httpx.get(f"{url}/livez", verify=_context(folder, client))
+
+
+@pytest.mark.parametrize("two_way_server", [False], indirect=True)
+def test_two_way_tls_optional_verifies_a_certificate_when_sent(two_way_server):
+    server, folder = two_way_server
+    url = f"https://localhost:{server.port}"
+    assert httpx.get(f"{url}/livez", verify=_context(folder, None)).text == "ok"
+    assert httpx.get(f"{url}/livez", verify=_context(folder, "client")).text == "ok"
+    _stranger(folder)
+    with pytest.raises((httpx.ConnectError, httpx.ReadError, httpx.RemoteProtocolError)):
+        httpx.get(f"{url}/livez", verify=_context(folder, "stranger"))
+
+
+def test_web_process_configures_two_way_tls_only_with_a_client_ca():
+    https = build_configs("127.0.0.1", 1, 2, "cert.pem", "key.pem", client_ca="ca.pem")[1]
+    assert (https.ssl_cert_reqs, https.ssl_ca_certs) == (ssl.CERT_REQUIRED, "ca.pem")
+    optional = build_configs("127.0.0.1", 1, 2, "c", "k", client_ca="ca.pem", client_cert_required=False)[1]
+    assert optional.ssl_cert_reqs == ssl.CERT_OPTIONAL

@@ -32,19 +32,36 @@ class _Server(uvicorn.Server):
         yield
 
 
-def build_configs(host: str, http_port: int, https_port: int, cert: str, key: str, **extra) -> list[uvicorn.Config]:
+def build_configs(
+    host: str,
+    http_port: int,
+    https_port: int,
+    cert: str,
+    key: str,
+    *,
+    client_ca: str = "",
+    client_cert_required: bool = True,
+    **extra,
+) -> list[uvicorn.Config]:
     common = dict(
         app="portal.asgi:application", host=host, lifespan="off", ws="websockets-sansio", proxy_headers=True, **extra
     )
     configs = [uvicorn.Config(port=http_port, **common)]
     if cert and key:
-        # The original's clients use two-way TLS. They are served without their certificate being
-        # checked: Python's CERT_OPTIONAL would abort the handshake on a certificate from an
-        # unknown CA, so the server asks for none (CERT_NONE) and a client that has one simply
-        # connects. Application identity is the appId/secret login, as in the original.
-        configs.append(
-            uvicorn.Config(port=https_port, ssl_certfile=cert, ssl_keyfile=key, ssl_cert_reqs=ssl.CERT_NONE, **common)
-        )
+        # The original's clients use two-way TLS. Without TLS_CLIENT_CA_FILE they are served without
+        # their certificate being checked: Python's CERT_OPTIONAL would abort the handshake on a
+        # certificate from an unknown CA, so the server asks for none (CERT_NONE) and a client that
+        # has one simply connects. Application identity is the appId/secret login, as in the original.
+        # With TLS_CLIENT_CA_FILE, two-way TLS as the original's: a client certificate signed by one
+        # of those CAs is required (CERT_REQUIRED), or, with TLS_CLIENT_CERT_REQUIRED off, verified
+        # when sent and not asked for otherwise (CERT_OPTIONAL).
+        tls: dict = {"ssl_cert_reqs": ssl.CERT_NONE}
+        if client_ca:
+            tls = {
+                "ssl_ca_certs": client_ca,
+                "ssl_cert_reqs": ssl.CERT_REQUIRED if client_cert_required else ssl.CERT_OPTIONAL,
+            }
+        configs.append(uvicorn.Config(port=https_port, ssl_certfile=cert, ssl_keyfile=key, **tls, **common))
     return configs
 
 
@@ -103,7 +120,16 @@ class Command(BaseCommand):
             print(f"web: {workers} workers on HTTP port {settings.HTTP_PORT}", flush=True)
             supervise("web", command, workers, settings.BASE_DIR)
             return
+        if settings.TLS_CLIENT_CA_FILE and not cert:
+            raise CommandError("TLS_CLIENT_CA_FILE needs TLS_CERT_FILE and TLS_KEY_FILE (two-way TLS is on HTTPS_PORT)")
         configs = build_configs(
-            settings.BIND_ADDRESS, settings.HTTP_PORT, settings.HTTPS_PORT, cert, key, log_level=log_level
+            settings.BIND_ADDRESS,
+            settings.HTTP_PORT,
+            settings.HTTPS_PORT,
+            cert,
+            key,
+            client_ca=settings.TLS_CLIENT_CA_FILE,
+            client_cert_required=settings.TLS_CLIENT_CERT_REQUIRED,
+            log_level=log_level,
         )
         asyncio.run(serve(configs, shared=worker))
