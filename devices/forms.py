@@ -68,7 +68,7 @@ class GroupForm(forms.Form):
     )
     name = forms.CharField(label=_("Name"), max_length=64)
     description = forms.CharField(label=_("Description"), max_length=1024, required=False)
-    max_devices = forms.IntegerField(label=_("Most devices (0: no limit)"), min_value=0, initial=0)
+    max_devices = forms.IntegerField(label=_("Most devices (0: no limit)"), min_value=0, max_value=2**31 - 1, initial=0)
 
     def __init__(self, *args, applications=None, **kwargs):
         super().__init__(*args, **kwargs)

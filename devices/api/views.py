@@ -313,6 +313,9 @@ def _group_body(group: DeviceGroup, count: int | None = None) -> dict[str, Any]:
     }
 
 
+MAX_GROUP_DEVICES = 2**31 - 1  # the column's range (0: no limit)
+
+
 def _group_fields(body: dict[str, Any], *, partial: bool) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     name = body.get("name")
@@ -328,9 +331,10 @@ def _group_fields(body: dict[str, Any], *, partial: bool) -> dict[str, Any]:
         fields["description"] = body["description"]
     if body.get("maxDevNum") is not None:
         value = body["maxDevNum"]
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_GROUP_DEVICES:
             raise NorthboundError(
-                "100604", "The device group request parameter is invalid: maxDevNum must be 0 or more."
+                "100604",
+                f"The device group request parameter is invalid: maxDevNum must be 0 to {MAX_GROUP_DEVICES}.",
             )
         fields["max_devices"] = value
     return fields

@@ -115,7 +115,7 @@ def _version_number(request: Request) -> int | None:
 
 
 class PageQuerySerializer(serializers.Serializer):
-    pageNo = serializers.IntegerField(min_value=0, default=0)
+    pageNo = serializers.IntegerField(min_value=0, max_value=1_000_000, default=0)
     pageSize = serializers.IntegerField(min_value=1, max_value=100, default=25)
 
 

@@ -95,7 +95,7 @@ def _uploaded(request: Request) -> tuple[str, bytes]:
 
 
 class PageQuerySerializer(serializers.Serializer):
-    pageNo = serializers.IntegerField(min_value=0, default=0)
+    pageNo = serializers.IntegerField(min_value=0, max_value=1_000_000, default=0)
     pageSize = serializers.IntegerField(min_value=1, max_value=100, default=25)
     deviceType = serializers.CharField(required=False, max_length=64)
     manufacturerId = serializers.CharField(required=False, max_length=64)
