@@ -5,7 +5,8 @@ deviceRsp), `encode_command(product, cloud_req) -> bytes`, `encode_ack(product, 
 has_more=0) -> bytes | None` (the cloudRsp ACK, None when the codec has none, F-3.7). The module is
 named by INGRESS_CODEC_MODULE (default `products.codecs`), so a test or a deployment can put another
 implementation of the same four functions in its place. Whatever the codec raises becomes a
-CodecError carrying the codec's own message, which the device log shows (F-3.9).
+CodecError carrying the codec's own message, which the device log shows (F-3.9). So does an output
+PostgreSQL cannot store (a NUL character, a number past 64 bits: applications.guard).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 from django.conf import settings
 
+from applications.guard import hostile
 from products.models import Product
 
 
@@ -48,6 +50,8 @@ def decode_uplink(product: Product | None, payload: bytes) -> dict[str, Any]:
         raise CodecError(str(error) or type(error).__name__) from error
     if not isinstance(decoded, dict):
         raise CodecError(f"the codec returned {type(decoded).__name__}, not a JSON object")
+    if found := hostile(decoded):  # PostgreSQL would refuse it in the shadow, the history and the log
+        raise CodecError(f"the codec's output cannot be stored: {found}")
     return decoded
 
 

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from django.db import close_old_connections, transaction
 from django.utils import timezone
 
+from applications.guard import hostile
 from commands.actions import delivery_settings
 from devices import actions, hooks, logs
 from devices.models import Device, LogKind
@@ -363,6 +364,8 @@ def read_json(raw: bytes) -> dict:
         raise ValueError(f"not JSON ({error})") from None
     if not isinstance(message, dict):
         raise ValueError("not a JSON object")
+    if found := hostile(message):
+        raise ValueError(f"cannot be stored: {found}")
     kind = message.get("msgType")
     if kind == "deviceRsp":
         mid, errcode = message.get("mid"), message.get("errcode", 0)

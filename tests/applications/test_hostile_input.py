@@ -146,7 +146,7 @@ def test_numbers_past_a_columns_range_and_long_strings_are_never_500(world):
 
 
 def test_the_issues_examples(world):
-    owner, values = world
+    owner, _ = world
     client = Client(raise_request_exception=False)
     response = client.get("/api/v1/codecs?pageNo=99999999999999999999999", headers=owner.headers())
     assert response.status_code == 400 and response.json()["error_code"] == "100022"

@@ -297,3 +297,45 @@ def test_a_payload_broken_in_its_content_format_is_logged(owner_app):
 
     assert outcome.result == DECODE_ERROR
     assert "TLV payload could not be read: TLV value at byte 0 needs 9 bytes" in outcome.detail
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        ("a\x00b", "must not contain NUL characters"),
+        (10**20, "is out of range"),
+        (float("inf"), "is out of range (too large"),
+    ],
+)
+def test_codec_output_postgresql_cannot_store_is_refused_and_logged(owner_app, monkeypatch, value, words):
+    """A codec that yields a NUL character or a number past 64 bits (jsonb refuses both): refused, logged
+    with the field, nothing stored, no traceback."""
+    from tests.ingress import water_codec
+
+    def decode(product, payload):
+        data = {"signalStrength": "1", "currentReading": value, "flowRateReading": "2"}
+        return {"msgType": "deviceReq", "hasMore": 0, "data": [{"serviceId": "WaterMeter", "serviceData": data}]}
+
+    monkeypatch.setattr(water_codec, "decode_uplink", decode)
+    device = water_device(owner_app)
+
+    outcome = handle_uplink(Uplink(device.pk, report()))
+
+    assert outcome.result == DECODE_ERROR
+    entry = logs_of(device, LogKind.DECODE_ERROR)[0]
+    assert f"data[0].serviceData.currentReading: {words}" in entry.summary
+    assert entry.raw == report().hex().upper()
+    assert Device.objects.get(pk=device.pk).shadow == {}
+    assert not DataHistory.objects.filter(device_id=device.pk).exists()
+
+
+def test_a_json_uplink_with_a_nul_character_is_refused_and_logged(owner_app):
+    device = water_device(owner_app)
+    payload = b'{"msgType":"deviceReq","data":[{"serviceId":"WaterMeter","serviceData":{"currentReading":"1\\u0000"}}]}'
+
+    outcome = handle_uplink(Uplink(device.pk, payload, json=True))
+
+    assert outcome.result == DECODE_ERROR
+    summary = logs_of(device, LogKind.DECODE_ERROR)[0].summary
+    assert "data[0].serviceData.currentReading: must not contain NUL characters" in summary
+    assert Device.objects.get(pk=device.pk).shadow == {}
