@@ -135,6 +135,13 @@ class Device(models.Model):
     def secret(self, value: str) -> None:
         self.secret_encrypted = secrets.encrypt(value)
 
+    @property
+    def last_location(self):  # devices.location.Location (that module imports this one)
+        """The last position the device (or its gateway) reported: devices.location."""
+        from devices.location import last_location
+
+        return last_location(self)
+
     def is_reachable(self) -> bool:
         """Commands to ABNORMAL or OFFLINE devices fail (F-4.7)."""
         return self.status == Status.ONLINE

@@ -148,3 +148,36 @@ class GroupMembers(serializers.Serializer):
 class GroupTagRequest(serializers.Serializer):
     devGroupId = serializers.CharField()
     deviceIds = serializers.ListField(child=serializers.CharField())
+
+
+class GeoInfo(serializers.Serializer):
+    coordinateReferenceSystem = serializers.DictField(required=False, allow_null=True)
+
+
+class RealtimeLocationRequest(serializers.Serializer):
+    deviceId = serializers.CharField(max_length=64)
+    horAcc = serializers.IntegerField(
+        required=False, allow_null=True, min_value=0, max_value=2**31 - 1, help_text="metres (default 1000)"
+    )
+    geoInfo = GeoInfo(required=False, allow_null=True)
+
+
+class Position(serializers.Serializer):
+    time = serializers.CharField()
+    utcOff = serializers.CharField()
+    srsName = serializers.CharField()
+    X = serializers.CharField(help_text="latitude, degrees")
+    Y = serializers.CharField(help_text="longitude, degrees")
+    radius = serializers.CharField(allow_null=True, help_text="accuracy, metres, when the device reported one")
+
+
+class PositionError(serializers.Serializer):
+    time = serializers.CharField()
+    resid = serializers.CharField()
+    add_info = serializers.CharField()
+
+
+class RealtimeLocation(serializers.Serializer):
+    deviceId = serializers.CharField()
+    pd = Position(allow_null=True)
+    poserr = PositionError(allow_null=True)

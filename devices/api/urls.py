@@ -26,6 +26,11 @@ urlpatterns = [
     path("iocm/app/data/v1.1.0/deviceCapabilities", views.CapabilitiesView.as_view(), name="capabilities"),
     path("iocm/app/devgroup/v1.3.0/devGroups", views.GroupsView.as_view(), name="groups"),
     path("iocm/app/devgroup/v1.3.0/devGroups/<str:group_id>", views.GroupView.as_view(), name="group"),
+    path(
+        "iocm/app/location/v1.1.0/queryDeviceRealtimeLocation",
+        views.RealtimeLocationView.as_view(),
+        name="realtime-location",
+    ),
     # Developer Center: bulk registration (OceanConnect had it only in its portal, F-4.4).
     path("api/v1/bulk-registrations", bulk.BulkRegistrationsView.as_view(), name="api-bulk-registrations"),
     path("api/v1/bulk-registrations/<str:job_id>", bulk.BulkRegistrationView.as_view(), name="api-bulk-registration"),

@@ -197,7 +197,7 @@ def test_portal_pages_name_the_field(client, db):
     assert response.content.decode() == "The input is invalid: q must not contain NUL characters."
     response = client.get("/devices/?q=%00", headers={"Accept-Language": "zh-hans"})
     assert response.status_code == 400
-    assert response.content.decode() == "输入无效：q 不能包含 NUL 字符。"
+    assert response.content.decode() == "输入无效\uff1aq 不能包含 NUL 字符\u3002"
     response = client.post("/devices/groups/", {"name": "G", "description": "", "max_devices": 2**40})
     assert response.status_code == 200  # the form names the field
     assert not DeviceGroup.objects.exists()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -136,3 +137,27 @@ def test_bulk_register_a_file_with_bad_rows_and_open_a_registered_device(live_se
         f"registered with nodeId {imei(199)} by bulk registration meters.csv, row 201"
     )
     assert not errors, errors
+
+
+def test_the_device_page_shows_the_last_location(live_server, page: Page):
+    credentials = create_app()
+    do_add_member(credentials.application, create_user("owen"), Role.OWNER)
+    from tests.devices.fixtures import register
+
+    device = register(credentials)
+    Device.objects.filter(pk=device.pk).update(
+        shadow={"Location": {"data": {"latitude": 31.2304, "longitude": 121.4737}, "eventTime": "20250102T030405Z"}}
+    )
+    page.goto(live_server.url + "/")
+    page.get_by_label("Account name").fill("owen")
+    page.get_by_label("Password").fill("correct horse 9")
+    page.get_by_role("button", name="Sign in").click()
+    page.goto(f"{live_server.url}/devices/{device.device_id}/")
+    section = page.locator("[data-location]")
+    expect(section.get_by_role("heading", name="Location")).to_be_visible()
+    expect(section.locator("[data-latitude]")).to_have_text("31.2304")
+    expect(section.locator("[data-longitude]")).to_have_text("121.4737")
+    expect(section.get_by_role("link", name="Show on a map")).to_have_attribute("href", re.compile(r"mlat=31\.2304"))
+    page.set_viewport_size({"width": 390, "height": 800})  # a phone: nothing in the card overflows it
+    page.screenshot(path=str(live_server.screenshot_dir / "device-location.png"), full_page=True)
+    assert section.evaluate("card => card.scrollWidth <= card.clientWidth")
