@@ -40,6 +40,7 @@ CATALOGUE: dict[str, tuple[int, str]] = {
     "100416": (400, "The device has already been binded."),
     "100418": (404, "The deviceData is not existed."),
     "100419": (400, "The deviceId and gatewayId can't be both null."),
+    "100425": (200, "The special deviceCapability is not exist."),
     "100426": (400, "The nodeId is duplicated."),
     "100428": (200, "The device is not online."),
     "100431": (200, "The serviceType is not exist."),

@@ -22,6 +22,7 @@ from django.utils import timezone
 from applications.errors import NorthboundError
 from applications.models import Application
 from applications.redis import get_redis, key
+from commands import shadow
 from commands.models import (
     TRANSITIONS,
     BatchTask,
@@ -280,6 +281,7 @@ def transition(
         for name, value in {**stamp, **fields}.items():
             setattr(command, name, value)
         CommandEvent.objects.create(command=command, at=now, status=to, reason=reason, evidence=evidence)
+        shadow.on_command_outcome(command.pk, to)  # a desired change it carried takes the outcome
         if command.callback_url:
             push.notify_url(
                 command.application,
@@ -367,6 +369,7 @@ def send_next_serial(device: Device, *, reason: str) -> None:
 
 def on_uplinks(devices: list[Device]) -> None:
     """A batch of devices just reported: one query finds which have pending commands (most have none)."""
+    shadow.deliver_waiting(devices)  # desired properties waiting for this contact become commands first
     waiting = set(
         Command.objects.filter(device__in=[device.pk for device in devices], status=CommandStatus.PENDING)
         .values_list("device_id", flat=True)

@@ -188,3 +188,38 @@ class BatchTaskDetail(models.Model):
 
     def __str__(self) -> str:
         return f"{self.task_id}/{self.device_ref}"
+
+
+class DesiredChange(models.Model):
+    """One change of a device's desired properties (the shadow API, v1.5.0), kept with its version.
+
+    It waits (PENDING) for the device's next contact, then goes as a command of the service through
+    the product's codec (SENT, `command` set); the command's outcome becomes its status and is pushed
+    as deviceDesiredPropertiesModifyStatusChanged. `desired` is what this change asked, `properties`
+    the service's whole desired state after it. The rows are the deviceDesiredHistory.
+    """
+
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="desired_changes")
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="desired_changes")
+    service_id = models.CharField(max_length=64)
+    method = models.CharField(max_length=128)  # the service's command that carries the properties
+    desired = models.JSONField()
+    properties = models.JSONField()
+    version = models.PositiveIntegerField()
+    status = models.CharField(max_length=10, default="PENDING")
+    detail = models.CharField(max_length=1024, blank=True, default="")
+    command = models.ForeignKey(Command, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["device", "service_id", "version"], name="desired_change_version"),
+        ]
+        indexes = [
+            models.Index(fields=["device", "created_at"], name="desired_waiting", condition=Q(status="PENDING")),
+            models.Index(fields=["command"], name="desired_command", condition=Q(command__isnull=False)),
+            models.Index(fields=["application", "device", "-created_at"], name="desired_history"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.service_id} v{self.version}: {self.status}"

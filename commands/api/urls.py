@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from commands.api import views
+from commands.api import shadow, views
 
 urlpatterns = [
     path("iocm/app/cmd/v1.4.0/deviceCommands", views.CommandsView.as_view(), name="commands"),
@@ -12,6 +12,8 @@ urlpatterns = [
     path("iocm/app/batchtask/v1.1.0/tasks", views.BatchTasksView.as_view(), name="batch-tasks"),
     path("iocm/app/batchtask/v1.1.0/tasks/<str:task_id>", views.BatchTaskView.as_view(), name="batch-task"),
     path("iocm/app/batchtask/v1.1.0/taskDetails", views.BatchTaskDetailsView.as_view(), name="batch-task-details"),
+    path("iocm/app/shadow/v1.5.0/devices/<str:device_id>", shadow.ShadowView.as_view(), name="shadow"),
+    path("iocm/app/shadow/v1.5.0/deviceDesiredHistory", shadow.DesiredHistoryView.as_view(), name="desired-history"),
     re_path(
         r"^api/v1/delivery-policies/(?P<kind>products|devices)/(?P<key>[^/]+)$",
         views.DeliveryPolicyView.as_view(),
