@@ -161,3 +161,35 @@ def test_the_device_page_shows_the_last_location(live_server, page: Page):
     page.set_viewport_size({"width": 390, "height": 800})  # a phone: nothing in the card overflows it
     page.screenshot(path=str(live_server.screenshot_dir / "device-location.png"), full_page=True)
     assert section.evaluate("card => card.scrollWidth <= card.clientWidth")
+
+
+def test_the_device_page_shows_desired_against_reported(live_server, page: Page):
+    from commands import shadow
+    from devices import actions as device_actions
+    from tests.commands.test_shadow_api import writable_meter_files
+    from tests.devices.fixtures import WATER_METER, register
+    from tests.products.fixtures import import_files
+
+    credentials = create_app()
+    do_add_member(credentials.application, create_user("olga"), Role.OWNER)
+    import_files(credentials, writable_meter_files())
+    device = device_actions.do_bind_device(register(credentials, info=WATER_METER))
+    Device.objects.filter(pk=device.pk).update(
+        shadow={"WaterMeterAlarm": {"serviceType": "WaterMeterAlarm", "data": {"highFlow": 10}, "eventTime": None}}
+    )
+    device = Device.objects.select_related("product").get(pk=device.pk)
+    shadow.do_modify_shadow(
+        credentials.application, device, [{"serviceId": "WaterMeterAlarm", "desired": {"highFlow": 30}}]
+    )
+    page.goto(live_server.url + "/")
+    page.get_by_label("Account name").fill("olga")
+    page.get_by_label("Password").fill("correct horse 9")
+    page.get_by_role("button", name="Sign in").click()
+    page.goto(f"{live_server.url}/devices/{device.device_id}/")
+    row = page.locator('[data-desired] tr[data-property="WaterMeterAlarm.highFlow"]')
+    expect(row).to_have_attribute("data-differs", "")
+    expect(row.locator("mark")).to_have_text("30")
+    expect(row).to_contain_text("10")
+    expect(row).to_contain_text("differs")
+    expect(row).to_contain_text("PENDING")
+    page.screenshot(path=str(live_server.screenshot_dir / "device-shadow.png"), full_page=True)
