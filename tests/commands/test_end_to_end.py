@@ -196,3 +196,71 @@ def test_the_commands_max_retransmit_bounds_coaps_retransmissions(client, worker
     command, transmissions = asyncio.run(scenario())
     assert command.status == "TIMEOUT"
     assert transmissions == 1 + max_retransmit
+
+
+def test_a_desired_property_goes_at_the_next_contact_through_the_codec_and_its_outcome_is_pushed(client, worker):
+    """The shadow API: the application desires Meter.period = 60 (a writable property); the device gets it
+    at its next report as SET_PERIOD, encoded by the product's real codec, and its response ends the change."""
+    from commands.models import DesiredChange
+    from subscriptions.models import PushMessage, Subscription
+    from tests.products.codecs.fixtures import meter_files
+    from tests.products.fixtures import import_files, service_path
+
+    credentials = create_app()
+    files = meter_files()
+    meter_service = files[service_path("Meter")]["services"][0]
+    meter_service["properties"].append(
+        {"propertyName": "period", "dataType": "int", "required": False, "min": 1, "max": 86400, "step": None,
+         "maxLength": None, "method": "RW", "unit": None, "enumList": None}
+    )  # fmt: skip
+    deploy(import_files(credentials, files))
+    Subscription.objects.create(
+        application=credentials.application,
+        notify_type="deviceDesiredPropertiesModifyStatusChanged",
+        callback_url="http://127.0.0.1:9/desired",
+    )
+    headers = credentials.headers()
+    node_id = "867724030023558"
+    device_id = client.post(
+        "/iocm/app/reg/v1.1.0/deviceCredentials",
+        json.dumps({"nodeId": node_id, "verifyCode": node_id, "timeout": 0}),
+        content_type="application/json",
+        headers=headers,
+    ).json()["deviceId"]
+    tie = {"manufacturerId": "Acme", "deviceType": "WaterMeter", "model": "m1", "protocolType": "LWM2M"}
+    client.put(
+        f"/iocm/app/dm/v1.4.0/devices/{device_id}", json.dumps(tie), content_type="application/json", headers=headers
+    )
+
+    def desire() -> int:
+        body = {"serviceDesireds": [{"serviceId": "Meter", "desired": {"period": 60}}]}
+        return client.put(
+            f"/iocm/app/shadow/v1.5.0/devices/{device_id}",
+            json.dumps(body),
+            content_type="application/json",
+            headers=headers,
+        ).status_code
+
+    async def scenario():
+        simulated = await connect(node_id, worker.port)
+        await simulated.notify(_report())  # first contact: bound, ONLINE
+        assert await asyncio.to_thread(_threaded, desire) == 200
+        await asyncio.sleep(0.2)
+        assert [downlink.payload for downlink in simulated.received] == [b"\xaa\xaa\x00\x00"]  # kept until contact
+        await simulated.notify(_report(101))
+        downlink = await _command_downlink(simulated)
+        mid = struct.unpack(">H", downlink.payload[1:3])[0]
+        await simulated.notify(b"\x03" + struct.pack(">HBb", mid, 0, 0))
+        simulated.close()
+        return downlink
+
+    downlink = asyncio.run(scenario())
+    assert downlink.path == "/19/1/0"
+    assert downlink.payload[0] == 0x02 and struct.unpack(">I", downlink.payload[3:7])[0] == 60
+    deadline = time.monotonic() + 10
+    while DesiredChange.objects.get().status != "SUCCESSFUL" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    change = DesiredChange.objects.get()
+    assert (change.status, change.version, change.command.method) == ("SUCCESSFUL", 1, "SET_PERIOD")
+    pushed = PushMessage.objects.get(notify_type="deviceDesiredPropertiesModifyStatusChanged")
+    assert json.loads(bytes(pushed.body))["status"] == "SUCCESSFUL"
