@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 INT64_MAX = 2**63 - 1
 API_PREFIXES = ("/iocm/", "/iodm/", "/api/")
+COMPACT = {"separators": (",", ":")}  # as DRF and the original answer
 
 NUL = gettext_noop("must not contain NUL characters")
 OUT_OF_RANGE = gettext_noop("is out of range (whole numbers from -9223372036854775808 to 9223372036854775807)")
@@ -112,7 +113,7 @@ def refusal(request: HttpRequest, problem: Hostile | None) -> HttpResponse:
     """400: the original's body on the APIs (English), a translated sentence on portal pages."""
     if request.path.startswith(API_PREFIXES):
         desc = f"The input is invalid: {problem}." if problem else f"The input is invalid: {TOO_LONG_OR_LARGE}."
-        return JsonResponse({"error_code": "100022", "error_desc": desc}, status=400)
+        return JsonResponse({"error_code": "100022", "error_desc": desc}, status=400, json_dumps_params=COMPACT)
     if problem is None:
         text = _("The input is invalid: a value is too long or out of range for its field.")
     else:

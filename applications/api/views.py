@@ -175,4 +175,4 @@ class ApplicationView(APIView):
 def unknown_path(request: HttpRequest) -> JsonResponse:
     """Any /iocm/ or /iodm/ path the platform does not serve: the original's JSON error, never the
     portal's HTML page (an application server parses every answer as JSON)."""
-    return JsonResponse(NorthboundError("200001").body(), status=404)
+    return JsonResponse(NorthboundError("200001").body(), status=404, json_dumps_params={"separators": (",", ":")})
