@@ -32,6 +32,7 @@ from django.conf import settings
 from django.db import close_old_connections
 from django.utils import timezone
 
+from applications.guard import hostile
 from devices import gateways, logs
 from devices.models import Device, LogKind
 from devices.reports import ReportInvalid, service_reports
@@ -62,6 +63,8 @@ def _object(raw: bytes) -> dict[str, Any]:
         raise Unreadable(f"not JSON ({error})") from None
     if not isinstance(message, dict):
         raise Unreadable("not a JSON object")
+    if found := hostile(message):  # PostgreSQL would refuse it (applications.guard)
+        raise Unreadable(f"cannot be stored: {found}")
     return message
 
 

@@ -257,6 +257,12 @@ BAD_MESSAGES = [
         "devices[0].services[0]: data must be an object",
     ),
     ("commandResponse", b'{"mid": 1}', "commandResponse: deviceId must be a string of 1 to 256 characters"),
+    (
+        "datas",
+        b'{"devices": [{"deviceId": "d", "services": [{"serviceId": "s", "data": {"x": "a\\u0000"}}]}]}',
+        "cannot be stored: devices[0].services[0].data.x: must not contain NUL characters",
+    ),
+    ("topo/add", b'{"mid": 99999999999999999999, "deviceInfos": []}', "cannot be stored: mid: is out of range"),
 ]
 
 
