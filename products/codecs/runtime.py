@@ -120,14 +120,32 @@ def _checked(product: Any, outcome: Outcome) -> Outcome:
 
 
 def decode_outcomes(
-    product: Any, payloads: Sequence[bytes], *, version: int | None = None, check: bool = True
+    product: Any,
+    payloads: Sequence[bytes],
+    *,
+    version: int | None = None,
+    check: bool = True,
+    ports: Sequence[int | None] | None = None,
+    variables: Mapping[str, str] | None = None,
 ) -> tuple[int, list[Outcome]]:
-    """(version used, an Outcome per payload): the value or the error, and the plugin's logs."""
+    """(version used, an Outcome per payload): the value or the error, and the plugin's logs.
+
+    `ports`: the fPort of each payload (None: the codec's default); `variables`: the codec's variables
+    for this call (TTN and ChirpStack codecs take both; the others ignore them).
+    """
     number, plugin = plugin_for(product, version)
-    return number, _decode(product, plugin, payloads, check)
+    return number, _decode(product, plugin, payloads, check, ports=ports, variables=variables)
 
 
-def _decode(product: Any, plugin: Plugin, payloads: Sequence[bytes], check: bool) -> list[Outcome]:
+def _decode(
+    product: Any,
+    plugin: Plugin,
+    payloads: Sequence[bytes],
+    check: bool,
+    *,
+    ports: Sequence[int | None] | None = None,
+    variables: Mapping[str, str] | None = None,
+) -> list[Outcome]:
     ready: list[bytes | None] = []
     early: dict[int, CodecError] = {}
     for position, payload in enumerate(payloads):
@@ -136,7 +154,11 @@ def _decode(product: Any, plugin: Plugin, payloads: Sequence[bytes], check: bool
         except CodecError as error:
             early[position] = error
             ready.append(None)
-    decoded = iter(plugin.decode_many([payload for payload in ready if payload is not None]))
+    kept = [position for position, payload in enumerate(ready) if payload is not None]
+    kept_ports = None if ports is None else [ports[position] for position in kept]
+    decoded = iter(
+        plugin.decode_many([ready[position] for position in kept], ports=kept_ports, variables=variables)  # type: ignore[misc]
+    )
     outcomes = []
     for position, payload in enumerate(ready):
         outcome = Outcome(error=early[position]) if payload is None else next(decoded)
@@ -188,7 +210,13 @@ def decode_many(
 
 
 def encode_outcome(
-    product: Any, message: Mapping[str, Any], *, version: int | None = None, check: bool = True
+    product: Any,
+    message: Mapping[str, Any],
+    *,
+    version: int | None = None,
+    check: bool = True,
+    fport: int | None = None,
+    variables: Mapping[str, str] | None = None,
 ) -> tuple[int, Outcome]:
     """(version used, Outcome) of encoding a cloudReq or cloudRsp (whose request is bytes or hex)."""
     try:
@@ -200,7 +228,7 @@ def encode_outcome(
         issues = check_command(index_for(product), normal)
         if issues:
             return number, Outcome(error=CodecError(issues))
-    return number, plugin.encode(normal)
+    return number, plugin.encode(normal, fport=fport, variables=variables)
 
 
 def encode_command(

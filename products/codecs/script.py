@@ -116,7 +116,14 @@ class ScriptPlugin:
     def functions(self) -> list[str]:
         return load(self.key, self.source, self.limits)
 
-    def decode_many(self, payloads: Sequence[bytes]) -> list[Outcome]:
+    def decode_many(
+        self,
+        payloads: Sequence[bytes],
+        *,
+        ports: Sequence[int | None] | None = None,
+        variables: Mapping[str, str] | None = None,
+    ) -> list[Outcome]:
+        # decode(bytes) takes neither a port nor variables.
         outcomes = []
         for raw in call_many(self.key, self.source, "decode", "bytes", hex_inputs(payloads), self.limits):
             logs = raw.get("logs") or []
@@ -130,7 +137,9 @@ class ScriptPlugin:
                 outcomes.append(Outcome(error=error, logs=logs))
         return outcomes
 
-    def encode(self, message: Mapping[str, Any]) -> Outcome:
+    def encode(
+        self, message: Mapping[str, Any], *, fport: int | None = None, variables: Mapping[str, str] | None = None
+    ) -> Outcome:
         message = dict(message)
         if message.get("msgType") == "cloudRsp":
             message["request"] = bytes(message["request"]).hex()
