@@ -163,6 +163,16 @@ RULES: dict[str, CodecRule] = _rules(
         gettext_noop("Fix the JSON at the line and column given."),
     ),
     R(
+        "CODEC_VECTORS_YAML",
+        "package",
+        "F-3.8",
+        gettext_noop("The examples file is not valid YAML: %(detail)s."),
+        gettext_noop(
+            "Fix the YAML at the line and column given; the file is The Things Network's *-codec.yaml, with "
+            "uplinkDecoder and downlinkEncoder examples."
+        ),
+    ),
+    R(
         "CODEC_VECTOR_SHAPE",
         "package",
         "F-3.8",

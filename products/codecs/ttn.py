@@ -240,14 +240,21 @@ class TtnPlugin:
     ) -> Outcome:
         if message.get("msgType") == "cloudRsp":
             return Outcome(None)  # LoRaWAN codecs have no report ACK
+        command = self.commands.get(message["cmd"]) or {}
+        data = {**(command.get("data") or {}), **message.get("paras", {})}
+        port = fport if fport is not None else command.get("fPort", self.fport)
+        return self.encode_data(data, port, variables)
+
+    def encode_data(
+        self, data: Mapping[str, Any], fport: int | None = None, variables: Mapping[str, str] | None = None
+    ) -> Outcome:
+        """The bytes the codec's encoder gives for its own input `data` (TTN's downlink examples)."""
         found = self.encoder()
         if found is None:
             return Outcome(error=fail("CODEC_UNSUPPORTED", what=Raw("encode commands: it defines no encodeDownlink")))
         function, mode = found
-        command = self.commands.get(message["cmd"]) or {}
-        data = {**(command.get("data") or {}), **message.get("paras", {})}
-        port = fport if fport is not None else command.get("fPort", self.fport)
-        argument = {"data": data, "fPort": port, "variables": {**self.variables, **(variables or {})}}
+        port = self.fport if fport is None else fport
+        argument = {"data": dict(data), "fPort": port, "variables": {**self.variables, **(variables or {})}}
         raw = call_many(self.key, self.source, function, mode, [argument], self.limits)[0]
         logs = list(raw.get("logs") or [])
         if not raw["ok"]:
