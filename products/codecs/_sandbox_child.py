@@ -116,6 +116,17 @@ function __call(fn, mode, input) {
       var valid = typeof validator !== 'function' || !!validator(decoded, input.fPort);
       return {data: decoded, valid: valid};
     case 'v2encode': return fn(input.data, input.fPort);
+    case 'bytes+ack':
+      // The ingress's crossing: decode the uplink, then encode its report ACK (cloudRsp) at once.
+      var bytes = __bytes(input);
+      var value = fn(bytes);
+      var encoder = __function('encode');
+      var ack = null, ackError = null;
+      if (typeof encoder === 'function') {
+        try { ack = encoder({identifier: '0', msgType: 'cloudRsp', request: bytes.slice(), errcode: 0, hasMore: 0}); }
+        catch (e) { ackError = __error(e); }
+      }
+      return {value: value, ack: ack === undefined ? null : ack, ackError: ackError};
   }
   throw new Error('unknown call mode ' + mode);
 }

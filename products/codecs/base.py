@@ -40,3 +40,10 @@ class Plugin(Protocol):
     ) -> Outcome:
         """bytes for a cloudReq; bytes or None (no ACK, F-3.7) for a cloudRsp with `request` as bytes."""
         ...
+
+    def decode_with_acks(
+        self, payloads: Sequence[bytes], *, ports: Sequence[int | None] | None = None
+    ) -> list[tuple[Outcome, Outcome]]:
+        """For each payload, its decode Outcome and its report ACK's (cloudRsp, errcode 0): the ingress's
+        call, so a JavaScript plugin does both in one crossing into V8."""
+        ...

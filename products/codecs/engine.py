@@ -563,6 +563,22 @@ class OnlinePlugin:
                 outcomes.append(Outcome(error=error))
         return outcomes
 
+    def decode_with_acks(
+        self, payloads: Sequence[bytes], *, ports: Sequence[int | None] | None = None
+    ) -> list[tuple[Outcome, Outcome]]:
+        results = []
+        for payload in payloads:
+            try:
+                decoded = Outcome(self.decode(payload))
+            except CodecError as error:
+                results.append((Outcome(error=error), Outcome(None)))
+                continue
+            try:
+                results.append((decoded, Outcome(self.encode_ack(payload))))
+            except CodecError as error:
+                results.append((decoded, Outcome(error=error)))
+        return results
+
     # --- encoding ---------------------------------------------------------------------------------
 
     def encode_command(self, cloud_req: Mapping[str, Any]) -> bytes:

@@ -209,6 +209,45 @@ def decode_many(
     return [outcome.error if outcome.error is not None else outcome.value for outcome in outcomes]
 
 
+def decode_with_acks(
+    product: Any,
+    payloads: Sequence[bytes],
+    *,
+    ports: Sequence[int | None] | None = None,
+    check: bool = True,
+) -> list[tuple[dict[str, Any] | CodecError, bytes | CodecError | None]]:
+    """For each payload, in order: its deviceReq/deviceRsp (or CodecError) and its report ACK (the
+    cloudRsp bytes with errcode 0, None when the plugin gives none, or CodecError).
+
+    The ingress's one call per batch: a JavaScript plugin decodes and encodes the ACKs of the whole
+    batch in the same crossings into V8 (one per CODEC_JS_BATCH_SIZE payloads), where decode_many and
+    then encode_ack per uplink would cross twice per uplink.
+    """
+    _number, plugin = plugin_for(product)
+    ready: list[bytes | None] = []
+    early: dict[int, CodecError] = {}
+    for position, payload in enumerate(payloads):
+        try:
+            ready.append(_payload(payload))
+        except CodecError as error:
+            early[position] = error
+            ready.append(None)
+    kept = [position for position, payload in enumerate(ready) if payload is not None]
+    kept_ports = None if ports is None else [ports[position] for position in kept]
+    done = iter(plugin.decode_with_acks([ready[position] for position in kept], ports=kept_ports))  # type: ignore[misc]
+    results: list[tuple[dict[str, Any] | CodecError, bytes | CodecError | None]] = []
+    for position in range(len(payloads)):
+        if position in early:
+            results.append((early[position], None))
+            continue
+        decoded, ack = next(done)
+        if decoded.error is None and check:
+            decoded = _checked(product, decoded)
+        first = decoded.error if decoded.error is not None else decoded.value
+        results.append((first, ack.error if ack.error is not None else ack.value))
+    return results
+
+
 def encode_outcome(
     product: Any,
     message: Mapping[str, Any],

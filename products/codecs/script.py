@@ -137,6 +137,37 @@ class ScriptPlugin:
                 outcomes.append(Outcome(error=error, logs=logs))
         return outcomes
 
+    def decode_with_acks(
+        self, payloads: Sequence[bytes], *, ports: Sequence[int | None] | None = None
+    ) -> list[tuple[Outcome, Outcome]]:
+        """decode(bytes) and encode(cloudRsp) of each payload in the same crossing (the ingress's path)."""
+        results = []
+        for raw in call_many(self.key, self.source, "decode", "bytes+ack", hex_inputs(payloads), self.limits):
+            logs = raw.get("logs") or []
+            if not raw["ok"]:
+                error = failure_error(raw, "decode", self.limits)
+                results.append((Outcome(error=error, logs=logs), Outcome(None)))
+                continue
+            value = raw["value"]
+            try:
+                decoded = Outcome(shapes.uplink(value["value"], "decode"), logs=logs)
+            except CodecError as error:
+                error.logs = logs
+                decoded = Outcome(error=error, logs=logs)
+            if value["ackError"] is not None:
+                error = fail("CODEC_JS_EXCEPTION", function=Raw("encode"), detail=Raw(value["ackError"]))
+                results.append((decoded, Outcome(error=error, logs=logs)))
+                continue
+            try:
+                ack = shapes.payload(
+                    value["ack"], "encode", max_bytes=settings.CODEC_MAX_PAYLOAD_BYTES, allow_null=True
+                )
+            except CodecError as error:
+                results.append((decoded, Outcome(error=error, logs=logs)))
+                continue
+            results.append((decoded, Outcome(ack, logs=logs)))
+        return results
+
     def encode(
         self, message: Mapping[str, Any], *, fport: int | None = None, variables: Mapping[str, str] | None = None
     ) -> Outcome:

@@ -233,6 +233,12 @@ class TtnPlugin:
             outcomes.append(outcome)
         return outcomes
 
+    def decode_with_acks(
+        self, payloads: Sequence[bytes], *, ports: Sequence[int | None] | None = None
+    ) -> list[tuple[Outcome, Outcome]]:
+        # LoRaWAN codecs have no report ACK: the decode is the whole crossing.
+        return [(outcome, Outcome(None)) for outcome in self.decode_many(payloads, ports=ports)]
+
     # --- encoding ---------------------------------------------------------------------------------
 
     def encode(
