@@ -14,10 +14,12 @@ directly. For each uplink, in order:
    the software (MCU) upgrade protocol) to devices.hooks.pcp_received;
 6. decode with the product's codec, the batch's uplinks of one product in one call that also encodes
    their ACKs (`ingress.codec.decode_batch`; a JSON-mode uplink, MQTT's data/json, is its own
-   deviceReq or deviceRsp: `read_json`), validate the deviceReq against the profile, store it
-   (devices.actions.do_store_report: shadow, last-seen, history in storage mode, deviceDataChanged and
-   deviceDatasChanged into the push outbox), log raw hex and the decoded result (or the reason it
-   failed) on the device; a deviceRsp goes to devices.hooks (the commands layer);
+   deviceReq or deviceRsp: `read_json`); an application over its share of the codec's time
+   (ingress.budget) has its uplinks stored raw, acknowledged and logged as not yet decoded; validate
+   the deviceReq against the profile, store it (devices.actions.do_store_report: shadow, last-seen,
+   history in storage mode, deviceDataChanged and deviceDatasChanged into the push outbox), log raw
+   hex and the decoded result (or the reason it failed) on the device; a deviceRsp goes to
+   devices.hooks (the commands layer);
 7. build the codec's cloudRsp ACK, when it has one, for the loop to send back (F-3.7).
 
 The outcome tells the loop whether to acknowledge the CoAP message now: only once the uplink is stored
@@ -29,6 +31,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -40,6 +43,7 @@ from devices import actions, hooks, logs
 from devices.models import Device, LogKind
 from devices.reports import ReportInvalid, service_reports
 from ingress import codec, flow
+from ingress.budget import budget
 from ingress.formats import NAMES, FormatError, resource_bytes
 from products.models import Product
 
@@ -72,6 +76,7 @@ IN_PROGRESS = "in_progress"  # the first copy is still being processed: it will 
 LIMITED = "limited"
 REFUSED = "refused"
 DECODE_ERROR = "decode_error"
+NOT_DECODED = "not_decoded"  # stored raw and acknowledged: the application is over its codec budget
 INVALID = "invalid"
 UNKNOWN_DEVICE = "unknown_device"
 FAILED = "failed"  # our fault (database down...): not acknowledged, the device retransmits
@@ -195,16 +200,33 @@ def _decode_batches(
             groups.setdefault(device.product_id, []).append((index, payload))
     results: dict[int, codec.Decoded] = {}
     for members in groups.values():
-        product = devices[uplinks[members[0][0]].device_pk].product if members else None
+        device = devices[uplinks[members[0][0]].device_pk]
+        if not budget.allows(device.application_id):
+            for index, _payload in members:
+                results[index] = (NotDecoded(OVER_BUDGET), None)
+            continue
+        started = time.perf_counter()
         try:
-            done = codec.decode_batch(product, [payload for _index, payload in members])
+            done = codec.decode_batch(device.product, [payload for _index, payload in members])
         except Exception:
             # Left out: _prepare decodes these one by one, so one failure stays with its uplink.
             log.exception("decoding a batch of %d uplinks failed", len(members))
             continue
+        finally:
+            budget.charge(device.application_id, time.perf_counter() - started)
         for (index, _payload), result in zip(members, done, strict=True):
             results[index] = result
     return results
+
+
+OVER_BUDGET = (
+    "not decoded yet: the application's codec used its share of the ingress's time (CODEC_APP_CPU_SHARE); "
+    "the raw uplink is kept: replay it once the codec is fixed"
+)
+
+
+class NotDecoded(codec.CodecError):
+    """The uplink was stored raw and acknowledged without decoding (its application is over budget)."""
 
 
 def _gateways_seen(uplinks: Sequence[Uplink], outcomes: list[Outcome | None], devices: dict[int, Device]) -> None:
@@ -272,6 +294,9 @@ def _prepare(device: Device, uplink: Uplink, limited: flow.Limited | None, done:
             return Plan(device, Outcome(PCP, detail="PCP message"), [entry], after_commit=after)
         if done is None:
             done = codec.decode_batch(device.product, [payload])[0]
+        if isinstance(done[0], NotDecoded):
+            entry = (device, LogKind.DECODE_ERROR, str(done[0]), payload, {"notDecoded": "budget"})
+            return Plan(device, Outcome(NOT_DECODED, detail=str(done[0])), [entry])
         if isinstance(done[0], codec.CodecError):
             reason = f"decode failed: {done[0]}"
             entry = (device, LogKind.DECODE_ERROR, reason, payload, None)
