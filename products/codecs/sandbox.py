@@ -76,6 +76,21 @@ class SandboxFailure(Exception):
         super().__init__(f"{kind}: {message}")
 
 
+_spent = threading.local()
+
+
+def spent_seconds() -> float:
+    """Seconds of JavaScript this thread has run in the sandbox so far (V8's own time per crossing, as
+    the child measures it; a crossing stopped by its time limit counts the whole limit). The ingress
+    charges the difference around a codec call to the application's budget (ingress.budget), so that
+    waiting for another thread's crossing is not counted."""
+    return getattr(_spent, "seconds", 0.0)
+
+
+def _spend(seconds: float) -> None:
+    _spent.seconds = spent_seconds() + seconds
+
+
 @dataclass(frozen=True)
 class RunResult:
     results: list[dict[str, Any]]
@@ -218,10 +233,18 @@ class Sandbox:
                 self._alive()
                 if key not in self._loaded:
                     self._load(key, source, limits)
-                reply = self._exchange(request, budget_ms + GRACE_MS)
+                try:
+                    reply = self._exchange(request, budget_ms + GRACE_MS)
+                except SandboxFailure as failure:
+                    if failure.kind == "timeout":
+                        _spend(budget_ms / 1000)
+                    raise
                 if reply["ok"]:
+                    _spend(reply["elapsedUs"] / 1_000_000)
                     return RunResult(reply["results"], reply["elapsedUs"])
                 error = reply["error"]
+                if error["kind"] == "timeout":
+                    _spend(budget_ms / 1000)
                 if error["kind"] != "not_loaded":
                     if error["kind"] in ("timeout", "memory", "engine"):
                         self._loaded.pop(key, None)  # the child retired that context
