@@ -591,11 +591,22 @@ def scenario_noisy_neighbour(args: argparse.Namespace, database_url: str) -> tup
         load = ("ingress", port, endpoints, 1, args.seconds, 1)
         alone = run_load(*load, payload=METER_REPORT)
         beside = run_load(*load, payload=METER_REPORT, beside=(noisy_endpoints, 1.0))
+        time.sleep(1)
+        beside["noisy"] = _noisy_outcomes(noisy)
     finally:
         stop_ingress(ingress)
         cleanup(victim)
         cleanup(noisy)
     return alone, beside
+
+
+def _noisy_outcomes(application) -> dict[str, int]:
+    """The looping application's uplinks: how many ran into the time limit, how many were kept undecoded."""
+    from devices.models import DeviceLog, LogKind
+
+    rows = DeviceLog.objects.filter(device__application=application, kind=LogKind.DECODE_ERROR)
+    budget = rows.filter(summary__startswith="not decoded yet").count()
+    return {"timed out": rows.count() - budget, "kept undecoded (over budget)": budget}
 
 
 def main() -> None:
@@ -660,6 +671,7 @@ def main() -> None:
             f"p50 with the neighbour / alone: {beside['p50'] / alone['p50']:.2f}; "
             f"p95: {beside['p95'] / alone['p95']:.2f}"
         )
+        print("the looping application's uplinks: " + ", ".join(f"{n} {what}" for what, n in beside["noisy"].items()))
 
 
 if __name__ == "__main__":

@@ -78,11 +78,12 @@ def decode_batch(product: Product | None, payloads: Sequence[bytes]) -> list[Dec
     return [(_decoded(first), _wrapped(ack)) for first, ack in results]
 
 
-def javascript_seconds() -> float:
-    """Seconds of JavaScript this thread has run in the codec sandbox so far (products.codecs.sandbox);
-    0 while the module is not products.codecs."""
+def javascript_seconds() -> tuple[float, float]:
+    """(seconds of JavaScript this thread has run in the codec sandbox so far, the part of them in
+    crossings stopped by their time limit) (products.codecs.sandbox); zeros while the module is not
+    products.codecs."""
     if settings.INGRESS_CODEC_MODULE != "products.codecs":
-        return 0.0
+        return 0.0, 0.0
     from products.codecs.sandbox import spent_seconds
 
     return spent_seconds()

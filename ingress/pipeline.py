@@ -35,6 +35,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.db import close_old_connections, transaction
 from django.utils import timezone
 
@@ -213,9 +214,11 @@ def _decode_batches(
             log.exception("decoding a batch of %d uplinks failed", len(members))
             continue
         finally:
-            # JavaScript: V8's own time (not the wait for another thread's crossing); else the wall time.
-            spent = codec.javascript_seconds() - javascript
-            budget.charge(device.application_id, spent if spent > 0 else time.perf_counter() - started)
+            # JavaScript: V8's own time (not the wait for another thread's crossing), time limits reached
+            # counted CODEC_APP_TIMEOUT_PENALTY times; other codecs: the wall time.
+            seconds, timed_out = (now - then for now, then in zip(codec.javascript_seconds(), javascript, strict=True))
+            spent = seconds + timed_out * (settings.CODEC_APP_TIMEOUT_PENALTY - 1)
+            budget.charge(device.application_id, spent if seconds > 0 else time.perf_counter() - started)
         for (index, _payload), result in zip(members, done, strict=True):
             results[index] = result
     return results

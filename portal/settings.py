@@ -179,6 +179,9 @@ CODEC_JS_BATCH_SIZE = env_int("CODEC_JS_BATCH_SIZE", 500)
 # the burst it may spend at once (share x burst seconds); 0 turns the budget off.
 CODEC_APP_CPU_SHARE = float(env_str("CODEC_APP_CPU_SHARE", "0.25"))
 CODEC_APP_CPU_BURST_SECONDS = float(env_str("CODEC_APP_CPU_BURST_SECONDS", "2"))
+# A codec call stopped by CODEC_JS_TIMEOUT_MS costs its time this many times over: a codec that keeps
+# timing out soon has its uplinks kept undecoded instead of holding the sandbox a share of every second.
+CODEC_APP_TIMEOUT_PENALTY = float(env_str("CODEC_APP_TIMEOUT_PENALTY", "10"))
 CODEC_MAX_PAYLOAD_BYTES = env_int("CODEC_MAX_PAYLOAD_BYTES", 1024)
 CODEC_MAX_UPLOAD_BYTES = env_int("CODEC_MAX_UPLOAD_BYTES", 1024 * 1024)
 # The checker refuses a plugin whose decode or encode takes longer than this per call.

@@ -79,16 +79,19 @@ class SandboxFailure(Exception):
 _spent = threading.local()
 
 
-def spent_seconds() -> float:
-    """Seconds of JavaScript this thread has run in the sandbox so far (V8's own time per crossing, as
-    the child measures it; a crossing stopped by its time limit counts the whole limit). The ingress
-    charges the difference around a codec call to the application's budget (ingress.budget), so that
-    waiting for another thread's crossing is not counted."""
-    return getattr(_spent, "seconds", 0.0)
+def spent_seconds() -> tuple[float, float]:
+    """(seconds of JavaScript this thread has run in the sandbox so far, the part of them spent in
+    crossings stopped by their time limit): V8's own time per crossing as the child measures it, the
+    whole limit for a crossing stopped by it. The ingress charges the difference around a codec call
+    to the application's budget (ingress.budget), so waiting for another thread's crossing is not
+    counted, and time limits reached cost more."""
+    return getattr(_spent, "seconds", 0.0), getattr(_spent, "timed_out", 0.0)
 
 
-def _spend(seconds: float) -> None:
-    _spent.seconds = spent_seconds() + seconds
+def _spend(seconds: float, *, timed_out: bool = False) -> None:
+    _spent.seconds = getattr(_spent, "seconds", 0.0) + seconds
+    if timed_out:
+        _spent.timed_out = getattr(_spent, "timed_out", 0.0) + seconds
 
 
 @dataclass(frozen=True)
@@ -237,14 +240,14 @@ class Sandbox:
                     reply = self._exchange(request, budget_ms + GRACE_MS)
                 except SandboxFailure as failure:
                     if failure.kind == "timeout":
-                        _spend(budget_ms / 1000)
+                        _spend(budget_ms / 1000, timed_out=True)
                     raise
                 if reply["ok"]:
                     _spend(reply["elapsedUs"] / 1_000_000)
                     return RunResult(reply["results"], reply["elapsedUs"])
                 error = reply["error"]
                 if error["kind"] == "timeout":
-                    _spend(budget_ms / 1000)
+                    _spend(budget_ms / 1000, timed_out=True)
                 if error["kind"] != "not_loaded":
                     if error["kind"] in ("timeout", "memory", "engine"):
                         self._loaded.pop(key, None)  # the child retired that context
