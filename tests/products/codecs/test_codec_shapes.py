@@ -126,3 +126,14 @@ def test_a_refused_mapping_shows_what_the_codec_gave():
     assert outcome.error.code == "CODEC_JS_SHAPE"
     assert "{}" in outcome.error.issue.message_en
     assert outcome.error.logs == ["got 1"]
+
+
+def test_the_checker_takes_a_v2_codec_and_a_umd_bundle_without_vectors():
+    from products.codecs.checker import check_package
+    from tests.products.codecs.fixtures import manifest, plugin_zip
+
+    for source in (TTN_V2, UMD):
+        report = check_package("codec.zip", plugin_zip({"manifest.json": manifest(), "codec.js": source}), index=INDEX)
+        assert report.passed, [str(found) for found in report.issues]
+        assert report.kind == "ttn"
+        assert {found.code for found in report.warnings} == {"CODEC_VECTORS_MISSING"}
