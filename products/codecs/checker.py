@@ -342,7 +342,7 @@ def _time(
     for function, call, inputs in runs:
         batch = (inputs * (TIMING_CALLS // len(inputs) + 1))[:TIMING_CALLS]
         try:
-            result = get_sandbox().run(
+            result = get_sandbox(key).run(
                 key, source, function, call, json.loads(json.dumps(batch)), limits, budget_ms=budget * len(batch) + 1000
             )
         except SandboxFailure:

@@ -31,6 +31,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -281,9 +282,35 @@ def _ended(returncode: int | None) -> str:
     return f"the JavaScript engine ended (exit status {returncode})"
 
 
+# A script whose crossing ran out of time or memory runs in a second child for QUARANTINE_SECONDS
+# after, so that a looping codec (within its application's budget, ingress.budget) holds only that
+# child for its time limit, never the one every well-behaved codec of this process shares.
+QUARANTINE_SECONDS = 600
 _sandbox = Sandbox()
+_quarantine = Sandbox()
+_suspects: OrderedDict[str, float] = OrderedDict()  # script key -> monotonic time it leaves quarantine
+_suspects_lock = threading.Lock()
 atexit.register(_sandbox.close)
+atexit.register(_quarantine.close)
 
 
-def get_sandbox() -> Sandbox:
+def get_sandbox(key: str | None = None) -> Sandbox:
+    """The child that runs script `key`: the shared one, or the quarantine one for a script that ran out
+    of time or memory in the last QUARANTINE_SECONDS. Without a key, the shared one."""
+    if key is not None and _suspects:
+        with _suspects_lock:
+            until = _suspects.get(key)
+            if until is not None:
+                if until > time.monotonic():
+                    return _quarantine
+                del _suspects[key]
     return _sandbox
+
+
+def suspect(key: str) -> None:
+    """Put a script in quarantine (its crossing ran out of time or memory)."""
+    with _suspects_lock:
+        _suspects[key] = time.monotonic() + QUARANTINE_SECONDS
+        _suspects.move_to_end(key)
+        while len(_suspects) > 10_000:
+            _suspects.popitem(last=False)

@@ -22,7 +22,7 @@ from django.conf import settings
 from products.codecs import shapes
 from products.codecs.base import Outcome
 from products.codecs.errors import CodecError, Raw, fail
-from products.codecs.sandbox import Limits, SandboxFailure, get_sandbox
+from products.codecs.sandbox import Limits, SandboxFailure, get_sandbox, suspect
 
 BATCH_ITEM_MS = 2
 
@@ -45,8 +45,10 @@ def _run(
 ) -> list[dict[str, Any]]:
     budget = limits.timeout_ms if len(chunk) == 1 else limits.timeout_ms + BATCH_ITEM_MS * len(chunk)
     try:
-        return get_sandbox().run(key, source, function, call, chunk, limits, budget_ms=budget).results
+        return get_sandbox(key).run(key, source, function, call, chunk, limits, budget_ms=budget).results
     except SandboxFailure as failure:
+        if failure.kind in ("timeout", "memory"):
+            suspect(key)  # its next crossings run in the quarantine child, not the shared one
         if failure.stage == "load" and failure.kind != "crashed":
             # The script itself does not load: every payload gets that.
             return [{"ok": False, "failure": f"load-{failure.kind}", "error": failure.message}] * len(chunk)
@@ -65,7 +67,7 @@ def load(key: str, source: str, limits: Limits | None = None) -> list[str]:
     """Load the script and return the plugin functions it defines; CodecError if it does not load."""
     limits = limits or Limits.from_settings()
     try:
-        return get_sandbox().functions(key, source, limits)
+        return get_sandbox(key).functions(key, source, limits)
     except SandboxFailure as failure:
         raise load_error(failure.kind, failure.message, limits) from None
 
