@@ -47,6 +47,7 @@ from ingress import codec, flow
 from ingress.budget import budget
 from ingress.formats import NAMES, FormatError, resource_bytes
 from products.models import Product
+from products.undecoded import note_undecoded
 
 log = logging.getLogger(__name__)
 
@@ -200,11 +201,13 @@ def _decode_batches(
         if payload is not None:
             groups.setdefault(device.product_id, []).append((index, payload))
     results: dict[int, codec.Decoded] = {}
+    undecoded: dict[int, int] = {}
     for members in groups.values():
         device = devices[uplinks[members[0][0]].device_pk]
         if not budget.allows(device.application_id):
             for index, _payload in members:
                 results[index] = (NotDecoded(OVER_BUDGET), None)
+            undecoded[device.product_id] = undecoded.get(device.product_id, 0) + len(members)
             continue
         started, javascript = time.perf_counter(), codec.javascript_seconds()
         try:
@@ -221,6 +224,11 @@ def _decode_batches(
             budget.charge(device.application_id, spent if seconds > 0 else time.perf_counter() - started)
         for (index, _payload), result in zip(members, done, strict=True):
             results[index] = result
+    if undecoded:
+        try:
+            note_undecoded(undecoded)  # the codec page's banner
+        except Exception:  # the uplinks are kept and logged: a missed count is not worth failing them
+            log.exception("counting undecoded uplinks failed")
     return results
 
 

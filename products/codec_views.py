@@ -33,6 +33,7 @@ from products.codecs.errors import CodecError, CodecIssue, Raw, fail
 from products.codecs.fields import FIELD_TYPES
 from products.codecs.profile import ProfileIndex, check_uplink, index_for
 from products.models import Codec, CodecVersion, Product
+from products.undecoded import recent_undecoded
 
 PAGE_SIZE = 50
 KIND_LABELS = {
@@ -112,6 +113,8 @@ def codec_detail(request: HttpRequest, product_id: UUID) -> HttpResponse:
             "versions": versions,
             "device_count": device_count,
             "can_change": _can_change(request, product),
+            "undecoded": recent_undecoded(product.pk),
+            "active_number": next((version.number for version in versions if version.active), None),
         },
     )
 

@@ -10,6 +10,7 @@ from devices.models import DataHistory, DeviceLog, LogKind
 from ingress.budget import CodecBudget, budget
 from ingress.pipeline import NOT_DECODED, STORED, Uplink, handle_uplinks
 from tests.applications.fixtures import create_app
+from products.undecoded import recent_undecoded
 from tests.devices.fixtures import register
 from tests.products.codecs.fixtures import OCEANCONNECT_JS, meter, oceanconnect_zip, upload
 
@@ -83,6 +84,8 @@ def test_an_application_whose_codec_loops_is_stored_raw_and_the_other_decodes(se
     entry = DeviceLog.objects.filter(device_id=noisy.pk, kind=LogKind.DECODE_ERROR).order_by("-id").first()
     assert entry.raw == report.hex() and "CODEC_APP_CPU_SHARE" in entry.summary
     assert DataHistory.objects.filter(device_id=quiet.pk).count() == 2
+    assert recent_undecoded(noisy.product_id) == 1  # the codec page's banner
+    assert recent_undecoded(quiet.product_id) == 0
     # and once the owner has paid its time back, its uplinks are tried again
     clock.now += 10
     (again,) = handle_uplinks([Uplink(noisy.pk, report, message_id=3)])

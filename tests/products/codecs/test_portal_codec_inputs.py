@@ -85,3 +85,33 @@ def test_the_debugger_takes_fport_and_variables(developer, product):
     assert 'data-code="CODEC_FPORT"' in page
     page = developer.post(url, {**body, "variables": "[1]"}).content.decode()
     assert 'data-code="CODEC_VARIABLES"' in page
+
+
+def test_the_codec_page_says_when_uplinks_were_kept_undecoded(developer, product, personas):
+    from products.undecoded import note_undecoded
+
+    deploy(product)
+    other = meter(personas.app, model="m2")
+    deploy(other)
+    page = developer.get(f"/products/{product.product_id}/codec/").content.decode()
+    assert 'class="flash flash-warning undecoded"' not in page
+    note_undecoded({product.pk: 3})
+    page = developer.get(f"/products/{product.product_id}/codec/").content.decode()
+    assert "3 uplinks of this product were kept undecoded in the last hour" in page
+    assert f'href="/devices/replay/{product.product_id}/1/"' in page
+    assert "kept undecoded" not in developer.get(f"/products/{other.product_id}/codec/").content.decode()
+
+
+def test_the_new_words_speak_chinese(developer, product, registered_devices):
+    from products.undecoded import note_undecoded
+
+    deploy(product)
+    registered_devices(product, 1)
+    note_undecoded({product.pk: 2})
+    developer.cookies["django_language"] = "zh-hans"
+    page = developer.get(f"/products/{product.product_id}/codec/").content.decode()
+    assert "该产品有 2 条上行数据未解码" in page and "回放已存储的上行数据" in page
+    page = developer.get(f"/products/{product.product_id}/codec/upload/").content.decode()
+    assert "保留当前版本；先用已存储的上行数据试用新版本" in page and "立即启用新版本" in page
+    page = developer.get(f"/products/{product.product_id}/codec/debug/").content.decode()
+    assert "变量（JSON）" in page
