@@ -9,8 +9,8 @@ import pytest
 from devices.models import DataHistory, DeviceLog, LogKind
 from ingress.budget import CodecBudget, budget
 from ingress.pipeline import NOT_DECODED, STORED, Uplink, handle_uplinks
-from tests.applications.fixtures import create_app
 from products.undecoded import recent_undecoded
+from tests.applications.fixtures import create_app
 from tests.devices.fixtures import register
 from tests.products.codecs.fixtures import OCEANCONNECT_JS, meter, oceanconnect_zip, upload
 
