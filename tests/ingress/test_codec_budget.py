@@ -12,7 +12,7 @@ from ingress.pipeline import NOT_DECODED, STORED, Uplink, handle_uplinks
 from products.undecoded import recent_undecoded
 from tests.applications.fixtures import create_app
 from tests.devices.fixtures import register
-from tests.products.codecs.fixtures import OCEANCONNECT_JS, meter, oceanconnect_zip, upload
+from tests.products.codecs.fixtures import OCEANCONNECT_JS, manifest, meter, oceanconnect_zip, upload
 
 
 class Clock:
@@ -50,6 +50,7 @@ def test_a_share_of_zero_turns_the_budget_off(settings):
     assert buckets.allows(1)
 
 
+ACME = {"manufacturerId": "Acme", "deviceType": "WaterMeter", "protocolType": "LWM2M"}
 LOOPING = OCEANCONNECT_JS.replace("function decode(bytes) {", "function decode(bytes) {\n  while (true) {}", 1)
 
 
@@ -68,7 +69,7 @@ def test_an_application_whose_codec_loops_is_stored_raw_and_the_other_decodes(se
     meter(owner_app)
     upload(owner_app, oceanconnect_zip(**{"codec.js": LOOPING, "vectors.json": None}))
     meter(other_app, model="m2")
-    upload(other_app, oceanconnect_zip(**{"manifest.json": {**_manifest(), "model": "m2"}}))
+    upload(other_app, oceanconnect_zip(**{"manifest.json": manifest(model="m2")}))
     noisy = register(owner_app, "867724030000001", info={**ACME, "model": "m1"})
     quiet = register(other_app, "867724030000002", info={**ACME, "model": "m2"})
     report = b"\x01" + struct.pack(">Ih", 5, 20)
@@ -90,12 +91,3 @@ def test_an_application_whose_codec_loops_is_stored_raw_and_the_other_decodes(se
     clock.now += 10
     (again,) = handle_uplinks([Uplink(noisy.pk, report, message_id=3)])
     assert again.result == "decode_error" and "ran longer than" in again.detail
-
-
-ACME = {"manufacturerId": "Acme", "deviceType": "WaterMeter", "protocolType": "LWM2M"}
-
-
-def _manifest() -> dict:
-    from tests.products.codecs.fixtures import manifest
-
-    return manifest()
