@@ -12,12 +12,20 @@ The load comes from G generator processes of raw UDP (no CoAP library: a few byt
 by hand), one socket per device, a window of outstanding messages per socket, so the generator is not
 what limits. It reports acknowledged messages per second and p50/p95/p99 of the time to the ACK;
 stored uplinks per second come from the history table. The ingress's flow-control limits are raised
-for the bench's application. The codec is the hand-written WaterMeter codec of the tests
-(INGRESS_CODEC_MODULE=tests.ingress.water_codec).
+for the bench's application. The codec is the platform's (products.codecs), on the meter profile of
+the codec tests, in two scenarios side by side with the baseline: an online (compiled) codec, and the
+OceanConnect-style JavaScript plugin of the tests (decode and its cloudRsp ACK in the sandbox).
+
+3. noisy neighbour (issue 19): one application's devices (JavaScript codec, one message outstanding
+   each) alone, then beside another application whose codec loops until CODEC_JS_TIMEOUT_MS, fed 20
+   uplinks a second, both through one `run_ingress`: the first application's p50/p95 ACK times.
+
+Each scenario is a function (`scenario_*`), so more can be added beside them.
 
     make bench BENCH=ingest
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_ingest REDIS_URL=redis://127.0.0.1:6379/0 \\
         .venv/bin/python bench/ingest_bench.py [--devices 400 --seconds 8 --workers 2 --generators 2]
+        [--scenarios codecs,noisy --victim-devices 20 --noisy-rate 20]
 """
 
 from __future__ import annotations
@@ -43,6 +51,10 @@ if str(BASE_DIR) not in sys.path:
 
 MAINTENANCE_DBS = {"", "postgres", "template0", "template1", "root", "test"}
 CON, NON, ACK, RST = 0, 1, 2, 3
+# The meter's data report (messageId 1, reading uint32, temperature int16) that both codecs decode.
+METER_REPORT = b"\x01" + struct.pack(">Ih", 1234, 20)
+# The WaterMeter data report of `prepare`'s product, for the benches that use it (gateway, mqtt, firmware).
+WATER_REPORT = b"\x00" + struct.pack(">BIH", 20, 1234, 7)
 POST, PUT, CREATED, CONTENT, GET = 2, 3, 65, 69, 1
 
 
@@ -107,9 +119,20 @@ def uint(value: int) -> bytes:
 
 # --- the generator (one process) ------------------------------------------------------------------
 def generate(
-    mode: str, port: int, endpoints: list[str], seconds: float, window: int, payload: bytes, out: multiprocessing.Queue
+    mode: str,
+    port: int,
+    endpoints: list[str],
+    seconds: float,
+    window: int,
+    payload: bytes,
+    out: multiprocessing.Queue,
+    pace: float = 0.0,
 ) -> None:
-    """mode "ingress": register each endpoint, answer the observe, then notify; "baseline": POST."""
+    """mode "ingress": register each endpoint, answer the observe, then notify; "baseline": POST.
+
+    `pace` > 0: each device sends one message every `pace` seconds whatever the answers (open loop, the
+    noisy neighbour); 0: a new message as soon as one is acknowledged (closed loop, `window` outstanding).
+    """
     selector = selectors.DefaultSelector()
     sockets = []
     for _ in endpoints:
@@ -170,10 +193,18 @@ def generate(
 
     started = time.monotonic()
     end = started + seconds
-    for index in range(len(endpoints)):
-        for _ in range(window):
-            send(index)
+    next_at = [started + pace * index / max(1, len(endpoints)) for index in range(len(endpoints))]
+    if not pace:
+        for index in range(len(endpoints)):
+            for _ in range(window):
+                send(index)
     while time.monotonic() < end:
+        if pace:
+            now = time.monotonic()
+            for index in range(len(endpoints)):
+                if now >= next_at[index]:
+                    send(index)
+                    next_at[index] += pace
         for key, _ in selector.select(timeout=0.05):
             index = key.data
             while True:
@@ -189,7 +220,7 @@ def generate(
                     if at is not None:
                         latencies.append(time.monotonic() - at)
                         acknowledged += 1
-                        if time.monotonic() < end:
+                        if not pace and time.monotonic() < end:
                             send(index)
                 elif mtype == CON:  # a downlink (the codec's cloudRsp as a CON): acknowledge it
                     sockets[index].send(encode(ACK, 68, mid, token, [], b""))
@@ -201,7 +232,8 @@ def generate(
             for mid, at in list(waiting.items()):
                 if now - at > 5.0:
                     del waiting[mid]
-                    send(index)
+                    if not pace:
+                        send(index)
     out.put({"sent": sent, "acknowledged": acknowledged, "latencies": latencies, "elapsed": time.monotonic() - started})
     for sock in sockets:
         sock.close()
@@ -239,15 +271,34 @@ def registrations(port: int, endpoints: list[str], start_after: float, out: mult
 
 
 def run_load(
-    mode: str, port: int, endpoints: list[str], generators: int, seconds: float, window: int, late: list[str] = ()
+    mode: str,
+    port: int,
+    endpoints: list[str],
+    generators: int,
+    seconds: float,
+    window: int,
+    late: list[str] = (),
+    *,
+    payload: bytes = WATER_REPORT,
+    pace: float = 0.0,
+    beside: tuple[list[str], float] | None = None,
 ) -> dict:
-    payload = b"\x00" + struct.pack(">BIH", 20, 1234, 7)
+    """The load of `generators` processes; `beside` = (endpoints, pace): one more process sending at that
+    pace meanwhile (the noisy neighbour), whose own figures are left out."""
     queue: multiprocessing.Queue = multiprocessing.Queue()
     slices = [endpoints[index::generators] for index in range(generators)]
     processes = [
-        multiprocessing.Process(target=generate, args=(mode, port, part, seconds, window, payload, queue))
+        multiprocessing.Process(target=generate, args=(mode, port, part, seconds, window, payload, queue, pace))
         for part in slices
     ]
+    noisy_queue: multiprocessing.Queue = multiprocessing.Queue()
+    noisy = None
+    if beside is not None:
+        noisy = multiprocessing.Process(
+            target=generate, args=(mode, port, beside[0], seconds + 2, 1, payload, noisy_queue, beside[1])
+        )
+        noisy.start()
+        time.sleep(2)  # its devices are registered and observed, and it is sending
     registering = None
     if late:
         registered: multiprocessing.Queue = multiprocessing.Queue()
@@ -259,6 +310,11 @@ def run_load(
     results = [queue.get(timeout=seconds + 120) for _ in processes]
     for process in processes:
         process.join()
+    if noisy is not None:
+        noisy_result = noisy_queue.get(timeout=seconds + 120)
+        noisy.join()
+        if "error" in noisy_result:
+            raise SystemExit(f"noisy generator: {noisy_result['error']}")
     registration_times = registered.get(timeout=120) if registering is not None else []
     errors = [result["error"] for result in results if "error" in result]
     if errors:
@@ -376,6 +432,64 @@ def prepare(count: int):
     return application, [device.node_id for device in devices]
 
 
+# The looping codec of the noisy neighbour: every decode runs until CODEC_JS_TIMEOUT_MS stops it.
+LOOPING_JS = "function decode(bytes) { while (true) {} }\nfunction encode(obj) { return null; }\n"
+
+
+def prepare_codec(count: int, kind: str, model: str = "m1"):
+    """An application (raised limits) with the meter product of the codec tests, its codec of `kind`
+    through products.codecs (online: compiled from the builder's document, with the AA AA ACK;
+    javascript: the OceanConnect-style plugin of the tests; looping: a decode that never returns),
+    and `count` devices tied to it."""
+    from applications.actions import do_create_application
+    from devices.models import Device
+    from products import codec_actions
+    from products.actions import do_import_profile
+    from products.models import Product
+    from tests.products.codecs.fixtures import (
+        ack_message,
+        meter_files,
+        oceanconnect_zip,
+        report_message,
+        set_period_message,
+    )
+    from tests.products.fixtures import build_zip, zip_name
+
+    application, _ = do_create_application(f"codec bench {uuid.uuid4().hex[:6]}")
+    application.device_uplink_limit = application.uplink_rate_limit = 10**9
+    application.save()
+    # A product is unique by manufacturer and model across applications: clear an interrupted run's.
+    Device.objects.filter(product__manufacturer_id="Acme", product__model=model).delete()
+    Product.objects.filter(manufacturer_id="Acme", model=model).delete()
+    files = meter_files(model)
+    product = do_import_profile(application, zip_name(files), build_zip(files))
+    if kind == "online":
+        document = {"messages": [report_message(ack="reportAck"), set_period_message(), ack_message()]}
+        codec_actions.do_deploy_online(product, document)
+    else:
+        manifest = {"manufacturerId": "Acme", "model": model, "entry": "codec.js", "version": "1.0.0"}
+        plugin: dict = {"vectors.json": None, "manifest.json": manifest}
+        if kind == "looping":
+            plugin["codec.js"] = LOOPING_JS
+        codec_actions.do_upload_codec(application, "codec.zip", oceanconnect_zip(**plugin), product=product)
+    prefix = f"88{random.randint(10**6, 10**7 - 1)}"
+    devices = [
+        Device(
+            application=application,
+            node_id=f"{prefix}{number:06d}",
+            verify_code=f"{prefix}{number:06d}",
+            manufacturer_id="Acme",
+            device_type="WaterMeter",
+            model=model,
+            product=product,
+            timeout=0,
+        )
+        for number in range(count)
+    ]
+    Device.objects.bulk_create(devices, batch_size=1000)
+    return application, [device.node_id for device in devices]
+
+
 def start_ingress(database_url: str, workers: int, **env: str) -> tuple[subprocess.Popen, int]:
     """`manage.py run_ingress --workers N` on free CoAP and CoAPS ports of 127.0.0.1, in a session of its
     own (stop it with `stop_ingress`); `env` adds to the environment (e.g. INGRESS_CODEC_MODULE).
@@ -426,6 +540,75 @@ def cleanup(application) -> None:
     application.delete()
 
 
+def scenario_baseline(args: argparse.Namespace) -> dict:
+    """The no-op aiocoap server, as many processes as the ingress has workers."""
+    port = _free_udp_port()
+    noop = [subprocess.Popen([sys.executable, __file__, "--noop-serve", str(port)]) for _ in range(args.workers)]
+    time.sleep(1.5)
+    endpoints = [f"dev{number}" for number in range(args.devices)]
+    try:
+        return run_load("baseline", port, endpoints, args.generators, args.seconds, args.window, payload=METER_REPORT)
+    finally:
+        for process in noop:
+            process.send_signal(signal.SIGTERM)
+            process.wait()
+
+
+def _memory(ingress: subprocess.Popen) -> int:
+    rss = subprocess.run(["ps", "-o", "rss=", "--ppid", str(ingress.pid)], capture_output=True, text=True)
+    return sum(int(value) for value in rss.stdout.split()) // 1024
+
+
+def scenario_codec(args: argparse.Namespace, database_url: str, kind: str) -> dict:
+    """The ingress decoding every uplink through products.codecs with a codec of `kind` (online or
+    javascript), with registrations during the load."""
+    application, endpoints = prepare_codec(args.devices + 20, kind)
+    endpoints, late = endpoints[: args.devices], endpoints[args.devices :]
+    ingress, port = start_ingress(database_url, args.workers, INGRESS_CODEC_MODULE="products.codecs")
+    try:
+        wait_for_workers(args.workers, ingress)
+        before = stored(application)
+        result = run_load(
+            "ingress", port, endpoints, args.generators, args.seconds, args.window, late, payload=METER_REPORT
+        )
+        time.sleep(1)  # the last batch commits
+        result["stored"] = (stored(application) - before) / result["elapsed"]
+        result["memory"] = _memory(ingress)
+    finally:
+        stop_ingress(ingress)
+        cleanup(application)
+    return result
+
+
+def scenario_noisy_neighbour(args: argparse.Namespace, database_url: str) -> tuple[dict, dict]:
+    """Another application's ACK times, without and then with a neighbour whose JavaScript codec loops
+    until its time limit, fed `--noisy-rate` uplinks a second, through one real ingress."""
+    victim, endpoints = prepare_codec(args.victim_devices, "javascript", model="m1")
+    noisy, noisy_endpoints = prepare_codec(args.noisy_rate, "looping", model="m2")
+    ingress, port = start_ingress(database_url, args.workers, INGRESS_CODEC_MODULE="products.codecs")
+    try:
+        wait_for_workers(args.workers, ingress)
+        load = ("ingress", port, endpoints, 1, args.seconds, 1)
+        alone = run_load(*load, payload=METER_REPORT)
+        beside = run_load(*load, payload=METER_REPORT, beside=(noisy_endpoints, 1.0))
+        time.sleep(1)
+        beside["noisy"] = _noisy_outcomes(noisy)
+    finally:
+        stop_ingress(ingress)
+        cleanup(victim)
+        cleanup(noisy)
+    return alone, beside
+
+
+def _noisy_outcomes(application) -> dict[str, int]:
+    """The looping application's uplinks: how many ran into the time limit, how many were kept undecoded."""
+    from devices.models import DeviceLog, LogKind
+
+    rows = DeviceLog.objects.filter(device__application=application, kind=LogKind.DECODE_ERROR)
+    budget = rows.filter(summary__startswith="not decoded yet").count()
+    return {"timed out": rows.count() - budget, "kept undecoded (over budget)": budget}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--devices", type=int, default=400)
@@ -433,63 +616,62 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--generators", type=int, default=2)
     parser.add_argument("--window", type=int, default=2, help="messages outstanding per device")
+    parser.add_argument("--victim-devices", type=int, default=20, help="noisy neighbour: the other application's")
+    parser.add_argument("--noisy-rate", type=int, default=20, help="noisy neighbour: its uplinks per second")
+    parser.add_argument(
+        "--scenarios", default="codecs,noisy", help="comma-separated: codecs (online, javascript), noisy"
+    )
     parser.add_argument("--noop-serve", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.noop_serve:
         serve_noop(args.noop_serve)
         return
     database_url = setup_django(os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench_ingest"))
-
-    # 1. the no-op aiocoap server, same number of processes
-    port = _free_udp_port()
-    noop = [subprocess.Popen([sys.executable, __file__, "--noop-serve", str(port)]) for _ in range(args.workers)]
-    time.sleep(1.5)
-    endpoints = [f"dev{number}" for number in range(args.devices)]
-    try:
-        baseline = run_load("baseline", port, endpoints, args.generators, args.seconds, args.window)
-    finally:
-        for process in noop:
-            process.send_signal(signal.SIGTERM)
-            process.wait()
-
-    # 2. the ingress
-    application, endpoints = prepare(args.devices + 20)
-    endpoints, late = endpoints[: args.devices], endpoints[args.devices :]
-    ingress, port = start_ingress(database_url, args.workers, INGRESS_CODEC_MODULE="tests.ingress.water_codec")
-    try:
-        wait_for_workers(args.workers, ingress)
-        before = stored(application)
-        started = time.monotonic()
-        result = run_load("ingress", port, endpoints, args.generators, args.seconds, args.window, late)
-        time.sleep(1)  # the last batch commits
-        stored_count = stored(application) - before
-        stored_rate = stored_count / result["elapsed"]
-        rss = subprocess.run(["ps", "-o", "rss=", "--ppid", str(ingress.pid)], capture_output=True, text=True)
-        memory = sum(int(value) for value in rss.stdout.split()) // 1024
-    finally:
-        stop_ingress(ingress)
-        cleanup(application)
-    del started
+    scenarios = set(args.scenarios.split(","))
 
     print(f"ingest bench: {args.devices} devices, {args.workers} workers, {args.generators} generators, "
           f"window {args.window}, {args.seconds:.0f} s each")  # fmt: skip
-    print(f"{'':44}{'per second':>12}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'x no-op':>9}")
-    print(
-        f"{'no-op aiocoap, CON POST acknowledged':44}{baseline['rate']:>12,.0f}{baseline['p50']:>9.2f}"
-        f"{baseline['p95']:>9.2f}{baseline['p99']:>9.2f}{1:>9.2f}"
-    )
-    print(
-        f"{'ingress, notifications acknowledged':44}{result['rate']:>12,.0f}{result['p50']:>9.2f}"
-        f"{result['p95']:>9.2f}{result['p99']:>9.2f}{result['rate'] / baseline['rate']:>9.2f}"
-    )
-    ratio = stored_rate / baseline["rate"]
-    print(f"{'ingress, uplinks stored (history rows)':44}{stored_rate:>12,.0f}{'':27}{ratio:>9.2f}")
-    answered, tried, median, slowest = result["registrations"]
-    print(
-        f"registrations during the load: {answered} of {tried} answered, median {median * 1000:.0f} ms, "
-        f"slowest {slowest * 1000:.0f} ms (Huawei modules give up after 4 s)"
-    )
-    print(f"ingress workers' memory after the run: {memory} MB RSS in all")
+    if "codecs" in scenarios:
+        baseline = scenario_baseline(args)
+        online = scenario_codec(args, database_url, "online")
+        javascript = scenario_codec(args, database_url, "javascript")
+        print(f"{'':48}{'per second':>12}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'x no-op':>9}")
+        rows = [
+            ("no-op aiocoap, CON POST acknowledged", baseline, baseline["rate"]),
+            ("ingress, online codec: acknowledged", online, online["rate"]),
+            ("ingress, online codec: stored", online, online["stored"]),
+            ("ingress, JavaScript codec: acknowledged", javascript, javascript["rate"]),
+            ("ingress, JavaScript codec: stored", javascript, javascript["stored"]),
+        ]
+        for label, result, rate in rows:
+            print(
+                f"{label:48}{rate:>12,.0f}{result['p50']:>9.2f}{result['p95']:>9.2f}{result['p99']:>9.2f}"
+                f"{rate / baseline['rate']:>9.2f}"
+            )
+        print(
+            f"JavaScript / online, uplinks stored per second: {javascript['stored'] / online['stored']:.2f} "
+            f"(acknowledged: {javascript['rate'] / online['rate']:.2f})"
+        )
+        for label, result in (("online", online), ("JavaScript", javascript)):
+            answered, tried, median, slowest = result["registrations"]
+            print(
+                f"{label}: registrations during the load {answered} of {tried} answered, median "
+                f"{median * 1000:.0f} ms, slowest {slowest * 1000:.0f} ms; workers' memory {result['memory']} MB RSS"
+            )
+    if "noisy" in scenarios:
+        alone, beside = scenario_noisy_neighbour(args, database_url)
+        print(
+            f"noisy neighbour: {args.victim_devices} devices of one application (JavaScript codec, one message "
+            f"outstanding each); another's looping codec fed {args.noisy_rate} uplinks/s"
+        )
+        print(f"{'':48}{'per second':>12}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}")
+        for label, result in (("alone", alone), ("beside the looping codec", beside)):
+            print(f"{label:48}{result['rate']:>12,.0f}{result['p50']:>9.2f}{result['p95']:>9.2f}{result['p99']:>9.2f}")
+        print(
+            f"p50 with the neighbour / alone: {beside['p50'] / alone['p50']:.2f}; "
+            f"p95: {beside['p95'] / alone['p95']:.2f}"
+        )
+        print("the looping application's uplinks: " + ", ".join(f"{n} {what}" for what, n in beside["noisy"].items()))
 
 
 if __name__ == "__main__":

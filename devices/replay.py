@@ -98,6 +98,27 @@ def replay(product: Product, version: int, *, limit: int = 200) -> list[ReplayRo
     return rows
 
 
+def as_vectors(product: Product, version: int, rows: list[ReplayRow]) -> dict[str, Any]:
+    """The stored uplinks that `version` decodes, as test vectors of its plugin ("save as vector",
+    issue 19): {"decode": [{"name", "payload", "expected"}]}, what vectors.json holds. `expected` is
+    what the plugin itself returns (a TTN codec's `data`, before the manifest's mapping)."""
+    from products.codecs.runtime import plugin_for
+    from products.codecs.ttn import TtnPlugin
+
+    kept = [row for row in rows if row.candidate is not None]
+    expected: list[Any] = [row.candidate for row in kept]
+    _number, plugin = plugin_for(product, version)
+    if isinstance(plugin, TtnPlugin):
+        outcomes = plugin.raw_data([bytes.fromhex(row.raw) for row in kept])
+        expected = [outcome.value for outcome in outcomes]
+    return {
+        "decode": [
+            {"name": f"{row.node_id} {row.at:%Y-%m-%d %H:%M:%S}", "payload": row.raw.upper(), "expected": value}
+            for row, value in zip(kept, expected, strict=True)
+        ]
+    }
+
+
 def summary(rows: list[ReplayRow]) -> dict[str, int]:
     counts = {"same": 0, "changed": 0, "fixed": 0, "broken": 0, "still_failing": 0}
     for row in rows:

@@ -220,6 +220,12 @@ def codec_replay(request: HttpRequest, product_id: str, number: int) -> HttpResp
     version = get_object_or_404(CodecVersion, codec__product=product, number=number)
     limit = request.GET.get("limit", "200")
     rows = replay.replay(product, number, limit=min(int(limit), 1000) if limit.isdigit() else 200)
+    if request.GET.get("save") == "vectors":
+        # "Save as vectors": the stored uplinks this version decodes, as its plugin's vectors.json.
+        body = json.dumps(replay.as_vectors(product, number, rows), indent=2, ensure_ascii=False)
+        response = HttpResponse(body, content_type="application/json")
+        response["Content-Disposition"] = 'attachment; filename="vectors.json"'
+        return response
     return render(
         request,
         "devices/replay.html",

@@ -1,5 +1,8 @@
 """The one place the ingress meets the codec engine (products.codecs, issue 4).
 
+The pipeline decodes with `decode_batch`: one call per product and batch, which with products.codecs
+is `decode_with_acks` (a JavaScript plugin decodes the batch and encodes its ACKs in one crossing).
+
 The agreed API of `products.codecs`: `decode_uplink(product, payload) -> dict` (a deviceReq or a
 deviceRsp), `encode_command(product, cloud_req) -> bytes`, `encode_ack(product, uplink, errcode=0,
 has_more=0) -> bytes | None` (the cloudRsp ACK, None when the codec has none, F-3.7). The module is
@@ -12,6 +15,7 @@ PostgreSQL cannot store (a NUL character, a number past 64 bits: applications.gu
 from __future__ import annotations
 
 import importlib
+from collections.abc import Sequence
 from types import ModuleType
 from typing import Any
 
@@ -53,6 +57,65 @@ def decode_uplink(product: Product | None, payload: bytes) -> dict[str, Any]:
     if found := hostile(decoded):  # PostgreSQL would refuse it in the shadow, the history and the log
         raise CodecError(f"the codec's output cannot be stored: {found}")
     return decoded
+
+
+Decoded = tuple[dict[str, Any] | CodecError, bytes | CodecError | None]
+
+
+def decode_batch(product: Product | None, payloads: Sequence[bytes]) -> list[Decoded]:
+    """Each payload's deviceReq/deviceRsp and its report ACK (cloudRsp, errcode 0), or the CodecError of
+    either: the pipeline's one call per product and batch. With `products.codecs` a JavaScript plugin
+    does the whole batch's decodes and ACKs in one crossing into V8; a module without
+    `decode_with_acks` (a hand-written stand-in) is called payload by payload."""
+    if product is None:
+        error = CodecError("the device is not tied to a product (manufacturerId, deviceType, model): no codec")
+        return [(error, None)] * len(payloads)
+    backend = _backend()
+    batch = getattr(backend, "decode_with_acks", None)
+    if batch is None:
+        return [_one_by_one(product, payload) for payload in payloads]
+    try:
+        results = batch(product, payloads)
+    except Exception as error:  # no codec, or the engine failed as a whole: every payload gets that
+        failed = CodecError(str(error) or type(error).__name__)
+        return [(failed, None)] * len(payloads)
+    return [(_decoded(first), _wrapped(ack)) for first, ack in results]
+
+
+def javascript_seconds() -> tuple[float, float]:
+    """(seconds of JavaScript this thread has run in the codec sandbox so far, the part of them in
+    crossings stopped by their time limit) (products.codecs.sandbox); zeros while the module is not
+    products.codecs."""
+    if settings.INGRESS_CODEC_MODULE != "products.codecs":
+        return 0.0, 0.0
+    from products.codecs.sandbox import spent_seconds
+
+    return spent_seconds()
+
+
+def _one_by_one(product: Product, payload: bytes) -> Decoded:
+    try:
+        decoded = decode_uplink(product, payload)
+    except CodecError as error:
+        return error, None
+    try:
+        return decoded, encode_ack(product, payload)
+    except CodecError as error:
+        return decoded, error
+
+
+def _decoded(value: Any) -> dict[str, Any] | CodecError:
+    if isinstance(value, Exception):
+        return CodecError(str(value) or type(value).__name__)
+    if not isinstance(value, dict):
+        return CodecError(f"the codec returned {type(value).__name__}, not a JSON object")
+    return value
+
+
+def _wrapped(value: Any) -> bytes | CodecError | None:
+    if isinstance(value, Exception):
+        return CodecError(str(value) or type(value).__name__)
+    return value
 
 
 def encode_ack(product: Product, uplink: bytes, *, errcode: int = 0, has_more: int = 0) -> bytes | None:

@@ -12,11 +12,14 @@ directly. For each uplink, in order:
 4. bind the device if it never was (F-4.1);
 5. take the resource's bytes out of the LwM2M content format; split off Huawei PCP messages (0xFFFE,
    the software (MCU) upgrade protocol) to devices.hooks.pcp_received;
-6. decode with the product's codec (a JSON-mode uplink, MQTT's data/json, is its own deviceReq or
-   deviceRsp: `read_json`), validate the deviceReq against the profile, store it
-   (devices.actions.do_store_report: shadow, last-seen, history in storage mode, deviceDataChanged and
-   deviceDatasChanged into the push outbox), log raw hex and the decoded result (or the reason it
-   failed) on the device; a deviceRsp goes to devices.hooks (the commands layer);
+6. decode with the product's codec, the batch's uplinks of one product in one call that also encodes
+   their ACKs (`ingress.codec.decode_batch`; a JSON-mode uplink, MQTT's data/json, is its own
+   deviceReq or deviceRsp: `read_json`); an application over its share of the codec's time
+   (ingress.budget) has its uplinks stored raw, acknowledged and logged as not yet decoded; validate
+   the deviceReq against the profile, store it (devices.actions.do_store_report: shadow, last-seen,
+   history in storage mode, deviceDataChanged and deviceDatasChanged into the push outbox), log raw
+   hex and the decoded result (or the reason it failed) on the device; a deviceRsp goes to
+   devices.hooks (the commands layer);
 7. build the codec's cloudRsp ACK, when it has one, for the loop to send back (F-3.7).
 
 The outcome tells the loop whether to acknowledge the CoAP message now: only once the uplink is stored
@@ -28,9 +31,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.db import close_old_connections, transaction
 from django.utils import timezone
 
@@ -40,8 +45,10 @@ from devices import actions, hooks, logs
 from devices.models import Device, LogKind
 from devices.reports import ReportInvalid, service_reports
 from ingress import codec, flow
+from ingress.budget import budget
 from ingress.formats import NAMES, FormatError, resource_bytes
 from products.models import Product
+from products.undecoded import note_undecoded
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +79,7 @@ IN_PROGRESS = "in_progress"  # the first copy is still being processed: it will 
 LIMITED = "limited"
 REFUSED = "refused"
 DECODE_ERROR = "decode_error"
+NOT_DECODED = "not_decoded"  # stored raw and acknowledged: the application is over its codec budget
 INVALID = "invalid"
 UNKNOWN_DEVICE = "unknown_device"
 FAILED = "failed"  # our fault (database down...): not acknowledged, the device retransmits
@@ -126,6 +134,7 @@ def _handle(uplinks: Sequence[Uplink]) -> list[Outcome]:
     limits = flow.count([(uplinks[i].device_pk, devices[uplinks[i].device_pk].application) for i in counted])
     limited = dict(zip(counted, limits, strict=True))
 
+    decoded = _decode_batches(uplinks, fresh, devices, limited)
     plans: dict[int, Plan] = {}
     for index in fresh:
         uplink = uplinks[index]
@@ -134,7 +143,7 @@ def _handle(uplinks: Sequence[Uplink]) -> list[Outcome]:
             outcomes[index] = Outcome(UNKNOWN_DEVICE, detail="the device was deleted")
             continue
         try:
-            plans[index] = _prepare(device, uplink, limited.get(index))
+            plans[index] = _prepare(device, uplink, limited.get(index), decoded.get(index))
         except Exception:
             log.exception("uplink of device %s failed", uplink.device_pk)
             outcomes[index] = Outcome(FAILED, acknowledge=False, detail="internal error: the device will retransmit")
@@ -168,6 +177,72 @@ def _handle(uplinks: Sequence[Uplink]) -> list[Outcome]:
     return [outcome for outcome in outcomes if outcome is not None]
 
 
+def _codec_payload(device: Device, uplink: Uplink, limited: flow.Limited | None) -> bytes | None:
+    """The bytes the codec will get for this uplink, or None when it stops before the codec (step 6)."""
+    if (device.is_secure and not uplink.secure) or limited is not None or uplink.json:
+        return None
+    try:
+        payload = resource_bytes(uplink.content_format, uplink.payload)
+    except FormatError:
+        return None
+    return None if payload.startswith(PCP_PREFIX) else payload
+
+
+def _decode_batches(
+    uplinks: Sequence[Uplink], fresh: list[int], devices: dict[int, Device], limited: dict[int, flow.Limited]
+) -> dict[int, codec.Decoded]:
+    """Decode the batch's codec uplinks and encode their ACKs, one codec call per product (a product is
+    one application's, so no call mixes tenants); the order of each device's uplinks is kept."""
+    groups: dict[int | None, list[tuple[int, bytes]]] = {}
+    for index in fresh:
+        device = devices.get(uplinks[index].device_pk)
+        if device is None:
+            continue
+        payload = _codec_payload(device, uplinks[index], limited.get(index))
+        if payload is not None:
+            groups.setdefault(device.product_id, []).append((index, payload))
+    results: dict[int, codec.Decoded] = {}
+    undecoded: dict[int, int] = {}
+    for members in groups.values():
+        device = devices[uplinks[members[0][0]].device_pk]
+        if not budget.allows(device.application_id):
+            for index, _payload in members:
+                results[index] = (NotDecoded(OVER_BUDGET), None)
+            undecoded[device.product_id] = undecoded.get(device.product_id, 0) + len(members)
+            continue
+        started, javascript = time.perf_counter(), codec.javascript_seconds()
+        try:
+            done = codec.decode_batch(device.product, [payload for _index, payload in members])
+        except Exception:
+            # Left out: _prepare decodes these one by one, so one failure stays with its uplink.
+            log.exception("decoding a batch of %d uplinks failed", len(members))
+            continue
+        finally:
+            # JavaScript: V8's own time (not the wait for another thread's crossing), time limits reached
+            # counted CODEC_APP_TIMEOUT_PENALTY times; other codecs: the wall time.
+            seconds, timed_out = (now - then for now, then in zip(codec.javascript_seconds(), javascript, strict=True))
+            spent = seconds + timed_out * (settings.CODEC_APP_TIMEOUT_PENALTY - 1)
+            budget.charge(device.application_id, spent if seconds > 0 else time.perf_counter() - started)
+        for (index, _payload), result in zip(members, done, strict=True):
+            results[index] = result
+    if undecoded:
+        try:
+            note_undecoded(undecoded)  # the codec page's banner
+        except Exception:  # the uplinks are kept and logged: a missed count is not worth failing them
+            log.exception("counting undecoded uplinks failed")
+    return results
+
+
+OVER_BUDGET = (
+    "not decoded yet: the application's codec used its share of the ingress's time (CODEC_APP_CPU_SHARE); "
+    "the raw uplink is kept: replay it once the codec is fixed"
+)
+
+
+class NotDecoded(codec.CodecError):
+    """The uplink was stored raw and acknowledged without decoding (its application is over budget)."""
+
+
 def _gateways_seen(uplinks: Sequence[Uplink], outcomes: list[Outcome | None], devices: dict[int, Device]) -> None:
     """An LwM2M gateway that reports for its sub-devices is alive: seen once per batch (a Redis write
     while it is ONLINE), so the status sweep does not take it, and its sub-devices, OFFLINE."""
@@ -198,8 +273,11 @@ class Plan:
     after_commit: list = field(default_factory=list)
 
 
-def _prepare(device: Device, uplink: Uplink, limited: flow.Limited | None) -> Plan:
-    """Steps 2 to 7 of the pipeline without writing anything: what to store, log and answer."""
+def _prepare(device: Device, uplink: Uplink, limited: flow.Limited | None, done: codec.Decoded | None = None) -> Plan:
+    """Steps 2 to 7 of the pipeline without writing anything: what to store, log and answer.
+
+    `done`: the uplink's decode and ACK from the batch's codec call (_decode_batches), when it made one.
+    """
     raw = uplink.payload
     if device.is_secure and not uplink.secure:
         reason = "refused: the device is registered as secure and must use CoAPS (DTLS)"
@@ -228,16 +306,20 @@ def _prepare(device: Device, uplink: Uplink, limited: flow.Limited | None) -> Pl
             entry = (device, LogKind.UPLINK, "PCP message (software upgrade protocol)", payload, None)
             after = [(hooks.pcp_received, payload)]
             return Plan(device, Outcome(PCP, detail="PCP message"), [entry], after_commit=after)
-        try:
-            decoded = codec.decode_uplink(device.product, payload)
-        except codec.CodecError as error:
-            reason = f"decode failed: {error}"
+        if done is None:
+            done = codec.decode_batch(device.product, [payload])[0]
+        if isinstance(done[0], NotDecoded):
+            entry = (device, LogKind.DECODE_ERROR, str(done[0]), payload, {"notDecoded": "budget"})
+            return Plan(device, Outcome(NOT_DECODED, detail=str(done[0])), [entry])
+        if isinstance(done[0], codec.CodecError):
+            reason = f"decode failed: {done[0]}"
             entry = (device, LogKind.DECODE_ERROR, reason, payload, None)
             return Plan(device, Outcome(DECODE_ERROR, detail=reason), [entry])
+        decoded = done[0]
     logs_: list = []
     if decoded.get("msgType") == "deviceRsp":
         logs_.append((device, LogKind.DECODED, f"command response mid {decoded.get('mid')}", payload, decoded))
-        reply = None if uplink.json else _ack_planned(device, payload, logs_)
+        reply = None if uplink.json else _ack_planned(device, payload, logs_, done)
         outcome = Outcome(RESPONSE, decoded=decoded, reply=reply)
         return Plan(device, outcome, logs_, after_commit=[(hooks.response_received, decoded)])
     try:
@@ -248,7 +330,7 @@ def _prepare(device: Device, uplink: Uplink, limited: flow.Limited | None) -> Pl
         return Plan(device, Outcome(INVALID, detail=reason, decoded=decoded), [entry])
     services = ", ".join(report.service_id for report in reports)
     logs_.append((device, LogKind.DECODED, f"{uplink.transport} uplink: {services}", payload, decoded))
-    reply = None if uplink.json else _ack_planned(device, payload, logs_)
+    reply = None if uplink.json else _ack_planned(device, payload, logs_, done)
     outcome = Outcome(STORED, decoded=decoded, reply=reply, detail=services)
     return Plan(device, outcome, logs_, reports=reports)
 
@@ -264,12 +346,13 @@ def _reply_methods(outcomes: list[Outcome], devices: list[Device]) -> None:
             outcome.reply_method = methods[device.pk][1]
 
 
-def _ack_planned(device: Device, payload: bytes, entries: list) -> bytes | None:
-    try:
-        return codec.encode_ack(device.product, payload)
-    except codec.CodecError as error:
-        entries.append((device, LogKind.ENCODE_ERROR, f"ACK (cloudRsp) could not be encoded: {error}", payload, None))
+def _ack_planned(device: Device, payload: bytes, entries: list, done: codec.Decoded | None) -> bytes | None:
+    """The ACK the batch's codec call encoded with the decode; an encoding failure is logged, not fatal."""
+    ack = done[1] if done is not None else None
+    if isinstance(ack, codec.CodecError):
+        entries.append((device, LogKind.ENCODE_ERROR, f"ACK (cloudRsp) could not be encoded: {ack}", payload, None))
         return None
+    return ack
 
 
 def _commit(plans: list[Plan]) -> None:

@@ -176,6 +176,13 @@ CODEC_JS_LOAD_TIMEOUT_MS = env_int("CODEC_JS_LOAD_TIMEOUT_MS", 1000)
 CODEC_JS_MAX_MEMORY = env_int("CODEC_JS_MAX_MEMORY", 64 * 1024 * 1024)
 # Payloads decoded in one crossing into V8 (micro-batching, shared/reference/device-protocols.md section 7).
 CODEC_JS_BATCH_SIZE = env_int("CODEC_JS_BATCH_SIZE", 500)
+# Each application's share of an ingress worker's codec time (ingress.budget): seconds per second, and
+# the burst it may spend at once (share x burst seconds); 0 turns the budget off.
+CODEC_APP_CPU_SHARE = float(env_str("CODEC_APP_CPU_SHARE", "0.25"))
+CODEC_APP_CPU_BURST_SECONDS = float(env_str("CODEC_APP_CPU_BURST_SECONDS", "2"))
+# A codec call stopped by CODEC_JS_TIMEOUT_MS costs its time this many times over: a codec that keeps
+# timing out soon has its uplinks kept undecoded instead of holding the sandbox a share of every second.
+CODEC_APP_TIMEOUT_PENALTY = float(env_str("CODEC_APP_TIMEOUT_PENALTY", "10"))
 CODEC_MAX_PAYLOAD_BYTES = env_int("CODEC_MAX_PAYLOAD_BYTES", 1024)
 CODEC_MAX_UPLOAD_BYTES = env_int("CODEC_MAX_UPLOAD_BYTES", 1024 * 1024)
 # The checker refuses a plugin whose decode or encode takes longer than this per call.

@@ -6,9 +6,10 @@ change data in one transaction that holds the product's row lock, the lock devic
 
 Versions never change once stored. The lock rule of profiles (F-2.9) applies as follows: while devices
 are registered with the product, neither the codec nor its active version can be deleted, and a new
-version (uploaded or deployed) is stored inactive: it becomes active only when someone activates it,
-after trying it (the devices app replays stored uplinks through it). An unlocked product's new version
-becomes active at once, the way a developer iterates.
+version (uploaded or deployed) is never activated without a choice: `activate=True` makes it active
+now, `activate=False` keeps the current one so that the new one can be tried on stored uplinks first
+(the replay page), and the default (`None`) is not to activate it. An unlocked product's new version
+becomes active at once by default, the way a developer iterates (`activate=False` keeps it aside).
 """
 
 from __future__ import annotations
@@ -97,11 +98,18 @@ def check_upload(
 
 
 def do_upload_codec(
-    application: Application, file_name: str | None, data: bytes, *, product: Product | None = None
+    application: Application,
+    file_name: str | None,
+    data: bytes,
+    *,
+    product: Product | None = None,
+    activate: bool | None = None,
 ) -> CodecVersion:
     """Check an offline plugin and store it as the next version of its product's codec.
 
-    The CodecError of a refused plugin carries the checker's report as `report`.
+    `activate`: True makes it active now, False keeps the current one, None (the default) activates it
+    only while no device is registered with the product. The CodecError of a refused plugin carries
+    the checker's report as `report`; a stored version carries it too (its warnings).
     """
     product, report = check_upload(application, file_name, data, product=product)
     if not report.passed:
@@ -120,12 +128,13 @@ def do_upload_codec(
         archive=package.archive,
         file_name=package.file_name,
         plugin_version=package.version,
+        activate=activate,
     )
     version.report = report  # type: ignore[attr-defined]
     return version
 
 
-def _add_version(product: Product, **fields: Any) -> CodecVersion:
+def _add_version(product: Product, *, activate: bool | None = None, **fields: Any) -> CodecVersion:
     with transaction.atomic():
         product = _locked_row(product)
         codec, _created = Codec.objects.get_or_create(
@@ -138,7 +147,7 @@ def _add_version(product: Product, **fields: Any) -> CodecVersion:
             checksum=checksum(fields["kind"], fields["definition"], fields.get("source", "")),
             **fields,
         )
-        if _device_count(product) == 0:
+        if activate or (activate is None and _device_count(product) == 0):
             _activate(codec, version)
         Codec.objects.filter(pk=codec.pk).update(updated_at=timezone.now())
         _publish(product, "codec.version_added", {"codecId": str(codec.codec_id), "version": number})
@@ -172,12 +181,15 @@ def do_save_draft(product: Product, definition: dict[str, Any]) -> Codec:
     return codec
 
 
-def do_deploy_online(product: Product, definition: Any) -> CodecVersion:
-    """Deploy the builder's document as the next version (F-3.2 checks first) and keep it as the draft."""
+def do_deploy_online(product: Product, definition: Any, *, activate: bool | None = None) -> CodecVersion:
+    """Deploy the builder's document as the next version (F-3.2 checks first) and keep it as the draft;
+    `activate` as for do_upload_codec."""
     checked = check_online(product, definition)
     document = checked.as_json()
     with transaction.atomic():
-        version = _add_version(product, kind=CodecKind.ONLINE, definition=document, source="", vectors={})
+        version = _add_version(
+            product, kind=CodecKind.ONLINE, definition=document, source="", vectors={}, activate=activate
+        )
         Codec.objects.filter(pk=version.codec_id).update(draft=document)
     return version
 

@@ -25,12 +25,52 @@ class CodecUploadForm(forms.Form):
     file = forms.FileField(
         label=_("Plugin zip"),
         required=False,
-        help_text=_("manifest.json, the script it names as entry, and vectors.json with its test vectors."),
+        help_text=_(
+            "manifest.json, the script it names as entry, and its test vectors (recommended): vectors.json, "
+            "or The Things Network's *-codec.yaml as it is."
+        ),
     )
+    activate = forms.TypedChoiceField(
+        label=_("When devices are registered with the product"),
+        choices=(
+            ("later", _("Keep the current version; try the new one on stored uplinks first")),
+            ("now", _("Activate the new version now")),
+        ),
+        coerce=str,
+        initial="later",
+        required=False,
+        widget=forms.RadioSelect,
+    )
+
+    def __init__(self, *args: Any, locked: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not locked:
+            # Without devices a new version is active at once, the way a developer iterates.
+            del self.fields["activate"]
+
+    def activate_choice(self) -> bool | None:
+        """True, False, or None when the product has no devices (active at once)."""
+        if "activate" not in self.fields:
+            return None
+        return self.cleaned_data.get("activate") == "now"
 
 
 class DebugForm(forms.Form):
     version = forms.TypedChoiceField(label=_("Version"), coerce=int, choices=())
+    fPort = forms.CharField(
+        label=_("fPort"),
+        required=False,
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off", "placeholder": "1"}),
+        help_text=_("The LoRaWAN port a TTN or ChirpStack codec gets; empty for the manifest's."),
+    )
+    variables = forms.CharField(
+        label=_("Variables (JSON)"),
+        required=False,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "off", "spellcheck": "false", "placeholder": '{"name": "value"}'}
+        ),
+        help_text=_("The codec's variables, as ChirpStack gives a device's; empty for the manifest's."),
+    )
 
     def __init__(self, *args: Any, versions: list[tuple[int, str]] = (), **kwargs: Any) -> None:  # type: ignore[assignment]
         super().__init__(*args, **kwargs)

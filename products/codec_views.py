@@ -28,11 +28,12 @@ from django.views.decorators.http import require_POST
 from products import codec_actions
 from products.codec_actions import CodecLocked
 from products.codec_forms import CodecUploadForm, DecodeForm, EncodeForm, apply_action, builder_document
-from products.codecs import online, runtime
+from products.codecs import online, runtime, shapes
 from products.codecs.errors import CodecError, CodecIssue, Raw, fail
 from products.codecs.fields import FIELD_TYPES
 from products.codecs.profile import ProfileIndex, check_uplink, index_for
 from products.models import Codec, CodecVersion, Product
+from products.undecoded import recent_undecoded
 
 PAGE_SIZE = 50
 KIND_LABELS = {
@@ -112,6 +113,8 @@ def codec_detail(request: HttpRequest, product_id: UUID) -> HttpResponse:
             "versions": versions,
             "device_count": device_count,
             "can_change": _can_change(request, product),
+            "undecoded": recent_undecoded(product.pk),
+            "active_number": next((version.number for version in versions if version.active), None),
         },
     )
 
@@ -195,7 +198,9 @@ def codec_upload(request: HttpRequest, product_id: UUID) -> HttpResponse:
     if not _can_change(request, product):
         return _forbidden()
     posted = request.method == "POST"
-    form = CodecUploadForm(request.POST if posted else None, request.FILES if posted else None)
+    form = CodecUploadForm(
+        request.POST if posted else None, request.FILES if posted else None, locked=product.is_locked()
+    )
     issues: list[CodecIssue] = []
     report = None
     if posted and form.is_valid():
@@ -207,7 +212,11 @@ def codec_upload(request: HttpRequest, product_id: UUID) -> HttpResponse:
             if upload.size > limit:
                 raise fail("CODEC_UPLOAD_TOO_LARGE", file=upload.name, size=Raw(upload.size), limit=Raw(limit))
             version = codec_actions.do_upload_codec(
-                product.application, upload.name, upload.read(limit + 1), product=product
+                product.application,
+                upload.name,
+                upload.read(limit + 1),
+                product=product,
+                activate=form.activate_choice(),
             )
         except CodecError as error:
             issues = error.issues
@@ -217,9 +226,11 @@ def codec_upload(request: HttpRequest, product_id: UUID) -> HttpResponse:
                 text = _("Version %(number)s uploaded and active.")
             else:
                 text = _(
-                    "Version %(number)s uploaded. Devices are registered with the product: activate it when ready."
+                    "Version %(number)s uploaded and kept aside: try it on stored uplinks (replay), then activate it."
                 )
             messages.success(request, text % {"number": version.number})
+            for warning in version.report.warnings:
+                messages.warning(request, f"{warning.message} {warning.fix}")
             return redirect(_codec_url(product))
     return render(
         request, "products/codecs/upload.html", {"form": form, "issues": issues, "report": report, "product": product}
@@ -384,11 +395,13 @@ def codec_debug(request: HttpRequest, product_id: UUID) -> HttpResponse:
     if operation == "decode":
         decode_form = DecodeForm(request.POST, versions=choices)
         if decode_form.is_valid():
-            result = _decode(product, decode_form.cleaned_data["payload"], decode_form.cleaned_data["version"])
+            data = decode_form.cleaned_data
+            result = _decode(product, data["payload"], data["version"], _options(data))
     elif operation == "encode":
         encode_form = EncodeForm(request.POST, versions=choices)
         if encode_form.is_valid():
-            result = _encode(product, encode_form.cleaned_data["message"], encode_form.cleaned_data["version"])
+            data = encode_form.cleaned_data
+            result = _encode(product, data["message"], data["version"], _options(data))
     context = {
         "product": product,
         "codec": codec,
@@ -408,13 +421,28 @@ def _debug_label(version: CodecVersion) -> str:
     return f"{label} · {_('active')}" if version.active else label
 
 
-def _decode(product: Product, text: str, version: int) -> dict[str, Any]:
+def _options(data: dict[str, Any]) -> dict[str, Any]:
+    """The debugger's fPort and variables fields as typed in, for shapes.call_options."""
+    options: dict[str, Any] = {"fPort": data.get("fPort", "").strip()}
+    text = data.get("variables", "").strip()
+    if text:
+        try:
+            options["variables"] = json.loads(text)
+        except json.JSONDecodeError:
+            options["variables"] = text  # not an object: call_options names the rule
+    return options
+
+
+def _decode(product: Product, text: str, version: int, options: dict[str, Any]) -> dict[str, Any]:
     try:
         payload = bytes.fromhex("".join(text.split()))
     except ValueError:
         return {"errors": [fail("CODEC_PAYLOAD_HEX", value=text[:80]).issue], "logs": []}
     try:
-        _number, outcomes = runtime.decode_outcomes(product, [payload], version=version, check=False)
+        port, variables = shapes.call_options(options)
+        _number, outcomes = runtime.decode_outcomes(
+            product, [payload], version=version, check=False, ports=[port], variables=variables
+        )
     except CodecError as error:
         return {"errors": error.issues, "logs": []}
     outcome = outcomes[0]
@@ -427,7 +455,7 @@ def _decode(product: Product, text: str, version: int) -> dict[str, Any]:
     }
 
 
-def _encode(product: Product, text: str, version: int) -> dict[str, Any]:
+def _encode(product: Product, text: str, version: int, options: dict[str, Any]) -> dict[str, Any]:
     try:
         message = json.loads(text)
     except json.JSONDecodeError as error:
@@ -437,7 +465,8 @@ def _encode(product: Product, text: str, version: int) -> dict[str, Any]:
             "logs": [],
         }
     try:
-        _number, outcome = runtime.encode_outcome(product, message, version=version)
+        port, variables = shapes.call_options(options)
+        _number, outcome = runtime.encode_outcome(product, message, version=version, fport=port, variables=variables)
     except CodecError as error:
         return {"errors": error.issues, "logs": []}
     if outcome.error is not None:

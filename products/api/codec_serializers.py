@@ -15,15 +15,26 @@ from products.models import Codec, CodecVersion
 FORMATS = {"online": "online", "script": "oceanconnect", "ttn": "ttn"}
 
 
+ACTIVATE_HELP = (
+    "true: the new version becomes active now; false: the current one stays active, so the new one can be "
+    "tried on stored uplinks first (replay). Left out: active at once while no device is registered with "
+    "the product, not activated once devices are (since issue 19; it was never activated then)."
+)
+
+
 class CodecUploadSerializer(serializers.Serializer):
-    file = serializers.FileField(help_text="The plugin zip: manifest.json, the script, vectors.json.")
+    file = serializers.FileField(
+        help_text="The plugin zip: manifest.json, the script, and optionally vectors.json or TTN's *-codec.yaml."
+    )
     profileId = serializers.UUIDField(
         required=False, help_text="The product it is for; by default the manifest's manufacturerId and model say."
     )
+    activate = serializers.BooleanField(required=False, allow_null=True, default=None, help_text=ACTIVATE_HELP)
 
 
 class OnlineDeploySerializer(serializers.Serializer):
     profileId = serializers.UUIDField(help_text="The product whose codec this is.")
+    activate = serializers.BooleanField(required=False, allow_null=True, default=None, help_text=ACTIVATE_HELP)
     messages = serializers.ListField(
         child=serializers.DictField(),
         help_text="The online plugin's messages (docs/architecture.md, Codecs): name, kind, serviceId, "
@@ -141,6 +152,13 @@ class CheckReportSerializer(serializers.Serializer):
     vectors = CheckVectorSerializer(many=True)
     msPerCall = serializers.DictField(child=serializers.FloatField())
     errors = CodecIssueSerializer(many=True)
+    warnings = CodecIssueSerializer(
+        many=True, help_text="What the plugin may keep but should fix (CODEC_VECTORS_MISSING); never a refusal."
+    )
+    logs = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="What the plugin printed, warned and threw while its failing vectors ran, by vector name.",
+    )
 
 
 class UploadResultSerializer(CodecDetailSerializer):
@@ -150,6 +168,16 @@ class UploadResultSerializer(CodecDetailSerializer):
 
 class DecodeRequestSerializer(serializers.Serializer):
     payload = serializers.CharField(help_text="The uplink's bytes in hex, like 01000004D2FFF6; spaces are ignored.")
+    fPort = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        help_text="The LoRaWAN port the codec gets (TTN and ChirpStack codecs); by default the manifest's fPort.",
+    )
+    variables = serializers.DictField(
+        child=serializers.CharField(),
+        required=False,
+        help_text="The codec's variables (ChirpStack's device variables), over the manifest's `variables`.",
+    )
 
 
 class DecodeResultSerializer(serializers.Serializer):

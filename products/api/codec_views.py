@@ -41,7 +41,7 @@ from products.api.codec_serializers import (
     error_body,
 )
 from products.codec_actions import CodecLocked
-from products.codecs import runtime
+from products.codecs import runtime, shapes
 from products.codecs.errors import CodecError, Raw, fail
 from products.codecs.profile import check_uplink, index_for
 from products.models import Codec, Product
@@ -83,6 +83,7 @@ class CodecAPIView(APIView):
             report = getattr(exc, "report", None)
             if report is not None:
                 body["check"] = report.as_dict()
+                body["logs"] = report.logs
             return Response(body, status=status.HTTP_400_BAD_REQUEST)
         return super().handle_exception(exc)
 
@@ -112,6 +113,20 @@ def _version_number(request: Request) -> int | None:
         return int(text)
     except ValueError:
         raise fail("CODEC_VERSION_UNKNOWN", value=Raw(text)) from None
+
+
+def activate_choice(value: Any) -> bool | None:
+    """The upload's `activate`: true, false, or None when not given; CODEC_ACTIVATE otherwise."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes", "on"):
+        return True
+    if text in ("false", "0", "no", "off"):
+        return False
+    raise fail("CODEC_ACTIVATE", path="$.activate", value=str(value)[:40])
 
 
 class PageQuerySerializer(serializers.Serializer):
@@ -155,8 +170,12 @@ class CodecListView(CodecAPIView):
             "`profileId`; the product is otherwise the application's with the manifest's manufacturerId and "
             "model. The checker runs first (F-3.8): a refused plugin answers 400 with every issue and the "
             "checker's report as `check`. JSON: `{profileId, messages}` deploys an online plugin after the "
-            "F-3.2 checks. Either way the plugin becomes the codec's next version, active at once unless "
-            "devices are registered with the product (then activate it explicitly)."
+            "F-3.2 checks. Either way the plugin becomes the codec's next version. `activate` chooses: true "
+            "makes it active now, false keeps the current one (try the new one on stored uplinks first). "
+            "Left out, it is active at once while no device is registered with the product, and not "
+            "activated once devices are (`activate=false`): a script that uploaded to a product with devices "
+            "activates explicitly, with `activate=true` or the activate call. Test vectors are recommended, "
+            "not required: without them the upload passes and `check.warnings` says so."
         ),
         request={"multipart/form-data": CodecUploadSerializer, "application/json": OnlineDeploySerializer},
         responses={201: UploadResultSerializer, **REFUSED, **AUTH_ERRORS},
@@ -167,7 +186,10 @@ class CodecListView(CodecAPIView):
             body = OnlineDeploySerializer(data=request.data)
             body.is_valid(raise_exception=True)
             product = self._product(request, body.validated_data["profileId"])
-            version = codec_actions.do_deploy_online(product, {"messages": request.data.get("messages")})
+            activate = activate_choice(request.data.get("activate"))
+            version = codec_actions.do_deploy_online(
+                product, {"messages": request.data.get("messages")}, activate=activate
+            )
             check = None
         else:
             upload = request.FILES.get("file")
@@ -177,10 +199,11 @@ class CodecListView(CodecAPIView):
             if upload.size > limit:
                 raise fail("CODEC_UPLOAD_TOO_LARGE", file=upload.name, size=Raw(upload.size), limit=Raw(limit))
             data = upload.read(limit + 1)
+            activate = activate_choice(request.data.get("activate"))
             product = None
             if request.data.get("profileId"):
                 product = self._product(request, request.data["profileId"])
-            version = codec_actions.do_upload_codec(application, upload.name, data, product=product)
+            version = codec_actions.do_upload_codec(application, upload.name, data, product=product, activate=activate)
             check = CheckReportSerializer(version.report.as_dict()).data
         body = _detail(version.codec)
         body["uploaded"] = VersionSerializer(version).data
@@ -291,7 +314,8 @@ class DecodeView(CodecAPIView):
             "Answers the deviceReq or deviceRsp, the ways its values break the profile's types and ranges "
             "(`issues`, [] when none), and what the plugin logged. A payload the codec cannot decode "
             "answers 400 with the error (message, field and byte offset, or the plugin's own message) and "
-            "the logs."
+            "the logs. `fPort` and `variables` reach TTN and ChirpStack codecs (a codec whose messages "
+            "depend on the port); the others ignore them."
         ),
         parameters=[CODEC_ID, VERSION],
         request=DecodeRequestSerializer,
@@ -301,8 +325,14 @@ class DecodeView(CodecAPIView):
         codec = self.own_codec(request, codec_id)
         data = request.data if isinstance(request.data, dict) else {}
         payload = payload_bytes(data.get("payload"))
+        port, variables = shapes.call_options(data)
         number, outcomes = runtime.decode_outcomes(
-            codec.product, [payload], version=_version_number(request), check=False
+            codec.product,
+            [payload],
+            version=_version_number(request),
+            check=False,
+            ports=[port],
+            variables=variables,
         )
         outcome = outcomes[0]
         if outcome.error is not None:
@@ -328,7 +358,9 @@ class EncodeView(CodecAPIView):
         description=(
             "The body is the cloudReq `{msgType: 'cloudReq', serviceId, cmd, paras, mid}` (paras checked "
             "against the profile, F-5.9) or the cloudRsp `{msgType: 'cloudRsp', request: '<hex of the "
-            "uplink>', errcode, hasMore}`. Answers the bytes in hex; null for a cloudRsp without ACK (F-3.7)."
+            "uplink>', errcode, hasMore}`, with optionally `fPort` (the port a TTN or ChirpStack codec encodes "
+            "for; by default the manifest's command port) and `variables`. Answers the bytes in hex; null "
+            "for a cloudRsp without ACK (F-3.7)."
         ),
         parameters=[CODEC_ID, VERSION],
         request=OpenApiTypes.OBJECT,
@@ -336,7 +368,10 @@ class EncodeView(CodecAPIView):
     )
     def post(self, request: Request, codec_id: str) -> Response:
         codec = self.own_codec(request, codec_id)
-        number, outcome = runtime.encode_outcome(codec.product, request.data, version=_version_number(request))
+        port, variables = shapes.call_options(request.data)
+        number, outcome = runtime.encode_outcome(
+            codec.product, request.data, version=_version_number(request), fport=port, variables=variables
+        )
         if outcome.error is not None:
             return Response(error_body("100022", outcome.error.issues, logs=outcome.logs), status=400)
         value = outcome.value

@@ -15,6 +15,11 @@ kind of plugin a product has:
         plugins decode them in batches (one crossing into V8 per CODEC_JS_BATCH_SIZE payloads).
         `logs`, if given, receives one list of lines per payload.
 
+    decode_with_acks(product, payloads, *, ports=None, check=True) -> list[(dict | CodecError, bytes | None)]
+        The ingress's call: each payload's decode (checked against the profile) and its report ACK
+        (cloudRsp, errcode 0; a CodecError in its place when that fails), a JavaScript plugin doing
+        both for the whole batch in one crossing.
+
     encode_command(product, cloud_req: dict, *, version=None, check=True, logs=None) -> bytes
         A command's bytes from a cloudReq (`serviceId`, `cmd`, `paras`, `mid` 1..65535, `hasMore`);
         with `check`, the paras are checked against the profile first (F-5.9).
@@ -50,11 +55,12 @@ __all__ = [
     "active_version",
     "decode_many",
     "decode_uplink",
+    "decode_with_acks",
     "encode_ack",
     "encode_command",
 ]
 
-_RUNTIME = ("active_version", "decode_many", "decode_uplink", "encode_ack", "encode_command")
+_RUNTIME = ("active_version", "decode_many", "decode_uplink", "decode_with_acks", "encode_ack", "encode_command")
 
 
 def __getattr__(name: str) -> Any:

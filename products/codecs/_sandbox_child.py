@@ -47,9 +47,13 @@ from py_mini_racer import (
 MAX_CONTEXTS = 64
 _LENGTH = struct.Struct(">I")
 
-# Helpers every context gets before the plugin's own code: console (kept per call), CommonJS-style
-# `module.exports` for codecs written that way, and __run, which calls a plugin function over a batch
+# Helpers every context gets before the plugin's own code: console (kept per call), the globals that
+# bundled libraries look for (`global`, `self`), and __run, which calls a plugin function over a batch
 # of inputs and returns the results as one JSON text, each with what the plugin logged while it ran.
+# There is no `module` at first, as in TTN's and ChirpStack's engines: a library bundled in the
+# universal module style (`if (typeof module === 'object') module.exports = X; else global.X = X`)
+# then becomes the global the codec uses. A script that itself assigns `module.exports` fails with a
+# ReferenceError on `module` or `exports`; it is then loaded again, in a new context, with COMMONJS.
 PRELUDE = r"""
 var __logs = [];
 var __LOG_LINES = %(log_lines)d, __LOG_CHARS = %(log_chars)d, __RESULT_CHARS = %(result_chars)d;
@@ -67,8 +71,7 @@ function __log() {
   __logs.push(parts.join(' ').slice(0, __LOG_CHARS));
 }
 var console = {log: __log, info: __log, warn: __log, error: __log, debug: __log, trace: __log};
-var module = {exports: {}};
-var exports = module.exports;
+var global = globalThis, self = globalThis;
 function __error(e) {
   if (e instanceof Error) {
     var where = '';
@@ -79,12 +82,14 @@ function __error(e) {
   return 'thrown: ' + __text(e);
 }
 function __function(name) {
-  var fn = (typeof globalThis[name] === 'function') ? globalThis[name] : module.exports[name];
+  if (typeof globalThis[name] === 'function') return globalThis[name];
+  if (typeof module !== 'object' || module === null || !module.exports) return undefined;
+  var fn = module.exports[name];
   if (typeof fn !== 'function' && typeof module.exports === 'function' && name === 'decode') fn = module.exports;
   return fn;
 }
 function __functions() {
-  var names = ['decode', 'encode', 'decodeUplink', 'encodeDownlink', 'Decode', 'Encode'];
+  var names = ['decode', 'encode', 'decodeUplink', 'encodeDownlink', 'Decode', 'Encode', 'Decoder', 'Encoder'];
   return __stringify(names.filter(function (name) { return typeof __function(name) === 'function'; }));
 }
 function __bytes(hex) {
@@ -98,10 +103,30 @@ function __call(fn, mode, input) {
     case 'cloud':
       if (input && typeof input.request === 'string') input.request = __bytes(input.request);
       return fn(input);
-    case 'uplink': return fn({bytes: __bytes(input.hex), fPort: input.fPort, variables: {}});
-    case 'downlink': return fn({data: input.data, fPort: input.fPort, variables: {}});
-    case 'v3decode': return fn(input.fPort, __bytes(input.hex), {});
-    case 'v3encode': return fn(input.fPort, input.data, {});
+    case 'uplink': return fn({bytes: __bytes(input.hex), fPort: input.fPort, variables: input.variables || {}});
+    case 'downlink': return fn({data: input.data, fPort: input.fPort, variables: input.variables || {}});
+    case 'v3decode': return fn(input.fPort, __bytes(input.hex), input.variables || {});
+    case 'v3encode': return fn(input.fPort, input.data, input.variables || {});
+    case 'v2decode':
+      // TTN v2: Decoder(bytes, port), then the optional Converter(decoded, port) and Validator(converted, port).
+      var decoded = fn(__bytes(input.hex), input.fPort);
+      var converter = __function('Converter');
+      if (typeof converter === 'function') decoded = converter(decoded, input.fPort);
+      var validator = __function('Validator');
+      var valid = typeof validator !== 'function' || !!validator(decoded, input.fPort);
+      return {data: decoded, valid: valid};
+    case 'v2encode': return fn(input.data, input.fPort);
+    case 'bytes+ack':
+      // The ingress's crossing: decode the uplink, then encode its report ACK (cloudRsp) at once.
+      var bytes = __bytes(input);
+      var value = fn(bytes);
+      var encoder = __function('encode');
+      var ack = null, ackError = null;
+      if (typeof encoder === 'function') {
+        try { ack = encoder({identifier: '0', msgType: 'cloudRsp', request: bytes.slice(), errcode: 0, hasMore: 0}); }
+        catch (e) { ackError = __error(e); }
+      }
+      return {value: value, ack: ack === undefined ? null : ack, ackError: ackError};
   }
   throw new Error('unknown call mode ' + mode);
 }
@@ -129,6 +154,10 @@ function __run(name, mode, inputs) {
 }
 """
 
+# Loaded before a script that assigns module.exports itself (CommonJS), in place of the first attempt.
+COMMONJS = "var module = {exports: {}}; var exports = module.exports;"
+_COMMONJS_NEEDED = ("module is not defined", "exports is not defined")
+
 
 class Engine:
     """The isolates of this process, one per script key, least recently used first."""
@@ -151,24 +180,34 @@ class Engine:
     def load(self, request: dict[str, Any]) -> dict[str, Any]:
         key = request["key"]
         self.retire(key)
-        maker, context = self._new()
-        limits = {"timeout_sec": request["timeoutMs"] / 1000, "max_memory": request["maxMemory"]}
         prelude = PRELUDE % {
             "log_lines": request["logLines"],
             "log_chars": request["logChars"],
             "result_chars": request["resultChars"],
         }
+        loaded = self._load(prelude, request)
+        if isinstance(loaded, dict) and any(text in loaded["message"] for text in _COMMONJS_NEEDED):
+            loaded = self._load(prelude + COMMONJS, request)
+        if isinstance(loaded, dict):
+            return {"ok": False, "error": loaded}
+        maker, context, functions = loaded
+        self.contexts[key] = (maker, context)
+        while len(self.contexts) > MAX_CONTEXTS:
+            self.retire(next(iter(self.contexts)))
+        return {"ok": True, "functions": functions}
+
+    def _load(self, prelude: str, request: dict[str, Any]) -> tuple[Any, Any, list[str]] | dict[str, str]:
+        """(maker, context, functions) of the script loaded in a new context, or the failure."""
+        maker, context = self._new()
+        limits = {"timeout_sec": request["timeoutMs"] / 1000, "max_memory": request["maxMemory"]}
         try:
             context.eval(prelude, **limits)
             context.eval(request["source"], **limits)
             functions = json.loads(context.eval("__functions()", **limits))
         except Exception as error:  # everything the script does wrong is an answer, never a crash here
             threading.Thread(target=_close, args=(maker,), daemon=True).start()
-            return {"ok": False, "error": _failure(error)}
-        self.contexts[key] = (maker, context)
-        while len(self.contexts) > MAX_CONTEXTS:
-            self.retire(next(iter(self.contexts)))
-        return {"ok": True, "functions": functions}
+            return _failure(error)
+        return maker, context, functions
 
     def run(self, request: dict[str, Any]) -> bytes:
         key = request["key"]

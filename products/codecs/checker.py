@@ -5,10 +5,14 @@ In order, stopping where going on makes no sense:
 2. the script loads in the sandbox: it compiles (CODEC_JS_SYNTAX, with the line), its top-level code
    neither throws nor loops (CODEC_JS_LOAD);
 3. it defines the functions of its format (CODEC_JS_EXPORTS): decode (and encode) for OceanConnect
-   style, decodeUplink (and encodeDownlink) or Decode (and Encode) for TTN and ChirpStack;
+   style, decodeUplink (and encodeDownlink) for TTN v3 and ChirpStack v4, Decode (and Encode) for
+   ChirpStack v3, Decoder (and Encoder, with the optional Converter and Validator) for TTN v2;
 4. for TTN codecs, the manifest's mapping names properties of the profile (when one is known);
-5. the test vectors: at least one for decode, and one for encode when the plugin encodes; each gives
-   what it expects, and the decoded values fit the profile (when one is known);
+5. the test vectors, when the plugin has them: each gives what it expects, and the decoded values fit
+   the profile (when one is known). Vectors are recommended, not required (real codecs from
+   OceanConnect users, TTN and ChirpStack arrive without them): a plugin without decode vectors, or
+   that encodes without encode vectors, passes with a warning (CODEC_VECTORS_MISSING in `warnings`);
+   vectors that are present and fail refuse it;
 6. time per call, measured over the vectors in one batch, within CODEC_CHECK_CALL_BUDGET_MS.
 
 The report lists every issue with its code (docs/errors.md) and, for the command's output, what
@@ -31,12 +35,13 @@ from products.codecs.package import Package, read_package, script_key
 from products.codecs.profile import ProfileIndex, check_command, check_uplink
 from products.codecs.sandbox import Limits, SandboxFailure, get_sandbox
 from products.codecs.script import ScriptPlugin, hex_inputs, load
+from products.codecs.ttn import DECODE_CALLS as TTN_DECODE_CALLS
 from products.codecs.ttn import TtnPlugin, check_mapping
 from products.codecs.vectors import DecodeVector, EncodeVector, parse_vectors, same
 
 TIMING_CALLS = 200
-DECODERS = {"script": ("decode",), "ttn": ("decodeUplink", "Decode")}
-ENCODERS = {"script": ("encode",), "ttn": ("encodeDownlink", "Encode")}
+DECODERS = {"script": ("decode",), "ttn": ("decodeUplink", "Decode", "Decoder")}
+ENCODERS = {"script": ("encode",), "ttn": ("encodeDownlink", "Encode", "Encoder")}
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,10 @@ class Report:
     results: list[VectorResult] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)  # function -> milliseconds per call
     issues: list[CodecIssue] = field(default_factory=list)
+    # What the plugin may keep but should fix (no test vectors): shown, never a refusal.
+    warnings: list[CodecIssue] = field(default_factory=list)
+    # What the plugin printed, warned and threw while its vectors ran ("vector name: line").
+    logs: list[str] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -82,6 +91,8 @@ class Report:
             ],
             "msPerCall": self.timings,
             "errors": [found.as_dict() for found in self.issues],
+            "warnings": [found.as_dict() for found in self.warnings],
+            "logs": self.logs,
         }
 
 
@@ -119,7 +130,7 @@ def check_package(
             "script"
             if "decode" in report.functions
             else "ttn"
-            if {"decodeUplink", "Decode"} & set(report.functions)
+            if set(DECODERS["ttn"]) & set(report.functions)
             else None
         )
     if kind is None or not set(DECODERS[kind]) & set(report.functions):
@@ -133,9 +144,9 @@ def check_package(
     decode_vectors, encode_vectors, found = parse_vectors(package.vectors, package.vectors_file)
     report.issues += found
     if not decode_vectors and not any(item.code == "CODEC_VECTOR_SHAPE" for item in found):
-        report.issues.append(issue("CODEC_VECTORS_MISSING", file=package.vectors_file, what=Raw("decode")))
+        report.warnings.append(issue("CODEC_VECTORS_MISSING", file=package.vectors_file, what=Raw("decode")))
     if encoder and not encode_vectors and not any(item.code == "CODEC_VECTOR_SHAPE" for item in found):
-        report.issues.append(issue("CODEC_VECTORS_MISSING", file=package.vectors_file, what=Raw("encode")))
+        report.warnings.append(issue("CODEC_VECTORS_MISSING", file=package.vectors_file, what=Raw("encode")))
     if kind == "ttn":
         plugin: ScriptPlugin | TtnPlugin = TtnPlugin(key, package.source, package.manifest, index or _EMPTY, limits)
     else:
@@ -156,13 +167,16 @@ def _decode_vectors(
     assert report.package is not None
     file = report.package.vectors_file
     if isinstance(plugin, TtnPlugin):
-        outcomes = [plugin.raw_data([vector.payload], vector.fport)[0] for vector in vectors]
+        outcomes = plugin.raw_data([vector.payload for vector in vectors], [vector.fport for vector in vectors])
     else:
         outcomes = plugin.decode_many([vector.payload for vector in vectors])
     for vector, outcome in zip(vectors, outcomes, strict=True):
         before = len(report.issues)
         _judge_decode(report, plugin, vector, outcome, index, file)
-        report.results.append(VectorResult("decode", vector.name, vector.path, len(report.issues) == before))
+        passed = len(report.issues) == before
+        report.results.append(VectorResult("decode", vector.name, vector.path, passed))
+        if not passed:
+            report.logs += [f"{vector.name}: {line}" for line in outcome.logs]
 
 
 def _judge_decode(
@@ -237,6 +251,17 @@ def _encode_vectors(
     file = report.package.vectors_file
     for vector in vectors:
         before = len(report.issues)
+        if vector.input is None:
+            if isinstance(plugin, TtnPlugin):
+                outcome = plugin.encode_data(vector.data or {}, vector.fport)
+                _judge_encode(report, vector, outcome, file)
+                if len(report.issues) != before:
+                    report.logs += [f"{vector.name}: {line}" for line in outcome.logs]
+            else:
+                problem = "gives the codec's own data, which only TTN and ChirpStack codecs take; give an input"
+                report.issues.append(issue("CODEC_VECTOR_SHAPE", file=file, path=vector.path, problem=Raw(problem)))
+            report.results.append(VectorResult("encode", vector.name, vector.path, len(report.issues) == before))
+            continue
         try:
             message = shapes.cloud_message(vector.input)
         except CodecError as error:
@@ -244,7 +269,10 @@ def _encode_vectors(
         else:
             if index is not None and message["msgType"] == "cloudReq":
                 report.issues += [_at(found, file, f"{vector.path}.input") for found in check_command(index, message)]
-            _judge_encode(report, vector, plugin.encode(message), file)
+            outcome = plugin.encode(message)
+            _judge_encode(report, vector, outcome, file)
+            if len(report.issues) != before:
+                report.logs += [f"{vector.name}: {line}" for line in outcome.logs]
         report.results.append(VectorResult("encode", vector.name, vector.path, len(report.issues) == before))
 
 
@@ -288,7 +316,6 @@ def _time(
     assert report.kind is not None
     budget = settings.CODEC_CHECK_CALL_BUDGET_MS
     ttn = report.kind == "ttn"
-    v3 = ttn and "decodeUplink" not in report.functions
     manifest_port = (report.package.manifest.get("fPort") if report.package else None) or 1
     payloads = [vector for vector in decode_vectors if vector.error is None]
     runs: list[tuple[str, str, list[Any]]] = []
@@ -299,10 +326,11 @@ def _time(
                 {"hex": text, "fPort": vector.fport or manifest_port}
                 for text, vector in zip(texts, payloads, strict=True)
             ]
-            runs.append(("Decode" if v3 else "decodeUplink", "v3decode" if v3 else "uplink", inputs))
+            function, mode = next(found for found in TTN_DECODE_CALLS if found[0] in report.functions)
+            runs.append((function, mode, inputs))
         else:
             runs.append(("decode", "bytes", texts))
-    messages = [vector.input for vector in encode_vectors if vector.error is None]
+    messages = [vector.input for vector in encode_vectors if vector.error is None and vector.input is not None]
     if messages and not ttn:
         inputs = []
         for message in messages:
@@ -314,7 +342,7 @@ def _time(
     for function, call, inputs in runs:
         batch = (inputs * (TIMING_CALLS // len(inputs) + 1))[:TIMING_CALLS]
         try:
-            result = get_sandbox().run(
+            result = get_sandbox(key).run(
                 key, source, function, call, json.loads(json.dumps(batch)), limits, budget_ms=budget * len(batch) + 1000
             )
         except SandboxFailure:

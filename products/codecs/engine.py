@@ -547,7 +547,14 @@ class OnlinePlugin:
         """
         return self._message_of(data)[0](data)
 
-    def decode_many(self, payloads: Sequence[bytes]) -> list[Outcome]:
+    def decode_many(
+        self,
+        payloads: Sequence[bytes],
+        *,
+        ports: Sequence[int | None] | None = None,
+        variables: Mapping[str, str] | None = None,
+    ) -> list[Outcome]:
+        # The builder's messages are told apart by their bytes, never by a port.
         outcomes = []
         for payload in payloads:
             try:
@@ -555,6 +562,22 @@ class OnlinePlugin:
             except CodecError as error:
                 outcomes.append(Outcome(error=error))
         return outcomes
+
+    def decode_with_acks(
+        self, payloads: Sequence[bytes], *, ports: Sequence[int | None] | None = None
+    ) -> list[tuple[Outcome, Outcome]]:
+        results = []
+        for payload in payloads:
+            try:
+                decoded = Outcome(self.decode(payload))
+            except CodecError as error:
+                results.append((Outcome(error=error), Outcome(None)))
+                continue
+            try:
+                results.append((decoded, Outcome(self.encode_ack(payload))))
+            except CodecError as error:
+                results.append((decoded, Outcome(error=error)))
+        return results
 
     # --- encoding ---------------------------------------------------------------------------------
 
@@ -575,7 +598,9 @@ class OnlinePlugin:
             return None
         return self._acks[message.ack]({"errcode": errcode, "hasMore": has_more})
 
-    def encode(self, message: Mapping[str, Any]) -> Outcome:
+    def encode(
+        self, message: Mapping[str, Any], *, fport: int | None = None, variables: Mapping[str, str] | None = None
+    ) -> Outcome:
         try:
             if message.get("msgType") == "cloudRsp":
                 return Outcome(

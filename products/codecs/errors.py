@@ -163,6 +163,16 @@ RULES: dict[str, CodecRule] = _rules(
         gettext_noop("Fix the JSON at the line and column given."),
     ),
     R(
+        "CODEC_VECTORS_YAML",
+        "package",
+        "F-3.8",
+        gettext_noop("The examples file is not valid YAML: %(detail)s."),
+        gettext_noop(
+            "Fix the YAML at the line and column given; the file is The Things Network's *-codec.yaml, with "
+            "uplinkDecoder and downlinkEncoder examples."
+        ),
+    ),
+    R(
         "CODEC_VECTOR_SHAPE",
         "package",
         "F-3.8",
@@ -194,8 +204,9 @@ RULES: dict[str, CodecRule] = _rules(
         "F-3.8",
         gettext_noop("The script defines no %(missing)s function."),
         gettext_noop(
-            "An OceanConnect-style plugin defines decode(bytes) and encode(obj); a TTN or ChirpStack codec "
-            "defines decodeUplink(input) and optionally encodeDownlink(input) (ChirpStack v3: Decode, Encode)."
+            "An OceanConnect-style plugin defines decode(bytes) and encode(obj); a TTN v3 or ChirpStack v4 "
+            "codec defines decodeUplink(input) and optionally encodeDownlink(input); ChirpStack v3: "
+            "Decode(fPort, bytes, variables) and Encode; TTN v2: Decoder(bytes, port) and Encoder."
         ),
     ),
     R(
@@ -260,6 +271,16 @@ RULES: dict[str, CodecRule] = _rules(
         None,
         gettext_noop("The codec reported errors: %(detail)s"),
         gettext_noop("The codec's own errors: check the payload against the device's documentation."),
+    ),
+    R(
+        "CODEC_TTN_INVALID",
+        "ttn",
+        None,
+        gettext_noop("The codec's Validator refused the decoded values."),
+        gettext_noop(
+            "A TTN v2 codec's Validator(converted, port) returned false: the payload decoded to values the "
+            "codec itself holds invalid; check the payload against the device's documentation."
+        ),
     ),
     R(
         "CODEC_TTN_UNMAPPED",
@@ -570,6 +591,22 @@ RULES: dict[str, CodecRule] = _rules(
         gettext_noop("Send the bytes as hex digits, two per byte, like 0100FA (spaces are ignored)."),
     ),
     R(
+        "CODEC_FPORT",
+        "decode",
+        None,
+        gettext_noop("The fPort %(value)s is not a whole number from 0 to 255."),
+        gettext_noop("Give fPort as a number, like 1 (LoRaWAN application ports are 1 to 223), or leave it out."),
+    ),
+    R(
+        "CODEC_VARIABLES",
+        "decode",
+        None,
+        gettext_noop("The variables are not an object of names and text values."),
+        gettext_noop(
+            'Give variables as {"name": "value"}, as ChirpStack gives a device\'s variables, or leave them out.'
+        ),
+    ),
+    R(
         "CODEC_PAYLOAD_TOO_LARGE",
         "decode",
         None,
@@ -764,6 +801,17 @@ RULES: dict[str, CodecRule] = _rules(
         gettext_noop(
             "Delete the devices first. To change the codec of a locked product, add a new version, try it, "
             "and activate it."
+        ),
+    ),
+    R(
+        "CODEC_ACTIVATE",
+        "platform",
+        None,
+        gettext_noop("activate is %(value)s; it is true or false."),
+        gettext_noop(
+            "Send activate=true to make the new version active now, or activate=false to keep the current one "
+            "and try the new one on stored uplinks first; leave it out to activate only while no device uses "
+            "the product."
         ),
     ),
 )

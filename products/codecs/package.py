@@ -5,7 +5,9 @@
                      defines), "vectors": "vectors.json" (the default), and for TTN codecs "mapping",
                      "commands" and "fPort" (products.codecs.ttn)}
     codec.js        the script (`entry`), UTF-8, any file name and folder (F-3.10)
-    vectors.json    {"decode": [...], "encode": [...]} (products.codecs.vectors)
+    vectors.json    {"decode": [...], "encode": [...]} (products.codecs.vectors), optional; or The Things
+                    Network's `<name>-codec.yaml` (its uplinkDecoder and downlinkEncoder examples) as it
+                    is in TTN's device repository, found by name when there is no vectors.json
 
 The zip may hold everything inside one folder (zipping the folder rather than its content is common),
 and other files (a README, tests) which are ignored, as are hidden files (.DS_Store, __MACOSX/).
@@ -24,9 +26,11 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
+import yaml
 from django.conf import settings
 
 from products.codecs.errors import CodecError, CodecIssue, Raw, issue
+from products.codecs.vectors import from_ttn_examples
 
 MANIFEST = "manifest.json"
 DEFAULT_VECTORS = "vectors.json"
@@ -168,6 +172,29 @@ def _json(content: bytes, file: str, code: str, issues: list[CodecIssue]) -> Any
         return None
 
 
+def _examples_file(files: dict[str, bytes]) -> str | None:
+    """The Things Network's example file (`<name>-codec.yaml`) when the zip has one and no vectors.json."""
+    if DEFAULT_VECTORS in files:
+        return None
+    found = sorted(name for name in files if name.endswith(("codec.yaml", "codec.yml")))
+    return found[0] if found else None
+
+
+def _yaml(content: bytes, file: str, issues: list[CodecIssue]) -> Any:
+    try:
+        return yaml.safe_load(content.decode("utf-8-sig"))
+    except UnicodeDecodeError:
+        issues.append(issue("CODEC_VECTORS_YAML", file=file, detail=Raw("the file is not UTF-8 text")))
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark
+        where = f"{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
+        detail = Raw(f"{error.problem} at line {where.replace(':', ', column ')}" if where else str(error.problem))
+        issues.append(issue("CODEC_VECTORS_YAML", file=file, path=where, detail=detail))
+    except (yaml.YAMLError, RecursionError) as error:
+        issues.append(issue("CODEC_VECTORS_YAML", file=file, detail=Raw(str(error)[:200])))
+    return None
+
+
 def _manifest_field(problem: str, key: str) -> CodecIssue:
     return issue("CODEC_MANIFEST_FIELD", file=MANIFEST, path=f"$.{key}", field=key, problem=Raw(problem))
 
@@ -237,10 +264,14 @@ def read_package(file_name: str | None, data: bytes) -> Package:
         source = files[entry].decode("utf-8-sig")
     except UnicodeDecodeError:
         raise CodecError(issue("CODEC_ENTRY_ENCODING", file=entry, entry=entry)) from None
-    vectors_file = manifest.get("vectors") or DEFAULT_VECTORS
+    vectors_file = manifest.get("vectors") or _examples_file(files) or DEFAULT_VECTORS
     vectors = None
     if vectors_file in files:
-        vectors = _json(files[vectors_file], vectors_file, "CODEC_VECTORS_JSON", issues)
+        if vectors_file.endswith((".yaml", ".yml")):
+            examples = _yaml(files[vectors_file], vectors_file, issues)
+            vectors = None if examples is None else from_ttn_examples(examples)
+        else:
+            vectors = _json(files[vectors_file], vectors_file, "CODEC_VECTORS_JSON", issues)
         if issues:
             raise CodecError(issues)
     return Package(

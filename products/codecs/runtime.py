@@ -120,14 +120,32 @@ def _checked(product: Any, outcome: Outcome) -> Outcome:
 
 
 def decode_outcomes(
-    product: Any, payloads: Sequence[bytes], *, version: int | None = None, check: bool = True
+    product: Any,
+    payloads: Sequence[bytes],
+    *,
+    version: int | None = None,
+    check: bool = True,
+    ports: Sequence[int | None] | None = None,
+    variables: Mapping[str, str] | None = None,
 ) -> tuple[int, list[Outcome]]:
-    """(version used, an Outcome per payload): the value or the error, and the plugin's logs."""
+    """(version used, an Outcome per payload): the value or the error, and the plugin's logs.
+
+    `ports`: the fPort of each payload (None: the codec's default); `variables`: the codec's variables
+    for this call (TTN and ChirpStack codecs take both; the others ignore them).
+    """
     number, plugin = plugin_for(product, version)
-    return number, _decode(product, plugin, payloads, check)
+    return number, _decode(product, plugin, payloads, check, ports=ports, variables=variables)
 
 
-def _decode(product: Any, plugin: Plugin, payloads: Sequence[bytes], check: bool) -> list[Outcome]:
+def _decode(
+    product: Any,
+    plugin: Plugin,
+    payloads: Sequence[bytes],
+    check: bool,
+    *,
+    ports: Sequence[int | None] | None = None,
+    variables: Mapping[str, str] | None = None,
+) -> list[Outcome]:
     ready: list[bytes | None] = []
     early: dict[int, CodecError] = {}
     for position, payload in enumerate(payloads):
@@ -136,7 +154,11 @@ def _decode(product: Any, plugin: Plugin, payloads: Sequence[bytes], check: bool
         except CodecError as error:
             early[position] = error
             ready.append(None)
-    decoded = iter(plugin.decode_many([payload for payload in ready if payload is not None]))
+    kept = [position for position, payload in enumerate(ready) if payload is not None]
+    kept_ports = None if ports is None else [ports[position] for position in kept]
+    decoded = iter(
+        plugin.decode_many([ready[position] for position in kept], ports=kept_ports, variables=variables)  # type: ignore[misc]
+    )
     outcomes = []
     for position, payload in enumerate(ready):
         outcome = Outcome(error=early[position]) if payload is None else next(decoded)
@@ -187,8 +209,53 @@ def decode_many(
     return [outcome.error if outcome.error is not None else outcome.value for outcome in outcomes]
 
 
+def decode_with_acks(
+    product: Any,
+    payloads: Sequence[bytes],
+    *,
+    ports: Sequence[int | None] | None = None,
+    check: bool = True,
+) -> list[tuple[dict[str, Any] | CodecError, bytes | CodecError | None]]:
+    """For each payload, in order: its deviceReq/deviceRsp (or CodecError) and its report ACK (the
+    cloudRsp bytes with errcode 0, None when the plugin gives none, or CodecError).
+
+    The ingress's one call per batch: a JavaScript plugin decodes and encodes the ACKs of the whole
+    batch in the same crossings into V8 (one per CODEC_JS_BATCH_SIZE payloads), where decode_many and
+    then encode_ack per uplink would cross twice per uplink.
+    """
+    _number, plugin = plugin_for(product)
+    ready: list[bytes | None] = []
+    early: dict[int, CodecError] = {}
+    for position, payload in enumerate(payloads):
+        try:
+            ready.append(_payload(payload))
+        except CodecError as error:
+            early[position] = error
+            ready.append(None)
+    kept = [position for position, payload in enumerate(ready) if payload is not None]
+    kept_ports = None if ports is None else [ports[position] for position in kept]
+    done = iter(plugin.decode_with_acks([ready[position] for position in kept], ports=kept_ports))  # type: ignore[misc]
+    results: list[tuple[dict[str, Any] | CodecError, bytes | CodecError | None]] = []
+    for position in range(len(payloads)):
+        if position in early:
+            results.append((early[position], None))
+            continue
+        decoded, ack = next(done)
+        if decoded.error is None and check:
+            decoded = _checked(product, decoded)
+        first = decoded.error if decoded.error is not None else decoded.value
+        results.append((first, ack.error if ack.error is not None else ack.value))
+    return results
+
+
 def encode_outcome(
-    product: Any, message: Mapping[str, Any], *, version: int | None = None, check: bool = True
+    product: Any,
+    message: Mapping[str, Any],
+    *,
+    version: int | None = None,
+    check: bool = True,
+    fport: int | None = None,
+    variables: Mapping[str, str] | None = None,
 ) -> tuple[int, Outcome]:
     """(version used, Outcome) of encoding a cloudReq or cloudRsp (whose request is bytes or hex)."""
     try:
@@ -200,7 +267,7 @@ def encode_outcome(
         issues = check_command(index_for(product), normal)
         if issues:
             return number, Outcome(error=CodecError(issues))
-    return number, plugin.encode(normal)
+    return number, plugin.encode(normal, fport=fport, variables=variables)
 
 
 def encode_command(

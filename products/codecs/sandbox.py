@@ -31,6 +31,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -74,6 +75,24 @@ class SandboxFailure(Exception):
         self.message = message
         self.stage = stage  # "load": the script itself did not load; "run": this call failed
         super().__init__(f"{kind}: {message}")
+
+
+_spent = threading.local()
+
+
+def spent_seconds() -> tuple[float, float]:
+    """(seconds of JavaScript this thread has run in the sandbox so far, the part of them spent in
+    crossings stopped by their time limit): V8's own time per crossing as the child measures it, the
+    whole limit for a crossing stopped by it. The ingress charges the difference around a codec call
+    to the application's budget (ingress.budget), so waiting for another thread's crossing is not
+    counted, and time limits reached cost more."""
+    return getattr(_spent, "seconds", 0.0), getattr(_spent, "timed_out", 0.0)
+
+
+def _spend(seconds: float, *, timed_out: bool = False) -> None:
+    _spent.seconds = getattr(_spent, "seconds", 0.0) + seconds
+    if timed_out:
+        _spent.timed_out = getattr(_spent, "timed_out", 0.0) + seconds
 
 
 @dataclass(frozen=True)
@@ -218,10 +237,18 @@ class Sandbox:
                 self._alive()
                 if key not in self._loaded:
                     self._load(key, source, limits)
-                reply = self._exchange(request, budget_ms + GRACE_MS)
+                try:
+                    reply = self._exchange(request, budget_ms + GRACE_MS)
+                except SandboxFailure as failure:
+                    if failure.kind == "timeout":
+                        _spend(budget_ms / 1000, timed_out=True)
+                    raise
                 if reply["ok"]:
+                    _spend(reply["elapsedUs"] / 1_000_000)
                     return RunResult(reply["results"], reply["elapsedUs"])
                 error = reply["error"]
+                if error["kind"] == "timeout":
+                    _spend(budget_ms / 1000, timed_out=True)
                 if error["kind"] != "not_loaded":
                     if error["kind"] in ("timeout", "memory", "engine"):
                         self._loaded.pop(key, None)  # the child retired that context
@@ -255,9 +282,35 @@ def _ended(returncode: int | None) -> str:
     return f"the JavaScript engine ended (exit status {returncode})"
 
 
+# A script whose crossing ran out of time or memory runs in a second child for QUARANTINE_SECONDS
+# after, so that a looping codec (within its application's budget, ingress.budget) holds only that
+# child for its time limit, never the one every well-behaved codec of this process shares.
+QUARANTINE_SECONDS = 600
 _sandbox = Sandbox()
+_quarantine = Sandbox()
+_suspects: OrderedDict[str, float] = OrderedDict()  # script key -> monotonic time it leaves quarantine
+_suspects_lock = threading.Lock()
 atexit.register(_sandbox.close)
+atexit.register(_quarantine.close)
 
 
-def get_sandbox() -> Sandbox:
+def get_sandbox(key: str | None = None) -> Sandbox:
+    """The child that runs script `key`: the shared one, or the quarantine one for a script that ran out
+    of time or memory in the last QUARANTINE_SECONDS. Without a key, the shared one."""
+    if key is not None and _suspects:
+        with _suspects_lock:
+            until = _suspects.get(key)
+            if until is not None:
+                if until > time.monotonic():
+                    return _quarantine
+                del _suspects[key]
     return _sandbox
+
+
+def suspect(key: str) -> None:
+    """Put a script in quarantine (its crossing ran out of time or memory)."""
+    with _suspects_lock:
+        _suspects[key] = time.monotonic() + QUARANTINE_SECONDS
+        _suspects.move_to_end(key)
+        while len(_suspects) > 10_000:
+            _suspects.popitem(last=False)

@@ -22,7 +22,7 @@ from django.conf import settings
 from products.codecs import shapes
 from products.codecs.base import Outcome
 from products.codecs.errors import CodecError, Raw, fail
-from products.codecs.sandbox import Limits, SandboxFailure, get_sandbox
+from products.codecs.sandbox import Limits, SandboxFailure, get_sandbox, suspect
 
 BATCH_ITEM_MS = 2
 
@@ -45,8 +45,10 @@ def _run(
 ) -> list[dict[str, Any]]:
     budget = limits.timeout_ms if len(chunk) == 1 else limits.timeout_ms + BATCH_ITEM_MS * len(chunk)
     try:
-        return get_sandbox().run(key, source, function, call, chunk, limits, budget_ms=budget).results
+        return get_sandbox(key).run(key, source, function, call, chunk, limits, budget_ms=budget).results
     except SandboxFailure as failure:
+        if failure.kind in ("timeout", "memory"):
+            suspect(key)  # its next crossings run in the quarantine child, not the shared one
         if failure.stage == "load" and failure.kind != "crashed":
             # The script itself does not load: every payload gets that.
             return [{"ok": False, "failure": f"load-{failure.kind}", "error": failure.message}] * len(chunk)
@@ -65,7 +67,7 @@ def load(key: str, source: str, limits: Limits | None = None) -> list[str]:
     """Load the script and return the plugin functions it defines; CodecError if it does not load."""
     limits = limits or Limits.from_settings()
     try:
-        return get_sandbox().functions(key, source, limits)
+        return get_sandbox(key).functions(key, source, limits)
     except SandboxFailure as failure:
         raise load_error(failure.kind, failure.message, limits) from None
 
@@ -116,7 +118,14 @@ class ScriptPlugin:
     def functions(self) -> list[str]:
         return load(self.key, self.source, self.limits)
 
-    def decode_many(self, payloads: Sequence[bytes]) -> list[Outcome]:
+    def decode_many(
+        self,
+        payloads: Sequence[bytes],
+        *,
+        ports: Sequence[int | None] | None = None,
+        variables: Mapping[str, str] | None = None,
+    ) -> list[Outcome]:
+        # decode(bytes) takes neither a port nor variables.
         outcomes = []
         for raw in call_many(self.key, self.source, "decode", "bytes", hex_inputs(payloads), self.limits):
             logs = raw.get("logs") or []
@@ -130,7 +139,40 @@ class ScriptPlugin:
                 outcomes.append(Outcome(error=error, logs=logs))
         return outcomes
 
-    def encode(self, message: Mapping[str, Any]) -> Outcome:
+    def decode_with_acks(
+        self, payloads: Sequence[bytes], *, ports: Sequence[int | None] | None = None
+    ) -> list[tuple[Outcome, Outcome]]:
+        """decode(bytes) and encode(cloudRsp) of each payload in the same crossing (the ingress's path)."""
+        results = []
+        for raw in call_many(self.key, self.source, "decode", "bytes+ack", hex_inputs(payloads), self.limits):
+            logs = raw.get("logs") or []
+            if not raw["ok"]:
+                error = failure_error(raw, "decode", self.limits)
+                results.append((Outcome(error=error, logs=logs), Outcome(None)))
+                continue
+            value = raw["value"]
+            try:
+                decoded = Outcome(shapes.uplink(value["value"], "decode"), logs=logs)
+            except CodecError as error:
+                error.logs = logs
+                decoded = Outcome(error=error, logs=logs)
+            if value["ackError"] is not None:
+                error = fail("CODEC_JS_EXCEPTION", function=Raw("encode"), detail=Raw(value["ackError"]))
+                results.append((decoded, Outcome(error=error, logs=logs)))
+                continue
+            try:
+                ack = shapes.payload(
+                    value["ack"], "encode", max_bytes=settings.CODEC_MAX_PAYLOAD_BYTES, allow_null=True
+                )
+            except CodecError as error:
+                results.append((decoded, Outcome(error=error, logs=logs)))
+                continue
+            results.append((decoded, Outcome(ack, logs=logs)))
+        return results
+
+    def encode(
+        self, message: Mapping[str, Any], *, fport: int | None = None, variables: Mapping[str, str] | None = None
+    ) -> Outcome:
         message = dict(message)
         if message.get("msgType") == "cloudRsp":
             message["request"] = bytes(message["request"]).hex()

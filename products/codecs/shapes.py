@@ -176,3 +176,24 @@ def cloud_message(value: Any) -> dict[str, Any]:
             "hasMore": int(has_more),
         }
     raise _input(f"msgType is {kind!r}; encode takes cloudReq or cloudRsp", "$.msgType")
+
+
+def call_options(value: Any) -> tuple[int | None, dict[str, str] | None]:
+    """(fPort, variables) of a decode or encode call (the API's body, the debugger's form), each None
+    when not given; CODEC_FPORT or CODEC_VARIABLES names what is wrong."""
+    if not isinstance(value, Mapping):
+        return None, None
+    port = value.get("fPort")
+    if port in (None, ""):
+        port = None
+    elif isinstance(port, str) and port.strip().isdigit():
+        port = int(port.strip())
+    if port is not None and (not _whole(port) or not 0 <= port <= 255):
+        raise fail("CODEC_FPORT", path="$.fPort", value=str(port)[:40])
+    variables = value.get("variables")
+    if variables is not None and (
+        not isinstance(variables, Mapping)
+        or not all(isinstance(key, str) and isinstance(text, str) for key, text in variables.items())
+    ):
+        raise fail("CODEC_VARIABLES", path="$.variables")
+    return (None if port is None else int(port)), (None if variables is None else dict(variables))

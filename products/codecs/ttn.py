@@ -1,10 +1,19 @@
 """Codecs written for The Things Network and ChirpStack, reused as they are.
 
-A TTN (and ChirpStack v4) codec defines `decodeUplink({bytes, fPort})` returning `{data, warnings,
-errors}` and optionally `encodeDownlink({data, fPort})` returning `{bytes, fPort, warnings, errors}`;
-a ChirpStack v3 codec defines `Decode(fPort, bytes, variables)` returning the data object and
-`Encode(fPort, obj, variables)` returning the bytes. The manifest says how their flat `data` becomes
-the profile's services:
+Three shapes, found from the functions the script defines (the first that is there):
+
+- TTN v3 and ChirpStack v4: `decodeUplink({bytes, fPort, variables})` returning `{data, warnings,
+  errors}`, and optionally `encodeDownlink({data, fPort, variables})` returning `{bytes, fPort,
+  warnings, errors}`;
+- ChirpStack v3: `Decode(fPort, bytes, variables)` returning the data object, `Encode(fPort, obj,
+  variables)` returning the bytes;
+- TTN v2: `Decoder(bytes, port)` returning the data object, then the optional `Converter(decoded,
+  port)` and `Validator(converted, port)` (false refuses the payload, CODEC_TTN_INVALID), and
+  `Encoder(object, port)` returning the bytes.
+
+`fPort` is the payload's (the decode API's and the debugger's input, or the ingress's port mapping),
+else the manifest's; `variables` (text values, ChirpStack's device variables) are the call's, else
+the manifest's `variables`. The manifest says how their flat `data` becomes the profile's services:
 
     {"format": "ttn", "fPort": 1,
      "mapping": {"temperature": "Climate.temperature", "battery_voltage": "Power.voltage", "raw": null},
@@ -32,6 +41,10 @@ from products.codecs.errors import CodecError, CodecIssue, Raw, fail, issue
 from products.codecs.profile import ProfileIndex
 from products.codecs.sandbox import Limits
 from products.codecs.script import call_many, failure_error, hex_inputs, load
+
+# The shapes, in the order they are looked for: (function, the sandbox's call mode).
+DECODE_CALLS = (("decodeUplink", "uplink"), ("Decode", "v3decode"), ("Decoder", "v2decode"))
+ENCODE_CALLS = (("encodeDownlink", "downlink"), ("Encode", "v3encode"), ("Encoder", "v2encode"))
 
 
 def check_mapping(mapping: Any, index: ProfileIndex, *, file: str = "manifest.json") -> list[CodecIssue]:
@@ -70,6 +83,7 @@ class TtnPlugin:
         self.index = index
         self.limits = limits
         self.fport = manifest.get("fPort", 1)
+        self.variables: Mapping[str, str] = manifest.get("variables") or {}
         self.commands: Mapping[str, Any] = manifest.get("commands") or {}
         # key -> (serviceId, property), None to leave the key out, or the issue of a target the profile
         # lacks (it may have lost the property since the upload): that key then fails the decode.
@@ -84,9 +98,21 @@ class TtnPlugin:
     def functions(self) -> list[str]:
         return load(self.key, self.source, self.limits)
 
-    def _uses_v3(self) -> bool:
+    def decoder(self) -> tuple[str, str]:
+        """(function, call mode) of the script's decoder: decodeUplink, Decode (v3) or Decoder (v2)."""
         functions = self.functions()
-        return "decodeUplink" not in functions and "Decode" in functions
+        for function, mode in DECODE_CALLS:
+            if function in functions:
+                return function, mode
+        return DECODE_CALLS[0]
+
+    def encoder(self) -> tuple[str, str] | None:
+        """(function, call mode) of the script's encoder, None when it has none."""
+        functions = self.functions()
+        for function, mode in ENCODE_CALLS:
+            if function in functions:
+                return function, mode
+        return None
 
     # --- decoding --------------------------------------------------------------------------------
 
@@ -112,8 +138,8 @@ class TtnPlugin:
             raise fail(
                 "CODEC_JS_SHAPE",
                 path="$.data",
-                function=Raw("decodeUplink"),
-                problem=Raw("data that is not an object of values"),
+                function=Raw(self.decoder()[0]),
+                problem=Raw(f"{json.dumps(data)[:80]}, data that is not an object of values"),
             )
         services: dict[str, dict[str, Any]] = {}
         for data_key, value in data.items():
@@ -127,8 +153,8 @@ class TtnPlugin:
             raise fail(
                 "CODEC_JS_SHAPE",
                 path="$.data",
-                function=Raw("decodeUplink"),
-                problem=Raw("no value the mapping keeps"),
+                function=Raw(self.decoder()[0]),
+                problem=Raw(f"{json.dumps(data)[:80]}, with no value the mapping keeps"),
             )
         return {
             "msgType": "deviceReq",
@@ -136,21 +162,38 @@ class TtnPlugin:
             "data": [{"serviceId": service_id, "serviceData": values} for service_id, values in services.items()],
         }
 
-    def raw_data(self, payloads: Sequence[bytes], fport: int | None = None) -> list[Outcome]:
-        """What the codec itself returns as `data` for each payload (the checker's vectors compare this)."""
-        v3 = self._uses_v3()
-        port = self.fport if fport is None else fport
-        inputs = [{"hex": text, "fPort": port} for text in hex_inputs(payloads)]
-        function = "Decode" if v3 else "decodeUplink"
+    def raw_data(
+        self,
+        payloads: Sequence[bytes],
+        fport: int | Sequence[int | None] | None = None,
+        variables: Mapping[str, str] | None = None,
+    ) -> list[Outcome]:
+        """What the codec itself returns as `data` for each payload (the checker's vectors compare this).
+
+        `fport`: one port for all, or one per payload (None: the manifest's).
+        """
+        function, mode = self.decoder()
+        ports = fport if isinstance(fport, Sequence) else [fport] * len(payloads)
+        chosen = {**self.variables, **(variables or {})}
+        inputs = [
+            {"hex": text, "fPort": self.fport if port is None else port, "variables": chosen}
+            for text, port in zip(hex_inputs(payloads), ports, strict=True)
+        ]
         outcomes = []
-        for raw in call_many(self.key, self.source, function, "v3decode" if v3 else "uplink", inputs, self.limits):
+        for raw in call_many(self.key, self.source, function, mode, inputs, self.limits):
             logs = list(raw.get("logs") or [])
             if not raw["ok"]:
                 outcomes.append(Outcome(error=failure_error(raw, function, self.limits), logs=logs))
                 continue
             value = raw["value"]
-            if v3:
+            if mode == "v3decode":
                 outcomes.append(Outcome(value, logs=logs))
+                continue
+            if mode == "v2decode":
+                if not value["valid"]:
+                    outcomes.append(Outcome(error=CodecError(fail("CODEC_TTN_INVALID").issues, logs=logs), logs=logs))
+                else:
+                    outcomes.append(Outcome(value["data"], logs=logs))
                 continue
             if not isinstance(value, dict):
                 error = fail(
@@ -158,6 +201,7 @@ class TtnPlugin:
                     function=Raw(function),
                     problem=Raw(f"{json.dumps(value)[:60]}, not an object {{data, warnings, errors}}"),
                 )
+                error.logs = logs
                 outcomes.append(Outcome(error=error, logs=logs))
                 continue
             logs += [f"warning: {warning}" for warning in value.get("warnings") or []]
@@ -171,9 +215,15 @@ class TtnPlugin:
             outcomes.append(Outcome(value.get("data"), logs=logs))
         return outcomes
 
-    def decode_many(self, payloads: Sequence[bytes]) -> list[Outcome]:
+    def decode_many(
+        self,
+        payloads: Sequence[bytes],
+        *,
+        ports: Sequence[int | None] | None = None,
+        variables: Mapping[str, str] | None = None,
+    ) -> list[Outcome]:
         outcomes = []
-        for outcome in self.raw_data(payloads):
+        for outcome in self.raw_data(payloads, ports, variables):
             if outcome.error is None:
                 try:
                     outcome = Outcome(self.device_req(outcome.value), logs=outcome.logs)
@@ -183,25 +233,40 @@ class TtnPlugin:
             outcomes.append(outcome)
         return outcomes
 
+    def decode_with_acks(
+        self, payloads: Sequence[bytes], *, ports: Sequence[int | None] | None = None
+    ) -> list[tuple[Outcome, Outcome]]:
+        # LoRaWAN codecs have no report ACK: the decode is the whole crossing.
+        return [(outcome, Outcome(None)) for outcome in self.decode_many(payloads, ports=ports)]
+
     # --- encoding ---------------------------------------------------------------------------------
 
-    def encode(self, message: Mapping[str, Any]) -> Outcome:
+    def encode(
+        self, message: Mapping[str, Any], *, fport: int | None = None, variables: Mapping[str, str] | None = None
+    ) -> Outcome:
         if message.get("msgType") == "cloudRsp":
             return Outcome(None)  # LoRaWAN codecs have no report ACK
-        functions = self.functions()
-        v3 = "encodeDownlink" not in functions and "Encode" in functions
-        if not v3 and "encodeDownlink" not in functions:
-            return Outcome(error=fail("CODEC_UNSUPPORTED", what=Raw("encode commands: it defines no encodeDownlink")))
         command = self.commands.get(message["cmd"]) or {}
         data = {**(command.get("data") or {}), **message.get("paras", {})}
-        argument = {"data": data, "fPort": command.get("fPort", self.fport)}
-        function = "Encode" if v3 else "encodeDownlink"
-        raw = call_many(self.key, self.source, function, "v3encode" if v3 else "downlink", [argument], self.limits)[0]
+        port = fport if fport is not None else command.get("fPort", self.fport)
+        return self.encode_data(data, port, variables)
+
+    def encode_data(
+        self, data: Mapping[str, Any], fport: int | None = None, variables: Mapping[str, str] | None = None
+    ) -> Outcome:
+        """The bytes the codec's encoder gives for its own input `data` (TTN's downlink examples)."""
+        found = self.encoder()
+        if found is None:
+            return Outcome(error=fail("CODEC_UNSUPPORTED", what=Raw("encode commands: it defines no encodeDownlink")))
+        function, mode = found
+        port = self.fport if fport is None else fport
+        argument = {"data": dict(data), "fPort": port, "variables": {**self.variables, **(variables or {})}}
+        raw = call_many(self.key, self.source, function, mode, [argument], self.limits)[0]
         logs = list(raw.get("logs") or [])
         if not raw["ok"]:
             return Outcome(error=failure_error(raw, function, self.limits), logs=logs)
         value = raw["value"]
-        if not v3:
+        if mode == "downlink":
             if not isinstance(value, dict):
                 problem = Raw("something else than an object {bytes, fPort, warnings, errors}")
                 return Outcome(error=fail("CODEC_JS_SHAPE", function=Raw(function), problem=problem), logs=logs)

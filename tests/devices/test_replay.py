@@ -74,3 +74,36 @@ def test_replay_of_another_applications_product_is_404(client, product_with_upli
 
 def test_flatten_names_every_leaf():
     assert replay.flatten({"a": [{"b": 1}, 2], "c": None}) == {"a[0].b": 1, "a[1]": 2, "c": None}
+
+
+def test_stored_uplinks_save_as_vectors_the_plugin_passes_with(client, product_with_uplinks):
+    import json
+
+    from products import codec_actions
+    from products.codecs.checker import check_package
+    from products.codecs.profile import index_for
+    from tests.products.codecs.fixtures import oceanconnect_files, plugin_zip
+
+    product, user = product_with_uplinks
+    bare = oceanconnect_files(**{"vectors.json": None})
+    version = codec_actions.do_upload_codec(product.application, "codec.zip", plugin_zip(bare), product=product)
+    assert version.number == 3 and not version.active  # devices use the product: kept aside
+    client.force_login(user)
+    response = client.get(f"/devices/replay/{product.product_id}/3/?save=vectors")
+    assert response["Content-Disposition"] == 'attachment; filename="vectors.json"'
+    vectors = json.loads(response.content)
+    assert sorted(vector["payload"] for vector in vectors["decode"]) == ["0100000064" + "0015", "01000000C8" + "FFFB"]
+    assert all(vector["expected"]["msgType"] == "deviceReq" for vector in vectors["decode"])
+    # the saved file is the plugin's vectors: the checker runs them, and they pass
+    report = check_package("codec.zip", plugin_zip({**bare, "vectors.json": vectors}), index=index_for(product))
+    assert report.passed, [str(found) for found in report.issues]
+    assert [result.passed for result in report.results] == [True, True]
+    page = client.get(f"/devices/replay/{product.product_id}/3/").content.decode()
+    assert 'href="?save=vectors"' in page
+    assert "?save=vectors" not in client.get(f"/devices/replay/{product.product_id}/2/").content.decode()
+
+
+def test_another_application_cannot_save_the_vectors(client, product_with_uplinks):
+    product, _ = product_with_uplinks
+    client.force_login(create_user("stranger"))
+    assert client.get(f"/devices/replay/{product.product_id}/2/?save=vectors").status_code == 404

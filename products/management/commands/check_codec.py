@@ -99,9 +99,14 @@ class Command(BaseCommand):
             self.stdout.write(f"{result.direction} vector {result.name!r}: {'ok' if result.passed else 'FAILED'}")
         for function, milliseconds in report.timings.items():
             self.stdout.write(f"{function}: {milliseconds * 1000:.1f} µs per call")
+        for found in report.warnings:
+            self.stdout.write(f"warning: {found}")
+            self.stdout.write(f"    fix: {found.fix_en}")
         for found in report.issues:
             self.stderr.write(str(found))
             self.stderr.write(f"    fix: {found.fix_en}")
+        for line in report.logs:
+            self.stderr.write(f"    log: {line}")
         if report.passed:
             self.stdout.write("passed")
 

@@ -138,7 +138,7 @@ def test_one_looping_payload_in_a_batch_spoils_only_itself(plugin):
 
 def test_a_killed_engine_is_restarted_for_the_next_call(plugin):
     assert _decode(plugin, 1)[0].error is None
-    sandbox = get_sandbox()
+    sandbox = get_sandbox(plugin.key)  # the shared child, or the quarantine one after a test's loop
     starts = sandbox.starts
     os.kill(sandbox._process.pid, signal.SIGKILL)
     sandbox._process.wait()
@@ -174,3 +174,17 @@ def test_common_js_exports_are_found():
     source = "module.exports = {decode: function (b) { return {msgType: 'deviceRsp', errcode: b[0]}; }};"
     outcome = ScriptPlugin(script_key(source), source).decode_many([b"\x05"])[0]
     assert outcome.value["errcode"] == 5
+
+
+def test_a_script_that_ran_out_of_time_runs_in_quarantine_and_the_others_keep_the_shared_child(settings):
+    settings.CODEC_JS_TIMEOUT_MS = 100
+    looping = "function decode(bytes) { if (bytes[0] === 2) while (true) {} return null; }"
+    well = "function decode(bytes) { return {msgType: 'deviceRsp', errcode: bytes[0]}; }"
+    noisy, quiet = ScriptPlugin(script_key(looping), looping), ScriptPlugin(script_key(well), well)
+    assert get_sandbox(noisy.key) is get_sandbox(quiet.key) is get_sandbox()
+    assert noisy.decode_many([b"\x02"])[0].error.code == "CODEC_JS_TIMEOUT"
+    assert get_sandbox(noisy.key) is not get_sandbox()
+    assert get_sandbox(quiet.key) is get_sandbox()
+    assert quiet.decode_many([b"\x05"])[0].value["errcode"] == 5
+    # the quarantined script still decodes what it can, in its own child
+    assert noisy.decode_many([b"\x01", b"\x02"])[0].error.code == "CODEC_JS_SHAPE"

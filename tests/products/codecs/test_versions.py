@@ -87,7 +87,9 @@ def test_a_refused_plugin_stores_nothing(owner_app, product):
     from tests.products.codecs.fixtures import oceanconnect_zip
 
     with pytest.raises(codec_actions.CodecError) as refused:
-        codec_actions.do_upload_codec(owner_app.application, "codec.zip", oceanconnect_zip(**{"vectors.json": None}))
+        codec_actions.do_upload_codec(
+            owner_app.application, "codec.zip", oceanconnect_zip(**{"codec.js": "function parse(b) {}"})
+        )
     assert refused.value.report.results == []
     assert not Codec.objects.exists()
 
