@@ -26,6 +26,7 @@ urlpatterns = [
     path("", include("subscriptions.api.urls")),
     path("", include("firmware.api.urls")),
     path("", include("products.api.urls")),
+    path("", include("rules.api.urls")),
     path("", include(portal_patterns)),
     path("apps/", include("applications.urls")),
     path("subscriptions/", include("subscriptions.urls")),
