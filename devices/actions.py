@@ -318,6 +318,7 @@ def do_bind_device(device: Device) -> Device:
         payloads.device_info_changed(device.device_id, device.gateway_device_id, info),
     )
     logs.log(device, LogKind.BIND, "bound: first connection of the real device")
+    transaction.on_commit(lambda: hooks.status_changed([(device, Status.OFFLINE, Status.ONLINE)]))
     return device
 
 
