@@ -119,7 +119,10 @@ class AlarmQuerySet(models.QuerySet):
 
 class Alarm(models.Model):
     """An alarm a rule raised on a device: one open alarm per (rule, device), counted each time the rule
-    raises it again; acknowledged by an operator, cleared by an operator or by the rule."""
+    raises it again; acknowledged by an operator, cleared by an operator or by the rule.
+
+    The unique index leaves NULLs distinct: alarms of deleted rules (rule NULL) stay open side by side,
+    and a timer rule's alarms (device NULL) rely on rules.actions updating the open one first."""
 
     alarm_id = models.CharField(max_length=36, unique=True, default=new_id)
     application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="alarms")
@@ -145,7 +148,6 @@ class Alarm(models.Model):
                 fields=["rule", "device"],
                 condition=Q(cleared_at__isnull=True),
                 name="rules_alarm_one_open",
-                nulls_distinct=False,
             )
         ]
         indexes = [models.Index(fields=["application", "-last_raised_at"], name="rules_alarm_recent")]
