@@ -33,6 +33,7 @@ urlpatterns = [
     path("devices/", include("devices.urls")),
     path("commands/", include("commands.urls")),
     path("firmware/", include("firmware.urls")),
+    path("rules/", include("rules.urls")),
     path("products/", include("products.urls")),
     path("ingress/", include("ingress.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
