@@ -16,6 +16,7 @@ for the bench's application. The codec is the hand-written WaterMeter codec of t
 (INGRESS_CODEC_MODULE=tests.ingress.water_codec).
 
     make bench BENCH=ingest
+    .venv/bin/python bench/ingest_bench.py --rules 100 [--rounds 3]   # stored uplinks/s with and without rules
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_ingest REDIS_URL=redis://127.0.0.1:6379/0 \\
         .venv/bin/python bench/ingest_bench.py [--devices 400 --seconds 8 --workers 2 --generators 2]
 """
@@ -426,6 +427,106 @@ def cleanup(application) -> None:
     application.delete()
 
 
+def bench_rules(properties: list[str], count: int) -> list[dict]:
+    """`count` enabled rules on the bench's product, as an operator writes them: thresholds on each
+    reported property (alarm, and a command for a fifth of them), AND/OR pairs, a range, a change. The
+    bench's steady values (signal 20, reading 1234, flow 7) satisfy none, as a healthy fleet does."""
+    from rules import spec
+
+    operators = [
+        (">", 10**7),
+        ("<", -1),
+        (">=", 10**8),
+        ("<=", -5),
+        ("between", "5000000,6000000"),
+        ("changedBy", 10**6),
+    ]
+    bodies = []
+    for number in range(count):
+        prop = properties[number % len(properties)]
+        operator, value = operators[number % len(operators)]
+        if isinstance(value, int) and operator in spec.NUMERIC_OPERATORS:
+            value += number
+        condition = {
+            "type": "DEVICE_TYPE_DATA",
+            "operator": operator,
+            "value": str(value),
+            "deviceTypeInfo": {"manufacturerId": "Huawei", "model": "v1001", "path": f"WaterMeter/{prop}"},
+        }
+        conditions = [condition]
+        if number % 4 == 3:  # a pair on two properties
+            other = properties[(number + 1) % len(properties)]
+            conditions.append(
+                {
+                    **condition,
+                    "operator": ">",
+                    "value": str(10**7 + number),
+                    "deviceTypeInfo": {**condition["deviceTypeInfo"], "path": f"WaterMeter/{other}"},
+                }
+            )
+        actions = [{"type": "DEVICE_ALARM", "name": f"bench {number}", "severity": "major"}]
+        if number % 5 == 0:
+            actions.append(
+                {
+                    "type": "DEVICE_CMD",
+                    "cmd": {"serviceId": "WaterMeter", "messageType": "SET_PERIOD", "messageBody": {}},
+                }
+            )
+        bodies.append(
+            {
+                "name": f"bench rule {number}",
+                "logic": "or" if number % 8 == 7 else "and",
+                "conditions": conditions,
+                "actions": actions,
+            }
+        )
+    return bodies
+
+
+def main_rules(args: argparse.Namespace, database_url: str) -> None:
+    """Stored uplinks/s of the same ingress with `--rules` enabled rules and without any, alternately in one
+    run (`--rounds` times each, a fresh ingress each time): the rules' cost on the uplink path."""
+    from rules import actions
+    from rules.models import Rule
+
+    application, endpoints = prepare(args.devices)
+    bodies = bench_rules(["signalStrength", "currentReading", "flowRateReading"], args.rules)
+    figures: dict[str, list[float]] = {"without": [], "with": []}
+    try:
+        for _ in range(args.rounds):
+            for mode in ("without", "with"):
+                Rule.objects.filter(application=application).delete()
+                if mode == "with":
+                    for body in bodies:
+                        actions.do_create_rule(application, body)
+                ingress, port = start_ingress(
+                    database_url, args.workers, INGRESS_CODEC_MODULE="tests.ingress.water_codec"
+                )
+                try:
+                    wait_for_workers(args.workers, ingress)
+                    before = stored(application)
+                    result = run_load("ingress", port, endpoints, args.generators, args.seconds, args.window)
+                    time.sleep(1)  # the last batch commits
+                    figures[mode].append((stored(application) - before) / result["elapsed"])
+                finally:
+                    stop_ingress(ingress)
+    finally:
+        Rule.objects.filter(application=application).delete()
+        cleanup(application)
+
+    def median(values: list[float]) -> float:
+        return sorted(values)[len(values) // 2]
+
+    print(
+        f"ingest bench, rules: {args.devices} devices, {args.workers} workers, {args.generators} generators, "
+        f"window {args.window}, {args.seconds:.0f} s a round, {args.rounds} rounds each, alternating"
+    )
+    for mode, label in (("without", "no rules"), ("with", f"{args.rules} enabled rules on the product")):
+        rounds = ", ".join(f"{value:,.0f}" for value in figures[mode])
+        print(f"{'stored uplinks/s, ' + label:52}{median(figures[mode]):>10,.0f}   rounds: {rounds}")
+    print(f"{'with rules / without (medians)':52}{median(figures['with']) / median(figures['without']):>10.3f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--devices", type=int, default=400)
@@ -433,12 +534,17 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--generators", type=int, default=2)
     parser.add_argument("--window", type=int, default=2, help="messages outstanding per device")
+    parser.add_argument("--rules", type=int, default=0, help="compare stored uplinks/s with N rules and without")
+    parser.add_argument("--rounds", type=int, default=3, help="with --rules: rounds of each, alternating")
     parser.add_argument("--noop-serve", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.noop_serve:
         serve_noop(args.noop_serve)
         return
     database_url = setup_django(os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench_ingest"))
+    if args.rules:
+        main_rules(args, database_url)
+        return
 
     # 1. the no-op aiocoap server, same number of processes
     port = _free_udp_port()

@@ -107,7 +107,7 @@ class PathIndex:
         self.others: list[Cond] = []
 
     def add(self, cond: Cond) -> None:
-        if cond.operator in spec.NUMERIC_OPERATORS:
+        if cond.operator in (*spec.NUMERIC_OPERATORS, "changedBy"):
             thresholds, conds = self.sorted.setdefault(cond.operator, ([], []))
             at = bisect.bisect_left(thresholds, cond.threshold)
             thresholds.insert(at, cond.threshold)
@@ -129,9 +129,14 @@ class PathIndex:
 
     def touched(self, previous: Any, value: Any) -> Iterable[Cond]:
         """Conditions the value satisfies now or satisfied before: the only ones whose rules can fire
-        or recover. Satisfied sets of one operator are a prefix or a suffix, so their union is too."""
+        or recover. Satisfied sets of one operator are a prefix or a suffix, so their union is too;
+        changedBy conditions are reached by the size of the change the same way."""
         now, before = spec.number(value), spec.number(previous)
         for operator, (thresholds, conds) in self.sorted.items():
+            if operator == "changedBy":  # a change larger than the threshold: thresholds below |change|
+                if now is not None and before is not None:
+                    yield from conds[: bisect.bisect_left(thresholds, abs(now - before))]
+                continue
             lo_now, hi_now = self._satisfied(operator, thresholds, now)
             lo_before, hi_before = self._satisfied(operator, thresholds, before)
             if hi_now - lo_now == 0 and hi_before - lo_before == 0:
@@ -142,7 +147,9 @@ class PathIndex:
                 yield from conds[lo_now:hi_now]
             else:
                 yield from conds[min(lo_now, lo_before) : max(hi_now, hi_before)]
-        yield from self.others
+        for cond in self.others:  # =, != and between: satisfied now or before
+            if cond.compare(value) or cond.compare(previous):
+                yield cond
 
 
 @dataclass
