@@ -23,11 +23,13 @@ import bisect
 import datetime as dt
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
@@ -218,9 +220,17 @@ _cache = Index()
 _lock = threading.Lock()
 
 
+_checked_at = -1e9
+
+
 def current() -> Index:
-    """This process's compiled rules, rebuilt when a rule changed anywhere (one Redis GET)."""
-    global _cache
+    """This process's compiled rules, rebuilt when a rule changed anywhere: the Redis token is read at
+    most once every RULES_RELOAD_MS (a change made in this process is seen at once)."""
+    global _cache, _checked_at
+    now = time.monotonic()
+    if now - _checked_at < settings.RULES_RELOAD_MS / 1000 and _cache.version is not None:
+        return _cache
+    _checked_at = now
     redis, version_key = get_redis(), key("rules", "version")
     version = redis.get(version_key)
     if version is None:  # a fresh Redis (or key space): a new token, so no process keeps an old index
@@ -237,7 +247,9 @@ def current() -> Index:
 
 def changed() -> None:
     """A rule was created, changed, enabled, disabled or deleted: every process compiles again."""
+    global _checked_at
     get_redis().set(key("rules", "version"), uuid.uuid4().hex)
+    _checked_at = -1e9
 
 
 # --- evaluation ---------------------------------------------------------------------------------
