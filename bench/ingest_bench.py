@@ -23,6 +23,8 @@ OceanConnect-style JavaScript plugin of the tests (decode and its cloudRsp ACK i
 Each scenario is a function (`scenario_*`), so more can be added beside them.
 
     make bench BENCH=ingest
+    .venv/bin/python bench/ingest_bench.py --rules 100 [--rounds 3]   # stored uplinks/s with and without rules:
+        # the pipeline function in process, then the whole ingress over UDP, rounds alternating
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_ingest REDIS_URL=redis://127.0.0.1:6379/0 \\
         .venv/bin/python bench/ingest_bench.py [--devices 400 --seconds 8 --workers 2 --generators 2]
         [--scenarios codecs,noisy --victim-devices 20 --noisy-rate 20]
@@ -609,6 +611,181 @@ def _noisy_outcomes(application) -> dict[str, int]:
     return {"timed out": rows.count() - budget, "kept undecoded (over budget)": budget}
 
 
+def bench_rules(properties: list[str], count: int) -> list[dict]:
+    """`count` enabled rules on the bench's product, as an operator writes them: thresholds on each
+    reported property (alarm, and a command for a fifth of them), AND/OR pairs, a range, a change. The
+    bench's steady values (signal 20, reading 1234, flow 7) satisfy none, as a healthy fleet does."""
+    operators = [
+        (">", 10**7),
+        ("<", -1),
+        (">=", 10**8),
+        ("<=", -5),
+        ("between", "5000000,6000000"),
+        ("changedBy", 10**6),
+    ]
+    bodies = []
+    for number in range(count):
+        prop = properties[number % len(properties)]
+        operator, value = operators[number % len(operators)]
+        if operator in (">", ">="):  # thresholds above the steady values, below them for < and <=
+            value += number
+        elif operator in ("<", "<="):
+            value -= number
+        condition = {
+            "type": "DEVICE_TYPE_DATA",
+            "operator": operator,
+            "value": str(value),
+            "deviceTypeInfo": {"manufacturerId": "Huawei", "model": "v1001", "path": f"WaterMeter/{prop}"},
+        }
+        conditions = [condition]
+        if number % 4 == 3:  # a pair on two properties
+            other = properties[(number + 1) % len(properties)]
+            conditions.append(
+                {
+                    **condition,
+                    "operator": ">",
+                    "value": str(10**7 + number),
+                    "deviceTypeInfo": {**condition["deviceTypeInfo"], "path": f"WaterMeter/{other}"},
+                }
+            )
+        actions = [{"type": "DEVICE_ALARM", "name": f"bench {number}", "severity": "major"}]
+        if number % 5 == 0:
+            actions.append(
+                {
+                    "type": "DEVICE_CMD",
+                    "cmd": {"serviceId": "WaterMeter", "messageType": "SET_PERIOD", "messageBody": {}},
+                }
+            )
+        bodies.append(
+            {
+                "name": f"bench rule {number}",
+                "logic": "or" if number % 8 == 7 else "and",
+                "conditions": conditions,
+                "actions": actions,
+            }
+        )
+    return bodies
+
+
+class HookTimer:
+    """Wall time spent in the rules' hook (rules.engine.on_reports) while the pipeline runs in this process."""
+
+    def __init__(self) -> None:
+        from devices import hooks
+        from rules import engine
+
+        self.seconds = 0.0
+        handlers = hooks._uplinks_handlers
+        self.original = engine.on_reports
+        handlers[handlers.index(engine.on_reports)] = self
+
+    def __call__(self, items: list) -> None:
+        started = time.perf_counter()
+        try:
+            self.original(items)
+        finally:
+            self.seconds += time.perf_counter() - started
+
+
+def pipeline_rate(device_pks: list[int], uplinks: int, batch: int) -> float:
+    """Stored uplinks/s of the pipeline function itself (ingress.pipeline.handle_uplinks, in batches as the
+    worker hands them over, hooks included), in this process: the same path without the network's noise."""
+    from ingress.pipeline import STORED, Uplink, handle_uplinks
+
+    payloads = [b"\x00" + struct.pack(">BIH", 20, 1234 + number % 50, 7) for number in range(uplinks)]
+    started = time.perf_counter()
+    done = 0
+    for offset in range(0, uplinks, batch):
+        chunk = [
+            Uplink(device_pks[(offset + i) % len(device_pks)], payloads[offset + i])
+            for i in range(min(batch, uplinks - offset))
+        ]
+        done += sum(outcome.result == STORED for outcome in handle_uplinks(chunk))
+    return done / (time.perf_counter() - started)
+
+
+def main_rules(args: argparse.Namespace, database_url: str) -> None:
+    """Stored uplinks/s with `--rules` enabled rules and without any, alternately in one run (`--rounds`
+    times each, ABBA order): the pipeline function in this process (the time in the rules' hook measured),
+    then the whole ingress over UDP (a fresh ingress each round): the rules' cost on the uplink path."""
+    from django.conf import settings
+
+    from devices.models import Device
+    from rules import actions, engine
+    from rules.models import Rule
+
+    application, endpoints = prepare(args.devices)
+    bodies = bench_rules(["signalStrength", "currentReading", "flowRateReading"], args.rules)
+    figures: dict[str, list[float]] = {"without": [], "with": []}
+    inline: dict[str, list[float]] = {"without": [], "with": []}
+    settings.INGRESS_CODEC_MODULE = "tests.ingress.water_codec"
+    device_pks = list(Device.objects.filter(application=application).values_list("pk", flat=True))
+    timer = HookTimer()
+    shares: dict[str, list[float]] = {"without": [], "with": []}
+    try:
+        # 1. the pipeline function in this process, alternating, after a warm-up round (binding, caches)
+        pipeline_rate(device_pks, len(device_pks), 50)
+        for number in range(args.rounds):  # the order alternates too: ABBA, so neither goes first always
+            for mode in ("without", "with") if number % 2 == 0 else ("with", "without"):
+                Rule.objects.filter(application=application).delete()
+                engine.changed()
+                if mode == "with":
+                    for body in bodies:
+                        actions.do_create_rule(application, body)
+                pipeline_rate(device_pks, 200, 50)  # the new rules compiled outside the timing
+                in_hook = timer.seconds
+                inline[mode].append(pipeline_rate(device_pks, args.pipeline_uplinks, 50))
+                hook_us = (timer.seconds - in_hook) / args.pipeline_uplinks * 1e6
+                shares[mode].append(hook_us / (1e6 / inline[mode][-1]))
+                print(f"pipeline round {mode} rules: {inline[mode][-1]:,.0f} stored uplinks/s, "
+                      f"{hook_us:.1f} us an uplink in the rules' hook", flush=True)  # fmt: skip
+        # 2. the whole ingress over UDP, alternating
+        for number in range(args.rounds):  # the order alternates too: ABBA, so neither goes first always
+            for mode in ("without", "with") if number % 2 == 0 else ("with", "without"):
+                Rule.objects.filter(application=application).delete()
+                if mode == "with":
+                    for body in bodies:
+                        actions.do_create_rule(application, body)
+                ingress, port = start_ingress(
+                    database_url, args.workers, INGRESS_CODEC_MODULE="tests.ingress.water_codec"
+                )
+                try:
+                    wait_for_workers(args.workers, ingress)
+                    before = stored(application)
+                    try:
+                        result = run_load("ingress", port, endpoints, args.generators, args.seconds, args.window)
+                    except SystemExit as error:  # a loaded machine: devices not observed in time
+                        print(f"round {mode} rules skipped: {error}", flush=True)
+                        continue
+                    time.sleep(1)  # the last batch commits
+                    figures[mode].append((stored(application) - before) / result["elapsed"])
+                    print(f"round {mode} rules: {figures[mode][-1]:,.0f} stored uplinks/s", flush=True)
+                finally:
+                    stop_ingress(ingress)
+    finally:
+        Rule.objects.filter(application=application).delete()
+        cleanup(application)
+
+    def median(values: list[float]) -> float:
+        return sorted(values)[len(values) // 2]
+
+    print(
+        f"ingest bench, rules: {args.devices} devices, {args.workers} workers, {args.generators} generators, "
+        f"window {args.window}, {args.seconds:.0f} s a round, {args.rounds} rounds each, alternating"
+    )
+    for title, values in (("pipeline function, in process", inline), ("whole ingress over UDP", figures)):
+        if not values["with"] or not values["without"]:
+            print(f"{title}: no complete rounds")
+            continue
+        print(title)
+        for mode, label in (("without", "no rules"), ("with", f"{args.rules} enabled rules on the product")):
+            rounds = ", ".join(f"{value:,.0f}" for value in values[mode])
+            print(f"  {'stored uplinks/s, ' + label:50}{median(values[mode]):>10,.0f}   rounds: {rounds}")
+        print(f"  {'with rules / without (medians)':50}{median(values['with']) / median(values['without']):>10.3f}")
+    if shares["with"]:
+        print(f"  share of the pipeline's time in the rules' hook, with rules (median): {median(shares['with']):.1%}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--devices", type=int, default=400)
@@ -621,6 +798,9 @@ def main() -> None:
     parser.add_argument(
         "--scenarios", default="codecs,noisy", help="comma-separated: codecs (online, javascript), noisy"
     )
+    parser.add_argument("--rules", type=int, default=0, help="compare stored uplinks/s with N rules and without")
+    parser.add_argument("--rounds", type=int, default=3, help="with --rules: rounds of each, alternating")
+    parser.add_argument("--pipeline-uplinks", type=int, default=3000, help="with --rules: uplinks a pipeline round")
     parser.add_argument("--noop-serve", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.noop_serve:
@@ -628,6 +808,9 @@ def main() -> None:
         return
     database_url = setup_django(os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench_ingest"))
     scenarios = set(args.scenarios.split(","))
+    if args.rules:
+        main_rules(args, database_url)
+        return
 
     print(f"ingest bench: {args.devices} devices, {args.workers} workers, {args.generators} generators, "
           f"window {args.window}, {args.seconds:.0f} s each")  # fmt: skip

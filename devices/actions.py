@@ -22,7 +22,7 @@ from applications.errors import NorthboundError
 from applications.formats import format_time
 from applications.models import Application
 from applications.redis import get_redis, key
-from devices import history, logs
+from devices import history, hooks, logs
 from devices.models import Device, DeviceGroup, LogKind, ProductSecret, Status, StatusDetail
 from devices.presenters import device_info
 from products.models import Product
@@ -318,6 +318,7 @@ def do_bind_device(device: Device) -> Device:
         payloads.device_info_changed(device.device_id, device.gateway_device_id, info),
     )
     logs.log(device, LogKind.BIND, "bound: first connection of the real device")
+    transaction.on_commit(lambda: hooks.status_changed([(device, Status.OFFLINE, Status.ONLINE)]))
     return device
 
 
@@ -432,6 +433,7 @@ def record_seen(device: Device, now: dt.datetime) -> None:
         payloads.device_info_changed(device.device_id, device.gateway_device_id, device_info(device)),
     )
     logs.log(device, LogKind.STATUS, f"{previous} -> ONLINE: a report arrived")
+    transaction.on_commit(lambda: hooks.status_changed([(device, previous, Status.ONLINE)]))
 
 
 def flush_last_seen() -> int:
@@ -484,7 +486,7 @@ def sweep_status(now: dt.datetime | None = None) -> dict[str, int]:
                 )
                 ids = [row[0] for row in cursor.fetchall()]
             changed[new_status] = len(ids)
-            _notify_status(ids)
+            _notify_status(ids, new_status)
             if new_status == Status.OFFLINE and ids:
                 from devices import gateways  # gateways builds on these actions
 
@@ -493,10 +495,12 @@ def sweep_status(now: dt.datetime | None = None) -> dict[str, int]:
     return changed
 
 
-def _notify_status(ids: list[int]) -> None:
+def _notify_status(ids: list[int], new_status: str) -> None:
     if not ids:
         return
-    devices = Device.objects.filter(pk__in=ids).select_related("application", "gateway")
+    devices = list(Device.objects.filter(pk__in=ids).select_related("application", "gateway"))
+    # The rules layer hears of the change after commit (the previous status is not read back: None).
+    transaction.on_commit(lambda: hooks.status_changed([(device, None, new_status) for device in devices]))
     by_app: dict[int, list[Device]] = {}
     for device in devices:
         by_app.setdefault(device.application_id, []).append(device)

@@ -45,6 +45,7 @@ _uplinks_handlers: list[Callable[[list[tuple[Any, list[Any]]]], None]] = []
 _response_handlers: list[ResponseHandler] = []
 _pcp_handlers: list[PcpHandler] = []
 _outcome_handlers: list[OutcomeHandler] = []
+_status_handlers: list[Callable[[list[tuple[Any, str | None, str]]], None]] = []
 
 
 def on_uplink_stored(handler: UplinkHandler) -> UplinkHandler:
@@ -78,6 +79,13 @@ def on_downlink_outcome(handler: OutcomeHandler) -> OutcomeHandler:
     return handler
 
 
+def on_status_changed(handler: Callable[[list[tuple[Any, str | None, str]]], None]) -> Callable:
+    """handler([(device, previous status or None when unknown, new status), ...]): devices changed
+    status (a report brought one ONLINE, the sweep took some ABNORMAL or OFFLINE); after commit."""
+    _status_handlers.append(handler)
+    return handler
+
+
 def _call_all(handlers: list[Callable[..., None]], *args: Any) -> None:
     for handler in list(handlers):
         try:
@@ -97,6 +105,11 @@ def uplinks_stored(items: list[tuple[Any, list[Any]]]) -> None:
         _call_all(_uplinks_handlers, items)
     for device, reports in items:
         _call_all(_uplink_handlers, device, reports)
+
+
+def status_changed(items: list[tuple[Any, str | None, str]]) -> None:
+    if items:
+        _call_all(_status_handlers, items)
 
 
 def response_received(device: Any, decoded: dict[str, Any]) -> None:

@@ -26,6 +26,7 @@ def _schedule(sender: Celery, **kwargs: object) -> None:
     sender.add_periodic_task(
         settings.COMMAND_SWEEP_SECONDS, sender.signature("commands.sweep_commands"), name="sweep commands"
     )
+    sender.add_periodic_task(settings.RULES_SWEEP_SECONDS, sender.signature("rules.sweep_rules"), name="sweep rules")
     sender.add_periodic_task(
         settings.FIRMWARE_SWEEP_SECONDS, sender.signature("firmware.sweep_upgrades"), name="sweep upgrades"
     )

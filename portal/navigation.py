@@ -28,6 +28,8 @@ AREAS = (
             NavItem(_("Devices"), "devices:list"),
             NavItem(_("Commands"), "commands:list"),
             NavItem(_("Upgrades"), "firmware:operations"),
+            NavItem(_("Rules"), "rules:list"),
+            NavItem(_("Alarms"), "rules:alarms"),
             NavItem(_("Applications"), "applications:list"),
             NavItem(_("Subscriptions"), "subscriptions:list"),
             NavItem(_("Push log"), "subscriptions:push-log"),

@@ -27,6 +27,7 @@ urlpatterns = [
     path("", include("subscriptions.api.urls")),
     path("", include("firmware.api.urls")),
     path("", include("products.api.urls")),
+    path("", include("rules.api.urls")),
     # Every other northbound path answers the original's JSON 404, not the portal's HTML page.
     re_path(r"^(?:iocm|iodm)/", unknown_path, name="northbound-unknown"),
     path("", include(portal_patterns)),
@@ -35,6 +36,7 @@ urlpatterns = [
     path("devices/", include("devices.urls")),
     path("commands/", include("commands.urls")),
     path("firmware/", include("firmware.urls")),
+    path("rules/", include("rules.urls")),
     path("products/", include("products.urls")),
     path("ingress/", include("ingress.urls")),
     path("i18n/", include("django.conf.urls.i18n")),

@@ -215,6 +215,17 @@ def notify_url(
     return _enqueue(application, check_callback_url(application, url), notify_type, payload, ordering_key=ordering_key)
 
 
+def notify_webhook(application: Application, url: str, payload: dict, *, notify_type: str) -> PushMessage:
+    """Queue a push to a webhook of the application's own (a rule's WEBHOOK action): checked as a URL
+    (F-6.1), but not held to the subscriptions' single host:port (F-6.7), which concerns callbacks.
+    Delivery, retries, blacklisting and the SSRF guard are the outbox's, as for every push."""
+    try:
+        callback = parse_callback_url(url)
+    except CallbackUrlError as error:
+        raise NorthboundError("100222", f"The request callbackurl is illegal: {error}.") from None
+    return _enqueue(application, callback, notify_type, payload)
+
+
 def wake(target_id: int) -> None:
     """Start a delivery task for the target, at most once a second (the sweep covers the rest)."""
     from subscriptions.tasks import deliver_target
