@@ -175,6 +175,11 @@ class Peer:
         return self.outgoing()
 
 
+def _is_client_hello(data: bytes) -> bool:
+    """A handshake record of epoch 0 carrying a ClientHello (content type 22, handshake type 1)."""
+    return len(data) > 25 and data[0] == 0x16 and data[3:5] == b"\x00\x00" and data[13] == 1
+
+
 def address_bytes(address: tuple) -> bytes:
     """The client's transport address, which its cookie is bound to."""
     host, port = address[:2]
@@ -281,6 +286,11 @@ class DTLSInterface(interfaces.MessageInterface, asyncio.DatagramProtocol):
     def datagram_received(self, data: bytes, address: tuple) -> None:
         address = address[:2]
         peer = self.peers.get(address) or self.handshaking.get(address)
+        if peer is not None and peer.established and _is_client_hello(data):
+            # A new association from the address of an established one (the device restarted and kept
+            # its port, RFC 6347 4.2.8): a new handshake, after the cookie exchange, replaces the session.
+            self._admit(data, address)
+            return
         if peer is None or (peer.failed and data[:1] == b"\x16"):
             if len(data) < 13 or data[0] != 0x16:  # only a handshake record may open a session
                 self.refusals.refuse("dtls_record", source_of(address), f"{len(data)} bytes outside any session")

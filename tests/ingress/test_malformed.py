@@ -235,3 +235,22 @@ def test_handshakes_past_the_cookie_are_bounded_per_host_and_expire(worker, secu
     assert wait_until(lambda: len(interface.peers) == 1)
     for client in [*clients, late]:
         client.close()
+
+
+def test_a_device_that_restarts_on_the_same_port_handshakes_again_at_once(worker, secure_device):
+    interface = worker.worker.dtls
+    first = DtlsClient(worker.coaps_port)
+    first.handshake()
+    assert wait_until(lambda: len(interface.peers) == 1)
+    old_session = interface.peers[device_address(first)]
+
+    # Same socket (address and port), new DTLS state: the module rebooted behind the same NAT binding.
+    restarted = DtlsClient(worker.coaps_port)
+    restarted.sock.close()
+    restarted.sock = first.sock
+    restarted.handshake()  # no retransmission needed: the first ClientHello is answered
+    restarted.send(bytes.fromhex("5000 0001"))  # a CoAP ping inside the new session
+
+    assert wait_until(lambda: interface.peers.get(device_address(first)) not in (None, old_session))
+    assert interface.peers[device_address(first)].established
+    first.sock.close()
