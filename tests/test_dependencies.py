@@ -103,3 +103,16 @@ def test_the_allow_list_in_the_repository_is_valid():
 
     entries = tomllib.loads((REQUIREMENTS / "audit-allowlist.toml").read_text()).get("allow", [])
     assert audit.problems_of_allowlist(entries, dt.date.today()) == []
+
+
+def test_packages_the_audit_could_not_look_up_are_not_taken_for_safe():
+    some = {"dependencies": [{"name": "a", "version": "1", "vulns": []}, {"name": "b", "skip_reason": "b: not found"}]}
+    none = {
+        "dependencies": [{"name": "a", "skip_reason": "a: not found"}, {"name": "b", "skip_reason": "b: not found"}]
+    }
+
+    assert audit.coverage_problems(some, "warn") == (["not audited: b: not found"], [])
+    failures, _ = audit.coverage_problems(none, "fail")
+    assert failures[0].startswith("NOT AUDITED: none of the 2 locked packages could be looked up")
+    failures, warnings = audit.coverage_problems(none, "warn")
+    assert failures == [] and warnings[0].startswith("NOT AUDITED")
