@@ -20,7 +20,8 @@ with an HTTP auth hook (EMQX) is the way to scale out.
   3.1.2.10; amqtt's broker times the read out and carries on) or, with keep-alive 0 or a longer one, for
   MQTT_MAX_IDLE_SECONDS, is closed as if it had dropped (its will is sent); one IP address holds at
   most MQTT_MAX_CONNECTIONS_PER_ADDRESS connections, of which MQTT_MAX_PENDING_PER_ADDRESS may be
-  waiting for their CONNECT. Each refusal is counted and logged through `ingress.refusals`.
+  waiting for their CONNECT. A socket that sends no valid CONNECT is refused. Each refusal is counted
+  and logged through `ingress.refusals` (amqtt's own lines for them are filtered out).
 - Downlinks: the server registers itself as the owner of each connected device in Redis, under the
   same keys as the CoAP workers (devices.downlink), so `queue_downlink` reaches it over the channel
   layer. It publishes the payload with QoS 1 to `/huawei/v1/devices/{deviceId}/command/json` (JSON
@@ -44,7 +45,7 @@ from typing import Any
 from amqtt.adapters import ReaderAdapter, WriterAdapter
 from amqtt.broker import Broker
 from amqtt.contexts import Action, ListenerType
-from amqtt.errors import AMQTTError
+from amqtt.errors import AMQTTError, MQTTError, NoDataError
 from amqtt.mqtt.protocol.broker_handler import BrokerProtocolHandler
 from amqtt.mqtt.puback import PubackPacket
 from amqtt.mqtt.publish import PublishPacket
@@ -65,13 +66,16 @@ from ingress.refusals import Refusals, source_of
 
 log = logging.getLogger("ingress.mqtt")
 
-# amqtt logs a warning for each session it could not start; ours say why already (once per interval).
+# amqtt logs one or two lines (at ERROR for a socket closed before CONNECT) for each session it could not
+# start; `DeviceBroker` refuses those through ingress.refusals (counted, once per source per interval).
 REFUSED_BY_US = "refused by the platform"
+AMQTT_REFUSAL_LINES = ("No data from", "Invalid connection from", "Can't read first packet as CONNECT")
 
 
 class _QuietRefusals(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        return REFUSED_BY_US not in record.getMessage()
+        message = record.getMessage()
+        return REFUSED_BY_US not in message and not any(line in message for line in AMQTT_REFUSAL_LINES)
 
 
 logging.getLogger("amqtt.broker").addFilter(_QuietRefusals())
@@ -249,6 +253,11 @@ class DeviceBroker(Broker):
         limits.accept(host, writer)
         try:
             await super().stream_connected(reader, writer, listener_name)
+        except Exception as problem:
+            # amqtt handles its own errors; anything else escaped it (asyncio would print a traceback per
+            # connection): counted, and logged with its traceback once per source and interval.
+            self.server.refusals.refuse("mqtt_session_error", host, repr(problem), traceback=problem)
+            writer.close()
         finally:
             limits.release(host, writer)
 
@@ -266,6 +275,12 @@ class DeviceBroker(Broker):
             reason = f"no CONNECT within {settings.MQTT_CONNECT_TIMEOUT} s"
             self.server.refusals.refuse("mqtt_connect_timeout", source, reason)
             await writer.close()
+            raise AMQTTError(f"{REFUSED_BY_US}: {reason}") from None
+        except (AMQTTError, MQTTError, NoDataError, OSError) as problem:
+            # Not a CONNECT, a malformed one, or the socket gone before it came (amqtt's close of an
+            # already closed socket raises OSError past its own handling).
+            reason = f"{type(problem).__name__}: {problem}" if str(problem) else type(problem).__name__
+            self.server.refusals.refuse("mqtt_connect_invalid", source, reason)
             raise AMQTTError(f"{REFUSED_BY_US}: {reason}") from None
         finally:
             self.server.limits.connected(getattr(writer, "_writer", None))  # amqtt's adapter around it

@@ -4,6 +4,7 @@ address. amqtt 0.12.1 alone held 1,000 sockets that never sent CONNECT (0 of 20 
 from __future__ import annotations
 
 import logging
+import random
 import socket
 import struct
 import time
@@ -154,3 +155,31 @@ def test_one_address_holds_a_bounded_number_of_connections(owner_app, server, se
     assert all(closed_within(sock, 0.2) is None for sock in connected)
     for sock in connected:
         sock.close()
+
+
+def test_malformed_connects_are_refused_without_a_traceback_and_logged_once(server, settings, caplog):
+    settings.MQTT_MAX_PENDING_PER_ADDRESS = settings.MQTT_MAX_CONNECTIONS_PER_ADDRESS = 100
+    caplog.set_level(logging.INFO)
+    fuzz = random.Random(21)
+    sent = 0
+    for index in range(60):
+        if index % 3 == 0:
+            data = fuzz.randbytes(fuzz.randrange(1, 64))  # not MQTT at all
+        else:  # a CONNECT with random flags, levels and lengths, whole or cut short
+            body = b"\x00\x04MQTT" + bytes([fuzz.choice([3, 4, 5, 255]), fuzz.randrange(256)]) + fuzz.randbytes(12)
+            data = bytes([0x10, len(body)]) + body
+            data = data if index % 3 == 1 else data[: fuzz.randrange(1, 10)]
+        with open_socket(server.port) as sock:
+            sock.sendall(data)
+            sent += 1
+        # closed at once from our side: amqtt's own close then meets a socket that is gone
+
+    stats = server.server.stats
+    # Each is refused at once (invalid) or at the CONNECT deadline (a CONNECT cut short: amqtt waits for the rest).
+    assert wait_for(lambda: stats["refused_mqtt_connect_invalid"] + stats["refused_mqtt_connect_timeout"] == sent)
+    assert wait_for(lambda: not server.server.limits.open)
+    assert server.server.stats["refused_mqtt_session_error"] == 0
+    assert not [record for record in caplog.records if record.exc_info or "Traceback" in record.getMessage()]
+    lines = [record for record in caplog.records if "refused mqtt_connect_invalid" in record.getMessage()]
+    assert len(lines) == 1  # one source, one interval
+    assert not [record for record in caplog.records if record.name.startswith("amqtt") and record.levelno >= 30]
