@@ -4,13 +4,25 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint messages bench clean
+.PHONY: run test lint messages bench clean lock audit
 
-$(STAMP): requirements.txt
+# Installs exactly the lock (every package pinned, hashes checked): requirements/dev.txt is the runtime
+# lock plus the tools. A deployment installs requirements/runtime.txt alone.
+$(STAMP): requirements/dev.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements/dev.txt
 	@touch $(STAMP)
+
+# After editing requirements/*.in: resolve and hash both lock files again from PyPI (CONTRIBUTING.md).
+# UPGRADE=1 moves every unpinned transitive package to its newest release as well.
+lock:
+	@test -x $(BIN)/uv || { test -x $(BIN)/python || $(PYTHON) -m venv $(VENV); $(BIN)/python -m pip install --quiet uv==0.13.10; }
+	cd requirements && ../$(BIN)/uv pip compile runtime.in -o runtime.txt --generate-hashes --python-version 3.11 --custom-compile-command "make lock" --quiet $(if $(UPGRADE),--upgrade)
+	cd requirements && ../$(BIN)/uv pip compile dev.in -o dev.txt --generate-hashes --python-version 3.11 --custom-compile-command "make lock" --quiet $(if $(UPGRADE),--upgrade)
+
+# Known vulnerabilities of every locked package (PyPI's advisories), against requirements/audit-allowlist.toml.
+audit: $(STAMP)
+	$(BIN)/python .ci/audit.py
 
 run: $(STAMP)
 	$(BIN)/python -m portal.launcher run

@@ -9,9 +9,20 @@ requests without patches (shared/reference/device-protocols.md). Mbed TLS offers
 The identity is the device's nodeId, the key its psk (the registration's 8 to 32 hex digits, as the
 bytes they spell). A handshake asks for the key synchronously, so handshake steps run in a thread,
 where the database may be read; records of an established session are decrypted in the event loop
-(a few microseconds each). Each peer (address) has its own mbedtls context; peers are bounded in
-number (least recently heard dropped first) and dropped after INGRESS_DTLS_IDLE_SECONDS of silence,
-after which the device handshakes again.
+(a few microseconds each).
+
+Spoofed floods: a ClientHello from an address with no state is answered statelessly. One "gate"
+buffer of the interface's single mbedtls server context sends the HelloVerifyRequest (RFC 6347
+4.2.1: a cookie, an HMAC of the client's address under the context's key) and keeps nothing; only a
+ClientHello that returns a valid cookie, so comes from an address that receives our datagrams, gets
+state: the gate that checked it becomes that peer's buffer, and a fresh gate takes its place. Peers
+still handshaking are kept apart from established sessions and bounded (INGRESS_DTLS_MAX_HANDSHAKES
+in all, INGRESS_DTLS_HANDSHAKES_PER_HOST per IP address, each dropped after
+INGRESS_DTLS_HANDSHAKE_SECONDS), so a handshake flood never pushes an established session out;
+established sessions are bounded by INGRESS_DTLS_MAX_PEERS (least recently heard dropped first) and
+dropped after INGRESS_DTLS_IDLE_SECONDS of silence, after which the device handshakes again. Failed
+handshakes and stray records are refused through `ingress.refusals` (counted, logged at most once
+per source per interval).
 """
 
 from __future__ import annotations
@@ -20,35 +31,46 @@ import asyncio
 import collections
 import logging
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Executor
 from typing import Any
 
-from aiocoap import error, interfaces
-from aiocoap.message import Direction, Message
+from aiocoap import interfaces
+from aiocoap.message import Message
 from aiocoap.numbers import constants
 from django.conf import settings
 from mbedtls import tls
 from mbedtls.exceptions import TLSError
+
+from ingress import aiocoap_adapter
+from ingress.refusals import Refusals, source_of
 
 log = logging.getLogger("ingress.dtls")
 
 CIPHERS = ("TLS-PSK-WITH-AES-128-CCM-8", "TLS-PSK-WITH-AES-128-CBC-SHA256")
 
 
+def clock() -> float:
+    """Seconds for the idle and handshake timers (monotonic; tests replace it to move time)."""
+    return time.monotonic()
+
+
 class PskStore(Mapping[str, bytes]):
-    """The keys a handshake may ask for: one lookup per identity, remembering which one succeeded."""
+    """The keys a handshake may ask for: one lookup per identity. The store belongs to the interface's
+    one server context; the identity that succeeded is noted for the handshake step running in this
+    thread (`Peer.handshake_step` reads it)."""
 
     def __init__(self, lookup: Callable[[str], bytes | None]) -> None:
         self.lookup = lookup
-        self.identity: str | None = None
+        self.local = threading.local()
 
     def __getitem__(self, identity: str) -> bytes:
         key = self.lookup(identity)
         if key is None:
             raise KeyError(identity)
-        self.identity = identity
+        self.local.identity = identity
         return key
 
     def __contains__(self, identity: object) -> bool:
@@ -79,7 +101,7 @@ class DTLSAddress(interfaces.EndpointAddress):
 
     @property
     def identity(self) -> str | None:
-        return self.peer.store.identity
+        return self.peer.identity
 
     @property
     def hostinfo(self) -> str:
@@ -101,25 +123,17 @@ class DTLSAddress(interfaces.EndpointAddress):
 
 
 class Peer:
-    """One client's DTLS state: its mbedtls buffer, its PSK store, and whether the handshake is over."""
+    """One client's DTLS state: its mbedtls buffer (which already checked its cookie), the identity
+    its handshake proved, and whether the handshake is over."""
 
-    def __init__(self, address: tuple, lookup: Callable[[str], bytes | None]) -> None:
+    def __init__(self, address: tuple, buffer: tls.TLSWrappedBuffer, store: PskStore) -> None:
         self.address = address
-        self.store = PskStore(lookup)
-        configuration = tls.DTLSConfiguration(
-            ciphers=CIPHERS,
-            pre_shared_key_store=self.store,
-            validate_certificates=False,
-            lowest_supported_version=tls.DTLSVersion.DTLSv1_2,
-            highest_supported_version=tls.DTLSVersion.DTLSv1_2,
-            anti_replay=True,
-        )
-        self.buffer = tls.ServerContext(configuration).wrap_buffers()
-        self.cookie = _address_bytes(address)
-        self.buffer.setcookieparam(self.cookie)
+        self.buffer = buffer
+        self.store = store
+        self.identity: str | None = None
         self.established = False
         self.failed = False
-        self.last_heard = time.monotonic()
+        self.started = self.last_heard = clock()
         self.inbox: collections.deque[bytes] = collections.deque()
         self.stepping = False
         self.remote: DTLSAddress | None = None
@@ -133,24 +147,15 @@ class Peer:
     def handshake_step(self, data: bytes) -> tuple[bytes, bool]:
         """Feed one datagram to the handshake (in a thread: it may look a key up). Returns what to send
         and whether the handshake is over."""
-        self.buffer.receive_from_network(data)
-        sent = b""
-        while True:
-            try:
-                self.buffer.do_handshake()
-            except tls.WantReadError:
-                return sent + self.outgoing(), False
-            except tls.WantWriteError:
-                sent += self.outgoing()
-                continue
-            except tls.HelloVerifyRequest:
-                # The cookie exchange: mbedtls reset the session; the client comes back with the cookie.
-                out = self.outgoing()
-                self.buffer.setcookieparam(self.cookie)
-                return sent + out, False
-            if self.buffer._handshake_state is tls.HandshakeStep.HANDSHAKE_OVER:
-                return sent + self.outgoing(), True
-            sent += self.outgoing()
+        self.store.local.identity = None
+        try:
+            out, state = run_handshake(self.buffer, data)
+        finally:
+            if self.store.local.identity is not None:
+                self.identity = self.store.local.identity
+        if state == "verify":  # a new ClientHello without the cookie: the client starts again
+            self.buffer.setcookieparam(address_bytes(self.address))
+        return out, state == "over"
 
     def decrypt(self, data: bytes) -> list[bytes]:
         """Plaintext records in one datagram of an established session (empty when it was not ours)."""
@@ -170,23 +175,84 @@ class Peer:
         return self.outgoing()
 
 
-def _address_bytes(address: tuple) -> bytes:
+def _is_client_hello(data: bytes) -> bool:
+    """A handshake record of epoch 0 carrying a ClientHello (content type 22, handshake type 1)."""
+    return len(data) > 25 and data[0] == 0x16 and data[3:5] == b"\x00\x00" and data[13] == 1
+
+
+def address_bytes(address: tuple) -> bytes:
+    """The client's transport address, which its cookie is bound to."""
     host, port = address[:2]
     return socket.inet_pton(socket.AF_INET6, host) + port.to_bytes(2, "big")
+
+
+def _outgoing(buffer: tls.TLSWrappedBuffer) -> bytes:
+    data = buffer.peek_outgoing(65536)
+    if data:
+        buffer.consume_outgoing(len(data))
+    return data
+
+
+def run_handshake(buffer: tls.TLSWrappedBuffer, data: bytes) -> tuple[bytes, str]:
+    """Feed one datagram to a handshake and step it as far as it goes. Returns what to send and where
+    it stopped: "verify" (a HelloVerifyRequest was made: mbedtls reset the buffer), "wait" (for the
+    client) or "over". Raises TLSError when the handshake failed."""
+    buffer.receive_from_network(data)
+    sent = b""
+    while True:
+        try:
+            buffer.do_handshake()
+        except tls.WantReadError:
+            return sent + _outgoing(buffer), "wait"
+        except tls.WantWriteError:
+            sent += _outgoing(buffer)
+            continue
+        except tls.HelloVerifyRequest:
+            return sent + _outgoing(buffer), "verify"
+        if buffer._handshake_state is tls.HandshakeStep.HANDSHAKE_OVER:
+            return sent + _outgoing(buffer), "over"
+        sent += _outgoing(buffer)
+
+
+def server_context(store: PskStore) -> tls.ServerContext:
+    """The interface's one mbedtls server context: both suites of F-1.3, DTLS 1.2, PSK only; its cookie
+    key is shared by every buffer it wraps."""
+    configuration = tls.DTLSConfiguration(
+        ciphers=CIPHERS,
+        pre_shared_key_store=store,
+        validate_certificates=False,
+        lowest_supported_version=tls.DTLSVersion.DTLSv1_2,
+        highest_supported_version=tls.DTLSVersion.DTLSv1_2,
+        anti_replay=True,
+    )
+    return tls.ServerContext(configuration)
 
 
 class DTLSInterface(interfaces.MessageInterface, asyncio.DatagramProtocol):
     """aiocoap's view of the CoAPS socket: messages in (decrypted), messages out (encrypted)."""
 
-    def __init__(self, manager: interfaces.MessageManager, lookup: Callable[[str], bytes | None], executor: Executor):
+    def __init__(
+        self,
+        manager: interfaces.MessageManager,
+        lookup: Callable[[str], bytes | None],
+        executor: Executor,
+        refusals: Refusals | None = None,
+    ) -> None:
         self._manager = manager
         self.lookup = lookup
         self.executor = executor
-        self.peers: collections.OrderedDict[tuple, Peer] = collections.OrderedDict()
+        self.refusals = refusals or Refusals(log)
+        self.store = PskStore(lookup)
+        self.context = server_context(self.store)
+        self.gate = self.context.wrap_buffers()  # answers ClientHellos without a valid cookie, statelessly
+        self.peers: collections.OrderedDict[tuple, Peer] = collections.OrderedDict()  # established
+        self.handshaking: collections.OrderedDict[tuple, Peer] = collections.OrderedDict()  # cookie checked
+        self.handshaking_per_host: collections.Counter[str] = collections.Counter()
         self.transport: asyncio.DatagramTransport | None = None
         self.port = 0
         self.handshakes = 0
         self.failures = 0
+        self.verify_requests = 0
 
     @classmethod
     async def create(
@@ -197,6 +263,7 @@ class DTLSInterface(interfaces.MessageInterface, asyncio.DatagramProtocol):
         port: int,
         lookup: Callable[[str], bytes | None],
         executor: Executor,
+        refusals: Refusals | None = None,
     ) -> DTLSInterface:
         loop = asyncio.get_running_loop()
         sock = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
@@ -205,7 +272,7 @@ class DTLSInterface(interfaces.MessageInterface, asyncio.DatagramProtocol):
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, settings.INGRESS_RCVBUF)
         bind_host = host if ":" in host or host in ("", "::") else f"::ffff:{host}"
         sock.bind((bind_host or "::", port))
-        interface = cls(manager, lookup, executor)
+        interface = cls(manager, lookup, executor, refusals)
         interface.port = sock.getsockname()[1]
         await loop.create_datagram_endpoint(lambda: interface, sock=sock)
         interface.loop = loop
@@ -218,16 +285,22 @@ class DTLSInterface(interfaces.MessageInterface, asyncio.DatagramProtocol):
 
     def datagram_received(self, data: bytes, address: tuple) -> None:
         address = address[:2]
-        peer = self.peers.get(address)
+        peer = self.peers.get(address) or self.handshaking.get(address)
+        if peer is not None and peer.established and _is_client_hello(data):
+            # A new association from the address of an established one (the device restarted and kept
+            # its port, RFC 6347 4.2.8): a new handshake, after the cookie exchange, replaces the session.
+            self._admit(data, address)
+            return
         if peer is None or (peer.failed and data[:1] == b"\x16"):
             if len(data) < 13 or data[0] != 0x16:  # only a handshake record may open a session
+                self.refusals.refuse("dtls_record", source_of(address), f"{len(data)} bytes outside any session")
                 return
-            peer = Peer(address, self.lookup)
-            self.peers[address] = peer
-            while len(self.peers) > settings.INGRESS_DTLS_MAX_PEERS:
-                self.peers.popitem(last=False)
-        self.peers.move_to_end(address)
-        peer.last_heard = time.monotonic()
+            peer = self._admit(data, address)
+            if peer is None:
+                return
+        if address in self.peers:
+            self.peers.move_to_end(address)
+        peer.last_heard = clock()
         if not peer.established:
             peer.inbox.append(data)
             if not peer.stepping:
@@ -237,12 +310,56 @@ class DTLSInterface(interfaces.MessageInterface, asyncio.DatagramProtocol):
         try:
             records = peer.decrypt(data)
         except TLSError as problem:
-            # A close_notify or a record that does not belong to the session: forget the peer.
+            # A close_notify, or a new ClientHello from the same port (the device restarted): forget it.
             log.info("DTLS session with %s ended: %s", peer.address, problem)
             self.peers.pop(address, None)
             return
         for plaintext in records:
             self._received_plaintext(peer, plaintext)
+
+    def _admit(self, data: bytes, address: tuple) -> Peer | None:
+        """A handshake record from an address without a session: answer a ClientHello without a valid
+        cookie with a HelloVerifyRequest and keep nothing; give a peer to one that has a valid cookie,
+        within the bounds. Returns that peer, already past its ClientHello, or None."""
+        host = source_of(address)
+        self.gate.setcookieparam(address_bytes(address))
+        try:
+            out, state = run_handshake(self.gate, data)
+        except TLSError as problem:
+            self.gate = self.context.wrap_buffers()
+            self.refusals.refuse("dtls_handshake", host, f"not a ClientHello mbedtls accepts: {problem}")
+            return None
+        if state == "verify":
+            self.verify_requests += 1
+            if self.transport is not None:
+                self.transport.sendto(out, address)
+            return None
+        gate, self.gate = self.gate, self.context.wrap_buffers()
+        if state != "wait" or not out:  # nothing a client's first flight would cause: drop what it left
+            self.refusals.refuse("dtls_handshake", host, f"{len(data)} bytes that start no handshake")
+            return None
+        if len(self.handshaking) >= settings.INGRESS_DTLS_MAX_HANDSHAKES:
+            self.refusals.refuse("dtls_flood", host, f"{len(self.handshaking)} handshakes under way already")
+            return None
+        if self.handshaking_per_host[host] >= settings.INGRESS_DTLS_HANDSHAKES_PER_HOST:
+            self.refusals.refuse("dtls_flood", host, f"{self.handshaking_per_host[host]} handshakes from this host")
+            return None
+        # The cookie was valid: this address receives our datagrams. The gate goes on as its buffer.
+        peer = Peer(address, gate, self.store)
+        self.peers.pop(address, None)  # a device that restarted on the same port
+        self.handshaking[address] = peer
+        self.handshaking_per_host[host] += 1
+        if self.transport is not None:
+            self.transport.sendto(out, address)
+        return None
+
+    def _forget_handshake(self, peer: Peer) -> None:
+        if self.handshaking.get(peer.address) is peer:
+            del self.handshaking[peer.address]
+            host = source_of(peer.address)
+            self.handshaking_per_host[host] -= 1
+            if self.handshaking_per_host[host] <= 0:
+                del self.handshaking_per_host[host]
 
     async def _handshake(self, peer: Peer) -> None:
         try:
@@ -254,15 +371,20 @@ class DTLSInterface(interfaces.MessageInterface, asyncio.DatagramProtocol):
                     self.failures += 1
                     peer.failed = True
                     out, done = peer.outgoing(), False  # the alert, if mbedtls made one
-                    log.info("DTLS handshake with %s failed: %s", peer.address, problem)
+                    self.refusals.refuse("dtls_handshake", source_of(peer.address), f"handshake failed: {problem}")
                 if out and self.transport is not None:
                     self.transport.sendto(out, peer.address)
                 if peer.failed:
+                    self._forget_handshake(peer)
                     return
                 if done:
                     peer.established = True
                     peer.remote = DTLSAddress(self, peer)
                     self.handshakes += 1
+                    self._forget_handshake(peer)
+                    self.peers[peer.address] = peer
+                    while len(self.peers) > settings.INGRESS_DTLS_MAX_PEERS:
+                        self.peers.popitem(last=False)
             # Records that came right behind the handshake's last flight.
             while peer.established and peer.inbox:
                 for plaintext in peer.decrypt(peer.inbox.popleft()):
@@ -271,20 +393,26 @@ class DTLSInterface(interfaces.MessageInterface, asyncio.DatagramProtocol):
             peer.stepping = False
 
     def _received_plaintext(self, peer: Peer, plaintext: bytes) -> None:
-        try:
-            message = Message.decode(plaintext, peer.remote)
-        except error.UnparsableMessage:
-            log.info("unparsable CoAP inside DTLS from %s", peer.address)
-            return
-        message.direction = Direction.INCOMING
-        self._manager.dispatch_message(message)
+        message = aiocoap_adapter.decode(plaintext, peer.remote, self.refusals, peer.address)
+        if message is not None:
+            self._manager.dispatch_message(message)
 
     async def _sweep(self) -> None:
         while True:
-            await asyncio.sleep(max(1.0, settings.INGRESS_DTLS_IDLE_SECONDS / 4))
-            horizon = time.monotonic() - settings.INGRESS_DTLS_IDLE_SECONDS
-            for address in [address for address, peer in self.peers.items() if peer.last_heard < horizon]:
-                self.peers.pop(address, None)
+            shortest = min(settings.INGRESS_DTLS_IDLE_SECONDS, settings.INGRESS_DTLS_HANDSHAKE_SECONDS)
+            await asyncio.sleep(max(1.0, shortest / 4))
+            self.sweep()
+
+    def sweep(self) -> None:
+        """Drop sessions silent for INGRESS_DTLS_IDLE_SECONDS and handshakes older than
+        INGRESS_DTLS_HANDSHAKE_SECONDS."""
+        now = clock()
+        horizon = now - settings.INGRESS_DTLS_IDLE_SECONDS
+        for address in [address for address, peer in self.peers.items() if peer.last_heard < horizon]:
+            self.peers.pop(address, None)
+        started = now - settings.INGRESS_DTLS_HANDSHAKE_SECONDS
+        for peer in [peer for peer in self.handshaking.values() if peer.started < started]:
+            self._forget_handshake(peer)
 
     # --- aiocoap's MessageInterface ----------------------------------------------------------
     def send(self, message: Message) -> None:
@@ -308,11 +436,13 @@ class DTLSInterface(interfaces.MessageInterface, asyncio.DatagramProtocol):
         if self.transport is not None:
             self.transport.close()
         self.peers.clear()
+        self.handshaking.clear()
+        self.handshaking_per_host.clear()
 
     def session_for(self, host: str, port: int, identity: str) -> DTLSAddress | None:
         """The remote of an established session with this device, to send a downlink through."""
         mapped = host if ":" in host else f"::ffff:{host}"
         peer = self.peers.get((mapped, port))
-        if peer is None or not peer.established or peer.store.identity != identity:
+        if peer is None or not peer.established or peer.identity != identity:
             return None
         return peer.remote

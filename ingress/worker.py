@@ -47,10 +47,11 @@ from devices import hooks, logs
 from devices.downlink import DOWNLINK_MESSAGE, worker_key
 from devices.models import Device, LogKind
 from firmware.drivers.lwm2m import UPGRADE_MESSAGE
-from ingress import firmware, lwm2m_gateway, pipeline, sessions, threads
+from ingress import aiocoap_adapter, firmware, lwm2m_gateway, pipeline, sessions, threads
 from ingress.dtls import DTLSAddress, DTLSInterface
 from ingress.formats import LINK_FORMAT, FormatError, parse_link_format
 from ingress.models import Channel
+from ingress.refusals import Refusals
 from ingress.sessions import Refused, SessionView
 
 log = logging.getLogger("ingress")
@@ -149,6 +150,7 @@ class IngressWorker:
         self.wakeups: list[asyncio.Event] = []
         self.queued = 0
         self.stats = collections.Counter()
+        self.refusals = Refusals(log, self.stats)  # malformed datagrams: counted, logged once per interval
         self.tasks: list[asyncio.Task] = []
         self.spawned: set[asyncio.Task] = set()
         self.db = ThreadPoolExecutor(settings.INGRESS_DB_THREADS, thread_name_prefix="ingress-db")
@@ -169,6 +171,7 @@ class IngressWorker:
         self.token_manager = self.context.request_interfaces[0]
         self.messages = self.token_manager.token_interface
         self.interface = self.messages.message_interface
+        aiocoap_adapter.guard_udp6(self.interface, self.refusals)
         sock = self.interface.transport.get_extra_info("socket")
         if sock is not None:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, settings.INGRESS_RCVBUF)
@@ -177,7 +180,12 @@ class IngressWorker:
         if self.coaps_port is not None:
             await self.context._append_tokenmanaged_messagemanaged_transport(
                 lambda manager: DTLSInterface.create(
-                    manager, host=self.host, port=self.coaps_port, lookup=self.psk, executor=self.handshakes
+                    manager,
+                    host=self.host,
+                    port=self.coaps_port,
+                    lookup=self.psk,
+                    executor=self.handshakes,
+                    refusals=self.refusals,
                 )
             )
             self.dtls_token_manager = self.context.request_interfaces[-1]
@@ -232,6 +240,7 @@ class IngressWorker:
             try:
                 # Its own thread: a busy misc pool must not delay the heartbeat.
                 await self.loop.run_in_executor(self.heartbeats, self._heartbeat_once)
+                await self.loop.run_in_executor(self.heartbeats, self.refusals.flush)
                 if rounds % 6 == 0:
                     await self.reobserve_orphans()
                 if rounds % 12 == 0:

@@ -271,6 +271,14 @@ MQTT_TLS_KEY_FILE = env_str("MQTT_TLS_KEY_FILE")
 MQTT_ENABLED = env_bool("MQTT_ENABLED", True)  # `make run` starts `run_mqtt` beside `run_ingress`
 MQTT_WORKERS = env_int("MQTT_WORKERS", 1)  # run_mqtt processes sharing MQTT_PORT (SO_REUSEPORT)
 MQTT_ACK_TIMEOUT = env_int("MQTT_ACK_TIMEOUT", 5)  # a command without PUBACK in this time: timeout (at most 5)
+MQTT_CONNECT_TIMEOUT = env_int("MQTT_CONNECT_TIMEOUT", 10)  # a socket that sent no CONNECT by then is closed
+# Keep-alive: a connection silent for 1.5 x its keep-alive is closed (MQTT 3.1.1 3.1.2.10); one with
+# keep-alive 0 (none) or a longer one, after this many silent seconds.
+MQTT_MAX_IDLE_SECONDS = env_int("MQTT_MAX_IDLE_SECONDS", 7200)
+# Open connections from one IP address (carrier NAT puts many devices behind one), and of those, how many
+# may be waiting for their CONNECT.
+MQTT_MAX_CONNECTIONS_PER_ADDRESS = env_int("MQTT_MAX_CONNECTIONS_PER_ADDRESS", 1000)
+MQTT_MAX_PENDING_PER_ADDRESS = env_int("MQTT_MAX_PENDING_PER_ADDRESS", 50)
 
 # --- Ingress (device access: `manage.py run_ingress`) -----------------------------------------------
 INGRESS_WORKERS = env_int("INGRESS_WORKERS", 2)  # processes sharing COAP_PORT (SO_REUSEPORT)
@@ -303,6 +311,14 @@ INGRESS_RCVBUF = env_int("INGRESS_RCVBUF", 4 * 1024 * 1024)
 INGRESS_SIMULATOR_HOST = env_str("INGRESS_SIMULATOR_HOST", "127.0.0.1")  # where the portal's simulator finds it
 INGRESS_DTLS_MAX_PEERS = env_int("INGRESS_DTLS_MAX_PEERS", 100000)  # DTLS sessions a worker keeps
 INGRESS_DTLS_IDLE_SECONDS = env_int("INGRESS_DTLS_IDLE_SECONDS", 3600)  # silence that ends a DTLS session
+# Handshakes past the cookie exchange (spoofed ClientHellos get a stateless HelloVerifyRequest and no state):
+# at most this many per worker, this many from one IP address (carrier NAT puts many devices behind one),
+# each dropped if not over within this many seconds.
+INGRESS_DTLS_MAX_HANDSHAKES = env_int("INGRESS_DTLS_MAX_HANDSHAKES", 1000)
+INGRESS_DTLS_HANDSHAKES_PER_HOST = env_int("INGRESS_DTLS_HANDSHAKES_PER_HOST", 100)
+INGRESS_DTLS_HANDSHAKE_SECONDS = env_int("INGRESS_DTLS_HANDSHAKE_SECONDS", 60)
+# Malformed or refused device traffic is counted always, logged once per (kind, source address) per interval.
+INGRESS_REFUSAL_LOG_SECONDS = env_int("INGRESS_REFUSAL_LOG_SECONDS", 60)
 
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
@@ -339,5 +355,11 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.request": {"level": "ERROR"}},
+    "loggers": {
+        "django.request": {"level": "ERROR"},
+        # amqtt logs two or three INFO lines per TCP connection and its state machine (transitions) more:
+        # a connection flood would fill disks. Connections are logged on the device (MQTT connected as ...).
+        "amqtt": {"level": "WARNING"},
+        "transitions": {"level": "WARNING"},
+    },
 }

@@ -15,6 +15,13 @@ with an HTTP auth hook (EMQX) is the way to scale out.
   data topics: the message goes into the pipeline (batched across connections) and the PUBACK is
   sent only once it is stored (or refused for a reason a retransmission would not change). No
   window remains for QoS 1. QoS 0 is at most once by nature. QoS 2 is stored before amqtt's PUBREC.
+- Sockets are bounded (`DeviceBroker`; amqtt 0.12.1 has none of this): one that sent no CONNECT
+  within MQTT_CONNECT_TIMEOUT is closed; a connection silent for 1.5 x its keep-alive (MQTT 3.1.1
+  3.1.2.10; amqtt's broker times the read out and carries on) or, with keep-alive 0 or a longer one, for
+  MQTT_MAX_IDLE_SECONDS, is closed as if it had dropped (its will is sent); one IP address holds at
+  most MQTT_MAX_CONNECTIONS_PER_ADDRESS connections, of which MQTT_MAX_PENDING_PER_ADDRESS may be
+  waiting for their CONNECT. A socket that sends no valid CONNECT is refused. Each refusal is counted
+  and logged through `ingress.refusals` (amqtt's own lines for them are filtered out).
 - Downlinks: the server registers itself as the owner of each connected device in Redis, under the
   same keys as the CoAP workers (devices.downlink), so `queue_downlink` reaches it over the channel
   layer. It publishes the payload with QoS 1 to `/huawei/v1/devices/{deviceId}/command/json` (JSON
@@ -26,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import math
 import os
 import ssl
 import uuid
@@ -37,6 +45,7 @@ from typing import Any
 from amqtt.adapters import ReaderAdapter, WriterAdapter
 from amqtt.broker import Broker
 from amqtt.contexts import Action, ListenerType
+from amqtt.errors import AMQTTError, MQTTError, NoDataError
 from amqtt.mqtt.protocol.broker_handler import BrokerProtocolHandler
 from amqtt.mqtt.puback import PubackPacket
 from amqtt.mqtt.publish import PublishPacket
@@ -53,8 +62,23 @@ from devices.downlink import DOWNLINK_MESSAGE, owner_key, worker_key
 from devices.models import LogKind
 from ingress import flow, pipeline, threads
 from ingress.mqtt import auth, gateway
+from ingress.refusals import Refusals, source_of
 
 log = logging.getLogger("ingress.mqtt")
+
+# amqtt logs one or two lines (at ERROR for a socket closed before CONNECT) for each session it could not
+# start; `DeviceBroker` refuses those through ingress.refusals (counted, once per source per interval).
+REFUSED_BY_US = "refused by the platform"
+AMQTT_REFUSAL_LINES = ("No data from", "Invalid connection from", "Can't read first packet as CONNECT")
+
+
+class _QuietRefusals(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return REFUSED_BY_US not in message and not any(line in message for line in AMQTT_REFUSAL_LINES)
+
+
+logging.getLogger("amqtt.broker").addFilter(_QuietRefusals())
 
 # MQTT packet ids go into the pipeline's (device, message id) deduplication above CoAP's 16-bit range.
 PACKET_ID_BASE = 0x10000
@@ -173,6 +197,14 @@ class DeviceHandler(BrokerProtocolHandler):
             topic = auth.COMMAND_TOPIC.format(device_id=identity.device_id, kind="binary")
             await self.mqtt_publish(topic, outcome.reply, 0, False)
 
+    def handle_read_timeout(self) -> None:
+        """Nothing from the client for its keep-alive and a half: it is gone (amqtt's broker ignores this)."""
+        session = self.session
+        source = source_of(getattr(session, "remote_address", None))
+        reason = f"{session.client_id if session else '?'} silent for {session.keep_alive if session else '?'} s"
+        self.server.refusals.refuse("mqtt_keepalive", source, reason)
+        self.server.spawn(self.handle_connection_closed())
+
 
 class DeviceBroker(Broker):
     """amqtt's broker with our protocol handler for every connection."""
@@ -202,14 +234,96 @@ class DeviceBroker(Broker):
             ssl=ssl_context,
         )
 
+    async def stream_connected(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, listener_name: str
+    ) -> None:
+        """Every connection: within the per-address limits, or closed at once."""
+        host = source_of(writer.get_extra_info("peername"))
+        limits = self.server.limits
+        if limits.open[host] >= settings.MQTT_MAX_CONNECTIONS_PER_ADDRESS:
+            reason = f"{limits.open[host]} connections from this address already"
+        elif limits.pending[host] >= settings.MQTT_MAX_PENDING_PER_ADDRESS:
+            reason = f"{limits.pending[host]} connections from this address have not sent CONNECT yet"
+        else:
+            reason = ""
+        if reason:
+            self.server.refusals.refuse("mqtt_address_limit", host, reason)
+            writer.close()
+            return
+        limits.accept(host, writer)
+        try:
+            await super().stream_connected(reader, writer, listener_name)
+        except Exception as problem:
+            # amqtt handles its own errors; anything else escaped it (asyncio would print a traceback per
+            # connection): counted, and logged with its traceback once per source and interval.
+            self.server.refusals.refuse("mqtt_session_error", host, repr(problem), traceback=problem)
+            writer.close()
+        finally:
+            limits.release(host, writer)
+
     async def _initialize_client_session(
         self, reader: ReaderAdapter, writer: WriterAdapter, remote_address: str, remote_port: int
     ) -> tuple[BrokerProtocolHandler, Session]:
-        _, session = await super()._initialize_client_session(reader, writer, remote_address, remote_port)
+        """amqtt reads the CONNECT; ours gives it MQTT_CONNECT_TIMEOUT and bounds the keep-alive."""
+        source = source_of(remote_address)
+        try:
+            _, session = await asyncio.wait_for(
+                super()._initialize_client_session(reader, writer, remote_address, remote_port),
+                settings.MQTT_CONNECT_TIMEOUT,
+            )
+        except TimeoutError:
+            reason = f"no CONNECT within {settings.MQTT_CONNECT_TIMEOUT} s"
+            self.server.refusals.refuse("mqtt_connect_timeout", source, reason)
+            await writer.close()
+            raise AMQTTError(f"{REFUSED_BY_US}: {reason}") from None
+        except (AMQTTError, MQTTError, NoDataError, OSError) as problem:
+            # Not a CONNECT, a malformed one, or the socket gone before it came (amqtt's close of an
+            # already closed socket raises OSError past its own handling).
+            reason = f"{type(problem).__name__}: {problem}" if str(problem) else type(problem).__name__
+            self.server.refusals.refuse("mqtt_connect_invalid", source, reason)
+            raise AMQTTError(f"{REFUSED_BY_US}: {reason}") from None
+        finally:
+            self.server.limits.connected(getattr(writer, "_writer", None))  # amqtt's adapter around it
+        # amqtt times the read out after session.keep_alive seconds: make that 1.5 x the client's
+        # keep-alive (MQTT 3.1.1 3.1.2.10), and MQTT_MAX_IDLE_SECONDS for none (0) or a longer one.
+        requested = session.keep_alive
+        session.keep_alive = min(
+            math.ceil(requested * 1.5) or settings.MQTT_MAX_IDLE_SECONDS, settings.MQTT_MAX_IDLE_SECONDS
+        )
         # amqtt's handler holds no state before attach(): ours takes its place.
         handler = DeviceHandler(self.plugins_manager, loop=self._loop)
         handler.server = self.server
         return handler, session
+
+
+class AddressLimits:
+    """Open connections per IP address, and those of them still waiting for their CONNECT."""
+
+    def __init__(self) -> None:
+        self.open: collections.Counter[str] = collections.Counter()
+        self.pending: collections.Counter[str] = collections.Counter()
+        self.waiting: dict[int, str] = {}  # id(stream writer) -> host, until its CONNECT came
+
+    def accept(self, host: str, writer: asyncio.StreamWriter) -> None:
+        self.open[host] += 1
+        self.pending[host] += 1
+        self.waiting[id(writer)] = host
+
+    def connected(self, writer: asyncio.StreamWriter | None) -> None:
+        """The connection's CONNECT came (or it gave up waiting): no longer pending."""
+        host = self.waiting.pop(id(writer), None)
+        if host is not None:
+            self._decrement(self.pending, host)
+
+    def release(self, host: str, writer: asyncio.StreamWriter) -> None:
+        self.connected(writer)
+        self._decrement(self.open, host)
+
+    @staticmethod
+    def _decrement(counter: collections.Counter[str], host: str) -> None:
+        counter[host] -= 1
+        if counter[host] <= 0:
+            del counter[host]
 
 
 class MqttServer:
@@ -236,6 +350,8 @@ class MqttServer:
         self.name = name or f"mqtt-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.channel_name = ""
         self.stats: collections.Counter = collections.Counter()
+        self.refusals = Refusals(log, self.stats)  # sockets refused or closed: counted, logged once per interval
+        self.limits = AddressLimits()
         self.sessions: dict[int, Session] = {}  # device pk -> its live amqtt session
         # One queue per database thread, a device always in the same one: its uplinks keep their order,
         # and two concurrent batches never update the same device rows (which could deadlock).
@@ -312,6 +428,7 @@ class MqttServer:
     def _heartbeat_once(self) -> None:
         seconds = settings.INGRESS_HEARTBEAT_SECONDS
         get_redis().set(worker_key(self.channel_name), self.name, ex=max(3 * seconds, 2))
+        self.refusals.flush()
 
     async def _heartbeat(self) -> None:
         while True:
