@@ -20,7 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
-from applications import events
+from applications import audit, events, login_throttle
 from applications.errors import GatewayError, NorthboundError
 from applications.models import Application, ApplicationToken, Membership, Role, hash_secret
 
@@ -164,16 +164,56 @@ def _authenticate_app(app_id: str, secret: str) -> Application:
     return application
 
 
-@transaction.atomic
-def do_login(app_id: str, secret: str) -> TokenPair:
-    """Log an application in; its previous access token stops working (as in the original)."""
-    return _issue_tokens(_authenticate_app(app_id, secret))
+def _authenticate_throttled(app_id: str, secret: str, address: str) -> Application:
+    """The application, or 401 100208 (counted), or 403 1010004 with Retry-After while throttled."""
+    blocked = login_throttle.check_login_allowed("northbound", app_id, address)
+    if blocked is not None:
+        audit.record(
+            "login.throttled",
+            actor=app_id[:150],
+            actor_kind=audit.ActorKind.APPLICATION,
+            address=address,
+            detail={"api": "northbound", "scope": blocked.scope, "retryAfter": blocked.retry_after},
+        )
+        raise GatewayError("1010004", retry_after=blocked.retry_after)
+    try:
+        application = _authenticate_app(app_id, secret)
+    except NorthboundError:
+        login_throttle.record_login_failure("northbound", app_id, address)
+        audit.record(
+            "login.failed",
+            actor=app_id[:150],
+            actor_kind=audit.ActorKind.APPLICATION,
+            address=address,
+            detail={"api": "northbound"},
+        )
+        raise
+    login_throttle.record_login_success("northbound", app_id, address)
+    return application
 
 
-@transaction.atomic
-def do_refresh(app_id: str, secret: str, refresh_token: str) -> TokenPair:
+def do_login(app_id: str, secret: str, address: str = "") -> TokenPair:
+    """Log an application in; its previous access token stops working (as in the original).
+
+    Wrong secrets are counted per (appId, address) and per appId (applications.login_throttle)."""
+    application = _authenticate_throttled(app_id, secret, address)
+    with transaction.atomic():
+        audit.record("login.succeeded", application=application, detail={"api": "northbound"}, **_as_app(application))
+        return _issue_tokens(application)
+
+
+def _as_app(application: Application) -> dict[str, Any]:
+    return {"actor": application.app_id, "actor_kind": audit.ActorKind.APPLICATION}
+
+
+def do_refresh(app_id: str, secret: str, refresh_token: str, address: str = "") -> TokenPair:
     """Trade a live refresh token of this application for a new pair (both tokens rotate)."""
-    application = _authenticate_app(app_id, secret)
+    application = _authenticate_throttled(app_id, secret, address)
+    with transaction.atomic():
+        return _refresh(application, refresh_token)
+
+
+def _refresh(application: Application, refresh_token: str) -> TokenPair:
     token = (
         ApplicationToken.objects.select_for_update()
         .filter(application=application, refresh_hash=hash_secret(refresh_token))
@@ -245,3 +285,32 @@ def do_add_member(application: Application, user: AbstractBaseUser, role: str) -
 def do_remove_member(application: Application, user_id: int) -> bool:
     deleted, _ = Membership.objects.filter(application=application, user_id=user_id).delete()
     return deleted > 0
+
+
+def check_portal_login(username: str, address: str) -> login_throttle.Blocked | None:
+    """None when this portal sign-in may be tried; otherwise how long to wait (the refusal is audited)."""
+    blocked = login_throttle.check_login_allowed("portal", username, address)
+    if blocked is not None:
+        audit.record(
+            "login.throttled",
+            actor=username[:150],
+            actor_kind=audit.ActorKind.USER,
+            address=address,
+            detail={"api": "portal", "scope": blocked.scope, "retryAfter": blocked.retry_after},
+        )
+    return blocked
+
+
+def do_record_portal_login(username: str, address: str, *, succeeded: bool) -> None:
+    """Count a failed portal sign-in (or clear this address's count on success) and audit it."""
+    if succeeded:
+        login_throttle.record_login_success("portal", username, address)
+    else:
+        login_throttle.record_login_failure("portal", username, address)
+    audit.record(
+        "login.succeeded" if succeeded else "login.failed",
+        actor=username[:150],
+        actor_kind=audit.ActorKind.USER,
+        address=address,
+        detail={"api": "portal"},
+    )

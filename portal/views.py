@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import PermissionDenied
 from django.db import connection, transaction
 from django.db.models import Count
@@ -12,9 +14,39 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 
 from applications import actions
+from applications.addresses import client_address
 from applications.models import Application
 from applications.redis import get_redis, key
 from portal.forms import AccountForm
+
+
+class LoginView(auth_views.LoginView):
+    """Django's sign-in, throttled per (account, address) and per account (applications.login_throttle)."""
+
+    template_name = "portal/login.html"
+
+    def post(self, request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        username = request.POST.get("username", "")
+        blocked = actions.check_portal_login(username, client_address(request)) if username else None
+        if blocked is None:
+            return super().post(request, *args, **kwargs)
+        # Refused before the password is checked: guessing on does not tell right from wrong.
+        minutes = max(1, -(-blocked.retry_after // 60))
+        context = self.get_context_data(form=self.get_form(), throttled_minutes=minutes)
+        response = self.render_to_response(context, status=429)
+        response["Retry-After"] = str(blocked.retry_after)
+        return response
+
+    def form_invalid(self, form: AuthenticationForm) -> HttpResponse:
+        username = form.data.get("username", "")
+        if username and form.data.get("password"):
+            actions.do_record_portal_login(username, client_address(self.request), succeeded=False)
+        return super().form_invalid(form)
+
+    def form_valid(self, form: AuthenticationForm) -> HttpResponse:
+        user = form.get_user()
+        actions.do_record_portal_login(user.get_username(), client_address(self.request), succeeded=True)
+        return super().form_valid(form)
 
 
 @login_required
