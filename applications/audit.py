@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from applications.models import ActorKind, Application, AuditEvent
 
-__all__ = ["Actor", "ActorKind", "acting_as", "current_actor", "record", "record_many", "sweep"]
+__all__ = ["Actor", "ActorKind", "acting_as", "current_actor", "record", "record_many", "record_refusal", "sweep"]
 
 
 @dataclass(frozen=True)
@@ -109,6 +109,15 @@ def record(
 ) -> None:
     """Store one event (the batch call with one entry)."""
     record_many([Entry(action, application, target, detail or {}, actor, actor_kind, address)])
+
+
+def record_refusal(error: Exception) -> None:
+    """Record the security event a refusal carries (NorthboundError.security_event), if any.
+
+    Called where the error is answered, after the refused change's transaction has rolled back."""
+    entry = getattr(error, "security_event", None)
+    if entry is not None:
+        record_many([entry])
 
 
 def sweep(retention_days: int, *, batch: int = 10_000) -> int:

@@ -17,11 +17,12 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from psycopg import sql
 
+from applications import audit
 from applications.errors import NorthboundError
 from applications.models import Application, PushProtocol
 from applications.redis import get_redis, key
 from subscriptions import notify_types as nt
-from subscriptions.callbacks import CallbackUrl, CallbackUrlError, parse_callback_url
+from subscriptions.callbacks import CallbackAddressRefused, CallbackUrl, CallbackUrlError, parse_callback_url
 from subscriptions.models import PushMessage, PushState, PushTarget, Subscription
 from subscriptions.payloads import encode
 
@@ -31,7 +32,7 @@ def check_callback_url(application: Application, url: Any, *, ignore: Subscripti
     try:
         callback = parse_callback_url(url, https_only=application.push_protocol == PushProtocol.HTTPS)
     except CallbackUrlError as error:
-        raise NorthboundError("100222", f"The request callbackurl is illegal: {error}.") from None
+        raise _illegal_callback(application, url, error) from None
     current = current_host_port(application, ignore=ignore)
     if current is not None and current != callback.host_port:
         host, port = current
@@ -41,6 +42,16 @@ def check_callback_url(application: Application, url: Any, *, ignore: Subscripti
             f"this application pushes to {host}:{port}; delete its subscriptions to change it.",
         )
     return callback
+
+
+def _illegal_callback(application: Application, url: Any, error: CallbackUrlError) -> NorthboundError:
+    """400 100222; a refused address also carries the security event the caller audits once rolled back."""
+    refused = NorthboundError("100222", f"The request callbackurl is illegal: {error}.")
+    if isinstance(error, CallbackAddressRefused):
+        refused.security_event = audit.Entry(
+            "callback.refused", application=application, target=str(url)[:255], detail={"reason": str(error)}
+        )
+    return refused
 
 
 def current_host_port(application: Application, *, ignore: Subscription | None = None) -> tuple[str, int] | None:
@@ -250,7 +261,7 @@ def do_send_sample(application: Application, notify_type: str, url: str):
     try:
         callback = parse_callback_url(url)
     except CallbackUrlError as error:
-        raise NorthboundError("100222", f"The request callbackurl is illegal: {error}.") from None
+        raise _illegal_callback(application, url, error) from None
     with transaction.atomic():
         message = _enqueue(application, callback, notify_type, sample(notify_type), is_sample=True)
     return deliver_message_now(message.pk)
