@@ -71,6 +71,7 @@ def do_create_application(
     if owner is not None and not owner.is_staff:
         Membership.objects.create(user=owner, application=application, role=Role.OWNER)
     events.publish(application.pk, "application.created", {"appId": application.app_id, "name": name})
+    audit.record("application.created", application=application, target=application.app_id, detail={"name": name})
     return application, secret
 
 
@@ -82,6 +83,7 @@ def do_reset_secret(application: Application) -> str:
     ApplicationToken.objects.filter(application=application).delete()
     application.secret_hash = hash_secret(secret)
     events.publish(application.pk, "application.secret_reset", {"appId": application.app_id})
+    audit.record("application.secret_reset", application=application, target=application.app_id)
     forget_tokens()
     return secret
 
@@ -135,9 +137,19 @@ def do_update_settings(application: Application, changes: dict[str, Any]) -> App
     for field, value in changes.items():
         setattr(application, field, value)
     application.save(update_fields=[*changes, "updated_at"])
+    audit.record(
+        "application.settings_changed",
+        application=application,
+        target=application.app_id,
+        detail={field: _jsonable(value) for field, value in changes.items()},
+    )
     forget_tokens()
     events.publish(application.pk, "application.updated", {"appId": application.app_id, "fields": sorted(changes)})
     return application
+
+
+def _jsonable(value: Any) -> Any:
+    return value if isinstance(value, str | int | float | bool | type(None)) else str(value)
 
 
 def _issue_tokens(application: Application) -> TokenPair:
@@ -278,12 +290,15 @@ def forget_tokens() -> None:
 @transaction.atomic
 def do_add_member(application: Application, user: AbstractBaseUser, role: str) -> Membership:
     membership, _ = Membership.objects.update_or_create(application=application, user=user, defaults={"role": role})
+    audit.record("member.added", application=application, target=user.get_username(), detail={"role": role})
     return membership
 
 
 @transaction.atomic
 def do_remove_member(application: Application, user_id: int) -> bool:
     deleted, _ = Membership.objects.filter(application=application, user_id=user_id).delete()
+    if deleted:
+        audit.record("member.removed", application=application, target=f"user {user_id}")
     return deleted > 0
 
 

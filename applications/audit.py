@@ -66,6 +66,7 @@ class Entry:
     actor: str | None = None
     actor_kind: str | None = None
     address: str | None = None
+    application_id: int | None = None
 
 
 def _address(value: str) -> str | None:
@@ -88,7 +89,7 @@ def record_many(entries: list[Entry]) -> None:
                 actor_kind=entry.actor_kind or actor.kind,
                 actor=(entry.actor if entry.actor is not None else actor.name)[:150],
                 address=_address(entry.address if entry.address is not None else actor.address),
-                application=entry.application,
+                application_id=entry.application_id if entry.application is None else entry.application.pk,
                 target=entry.target[:255],
                 detail=entry.detail,
             )
@@ -101,6 +102,7 @@ def record(
     action: str,
     *,
     application: Application | None = None,
+    application_id: int | None = None,
     target: str = "",
     detail: dict[str, Any] | None = None,
     actor: str | None = None,
@@ -108,7 +110,7 @@ def record(
     address: str | None = None,
 ) -> None:
     """Store one event (the batch call with one entry)."""
-    record_many([Entry(action, application, target, detail or {}, actor, actor_kind, address)])
+    record_many([Entry(action, application, target, detail or {}, actor, actor_kind, address, application_id)])
 
 
 def record_refusal(error: Exception) -> None:

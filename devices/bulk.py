@@ -43,7 +43,7 @@ from django.utils.translation import gettext_lazy as _
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from applications import events
+from applications import audit, events
 from applications.models import Application
 from applications.redis import get_redis, key
 from devices import secrets
@@ -607,7 +607,16 @@ def do_create_bulk_registration(
                 _not_registered(job)
             else:
                 _queue(job)
+                _audit_bulk(job)
     return job
+
+
+def _audit_bulk(job: BulkRegistration) -> None:
+    # One event per job, not per device: a file registers up to BULK_REGISTRATION_MAX_ROWS devices.
+    detail = {"file": job.file_name, "mode": job.mode, "rows": job.total_rows, "invalidRows": job.invalid_rows}
+    audit.record(
+        "bulk_registration.started", application_id=job.application_id, target=f"job {job.job_id}", detail=detail
+    )
 
 
 def _store_rows(job: BulkRegistration, rows: list[CheckedRow]) -> None:
@@ -664,6 +673,7 @@ def do_start_bulk_registration(job: BulkRegistration) -> BulkRegistration:
     if not job.can_start():
         raise BulkNotStartable(job.state)
     _queue(job)
+    _audit_bulk(job)
     return job
 
 

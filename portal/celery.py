@@ -27,5 +27,8 @@ def _schedule(sender: Celery, **kwargs: object) -> None:
         settings.COMMAND_SWEEP_SECONDS, sender.signature("commands.sweep_commands"), name="sweep commands"
     )
     sender.add_periodic_task(
+        settings.AUDIT_SWEEP_SECONDS, sender.signature("applications.sweep_audit"), name="audit retention"
+    )
+    sender.add_periodic_task(
         settings.FIRMWARE_SWEEP_SECONDS, sender.signature("firmware.sweep_upgrades"), name="sweep upgrades"
     )

@@ -11,6 +11,7 @@ portal_patterns = (
         path("logout/", auth_views.LogoutView.as_view(), name="logout"),
         path("accounts/", views.accounts, name="accounts"),
         path("accounts/new/", views.account_create, name="account-create"),
+        path("audit/", views.audit_log, name="audit"),
     ],
     "portal",
 )

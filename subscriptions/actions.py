@@ -86,11 +86,22 @@ def do_subscribe(application: Application, notify_type: Any, callback_url: Any) 
         raise NorthboundError("200002")
     try:
         with transaction.atomic():
-            return Subscription.objects.create(
+            subscription = Subscription.objects.create(
                 application=application, notify_type=notify_type, callback_url=callback.url
             )
     except IntegrityError:  # a concurrent subscribe of the same type won
         raise NorthboundError("200002") from None
+    _audit_subscribed(subscription)
+    return subscription
+
+
+def _audit_subscribed(subscription: Subscription) -> None:
+    audit.record(
+        "subscription.saved",
+        application=subscription.application,
+        target=subscription.notify_type,
+        detail={"callbackUrl": subscription.callback_url},
+    )
 
 
 @transaction.atomic
@@ -107,14 +118,20 @@ def do_upsert_subscription(
     if existing is not None:
         existing.callback_url = callback.url
         existing.save(update_fields=["callback_url"])
+        _audit_subscribed(existing)
         return existing
-    return Subscription.objects.create(application=application, notify_type=notify_type, callback_url=callback.url)
+    subscription = Subscription.objects.create(
+        application=application, notify_type=notify_type, callback_url=callback.url
+    )
+    _audit_subscribed(subscription)
+    return subscription
 
 
 def do_delete_subscription(application: Application, subscription_id: str) -> None:
     deleted, _ = Subscription.objects.for_app(application).filter(subscription_id=subscription_id).delete()
     if not deleted:
         raise NorthboundError("200001")
+    audit.record("subscription.deleted", application=application, target=str(subscription_id))
 
 
 def do_delete_subscriptions(
@@ -130,6 +147,9 @@ def do_delete_subscriptions(
     if callback_url:
         subscriptions = subscriptions.filter(callback_url=callback_url)
     deleted, _ = subscriptions.delete()
+    if deleted:
+        detail = {"notifyType": notify_type, "callbackUrl": callback_url, "count": deleted}
+        audit.record("subscription.deleted", application=application, target=notify_type or "*", detail=detail)
     return deleted
 
 
