@@ -45,9 +45,13 @@ class RunningPlatform:
         self.http_port = free_port()
         self.coap_port = free_udp_port()
         self.mqtt_port = free_port()
+        from django.conf import settings
+
         self.env = {
             **os.environ,
             "DATABASE_URL": database_url_for_tests(),
+            # The test process's key: device secrets it encrypted must decrypt in the platform's processes.
+            "SECRET_KEY": settings.SECRET_KEY,
             "DATA_DIR": str(data_dir),
             "BIND_ADDRESS": "127.0.0.1",
             "HTTP_PORT": str(self.http_port),
