@@ -135,8 +135,9 @@ LOGIN_FAILURE_WINDOW = env_int("LOGIN_FAILURE_WINDOW", 900)
 LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 10)
 LOGIN_ACCOUNT_FAILURE_LIMIT = env_int("LOGIN_ACCOUNT_FAILURE_LIMIT", 100)
 LOGIN_KNOWN_ADDRESS_DAYS = env_int("LOGIN_KNOWN_ADDRESS_DAYS", 30)
-# Proxies (addresses or networks) whose TRUSTED_PROXY_HEADER names the client; empty: the peer address.
-TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", [])
+# Proxies (addresses or networks) whose TRUSTED_PROXY_HEADER names the client (uvicorn honours their
+# X-Forwarded-Proto too); by default a proxy on this machine, as in docs/deployment.md.
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", ["127.0.0.1", "::1"])
 TRUSTED_PROXY_HEADER = env_str("TRUSTED_PROXY_HEADER", "X-Forwarded-For")
 
 # --- Audit log (applications.audit) ------------------------------------------------------------

@@ -127,7 +127,35 @@ def test_failures_and_throttles_are_audited_with_address(client, db):
     with time_machine.travel(START, tick=False):
         for _ in range(6):
             _login(client, credentials.app_id, "wrong")
-    actions = list(AuditEvent.objects.order_by("id").values_list("action", "actor", "address"))
+    logins = AuditEvent.objects.filter(action__startswith="login.").order_by("id")
+    actions = list(logins.values_list("action", "actor", "address"))
     assert actions == [("login.failed", credentials.app_id, "198.51.100.7")] * 5 + [
         ("login.throttled", credentials.app_id, "198.51.100.7")
     ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_through_the_real_server_a_forged_forwarded_for_does_not_escape_the_count(settings):
+    # The web process's uvicorn (run_web's configuration) honours X-Forwarded-For only from TRUSTED_PROXIES.
+    import httpx
+
+    from portal.management.commands.run_web import build_configs
+    from portal.ports import free_port
+    from tests.conftest import LiveServer
+
+    settings.TRUSTED_PROXIES = ["192.0.2.1"]  # not the loopback the test connects from
+    credentials = create_app(login=False)
+    [config] = build_configs("127.0.0.1", free_port(), 0, "", "", log_level="warning")
+    server = LiveServer(config).start()
+    try:
+        answers = [
+            httpx.post(
+                server.url + LOGIN,
+                data={"appId": credentials.app_id, "secret": "wrong"},
+                headers={"X-Forwarded-For": f"10.0.0.{number}"},
+            ).status_code
+            for number in range(6)
+        ]
+    finally:
+        server.stop()
+    assert answers == [401] * 5 + [403]
