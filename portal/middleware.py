@@ -21,8 +21,9 @@ class AuditContextMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         address = client_address(request)
-        # Only a session cookie makes request.user cost a query; API calls carry none.
-        user = request.user if request.COOKIES else None
+        # Only a session cookie makes request.user cost a query; API calls carry none, and the
+        # northbound chain (portal.handlers) has no authentication middleware at all.
+        user = getattr(request, "user", None) if request.COOKIES else None
         if user is not None and user.is_authenticated:
             kind, name = ActorKind.USER, user.get_username()
         else:

@@ -139,3 +139,20 @@ def test_the_sweep_deletes_only_events_past_the_retention(settings, personas):
     settings.AUDIT_RETENTION_DAYS = 0  # keep forever
     with time_machine.travel(now + dt.timedelta(days=400), tick=False):
         assert sweep_audit() == {"deleted": 0}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_through_the_real_server_a_northbound_change_carries_the_callers_address(live_server):
+    # The real server runs northbound paths through a shorter middleware chain (portal.handlers).
+    import httpx
+
+    from tests.applications.fixtures import create_app
+
+    credentials = create_app("Meter reading")
+    body = {"notifyType": "deviceAdded", "callbackUrl": "http://93.184.215.14:8080/push"}
+    response = httpx.post(
+        live_server.url + "/iocm/app/sub/v1.2.0/subscriptions", json=body, headers=credentials.headers()
+    )
+    assert response.status_code == 201
+    event = AuditEvent.objects.get(action="subscription.saved")
+    assert (event.actor_kind, event.actor, event.address) == ("application", credentials.app_id, "127.0.0.1")
