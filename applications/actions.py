@@ -20,7 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
-from applications import events
+from applications import audit, events, login_throttle
 from applications.errors import GatewayError, NorthboundError
 from applications.models import Application, ApplicationToken, Membership, Role, hash_secret
 from applications.redis import get_redis
@@ -73,6 +73,7 @@ def do_create_application(
     if owner is not None and not owner.is_staff:
         Membership.objects.create(user=owner, application=application, role=Role.OWNER)
     events.publish(application.pk, "application.created", {"appId": application.app_id, "name": name})
+    audit.record("application.created", application=application, target=application.app_id, detail={"name": name})
     return application, secret
 
 
@@ -84,6 +85,7 @@ def do_reset_secret(application: Application) -> str:
     ApplicationToken.objects.filter(application=application).delete()
     application.secret_hash = hash_secret(secret)
     events.publish(application.pk, "application.secret_reset", {"appId": application.app_id})
+    audit.record("application.secret_reset", application=application, target=application.app_id)
     forget_tokens()
     return secret
 
@@ -137,9 +139,19 @@ def do_update_settings(application: Application, changes: dict[str, Any]) -> App
     for field, value in changes.items():
         setattr(application, field, value)
     application.save(update_fields=[*changes, "updated_at"])
+    audit.record(
+        "application.settings_changed",
+        application=application,
+        target=application.app_id,
+        detail={field: _jsonable(value) for field, value in changes.items()},
+    )
     forget_tokens()
     events.publish(application.pk, "application.updated", {"appId": application.app_id, "fields": sorted(changes)})
     return application
+
+
+def _jsonable(value: Any) -> Any:
+    return value if isinstance(value, str | int | float | bool | type(None)) else str(value)
 
 
 def _issue_tokens(application: Application) -> TokenPair:
@@ -166,16 +178,56 @@ def _authenticate_app(app_id: str, secret: str) -> Application:
     return application
 
 
-@transaction.atomic
-def do_login(app_id: str, secret: str) -> TokenPair:
-    """Log an application in; its previous access token stops working (as in the original)."""
-    return _issue_tokens(_authenticate_app(app_id, secret))
+def _authenticate_throttled(app_id: str, secret: str, address: str) -> Application:
+    """The application, or 401 100208 (counted), or 403 1010004 with Retry-After while throttled."""
+    blocked = login_throttle.check_login_allowed("northbound", app_id, address)
+    if blocked is not None:
+        audit.record(
+            "login.throttled",
+            actor=app_id[:150],
+            actor_kind=audit.ActorKind.APPLICATION,
+            address=address,
+            detail={"api": "northbound", "scope": blocked.scope, "retryAfter": blocked.retry_after},
+        )
+        raise GatewayError("1010004", retry_after=blocked.retry_after)
+    try:
+        application = _authenticate_app(app_id, secret)
+    except NorthboundError:
+        login_throttle.record_login_failure("northbound", app_id, address)
+        audit.record(
+            "login.failed",
+            actor=app_id[:150],
+            actor_kind=audit.ActorKind.APPLICATION,
+            address=address,
+            detail={"api": "northbound"},
+        )
+        raise
+    login_throttle.record_login_success("northbound", app_id, address)
+    return application
 
 
-@transaction.atomic
-def do_refresh(app_id: str, secret: str, refresh_token: str) -> TokenPair:
+def do_login(app_id: str, secret: str, address: str = "") -> TokenPair:
+    """Log an application in; its previous access token stops working (as in the original).
+
+    Wrong secrets are counted per (appId, address) and per appId (applications.login_throttle)."""
+    application = _authenticate_throttled(app_id, secret, address)
+    with transaction.atomic():
+        audit.record("login.succeeded", application=application, detail={"api": "northbound"}, **_as_app(application))
+        return _issue_tokens(application)
+
+
+def _as_app(application: Application) -> dict[str, Any]:
+    return {"actor": application.app_id, "actor_kind": audit.ActorKind.APPLICATION}
+
+
+def do_refresh(app_id: str, secret: str, refresh_token: str, address: str = "") -> TokenPair:
     """Trade a live refresh token of this application for a new pair (both tokens rotate)."""
-    application = _authenticate_app(app_id, secret)
+    application = _authenticate_throttled(app_id, secret, address)
+    with transaction.atomic():
+        return _refresh(application, refresh_token)
+
+
+def _refresh(application: Application, refresh_token: str) -> TokenPair:
     token = (
         ApplicationToken.objects.select_for_update()
         .filter(application=application, refresh_hash=hash_secret(refresh_token))
@@ -268,10 +320,42 @@ def _raise_generation() -> None:
 @transaction.atomic
 def do_add_member(application: Application, user: AbstractBaseUser, role: str) -> Membership:
     membership, _ = Membership.objects.update_or_create(application=application, user=user, defaults={"role": role})
+    audit.record("member.added", application=application, target=user.get_username(), detail={"role": role})
     return membership
 
 
 @transaction.atomic
 def do_remove_member(application: Application, user_id: int) -> bool:
     deleted, _ = Membership.objects.filter(application=application, user_id=user_id).delete()
+    if deleted:
+        audit.record("member.removed", application=application, target=f"user {user_id}")
     return deleted > 0
+
+
+def check_portal_login(username: str, address: str) -> login_throttle.Blocked | None:
+    """None when this portal sign-in may be tried; otherwise how long to wait (the refusal is audited)."""
+    blocked = login_throttle.check_login_allowed("portal", username, address)
+    if blocked is not None:
+        audit.record(
+            "login.throttled",
+            actor=username[:150],
+            actor_kind=audit.ActorKind.USER,
+            address=address,
+            detail={"api": "portal", "scope": blocked.scope, "retryAfter": blocked.retry_after},
+        )
+    return blocked
+
+
+def do_record_portal_login(username: str, address: str, *, succeeded: bool) -> None:
+    """Count a failed portal sign-in (or clear this address's count on success) and audit it."""
+    if succeeded:
+        login_throttle.record_login_success("portal", username, address)
+    else:
+        login_throttle.record_login_failure("portal", username, address)
+    audit.record(
+        "login.succeeded" if succeeded else "login.failed",
+        actor=username[:150],
+        actor_kind=audit.ActorKind.USER,
+        address=address,
+        detail={"api": "portal"},
+    )

@@ -18,8 +18,9 @@ from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
 from applications.actions import check_access_token
+from applications.audit import set_actor
 from applications.errors import GatewayError, NorthboundError
-from applications.models import Application
+from applications.models import ActorKind, Application
 from applications.throttling import check_rate
 
 
@@ -50,6 +51,8 @@ class NorthboundAuthentication(BaseAuthentication):
         if target and target != application.app_id:
             raise NorthboundError("100217")
         check_rate(application)
+        # Changes this call makes are audited as this application's, from the request's address.
+        set_actor(ActorKind.APPLICATION, application.app_id)
         return None, application
 
     def authenticate_header(self, request: Request) -> str:

@@ -100,6 +100,9 @@ class NorthboundError(exceptions.APIException):
         self.error_code = code
         self.error_desc = desc or default_desc
         self.status_code = http_status or default_status
+        # An audit entry (applications.audit.Entry) for a refusal that is a security event; recorded by
+        # whoever answers the error, after the refused change's transaction has rolled back.
+        self.security_event: Any = None
         super().__init__(self.error_desc)
 
     def body(self) -> dict[str, str]:
@@ -133,6 +136,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
         return Response(exc.body(), status=exc.status_code, headers=headers)
     if isinstance(exc, NorthboundError):
+        from applications.audit import record_refusal  # audit -> models: imported when first needed
+
+        record_refusal(exc)
         return Response(exc.body(), status=exc.status_code)
     if isinstance(exc, (exceptions.NotAuthenticated, exceptions.AuthenticationFailed)):
         return Response(GatewayError("1010005").body(), status=403)

@@ -166,3 +166,40 @@ class Membership(models.Model):
     @property
     def can_manage(self) -> bool:
         return self.role == Role.OWNER
+
+
+class ActorKind(models.TextChoices):
+    USER = "user", _("Portal account")
+    APPLICATION = "application", _("Application")
+    SYSTEM = "system", _("Platform")
+    ANONYMOUS = "anonymous", _("Unknown")
+
+
+class AuditEvent(models.Model):
+    """One change or security event: who did what, when and from where (applications.audit).
+
+    Written in the transaction of the change it records, so a change rolled back leaves no event.
+    `actor` is kept as text: the account or application may be deleted, its events stay until the
+    retention sweep (AUDIT_RETENTION_DAYS) removes them.
+    """
+
+    occurred_at = models.DateTimeField(_("when"), db_index=True)
+    action = models.CharField(_("action"), max_length=64)
+    actor_kind = models.CharField(_("actor kind"), max_length=16, choices=ActorKind.choices)
+    actor = models.CharField(_("actor"), max_length=150, blank=True)
+    address = models.GenericIPAddressField(_("address"), null=True, blank=True)
+    application = models.ForeignKey(
+        Application, on_delete=models.SET_NULL, null=True, blank=True, related_name="audit_events"
+    )
+    target = models.CharField(_("target"), max_length=255, blank=True)
+    detail = models.JSONField(_("detail"), default=dict, blank=True)
+
+    class Meta:
+        ordering = ("-occurred_at", "-id")
+        indexes = [
+            models.Index(fields=["action", "-occurred_at"], name="audit_action_time"),
+            models.Index(fields=["application", "-occurred_at"], name="audit_app_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.occurred_at:%Y-%m-%d %H:%M:%S} {self.actor} {self.action} {self.target}"

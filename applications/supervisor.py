@@ -39,3 +39,21 @@ def supervise(label: str, command: list[str], count: int, cwd: Path | str, *, gr
             child.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             child.kill()
+
+
+class Backoff:
+    """Delays before restarting a process that keeps dying: `initial`, doubling up to `ceiling` seconds.
+
+    A process that ran at least `stable_after` seconds before dying starts again after `initial`:
+    one crash after hours of work is not a crash loop."""
+
+    def __init__(self, initial: float = 1.0, ceiling: float = 30.0, stable_after: float = 60.0) -> None:
+        self.initial, self.ceiling, self.stable_after = initial, ceiling, stable_after
+        self.delay = 0.0
+
+    def next_delay(self, ran_for: float) -> float:
+        if ran_for >= self.stable_after or self.delay == 0:
+            self.delay = self.initial
+        else:
+            self.delay = min(self.ceiling, self.delay * 2)
+        return self.delay

@@ -19,6 +19,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from applications import audit
 from applications.errors import NorthboundError
 from applications.models import Application
 from applications.redis import get_redis, key
@@ -247,6 +248,15 @@ def do_set_delivery_policy(
     """Set a product's or a device's policy; both fields empty removes it (everything inherited)."""
     values = check_delivery_policy(power_mode, lwm2m_downlink)
     owner = {"product": product} if product is not None else {"device": device}
+    subject = product if product is not None else device
+    assert subject is not None
+    kind = "product" if product is not None else "device"
+    audit.record(
+        "delivery_policy.set",
+        application_id=subject.application_id,
+        target=f"{kind} {subject.product_id if product is not None else subject.device_id}",
+        detail=values,
+    )
     if not any(values.values()):
         DeliveryPolicy.objects.filter(**owner).delete()
         return None
@@ -303,7 +313,24 @@ def do_cancel(command: Command) -> Command:
         command, CommandStatus.CANCELED, "canceled by the application"
     ):
         raise NorthboundError("100435", http_status=200)
+    _audit_canceled([command])
     return command
+
+
+def _audit_canceled(commands: list[Command]) -> None:
+    # Creations and every later state are in each command's own ledger (CommandEvent), written in the
+    # same round trip as the command; a cancel is a person's or an application's decision, kept here too.
+    audit.record_many(
+        [
+            audit.Entry(
+                "command.canceled",
+                application_id=command.application_id,
+                target=f"command {command.command_id}",
+                detail={"deviceId": command.device.device_id},
+            )
+            for command in commands
+        ]
+    )
 
 
 def do_cancel_all(device: Device) -> list[Command]:
@@ -313,11 +340,13 @@ def do_cancel_all(device: Device) -> list[Command]:
         .filter(device=device, status=CommandStatus.PENDING)
         .order_by("created_at", "id")
     )
-    return [
+    canceled = [
         command
         for command in pending
         if transition(command, CommandStatus.CANCELED, "canceled with all pending commands")
     ]
+    _audit_canceled(canceled)
+    return canceled
 
 
 def next_mid(device: Device) -> int:
@@ -582,6 +611,12 @@ def do_create_batch_task(application: Application, body: dict[str, Any]) -> Batc
         except NorthboundError as error:
             detail.error = error.body()
         detail.save()
+    audit.record(
+        "batch_task.created",
+        application=application,
+        target=f"batch task {task.task_id}",
+        detail={"taskName": name, "devices": len(devices)},
+    )
     return task
 
 

@@ -18,6 +18,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Case, F, Func, JSONField, Value, When
 from django.utils import timezone
 
+from applications import audit
 from applications.errors import NorthboundError
 from applications.formats import format_time
 from applications.models import Application
@@ -163,7 +164,12 @@ def do_register_device(
         payloads.device_added(device.device_id, device.gateway_device_id, device.node_type, device_info(device)),
     )
     logs.log(device, LogKind.INFO, f"registered with nodeId {node_id}")
+    _audit_device("device.registered", device, nodeId=node_id)
     return Registered(device, psk, secret)
+
+
+def _audit_device(action: str, device: Device, **detail: Any) -> None:
+    audit.record(action, application_id=device.application_id, target=f"device {device.device_id}", detail=detail)
 
 
 def get_device(application: Application, device_id: str, *, http_status: int | None = None) -> Device:
@@ -237,6 +243,7 @@ def do_modify_device(device: Device, changes: Mapping[str, Any]) -> Device:
         device.product = find_product(device.application, device.manufacturer_id, device.device_type, device.model)
         _lock_product(device.product)
     device.save()
+    _audit_device("device.modified", device, fields=sorted(changes))
     push.notify(
         device.application,
         nt.DEVICE_INFO_CHANGED,
@@ -270,6 +277,7 @@ def do_refresh_key(device: Device, *, verify_code: Any, node_id: Any, timeout: A
     device.bind_deadline = timezone.now() + dt.timedelta(seconds=device.timeout) if device.timeout else None
     device.save()
     logs.log(device, LogKind.INFO, "verify code refreshed: the device must bind again")
+    _audit_device("device.key_refreshed", device, nodeId=device.node_id)
     return device
 
 
@@ -286,6 +294,7 @@ def do_delete_device(device: Device, *, cascade: bool = False) -> None:
         device.application, nt.DEVICE_DELETED, payloads.device_deleted(device.device_id, device.gateway_device_id)
     )
     ids = [doomed.pk for doomed in [*children, device]]
+    _audit_device("device.deleted", device, nodeId=device.node_id, subDevices=len(children))
     history.delete_in_batches("device_id = ANY(%s)", [ids])
     Device.objects.filter(pk__in=ids).delete()
 
@@ -623,6 +632,9 @@ def do_set_product_secret(product: Product) -> str:
     record = ProductSecret.objects.filter(product=product).first() or ProductSecret(product=product)
     record.secret = secret
     record.save()
+    audit.record(
+        "product.mqtt_secret_reset", application_id=product.application_id, target=f"product {product.product_id}"
+    )
     return secret
 
 

@@ -32,6 +32,7 @@ import zipfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
+from xml.parsers import expat
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
@@ -42,7 +43,7 @@ from django.utils.translation import gettext_lazy as _
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from applications import events
+from applications import audit, events
 from applications.models import Application
 from applications.redis import get_redis, key
 from devices import secrets
@@ -82,7 +83,7 @@ MESSAGES: dict[str, Any] = {
     "BULK_FILE_MISSING": _("Choose a CSV or XLSX file of devices (the multipart field “file”)."),
     "BULK_FILE_TOO_LARGE": _("The file is %(size)s bytes; the limit is %(limit)s bytes."),
     "BULK_FILE_TYPE": _("The file must be CSV (.csv) or Excel (.xlsx); save an old .xls as .xlsx or CSV."),
-    "BULK_FILE_UNREADABLE": _("The file cannot be read as %(kind)s: %(reason)s"),
+    "BULK_FILE_UNREADABLE": _("The file %(file)s cannot be read as %(kind)s: %(reason)s"),
     "BULK_FILE_EMPTY": _("The file is empty: it needs a header row, then one row per device."),
     "BULK_NO_ROWS": _("The file has a header row but no device rows."),
     "BULK_TOO_MANY_ROWS": _("The file has more than %(limit)s device rows; split it into several files."),
@@ -186,47 +187,53 @@ def read_table(file_name: str, data: bytes) -> Table:
     if not data:
         raise BulkFileInvalid([Problem("BULK_FILE_EMPTY")])
     if data.startswith(b"PK\x03\x04"):
-        lines = _xlsx_lines(data)
+        lines = _xlsx_lines(file_name, data)
     elif data.startswith(b"\xd0\xcf\x11\xe0") or suffix not in ("csv", "txt", ""):
         raise BulkFileInvalid([Problem("BULK_FILE_TYPE")])
     else:
-        lines = _csv_lines(data)
+        lines = _csv_lines(file_name, data)
     return _table(lines)
 
 
-def _csv_lines(data: bytes) -> Iterator[list[str]]:
+def _csv_lines(file_name: str, data: bytes) -> Iterator[list[str]]:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         try:
             text = data.decode("gb18030")
         except UnicodeDecodeError:
-            raise _unreadable("CSV", _("the text is neither UTF-8 nor GB18030.")) from None
+            raise _unreadable(file_name, "CSV", _("the text is neither UTF-8 nor GB18030.")) from None
     if "\x00" in text:
-        raise _unreadable("CSV", _("it contains NUL characters: is it a binary file?"))
+        raise _unreadable(file_name, "CSV", _("it contains NUL characters: is it a binary file?"))
     header_line = text.split("\n", 1)[0]
     delimiter = max((",", ";", "\t"), key=header_line.count)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
         yield from reader
     except csv.Error as error:
-        raise _unreadable("CSV", _("row %(row)s: %(reason)s") % {"row": reader.line_num, "reason": error}) from None
+        reason = _("row %(row)s: %(reason)s") % {"row": reader.line_num, "reason": error}
+        raise _unreadable(file_name, "CSV", reason) from None
 
 
-def _xlsx_lines(data: bytes) -> Iterator[list[str]]:
+def _xlsx_lines(file_name: str, data: bytes) -> Iterator[list[str]]:
     import openpyxl
 
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             unpacked = sum(info.file_size for info in archive.infolist())
-    except zipfile.BadZipFile:
-        raise _unreadable("XLSX", _("it is not a valid .xlsx file.")) from None
-    if unpacked > 10 * settings.BULK_REGISTRATION_MAX_BYTES:
-        raise _unreadable("XLSX", _("it unpacks to %(size)s bytes, too many for its size.") % {"size": unpacked})
+            if unpacked > 10 * settings.BULK_REGISTRATION_MAX_BYTES:
+                reason = _("it unpacks to %(size)s bytes, too many for its size.") % {"size": unpacked}
+                raise _unreadable(file_name, "XLSX", reason)
+            _refuse_dtds(file_name, archive)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, RuntimeError, OSError, EOFError):
+        raise _unreadable(file_name, "XLSX", _("it is not a valid .xlsx file.")) from None
+    # openpyxl parses with defusedxml (installed for it), which refuses entity declarations again.
+    # It raises many kinds of errors (KeyError, InvalidFileException, XML errors), when opening and
+    # while reading the sheet (read-only mode parses lazily): each is the file's problem.
     try:
         workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception as error:  # openpyxl raises many kinds (KeyError, InvalidFileException, XML errors)
-        raise _unreadable("XLSX", str(error) or type(error).__name__) from None
+    except Exception as error:
+        raise _unreadable(file_name, "XLSX", str(error) or type(error).__name__) from None
     try:
         sheet = workbook.worksheets[0]
         expected = 1
@@ -237,8 +244,54 @@ def _xlsx_lines(data: bytes) -> Iterator[list[str]]:
                 expected += 1
             yield [_cell_text(cell.value) for cell in row]
             expected += 1
+    except Exception as error:
+        raise _unreadable(file_name, "XLSX", str(error) or type(error).__name__) from None
     finally:
         workbook.close()
+
+
+PROLOGUE_LIMIT = 1024 * 1024  # bytes of an XML part read before its first element
+
+
+class _PrologueRead(Exception):
+    """The root element began: the document can no longer declare a DTD."""
+
+
+def _refuse_dtds(file_name: str, archive: zipfile.ZipFile) -> None:
+    """Refuse an .xlsx any of whose XML parts declares a DTD (and so could declare entities).
+
+    Excel never writes one. Only each part's prologue is read: expat stops at the first element.
+    """
+    for info in archive.infolist():
+        if info.is_dir():
+            continue
+        parser = expat.ParserCreate()
+
+        def doctype(*args: object, part: str = info.filename) -> None:
+            raise _unreadable(
+                file_name, "XLSX", _("its part %(part)s declares a DTD, which is refused.") % {"part": part}
+            )
+
+        def element(*args: object) -> None:
+            raise _PrologueRead
+
+        parser.StartDoctypeDeclHandler = doctype
+        parser.EntityDeclHandler = doctype
+        parser.StartElementHandler = element
+        with archive.open(info) as member:
+            try:
+                read = 0
+                while chunk := member.read(65536):
+                    parser.Parse(chunk, False)
+                    read += len(chunk)
+                    if read > PROLOGUE_LIMIT:
+                        reason = _("its part %(part)s has no element in its first %(size)s bytes.")
+                        raise _unreadable(file_name, "XLSX", reason % {"part": info.filename, "size": PROLOGUE_LIMIT})
+                parser.Parse(b"", True)
+            except _PrologueRead:
+                continue
+            except expat.ExpatError:
+                continue  # not XML (an image, a binary part) or broken: openpyxl judges what it reads
 
 
 def _cell_text(value: Any) -> str:
@@ -253,8 +306,9 @@ def _cell_text(value: Any) -> str:
     return str(value)
 
 
-def _unreadable(kind: str, reason: Any) -> BulkFileInvalid:
-    return BulkFileInvalid([Problem("BULK_FILE_UNREADABLE", params={"kind": kind, "reason": str(reason)})])
+def _unreadable(file_name: str, kind: str, reason: Any) -> BulkFileInvalid:
+    params = {"file": file_name, "kind": kind, "reason": str(reason)}
+    return BulkFileInvalid([Problem("BULK_FILE_UNREADABLE", params=params)])
 
 
 def _canonical(header: str) -> str | None:
@@ -553,7 +607,16 @@ def do_create_bulk_registration(
                 _not_registered(job)
             else:
                 _queue(job)
+                _audit_bulk(job)
     return job
+
+
+def _audit_bulk(job: BulkRegistration) -> None:
+    # One event per job, not per device: a file registers up to BULK_REGISTRATION_MAX_ROWS devices.
+    detail = {"file": job.file_name, "mode": job.mode, "rows": job.total_rows, "invalidRows": job.invalid_rows}
+    audit.record(
+        "bulk_registration.started", application_id=job.application_id, target=f"job {job.job_id}", detail=detail
+    )
 
 
 def _store_rows(job: BulkRegistration, rows: list[CheckedRow]) -> None:
@@ -610,6 +673,7 @@ def do_start_bulk_registration(job: BulkRegistration) -> BulkRegistration:
     if not job.can_start():
         raise BulkNotStartable(job.state)
     _queue(job)
+    _audit_bulk(job)
     return job
 
 

@@ -21,6 +21,7 @@ from django.db import transaction
 from django.db.models import Count, F
 from django.utils import timezone
 
+from applications import audit
 from applications.errors import NorthboundError
 from applications.formats import parse_time
 from applications.models import Application
@@ -102,9 +103,15 @@ def do_upload_package(application: Application, fields: dict[str, Any], name: st
         raise NorthboundError(
             "123001", "Bad request error: a package of this version exists already for this device type."
         )
-    return Package.objects.create(
+    package = Package.objects.create(
         application=application, size=len(data), sha256=hashlib.sha256(data).hexdigest(), data=data, **values
     )
+    _audit("package.uploaded", package.application_id, f"package {package.file_id}", version=package.version)
+    return package
+
+
+def _audit(action: str, application_id: int, target: str, **detail: Any) -> None:
+    audit.record(action, application_id=application_id, target=target, detail=detail)
 
 
 def do_delete_package(package: Package) -> None:
@@ -116,6 +123,7 @@ def do_delete_package(package: Package) -> None:
         raise NorthboundError(
             "123001", "Bad request error: upgrade tasks refer to this package; it is kept for their history."
         )
+    _audit("package.deleted", package.application_id, f"package {package.file_id}", version=package.version)
     package.delete()
 
 
@@ -232,6 +240,9 @@ def do_create_operation(application: Application, body: Any, operate_type: str) 
         for device in devices
     )
     transaction.on_commit(lambda: schedule(operation.pk))
+    _audit(
+        "upgrade.created", application.pk, f"upgrade {operation.operation_id}", type=operate_type, devices=len(devices)
+    )
     return operation
 
 
@@ -511,6 +522,7 @@ def _close_if_done(operation: Operation) -> None:
 
 @transaction.atomic
 def do_abort(operation: Operation, reason: str = "aborted by the user") -> None:
+    _audit("upgrade.aborted", operation.application_id, f"upgrade {operation.operation_id}", reason=reason)
     Operation.objects.filter(pk=operation.pk).update(
         status=OperationStatus.STOP, stopped_at=timezone.now(), detail=reason[:512]
     )
@@ -522,10 +534,12 @@ def do_abort(operation: Operation, reason: str = "aborted by the user") -> None:
 
 
 def do_pause(operation: Operation) -> None:
+    _audit("upgrade.paused", operation.application_id, f"upgrade {operation.operation_id}")
     Operation.objects.filter(pk=operation.pk, status=OperationStatus.PROCESSING).update(status=OperationStatus.PAUSED)
 
 
 def do_resume(operation: Operation) -> None:
+    _audit("upgrade.resumed", operation.application_id, f"upgrade {operation.operation_id}")
     Operation.objects.filter(pk=operation.pk, status=OperationStatus.PAUSED).update(status=OperationStatus.PROCESSING)
     transaction.on_commit(lambda: schedule(operation.pk))
 
@@ -537,6 +551,7 @@ def do_retry_failed(operation: Operation) -> int:
         status=SubStatus.WAIT, step=Step.IDLE, error_code="", detail_info="", stopped_at=None, attempts=0
     )
     if retried:
+        _audit("upgrade.retried", operation.application_id, f"upgrade {operation.operation_id}", subTasks=retried)
         Operation.objects.filter(pk=operation.pk).update(status=OperationStatus.PROCESSING, stopped_at=None, detail="")
         transaction.on_commit(lambda: schedule(operation.pk))
     return retried

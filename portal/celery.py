@@ -28,5 +28,8 @@ def _schedule(sender: Celery, **kwargs: object) -> None:
     )
     sender.add_periodic_task(settings.RULES_SWEEP_SECONDS, sender.signature("rules.sweep_rules"), name="sweep rules")
     sender.add_periodic_task(
+        settings.AUDIT_SWEEP_SECONDS, sender.signature("applications.sweep_audit"), name="audit retention"
+    )
+    sender.add_periodic_task(
         settings.FIRMWARE_SWEEP_SECONDS, sender.signature("firmware.sweep_upgrades"), name="sweep upgrades"
     )

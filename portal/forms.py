@@ -33,3 +33,19 @@ class AccountForm(forms.Form):
         password = self.cleaned_data["password"]
         password_validation.validate_password(password)
         return password
+
+
+class AuditFilterForm(forms.Form):
+    """Filters of the audit log page; every field optional, the export takes the same ones."""
+
+    application = forms.CharField(required=False, max_length=64)
+    action = forms.CharField(required=False, max_length=64)
+    actor = forms.CharField(required=False, max_length=150)
+    since = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if data.get("since") and data.get("until") and data["since"] > data["until"]:
+            self.add_error("until", _("The end date is before the start date."))
+        return data

@@ -4,7 +4,8 @@ short one for the OceanConnect northbound paths.
 A northbound call carries `app_key` and a bearer token, never a session, a CSRF token or a language
 choice, and answers JSON that no browser frames: sessions, CSRF, authentication, messages, locale,
 htmx, clickjacking and static files do nothing for it but cost about 0.7 ms of CPU per call
-(bench/commands_bench.py). The security and common middlewares stay, and the hostile-input guard.
+(bench/commands_bench.py). The security and common middlewares stay, the hostile-input guard, and the
+audit context (the caller's address for the audit log).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ NORTHBOUND_PREFIXES = ("/iocm/", "/iodm/")
 NORTHBOUND_MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # The audit log's "from where" (and a fresh actor per call, so nothing is carried over by a thread).
+    "portal.middleware.AuditContextMiddleware",
     "applications.guard.HostileInputMiddleware",
 ]
 

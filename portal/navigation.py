@@ -34,6 +34,7 @@ AREAS = (
             NavItem(_("Subscriptions"), "subscriptions:list"),
             NavItem(_("Push log"), "subscriptions:push-log"),
             NavItem(_("Accounts"), "portal:accounts", operators_only=True),
+            NavItem(_("Audit log"), "portal:audit", operators_only=True),
         ),
     ),
     NavArea(

@@ -61,6 +61,7 @@ MIDDLEWARE = [
     "applications.guard.HostileInputMiddleware",  # NUL, numbers past 64 bits: 400, never 500
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "portal.middleware.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -128,6 +129,22 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"global_keyprefix": REDIS_KEY_PREFIX}
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 HEARTBEAT_INTERVAL = env_int("HEARTBEAT_INTERVAL", 30)
+
+# --- Login throttling and client addresses (applications.login_throttle, applications.addresses) -----
+# Failures per (account, address) and per account within the window; addresses an account logged in
+# from successfully within LOGIN_KNOWN_ADDRESS_DAYS are exempt from the per-account ceiling.
+LOGIN_FAILURE_WINDOW = env_int("LOGIN_FAILURE_WINDOW", 900)
+LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 10)
+LOGIN_ACCOUNT_FAILURE_LIMIT = env_int("LOGIN_ACCOUNT_FAILURE_LIMIT", 100)
+LOGIN_KNOWN_ADDRESS_DAYS = env_int("LOGIN_KNOWN_ADDRESS_DAYS", 30)
+# Proxies (addresses or networks) whose TRUSTED_PROXY_HEADER names the client (uvicorn honours their
+# X-Forwarded-Proto too); by default a proxy on this machine, as in docs/deployment.md.
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", ["127.0.0.1", "::1"])
+TRUSTED_PROXY_HEADER = env_str("TRUSTED_PROXY_HEADER", "X-Forwarded-For")
+
+# --- Audit log (applications.audit) ------------------------------------------------------------
+AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 365)
+AUDIT_SWEEP_SECONDS = env_int("AUDIT_SWEEP_SECONDS", 3600)
 
 # --- Products: what a profile upload may cost to read (products.validation.Limits) ---------------
 PROFILE_MAX_UPLOAD_BYTES = env_int("PROFILE_MAX_UPLOAD_BYTES", 4 * 1024 * 1024)
@@ -197,8 +214,10 @@ CODEC_CACHE_SIZE = env_int("CODEC_CACHE_SIZE", 256)
 CODEC_VERSION_CACHE_SECONDS = env_int("CODEC_VERSION_CACHE_SECONDS", 2)
 
 # --- Push delivery (subscriptions) -----------------------------------------------------------
-# Callbacks to private, loopback and link-local addresses; `make run` turns this on for development.
+# Callbacks go to globally routable addresses only. PUSH_ALLOW_PRIVATE opens every address;
+# PUSH_ALLOWED_TARGETS opens listed ones (`127.0.0.1:9000-9099`), which is what `make run` sets.
 PUSH_ALLOW_PRIVATE = env_bool("PUSH_ALLOW_PRIVATE", False)
+PUSH_ALLOWED_TARGETS = env_list("PUSH_ALLOWED_TARGETS", [])
 PUSH_CONNECT_TIMEOUT = env_int("PUSH_CONNECT_TIMEOUT", 5)
 PUSH_READ_TIMEOUT = env_int("PUSH_READ_TIMEOUT", 10)
 PUSH_BATCH_SIZE = env_int("PUSH_BATCH_SIZE", 200)

@@ -8,10 +8,11 @@ from portal import views
 portal_patterns = (
     [
         path("", views.dashboard, name="dashboard"),
-        path("login/", auth_views.LoginView.as_view(template_name="portal/login.html"), name="login"),
+        path("login/", views.LoginView.as_view(), name="login"),
         path("logout/", auth_views.LogoutView.as_view(), name="logout"),
         path("accounts/", views.accounts, name="accounts"),
         path("accounts/new/", views.account_create, name="account-create"),
+        path("audit/", views.audit_log, name="audit"),
     ],
     "portal",
 )

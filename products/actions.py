@@ -14,7 +14,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from applications import events
+from applications import audit, events
 from applications.models import Application
 from products import documents, locks
 from products.models import Origin, Product
@@ -92,6 +92,15 @@ def check_upload(file_name: str | None, data: bytes) -> ValidatedProfile:
     return validated
 
 
+def _audit_product(action: str, product: Product, **detail: Any) -> None:
+    audit.record(
+        action,
+        application_id=product.application_id,
+        target=f"product {product.product_id}",
+        detail={"manufacturerId": product.manufacturer_id, "model": product.model, **detail},
+    )
+
+
 def _save_new(application: Application, profile: dict[str, Any], archive: bytes, origin: str) -> Product:
     try:
         with transaction.atomic():
@@ -102,6 +111,7 @@ def _save_new(application: Application, profile: dict[str, Any], archive: bytes,
         # Someone stored the same manufacturerId + model between our check and our insert.
         raise _duplicate() from None
     _notify_model(nt.DEVICE_MODEL_ADDED, product)
+    _audit_product("product.added", product, origin=origin)
     events.publish(
         application.pk, "product.added", {"productId": str(product.product_id), "name": product.archive_stem}
     )
@@ -134,6 +144,7 @@ def _store(product: Product, profile: dict[str, Any], archive: bytes, *, origin:
     if updated != 1:
         raise ProfileInvalid([ProfileIssue("PROFILE_EDIT_CONFLICT")])
     product.refresh_from_db()
+    _audit_product("product.changed", product, origin=origin, revision=product.revision)
     events.publish(product.application_id, "product.changed", {"productId": str(product.product_id)})
     return product
 
@@ -196,6 +207,7 @@ def do_delete_product(product: Product) -> None:
     check_unlocked(product)
     product.delete()
     _notify_model(nt.DEVICE_MODEL_DELETED, product)
+    _audit_product("product.deleted", product)
     events.publish(product.application_id, "product.deleted", {"productId": str(product.product_id)})
 
 
@@ -205,6 +217,7 @@ def do_set_lwm2m_gateway(product: Product, enabled: bool) -> Product:
     product may change it too."""
     Product.objects.filter(pk=product.pk).update(lwm2m_gateway=enabled, updated_at=timezone.now())
     product.lwm2m_gateway = enabled
+    _audit_product("product.lwm2m_gateway_set", product, enabled=enabled)
     return product
 
 

@@ -21,7 +21,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from applications import events
+from applications import audit, events
 from applications.models import Application
 from products import locks
 from products.codecs import runtime
@@ -53,6 +53,8 @@ def _publish(product: Product, kind: str, data: dict[str, Any]) -> None:
     """The live event, and this process forgets which version the product decodes with: now, and again
     after commit, in case another thread looked it up in between."""
     events.publish(product.application_id, kind, {"productId": str(product.product_id), **data})
+    # Every codec change passes here, so here it is audited (codec.version_added, .activated, ...).
+    audit.record(kind, application_id=product.application_id, target=f"product {product.product_id}", detail=data)
     runtime.forget_product(product.pk)
     transaction.on_commit(lambda: runtime.forget_product(product.pk))
 

@@ -17,11 +17,12 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from psycopg import sql
 
+from applications import audit
 from applications.errors import NorthboundError
 from applications.models import Application, PushProtocol
 from applications.redis import get_redis, key
 from subscriptions import notify_types as nt
-from subscriptions.callbacks import CallbackUrl, CallbackUrlError, parse_callback_url
+from subscriptions.callbacks import CallbackAddressRefused, CallbackUrl, CallbackUrlError, parse_callback_url
 from subscriptions.models import PushMessage, PushState, PushTarget, Subscription
 from subscriptions.payloads import encode
 
@@ -31,7 +32,7 @@ def check_callback_url(application: Application, url: Any, *, ignore: Subscripti
     try:
         callback = parse_callback_url(url, https_only=application.push_protocol == PushProtocol.HTTPS)
     except CallbackUrlError as error:
-        raise NorthboundError("100222", f"The request callbackurl is illegal: {error}.") from None
+        raise _illegal_callback(application, url, error) from None
     current = current_host_port(application, ignore=ignore)
     if current is not None and current != callback.host_port:
         host, port = current
@@ -41,6 +42,16 @@ def check_callback_url(application: Application, url: Any, *, ignore: Subscripti
             f"this application pushes to {host}:{port}; delete its subscriptions to change it.",
         )
     return callback
+
+
+def _illegal_callback(application: Application, url: Any, error: CallbackUrlError) -> NorthboundError:
+    """400 100222; a refused address also carries the security event the caller audits once rolled back."""
+    refused = NorthboundError("100222", f"The request callbackurl is illegal: {error}.")
+    if isinstance(error, CallbackAddressRefused):
+        refused.security_event = audit.Entry(
+            "callback.refused", application=application, target=str(url)[:255], detail={"reason": str(error)}
+        )
+    return refused
 
 
 def current_host_port(application: Application, *, ignore: Subscription | None = None) -> tuple[str, int] | None:
@@ -75,11 +86,22 @@ def do_subscribe(application: Application, notify_type: Any, callback_url: Any) 
         raise NorthboundError("200002")
     try:
         with transaction.atomic():
-            return Subscription.objects.create(
+            subscription = Subscription.objects.create(
                 application=application, notify_type=notify_type, callback_url=callback.url
             )
     except IntegrityError:  # a concurrent subscribe of the same type won
         raise NorthboundError("200002") from None
+    _audit_subscribed(subscription)
+    return subscription
+
+
+def _audit_subscribed(subscription: Subscription) -> None:
+    audit.record(
+        "subscription.saved",
+        application=subscription.application,
+        target=subscription.notify_type,
+        detail={"callbackUrl": subscription.callback_url},
+    )
 
 
 @transaction.atomic
@@ -96,14 +118,20 @@ def do_upsert_subscription(
     if existing is not None:
         existing.callback_url = callback.url
         existing.save(update_fields=["callback_url"])
+        _audit_subscribed(existing)
         return existing
-    return Subscription.objects.create(application=application, notify_type=notify_type, callback_url=callback.url)
+    subscription = Subscription.objects.create(
+        application=application, notify_type=notify_type, callback_url=callback.url
+    )
+    _audit_subscribed(subscription)
+    return subscription
 
 
 def do_delete_subscription(application: Application, subscription_id: str) -> None:
     deleted, _ = Subscription.objects.for_app(application).filter(subscription_id=subscription_id).delete()
     if not deleted:
         raise NorthboundError("200001")
+    audit.record("subscription.deleted", application=application, target=str(subscription_id))
 
 
 def do_delete_subscriptions(
@@ -119,6 +147,9 @@ def do_delete_subscriptions(
     if callback_url:
         subscriptions = subscriptions.filter(callback_url=callback_url)
     deleted, _ = subscriptions.delete()
+    if deleted:
+        detail = {"notifyType": notify_type, "callbackUrl": callback_url, "count": deleted}
+        audit.record("subscription.deleted", application=application, target=notify_type or "*", detail=detail)
     return deleted
 
 
@@ -261,7 +292,7 @@ def do_send_sample(application: Application, notify_type: str, url: str):
     try:
         callback = parse_callback_url(url)
     except CallbackUrlError as error:
-        raise NorthboundError("100222", f"The request callbackurl is illegal: {error}.") from None
+        raise _illegal_callback(application, url, error) from None
     with transaction.atomic():
         message = _enqueue(application, callback, notify_type, sample(notify_type), is_sample=True)
     return deliver_message_now(message.pk)

@@ -37,7 +37,7 @@ from yarl import URL
 
 from applications.models import Application
 from subscriptions.actions import retry_delay
-from subscriptions.callbacks import address_allowed
+from subscriptions.callbacks import address_allowed, refusal
 from subscriptions.models import PushAttempt, PushMessage, PushState, PushTarget
 
 USER_AGENT = "iot-platform-push/1.0"
@@ -102,9 +102,10 @@ def claim(target_id: int, now, limit: int, *, message_id: int | None = None) -> 
 
 
 class GuardedResolver(AbstractResolver):
-    """Resolves callback host names, refusing private addresses unless PUSH_ALLOW_PRIVATE is on.
+    """Resolves callback host names, keeping only the addresses a push may go to (callbacks.address_allowed).
 
-    Checking the addresses actually connected to (not the name) also stops DNS rebinding.
+    Checking the addresses actually connected to (not the name) also stops DNS rebinding; aiohttp
+    connects only to what this returns, and its DNS cache holds only these filtered answers.
     """
 
     def __init__(self) -> None:
@@ -112,11 +113,10 @@ class GuardedResolver(AbstractResolver):
 
     async def resolve(self, host: str, port: int = 0, family: int = socket.AF_INET) -> list[dict[str, Any]]:
         infos = await self.inner.resolve(host, port, family)
-        allowed = [info for info in infos if address_allowed(info["host"])]
+        allowed = [info for info in infos if address_allowed(info["host"], port)]
         if not allowed:
-            raise OSError(
-                f"{host} resolves only to private, loopback or link-local addresses (PUSH_ALLOW_PRIVATE is off)"
-            )
+            addresses = ", ".join(sorted({info["host"] for info in infos}))
+            raise OSError(f"{host} resolves to {addresses}: {refusal(host)}")
         return allowed
 
     async def close(self) -> None:
@@ -149,6 +149,7 @@ class Sender:
             application.pk,
             hashlib.sha256(chain.encode()).hexdigest(),
             settings.PUSH_ALLOW_PRIVATE,
+            tuple(settings.PUSH_ALLOWED_TARGETS),
             settings.PUSH_CONNECT_TIMEOUT,
             settings.PUSH_READ_TIMEOUT,
             settings.PUSH_CONCURRENCY,
@@ -197,9 +198,11 @@ async def _post(session: aiohttp.ClientSession, application: Application, messag
         digest = hmac.new(application.push_signing_secret.encode(), message.body, hashlib.sha256).hexdigest()
         headers["X-Signature"] = f"sha256={digest}"
     try:
-        host = URL(message.url).host or ""
-        if _is_ip(host) and not address_allowed(host):
-            raise OSError(f"{host} is a private, loopback or link-local address (PUSH_ALLOW_PRIVATE is off)")
+        url = URL(message.url)
+        host = url.host or ""
+        # aiohttp skips the resolver for IP literals, so they are checked here, before each request.
+        if _is_ip(host) and not address_allowed(host, url.port):
+            raise OSError(refusal(host))
         async with session.post(message.url, data=message.body, headers=headers, allow_redirects=False) as response:
             outcome.status_code = response.status
             excerpt = await response.content.read(512)

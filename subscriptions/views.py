@@ -12,6 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from applications import audit
 from applications.errors import NorthboundError
 from applications.models import Application
 from subscriptions import actions
@@ -34,6 +35,7 @@ def subscription_list(request: HttpRequest) -> HttpResponse:
                 form.cleaned_data["application"], form.cleaned_data["notify_type"], form.cleaned_data["callback_url"]
             )
         except NorthboundError as error:
+            audit.record_refusal(error)
             field = "notify_type" if error.error_code == "200002" else "callback_url"
             form.add_error(field, f"{error.error_desc} ({error.error_code})")
         else:
@@ -149,6 +151,7 @@ def debug(request: HttpRequest) -> HttpResponse:
                 form.cleaned_data["application"], form.cleaned_data["notify_type"], form.cleaned_data["url"]
             )
         except NorthboundError as error:
+            audit.record_refusal(error)
             form.add_error("url", error.error_desc)
         else:
             push = attempt.message if attempt else None

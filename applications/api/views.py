@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from applications import actions
+from applications.addresses import client_address
 from applications.api.serializers import (
     ApplicationInfoSerializer,
     ErrorSerializer,
@@ -51,13 +52,18 @@ class LoginView(APIView):
             200: TokenSerializer,
             400: OpenApiResponse(ErrorSerializer, description="100022: not a form, or a field missing or too long"),
             401: OpenApiResponse(ErrorSerializer, description="100208: appId or secret is not right"),
+            403: OpenApiResponse(
+                GatewayErrorSerializer,
+                description="1010004 with Retry-After: too many wrong secrets for this appId from this address",
+            ),
         },
         auth=[],
     )
     def post(self, request: Request) -> Response:
         data = LoginSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        pair = actions.do_login(data.validated_data["appId"], data.validated_data["secret"])
+        values = data.validated_data
+        pair = actions.do_login(values["appId"], values["secret"], address=client_address(request))
         return Response(pair.as_response())
 
 
@@ -85,7 +91,9 @@ class RefreshTokenView(APIView):
         data = RefreshSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        pair = actions.do_refresh(values["appId"], values["secret"], values["refreshToken"])
+        pair = actions.do_refresh(
+            values["appId"], values["secret"], values["refreshToken"], address=client_address(request)
+        )
         return Response(pair.as_response())
 
 

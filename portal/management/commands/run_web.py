@@ -43,8 +43,16 @@ def build_configs(
     client_cert_required: bool = True,
     **extra,
 ) -> list[uvicorn.Config]:
+    # uvicorn takes the client's address and scheme from X-Forwarded-For/-Proto only from the same
+    # proxies as applications.addresses does (TRUSTED_PROXIES), so the two never disagree.
     common = dict(
-        app="portal.asgi:application", host=host, lifespan="off", ws="websockets-sansio", proxy_headers=True, **extra
+        app="portal.asgi:application",
+        host=host,
+        lifespan="off",
+        ws="websockets-sansio",
+        proxy_headers=True,
+        forwarded_allow_ips=list(settings.TRUSTED_PROXIES),
+        **extra,
     )
     configs = [uvicorn.Config(port=http_port, **common)]
     if cert and key:
