@@ -301,4 +301,3 @@ def test_an_observe_refused_with_4_04_is_retried_when_an_update_lists_the_instan
 
     asyncio.run(scenario())
     assert DeviceSession.objects.get(device=device).observed
-
