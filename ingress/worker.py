@@ -104,8 +104,13 @@ def plain_host(sockaddr: tuple) -> str:
 def tune_aiocoap() -> None:
     """Process-wide aiocoap settings (device-protocols.md section 1): a short MAX_LATENCY bounds the
     memory of aiocoap's duplicate cache (our own deduplication covers the 160 s of NB-IoT
-    retransmissions), and a higher GC threshold takes the garbage collector off the hot path."""
+    retransmissions), a longer EMPTY_ACK_DELAY keeps answers piggybacked, and a higher GC threshold takes
+    the garbage collector off the hot path."""
     TransportTuning.MAX_LATENCY = settings.INGRESS_MAX_LATENCY
+    # Answers piggybacked on the ACK unless they take longer than this (aiocoap's default is 0.1 s, after
+    # which it sends an empty ACK and a separate response): Wakaama's client never completes a
+    # registration answered separately, and a busy registration thread takes more than 0.1 s.
+    TransportTuning.EMPTY_ACK_DELAY = settings.INGRESS_EMPTY_ACK_DELAY
     gc.set_threshold(50000, 20, 1000)
 
 
