@@ -18,10 +18,11 @@ Execute (POST, the delivery policy's other method) is never a fallback.
 from __future__ import annotations
 
 from ingress.formats import OPAQUE, TLV, encode_tlv_multiple
+from products.models import LWM2M_OBJECT19_FORMS
 
 OPAQUE_FORM, INSTANCE_FORM, TLV_FORM = "opaque", "instance", "tlv"
 FORMS = (OPAQUE_FORM, INSTANCE_FORM, TLV_FORM)
-SETTINGS = ("auto", "huawei", "standard")  # products.Product.lwm2m_object19
+SETTINGS = LWM2M_OBJECT19_FORMS  # products.Product.lwm2m_object19
 # Answers that say "not this form": Bad Request, Method Not Allowed, Unsupported Content-Format.
 REFUSALS = ("4.00", "4.05", "4.15")
 

@@ -19,6 +19,10 @@ class Origin(models.TextChoices):
     ONLINE = "online", _("Online editor")
 
 
+# How a product's LwM2M devices get object 19 downlinks (ingress.object19, docs/lwm2m.md).
+LWM2M_OBJECT19_FORMS = ("auto", "huawei", "standard")
+
+
 class Product(models.Model):
     """One device type as its profile describes it: services, their properties and commands (F-2).
 
@@ -46,7 +50,7 @@ class Product(models.Model):
     # which downlinks (the specification assigns no direction; 0 up and 1 down is the Huawei convention),
     # and how downlinks are written: "auto" from the registration's LwM2M version, "huawei" the opaque
     # write to /19/{down}/0 first, "standard" the resource instance /19/{down}/0/0 (1.1) or TLV (1.0) first.
-    lwm2m_object19 = models.CharField(_("object 19 downlink form"), max_length=8, default="auto")
+    lwm2m_object19 = models.CharField(_("object 19 downlink form"), max_length=8, default=LWM2M_OBJECT19_FORMS[0])
     lwm2m_uplink_instance = models.PositiveIntegerField(_("object 19 uplink instance"), default=0)
     lwm2m_downlink_instance = models.PositiveIntegerField(_("object 19 downlink instance"), default=1)
     profile = models.JSONField()
