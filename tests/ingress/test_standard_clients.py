@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import struct
+import subprocess
 import time
 
 import pytest
@@ -22,6 +23,7 @@ from commands.models import Command, CommandEvent
 from devices.models import DataHistory, Device, DeviceLog, Status
 from ingress.models import DeviceSession, LearnedDownlink
 from ingress.simulator import SimulatedDevice
+from portal.env import BASE_DIR
 from tests.applications.fixtures import create_app
 from tests.devices.fixtures import register
 from tests.ingress.fixtures import free_udp_port
@@ -30,6 +32,7 @@ from tests.products.codecs.fixtures import deploy, meter
 pytestmark = pytest.mark.django_db(transaction=True)
 
 IMEI = "867724030023557"
+PEERS = BASE_DIR / "tests" / "peers"
 PSK_HEX = "73656372657450534b"
 SET_PERIOD = {"serviceId": "Meter", "method": "SET_PERIOD", "paras": {"period": 60}}
 ENDPOINT_NAMES = {
@@ -301,3 +304,48 @@ def test_an_observe_refused_with_4_04_is_retried_when_an_update_lists_the_instan
 
     asyncio.run(scenario())
     assert DeviceSession.objects.get(device=device).observed
+
+
+def test_lwm2m_node_lib_as_urn_imei_first_value_a_command_and_deregistration(start, meter_device):
+    """lwm2m-node-lib (npm, tests/peers) registers as urn:imei:<IMEI> with LwM2M 1.0: today's opaque write."""
+    assert (PEERS / "node_modules" / "lwm2m-node-lib").exists(), "run: npm ci --prefix tests/peers"
+    credentials, device, _ = meter_device()
+    port, _ = start()
+    client = subprocess.Popen(
+        ["node", str(PEERS / "lwm2m_client.js"), "127.0.0.1", str(port), f"urn:imei:{IMEI}", _report(31).hex()],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+
+    def event(name: str) -> dict:
+        while True:  # the library logs too, and the platform's report ACKs are written: skip them
+            line = client.stdout.readline()
+            assert line, "the client exited"
+            if line.startswith('{"event"'):
+                found = json.loads(line)
+                # (it decodes written payloads as UTF-8: the report ACK AA AA 00 00 arrives as FD FD 00 00)
+                if found["event"] == name and not found.get("hex", "").startswith(("aaaa", "fdfd")):
+                    return found
+
+    def send(line: str) -> None:
+        client.stdin.write(line + "\n")
+        client.stdin.flush()
+
+    try:
+        event("registered")
+        _wait(lambda: _readings(device) == ["31"])  # the observe's answer: its value before any notification
+        command_id = _create(credentials, device)
+        written = event("written")
+        _wait(lambda: _status(command_id, "DELIVERED"))
+        send("deregister")
+        event("deregistered")
+        _wait(lambda: Device.objects.get(pk=device.pk).status == Status.OFFLINE)
+    finally:
+        send("quit")
+        client.wait(timeout=10)
+
+    assert written["path"] == "/19/1/0" and written["hex"].startswith("02")
+    registered = DeviceLog.objects.filter(device=device, summary__contains="registration over").get()
+    assert "endpoint name 'urn:imei:867724030023557' (urn:imei form)" in registered.summary
+    assert DeviceSession.objects.filter(device=device).count() == 0
