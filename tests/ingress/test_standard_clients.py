@@ -27,6 +27,7 @@ from portal.env import BASE_DIR
 from tests.applications.fixtures import create_app
 from tests.devices.fixtures import register
 from tests.ingress.fixtures import free_udp_port
+from tests.ingress.strict_client import StrictClient
 from tests.products.codecs.fixtures import deploy, meter
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -349,3 +350,37 @@ def test_lwm2m_node_lib_as_urn_imei_first_value_a_command_and_deregistration(sta
     registered = DeviceLog.objects.filter(device=device, summary__contains="registration over").get()
     assert "endpoint name 'urn:imei:867724030023557' (urn:imei form)" in registered.summary
     assert DeviceSession.objects.filter(device=device).count() == 0
+
+
+@pytest.mark.parametrize("version", ["1.0", "1.1"])
+def test_the_strict_client_on_aiocoap_is_commanded_answers_and_leaves(start, meter_device, version):
+    credentials, device, _ = meter_device()
+    port, _ = start()
+
+    async def scenario():
+        client = StrictClient(f"urn:imei-imsi:{IMEI}-460001234567890", ("127.0.0.1", port), version=version)
+        client.uplink.value = _report(55)
+        # It answers each command (its mid) with errcode 0, on /19/0/0, as a device would.
+        client.on_write = lambda value: value[:1] == b"\x02" and client.report(b"\x03" + value[1:3] + b"\x00\x07")
+        await client.start()
+        await asyncio.to_thread(_threaded, _wait, lambda: _readings(device) == ["55"])
+        command_id = await asyncio.to_thread(_threaded, _create, credentials, device)
+        await asyncio.to_thread(_threaded, _wait, lambda: _status(command_id, "SUCCESSFUL"))
+        left = await client.deregister()
+        await client.stop()
+        return command_id, client.written, left
+
+    command_id, written, left = asyncio.run(scenario())
+
+    assert str(left.code.dotted) == "2.02"
+    assert [value[:1] for value in written if value[:1] == b"\x02"] == [b"\x02"]
+    forms = DeviceSession.objects.filter(device=device).values_list("downlink_forms", flat=True)
+    assert list(forms) == []  # de-registered
+    assert Device.objects.get(pk=device.pk).status == Status.OFFLINE
+    events = list(CommandEvent.objects.filter(command__command_id=command_id).values_list("status", flat=True))
+    # The answer may overtake the write's ACK (it is sent from the write's handler): DELIVERED is then skipped.
+    assert events[:2] == ["PENDING", "SENT"] and events[-1] == "SUCCESSFUL"
+    if version == "1.0":
+        assert LearnedDownlink.objects.get(device=device).form == "tlv"  # after its 4.00 to the opaque write
+    else:
+        assert not LearnedDownlink.objects.filter(device=device).exists()
