@@ -716,15 +716,20 @@ async def run_fleet(
     confirmable: bool = True,
     psks: dict[str, bytes] | None = None,
     progress=None,
+    client: str = "huawei",
+    endpoint_name: Callable[[str], str] = str,
 ) -> FleetResult:
     """Register and get observed every endpoint, then send `rate` uplinks per second in all, round
-    robin over the devices, for `duration` seconds; confirmable ones are awaited concurrently."""
+    robin over the devices, for `duration` seconds; confirmable ones are awaited concurrently. `client`:
+    "huawei" modules or conformant "1.0"/"1.1" clients; `endpoint_name` turns a nodeId into the name
+    each registers with (urn:imei:<nodeId>...)."""
     result = FleetResult()
     devices: list[SimulatedDevice] = []
     for endpoint in endpoints:
         try:
-            psk = (endpoint, psks[endpoint]) if psks is not None else None
-            devices.append(await connect(endpoint, port, host=host, lwm2m=lwm2m, psk=psk))
+            name = endpoint_name(endpoint)
+            psk = (name, psks[endpoint]) if psks is not None else None
+            devices.append(await connect(name, port, host=host, lwm2m=lwm2m, psk=psk, client=client))
         except (DeviceError, TimeoutError) as problem:
             result.errors.append(f"{endpoint}: {problem or 'not observed'}")
     result.connected = len(devices)
@@ -865,11 +870,19 @@ class Trial:
 
 
 async def try_uplink(
-    endpoint: str, port: int, payload: bytes, *, host: str = "127.0.0.1", confirmable: bool = True, wait: float = 1.0
+    endpoint: str,
+    port: int,
+    payload: bytes,
+    *,
+    host: str = "127.0.0.1",
+    confirmable: bool = True,
+    wait: float = 1.0,
+    client: str = "huawei",
 ) -> Trial:
-    """Register as the device, get observed, send one uplink, and collect what the platform sends
-    back (the codec's cloudRsp ACK, commands) for `wait` seconds."""
-    device = SimulatedDevice(endpoint, (host, port), timeout=1.0, retransmits=2)
+    """Register as the device (a Huawei module, or a conformant "1.0"/"1.1" client), get observed, send
+    one uplink, and collect what the platform sends back (the codec's cloudRsp ACK, commands) for `wait`
+    seconds."""
+    device = SimulatedDevice(endpoint, (host, port), timeout=1.0, retransmits=2, client=client)
     await device.open()
     try:
         await device.register()
