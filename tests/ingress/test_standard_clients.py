@@ -18,8 +18,10 @@ import pytest
 from django.db import connections
 from django.test import Client
 
+from applications.redis import get_redis
 from commands import actions as command_actions
 from commands.models import Command, CommandEvent
+from devices.downlink import asleep, held_key, queue_downlink
 from devices.models import DataHistory, Device, DeviceLog, Status
 from ingress.models import DeviceSession, LearnedDownlink
 from ingress.simulator import SimulatedDevice
@@ -259,13 +261,14 @@ def test_queue_mode_holds_commands_until_the_next_update_then_sends_them_in_its_
     start, meter_device, client
 ):
     credentials, device, _ = meter_device()
-    # A wake window of 0 s: the device is asleep as soon as it registered.
-    port, _ = start(INGRESS_QUEUE_AWAKE_SECONDS="0")
+    # A wake window of 1 s: the device is asleep 1 s after each registration, Update or uplink.
+    port, _ = start(INGRESS_QUEUE_AWAKE_SECONDS="1")
 
     async def scenario():
         simulated = await _register(
             SimulatedDevice(f"urn:imei:{IMEI}", ("127.0.0.1", port), client=client, binding="UQ")
         )
+        await asyncio.to_thread(_threaded, _wait, lambda: asleep(Device.objects.get(pk=device.pk)))
         command_id = await asyncio.to_thread(_threaded, _create, credentials, device)
         await asyncio.sleep(0.5)
         waiting = await asyncio.to_thread(_threaded, lambda: Command.objects.get(command_id=command_id).status)
@@ -384,3 +387,29 @@ def test_the_strict_client_on_aiocoap_is_commanded_answers_and_leaves(start, met
         assert LearnedDownlink.objects.get(device=device).form == "tlv"  # after its 4.00 to the opaque write
     else:
         assert not LearnedDownlink.objects.filter(device=device).exists()
+
+
+def test_any_downlink_to_a_sleeping_queue_mode_device_is_held_until_it_wakes(start, meter_device):
+    _, device, _ = meter_device()
+    port, _ = start(INGRESS_QUEUE_AWAKE_SECONDS="1")
+
+    async def scenario():
+        simulated = await _register(SimulatedDevice(IMEI, ("127.0.0.1", port), client="1.1", binding="UQ"))
+        # Its wake window (1 s after registering) closes.
+        await asyncio.to_thread(_threaded, _wait, lambda: asleep(Device.objects.get(pk=device.pk)))
+        queued = await asyncio.to_thread(
+            _threaded,
+            lambda: queue_downlink(Device.objects.get(pk=device.pk), b"\x05held", request_id="not-a-command"),
+        )
+        await asyncio.sleep(0.5)
+        before = list(simulated.received)
+        held = await asyncio.to_thread(_threaded, lambda: get_redis().llen(held_key(device.pk)))
+        await simulated.update()
+        received = await simulated.wait_downlink(1)
+        simulated.close()
+        return queued, before, held, received
+
+    queued, before, held, received = asyncio.run(scenario())
+
+    assert queued and before == [] and held == 1
+    assert [(item.path, item.payload) for item in received] == [("/19/1/0/0", b"\x05held")]
