@@ -125,13 +125,13 @@ def _owner_ttl(lifetime: int) -> int:
     return lifetime + settings.INGRESS_SESSION_GRACE
 
 
-def find_device(endpoint: endpoints.Endpoint) -> Device | None:
-    """The device an endpoint name names (ingress.endpoints): the whole name first, then the nodeId in it."""
+def find_device(endpoint: endpoints.Endpoint, devices: Any = None) -> Device | None:
+    """The device an endpoint name names (ingress.endpoints): the whole name first, then the nodeId in it
+    (one query; `devices`: the queryset to look in, with its own select_related or only())."""
     candidates = endpoint.candidates
-    found = {
-        device.node_id: device
-        for device in Device.objects.select_related("application", "product").filter(node_id__in=candidates)
-    }
+    if devices is None:
+        devices = Device.objects.select_related("application", "product")
+    found = {device.node_id: device for device in devices.filter(node_id__in=candidates)}
     return next((found[name] for name in candidates if name in found), None)
 
 

@@ -45,7 +45,7 @@ from django.utils import timezone
 from applications.redis import get_redis, key
 from devices import hooks, logs
 from devices.downlink import DOWNLINK_MESSAGE, worker_key
-from devices.models import LogKind
+from devices.models import Device, LogKind
 from firmware.drivers.lwm2m import UPGRADE_MESSAGE
 from ingress import endpoints, firmware, lwm2m_gateway, object19, pipeline, sessions, threads
 from ingress.dtls import DTLSAddress, DTLSInterface
@@ -298,7 +298,9 @@ class IngressWorker:
         if cached is not None and cached[1] > time.monotonic():
             return cached[0]
         try:
-            device = sessions.find_device(endpoints.parse(identity))  # an IMEI, or urn:imei:<IMEI>...
+            # An IMEI, or urn:imei:<IMEI>... (ingress.endpoints)
+            only_keys = Device.objects.only("node_id", "psk_encrypted")
+            device = sessions.find_device(endpoints.parse(identity), only_keys)
             key = bytes.fromhex(device.psk) if device is not None and device.psk else None
         except ValueError:
             key = None
