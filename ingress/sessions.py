@@ -63,7 +63,7 @@ class SessionView:
     prefix: str = ""  # ... and the prefix its paths carry on the gateway: /{prefix}/19/0/0
     listed: bool = True  # ... False once the gateway no longer lists it: its notifications are refused
     gateway_node_id: str = ""  # ... and the gateway's nodeId: the DTLS identity of the session it shares
-    links_changed: bool = False  # an Update that brought other object links than the session had
+    links_changed: bool = False  # an Update whose object 19 links differ from the session's
     identity: str = ""  # the DTLS (PSK) identity of a CoAPS session: the nodeId or the endpoint name
     downlink_forms: tuple[str, ...] = ("opaque",)  # object 19 downlink forms to try, in order (ingress.object19)
     downlink_instance: int = 1  # object 19's downlink instance: /19/{downlink_instance}/0
@@ -251,6 +251,10 @@ def _endpoint_note(name: str, node_id: str) -> str:
     return f", endpoint name {name!r} ({endpoints.parse(name).form} form)"
 
 
+def _object19_links(links: list[dict[str, Any]]) -> set[str]:
+    return {str(link.get("path", "")) for link in links if str(link.get("path", "")).strip("/").split("/")[0] == "19"}
+
+
 def lists_path(links: list[dict[str, Any]], path: str) -> bool:
     """Whether links list `path` (/19/0/0) or an object or instance above it (</19>, </19/0>)."""
     wanted = [part for part in path.split("/") if part]
@@ -313,7 +317,8 @@ def update(
             if binding:
                 session.binding = binding
             stopped = False
-            links_changed = bool(objects) and objects != session.object_links
+            # Only object 19's links matter to the observation (a gateway's links change with its end devices).
+            links_changed = bool(objects) and _object19_links(objects) != _object19_links(session.object_links)
             if objects:
                 session.object_links = objects
                 if session.channel == Channel.LWM2M and session.gateway_session_id is None:

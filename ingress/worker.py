@@ -631,7 +631,13 @@ class IngressWorker:
         self.owned.add(view.device_pk)
         token = view.observe_token
         self._remember(view, token, established=view.observed)
-        relisted = view.links_changed and objects is not None and sessions.lists_path(objects, view.observed_path)
+        # (Not for an LwM2M gateway: its links change with its end devices, and lwm2m_gateway.sync takes them.)
+        relisted = (
+            view.links_changed
+            and not view.lwm2m_gateway
+            and objects is not None
+            and sessions.lists_path(objects, view.observed_path)
+        )
         if (not view.observed or relisted) and token is not None and token not in self.pending_observes:
             # Never answered our observe (asleep then, refused with 4.04 before the instance existed, or a
             # restart): the device is awake now; or its links changed: observed again (the same token

@@ -38,14 +38,17 @@ def test_an_update_with_changed_links_observes_the_uplink_again_and_one_without_
         await simulated.update()  # no links: nothing changed
         await asyncio.sleep(0.5)
         unchanged = simulated.observe_requested.is_set()
-        await simulated.update(objects='</>;rt="oma.lwm2m",</1/0>,</3/0>,</19/0>,</19/1>,</3303/0>')
+        await simulated.update(objects='</>;rt="oma.lwm2m",</1/0>,</3/0>,</3303/0>')  # other links: not observed
+        await asyncio.sleep(0.5)
+        other_links = simulated.observe_requested.is_set()
+        await simulated.update(objects='</>;rt="oma.lwm2m",</1/0>,</3/0>,</19/0/0>,</19/1>,</3303/0>')
         await asyncio.wait_for(simulated.observe_requested.wait(), 10)
         simulated.close()
-        return unchanged
+        return unchanged, other_links
 
-    assert asyncio.run(scenario()) is False
+    assert asyncio.run(scenario()) == (False, False)
     session = DeviceSession.objects.get(device=device)
-    assert {"path": "/3303/0"} in session.object_links
+    assert {"path": "/19/0/0"} in session.object_links
 
 
 def test_lifetime_expiry_ends_the_registration_and_commands_wait_without_failing(owner_app, transactional_db):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import struct
 import subprocess
 import time
@@ -320,6 +321,7 @@ def test_lwm2m_node_lib_as_urn_imei_first_value_a_command_and_deregistration(sta
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
+        env={**os.environ, "LWM2M_WRITES": "1"},
     )
 
     def event(name: str) -> dict:

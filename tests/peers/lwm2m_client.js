@@ -2,7 +2,8 @@
 //   node lwm2m_client.js HOST PORT ENDPOINT [INITIAL_HEX]
 // (INITIAL_HEX: /19/0/0's value before registering, answered to the platform's observe), then lines:
 // "set <hex>" (new /19/0/0 value: the client notifies its observers), "update", "deregister", "quit".
-// It prints one JSON line per event ("registered", "updated", "set", "written", "deregistered", "error").
+// It prints one JSON line per event ("registered", "updated", "set", "written", "deregistered", "error");
+// "written" (with LWM2M_WRITES=1 in its environment, which also creates /19/1) for each write to /19/1/0.
 "use strict";
 const readline = require("readline");
 const client = require("lwm2m-node-lib").client;
@@ -26,12 +27,14 @@ client.init({
 
 client.registry.create("/19/0", (error) => {
   if (error) return say("error", { message: String(error) });
-  client.registry.create("/19/1", () => client.registry.setResource("/19/1", "0", "", () => {}));
+  // With LWM2M_WRITES=1: /19/1 exists and each write to it is printed ("written").
+  const writes = process.env.LWM2M_WRITES === "1";
+  if (writes) client.registry.create("/19/1", () => client.registry.setResource("/19/1", "0", "", () => {}));
   client.registry.setResource("/19/0", "0", latin1(initial), () => {
     client.register(host, Number(port), null, endpoint, (error, device) => {
       if (error) return say("error", { message: String(error) });
       say("registered", { location: device.location });
-      client.setHandler(device.serverInfo, "write", (objectType, objectId, resourceId, value, callback) => {
+      if (writes) client.setHandler(device.serverInfo, "write", (objectType, objectId, resourceId, value, callback) => {
         const hex = Buffer.from(String(value), "latin1").toString("hex");
         say("written", { path: `/${objectType}/${objectId}/${resourceId}`, hex });
         callback(null);
