@@ -27,9 +27,23 @@ audit: $(STAMP)
 run: $(STAMP)
 	$(BIN)/python -m portal.launcher run
 
+# The system tools the tests drive (command:Debian package): if some are missing, one line names the install.
+TEST_TOOLS := node:nodejs npm:npm chromium:chromium coap-client-notls:libcoap3-bin mosquitto_sub:mosquitto-clients
+PEERS := tests/peers/node_modules/.package-lock.json
+
 # Extra pytest arguments: make test ARGS="-k login"
-test: $(STAMP)
+test: $(STAMP) test-tools $(PEERS)
 	$(BIN)/python -m portal.launcher exec -- $(BIN)/python -m pytest $(ARGS)
+
+.PHONY: test-tools
+test-tools:
+	@tools=""; packages=""; for tool in $(TEST_TOOLS); do \
+	  command -v $${tool%%:*} >/dev/null 2>&1 || { tools="$$tools $${tool%%:*}"; packages="$$packages $${tool##*:}"; }; \
+	done; [ -z "$$tools" ] || { echo "make test needs$$tools: apt-get install$$packages"; exit 1; }
+
+# The real LwM2M clients of the ingress tests (npm, pinned by tests/peers/package-lock.json).
+$(PEERS): tests/peers/package-lock.json
+	npm ci --prefix tests/peers --no-audit --no-fund --loglevel=error
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

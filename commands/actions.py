@@ -37,7 +37,7 @@ from commands.models import (
     new_command_id,
 )
 from commands.validation import check_command
-from devices import gateways, logs
+from devices import downlink, gateways, logs
 from devices.models import Device, LogKind, Status, StatusDetail
 from products.models import Product
 from subscriptions import actions as push
@@ -374,9 +374,9 @@ def dispatch_after_commit(command_pk: int) -> None:
             transition(command, CommandStatus.FAILED, "immediate delivery, but the device cannot be reached now")
             return
         send([command], reason="immediate delivery (expireTime 0)")
-    elif power_mode(command.device) != PowerMode.PSM:
+    elif power_mode(command.device) != PowerMode.PSM and not downlink.asleep(command.device):
         send_next_serial(command.device, reason="cached command, device in DRX/eDRX")
-    # PSM: it waits for the device's next uplink (on_uplink).
+    # PSM, or an LwM2M queue-mode device asleep: it waits for the device's next uplink or Update (on_uplink).
 
 
 def send_next_serial(device: Device, *, reason: str) -> None:
@@ -421,6 +421,10 @@ def on_uplink(device: Device) -> list[Command]:
         return []
     if power_mode(device) == PowerMode.PSM:
         send(pending, reason="the device's uplink woke it (PSM)")
+        return pending
+    if downlink.queue_mode(device):
+        # LwM2M queue mode: everything cached goes in this wake window, as for PSM.
+        send(pending, reason="the device woke (LwM2M queue mode)")
         return pending
     send_next_serial(device, reason="the device's uplink (DRX/eDRX)")
     return pending[:1]
@@ -501,7 +505,27 @@ def on_transport_result(command_id: str, outcome: str, evidence: dict | None = N
             evidence=evidence,
         )
     elif outcome == "error":
-        transition(command, CommandStatus.FAILED, "the device refused the downlink", evidence=evidence)
+        # The device's answer ("the device answered 4.00 Bad Request: ...") is the command's resultDetail,
+        # so the application sees why without reading the device log.
+        answer = (evidence or {}).get("detail") or "the device refused the downlink"
+        transition(
+            command,
+            CommandStatus.FAILED,
+            "the device refused the downlink",
+            evidence=evidence,
+            detail=answer,
+            result_detail=answer,
+        )
+    elif outcome == "reset":
+        answer = (evidence or {}).get("detail") or "the device answered with a reset"
+        transition(
+            command,
+            CommandStatus.TIMEOUT,
+            "no acknowledgement (reset)",
+            evidence=evidence,
+            detail=answer,
+            result_detail=answer,
+        )
     else:
         transition(command, CommandStatus.TIMEOUT, f"no acknowledgement ({outcome})", evidence=evidence)
     if power_mode(command.device) != PowerMode.PSM:

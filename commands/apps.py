@@ -19,3 +19,4 @@ class CommandsConfig(AppConfig):
             )
         )
         hooks.on_downlink_outcome(actions.on_downlink_outcome)
+        hooks.on_device_awake(actions.on_uplinks)  # an LwM2M queue-mode device's Update wakes it as an uplink does

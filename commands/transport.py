@@ -47,8 +47,9 @@ def encode(device: Device, cloud_req: dict[str, Any]) -> bytes:
 
 
 def reachable(device: Device) -> bool:
-    """Whether an ingress worker holds a live session for the device right now."""
-    return downlink.holder(device) is not None
+    """Whether an ingress worker holds a live session for the device, and the device listens, right now
+    (an LwM2M queue-mode device listens only in its wake window)."""
+    return downlink.holder(device) is not None and not downlink.asleep(device)
 
 
 def deliver(command: Any, payload: bytes) -> None:

@@ -504,6 +504,32 @@ def sweep_status(now: dt.datetime | None = None) -> dict[str, int]:
     return changed
 
 
+@transaction.atomic
+def do_set_offline(device_pk: int, *, because: str) -> bool:
+    """The device said it is leaving (an LwM2M de-registration): OFFLINE now, not after the status sweep's
+    wait (F-4.6), with deviceInfoChanged and a log line. False if it was OFFLINE already."""
+    device = Device.objects.select_related("application", "gateway").filter(pk=device_pk).first()
+    if device is None or device.status == Status.OFFLINE:
+        return False
+    moved = (
+        Device.objects.filter(pk=device_pk, status=device.status)
+        .exclude(status=Status.OFFLINE)
+        .update(status=Status.OFFLINE, status_detail=StatusDetail.NONE, updated_at=timezone.now())
+    )
+    if not moved:
+        return False
+    get_redis().hdel(key("devices", "last_seen"), device_pk)  # a pending ONLINE last-seen time is old news
+    previous, device.status, device.status_detail = device.status, Status.OFFLINE, StatusDetail.NONE
+    push.notify(
+        device.application,
+        nt.DEVICE_INFO_CHANGED,
+        payloads.device_info_changed(device.device_id, device.gateway_device_id, device_info(device)),
+    )
+    logs.log(device, LogKind.STATUS, f"{previous} -> OFFLINE: {because}")
+    transaction.on_commit(lambda: hooks.status_changed([(device, previous, Status.OFFLINE)]))
+    return True
+
+
 def _notify_status(ids: list[int], new_status: str) -> None:
     if not ids:
         return

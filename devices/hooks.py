@@ -45,6 +45,7 @@ _uplinks_handlers: list[Callable[[list[tuple[Any, list[Any]]]], None]] = []
 _response_handlers: list[ResponseHandler] = []
 _pcp_handlers: list[PcpHandler] = []
 _outcome_handlers: list[OutcomeHandler] = []
+_awake_handlers: list[Callable[[list[Any]], None]] = []
 _status_handlers: list[Callable[[list[tuple[Any, str | None, str]]], None]] = []
 
 
@@ -76,6 +77,13 @@ def on_pcp_message(handler: PcpHandler) -> PcpHandler:
 def on_downlink_outcome(handler: OutcomeHandler) -> OutcomeHandler:
     """handler(DownlinkOutcome): a queued downlink was acknowledged, reset, timed out or undeliverable."""
     _outcome_handlers.append(handler)
+    return handler
+
+
+def on_device_awake(handler: Callable[[list[Any]], None]) -> Callable[[list[Any]], None]:
+    """handler(devices): LwM2M queue-mode devices woke (a registration or its update): what waited for
+    them may go now, in their wake window (the commands layer sends their cached commands)."""
+    _awake_handlers.append(handler)
     return handler
 
 
@@ -122,3 +130,8 @@ def pcp_received(device: Any, payload: bytes) -> None:
 
 def downlink_outcome(outcome: DownlinkOutcome) -> None:
     _call_all(_outcome_handlers, outcome)
+
+
+def device_awake(devices: list[Any]) -> None:
+    if devices:
+        _call_all(_awake_handlers, devices)

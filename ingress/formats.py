@@ -1,10 +1,10 @@
 """LwM2M content formats: the bytes of the uplink resource (/19/0/0) out of whatever format carried them.
 
 A device answers a read or sends a notification in the format it prefers (the Content-Format option):
-opaque (42), text (0), OMA-TLV (11542), LwM2M JSON (11543), SenML JSON (110), SenML CBOR (112), and
-the draft numbers pre-1.0 clients still send (1541 text, 1542 TLV, 1543 JSON, 1544 opaque). The codec
-wants the resource's bytes, so each format is reduced to them here. Opaque values travel as base64 in
-the text and JSON formats (LwM2M TS 1.0, appendix C), as raw bytes in TLV, opaque and CBOR.
+opaque (42), text (0), OMA-TLV (11542), LwM2M JSON (11543), SenML JSON (110), SenML CBOR (112), CBOR (60),
+LwM2M CBOR (11544), and the draft numbers pre-1.0 clients still send (1541 text, 1542 TLV, 1543 JSON,
+1544 opaque). The codec wants the resource's bytes, so each format is reduced to them here. Opaque
+values travel as base64 in the text and JSON formats (LwM2M TS 1.0, appendix C), as raw bytes in TLV, opaque and CBOR.
 
 A multiple-instance resource (/19/0/0 is one) may carry several instances: their values are joined in
 instance order, which is what the device would have sent as one opaque value.
@@ -25,6 +25,8 @@ TLV = 11542
 LWM2M_JSON = 11543
 SENML_JSON = 110
 SENML_CBOR = 112
+CBOR = 60  # LwM2M 1.1: a single resource (instance) value as a CBOR data item
+LWM2M_CBOR = 11544  # LwM2M 1.2: nested maps keyed by path components
 OLD_TEXT, OLD_TLV, OLD_JSON, OLD_OPAQUE = 1541, 1542, 1543, 1544
 LINK_FORMAT = 40
 
@@ -35,6 +37,8 @@ NAMES = {
     LWM2M_JSON: "LwM2M JSON",
     SENML_JSON: "SenML JSON",
     SENML_CBOR: "SenML CBOR",
+    CBOR: "CBOR",
+    LWM2M_CBOR: "LwM2M CBOR",
     OLD_TEXT: "text (1541)",
     OLD_TLV: "TLV (1542)",
     OLD_JSON: "LwM2M JSON (1543)",
@@ -60,6 +64,10 @@ def resource_bytes(content_format: int | None, payload: bytes) -> bytes:
         return _senml_json(payload)
     if content_format == SENML_CBOR:
         return _senml_cbor(payload)
+    if content_format == CBOR:
+        return _cbor(payload)
+    if content_format == LWM2M_CBOR:
+        return _lwm2m_cbor(payload)
     raise FormatError(f"content format {content_format} is not supported")
 
 
@@ -213,15 +221,55 @@ def _senml_json(payload: bytes) -> bytes:
 
 
 def _senml_cbor(payload: bytes) -> bytes:
-    try:
-        records = cbor2.loads(payload)
-    except Exception as error:  # cbor2 raises several types for broken input
-        raise FormatError(f"SenML CBOR payload is not CBOR: {error}") from None
+    records = _cbor_loads(payload, "SenML CBOR")
     if isinstance(records, list) and not all(
         isinstance(record, dict) and isinstance(record.get(8), bytes) for record in records
     ):
         raise FormatError("SenML CBOR record has no byte-string data value (label 8, vd)")
     return _senml_records(records, "SenML CBOR", 8)
+
+
+def _cbor_loads(payload: bytes, what: str) -> Any:
+    try:
+        return cbor2.loads(payload)
+    except Exception as error:  # cbor2 raises several types for broken input
+        raise FormatError(f"{what} payload is not CBOR: {error}") from None
+
+
+def _cbor(payload: bytes) -> bytes:
+    """CBOR (60): one value, a byte string for an opaque resource instance (an array of them accepted)."""
+    value = _cbor_loads(payload, "CBOR")
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, list) and value and all(isinstance(item, bytes) for item in value):
+        return b"".join(value)
+    raise FormatError("CBOR payload is not a byte string (an opaque value)")
+
+
+def _lwm2m_cbor(payload: bytes) -> bytes:
+    """LwM2M CBOR (11544, TS 1.2 7.4.6): maps nested by path component ({19: {0: {0: {0: h'..'}}}}, or a
+    key that is an array of components); the byte-string leaves, in path order."""
+    document = _cbor_loads(payload, "LwM2M CBOR")
+    values: list[tuple[tuple[int, ...], bytes]] = []
+
+    def walk(node: Any, path: tuple[int, ...]) -> None:
+        if isinstance(node, bytes):
+            values.append((path, node))
+            return
+        if not isinstance(node, dict):
+            raise FormatError("LwM2M CBOR value is not a byte string (an opaque value)")
+        for name, child in node.items():
+            parts = tuple(name) if isinstance(name, list) else (name,)
+            if not all(isinstance(part, int) and part >= 0 for part in parts):
+                raise FormatError(f"LwM2M CBOR key {name!r} is not a path component")
+            walk(child, path + parts)
+
+    if not isinstance(document, dict):
+        raise FormatError("LwM2M CBOR payload is not a map")
+    walk(document, ())
+    if not values:
+        raise FormatError("LwM2M CBOR payload has no resource value")
+    return b"".join(value for _, value in sorted(values, key=lambda item: item[0]))
 
 
 # --- link format (registration payloads) --------------------------------------------------------

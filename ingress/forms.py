@@ -14,6 +14,16 @@ class SimulatorForm(forms.Form):
         label=_("Payload (hex)"), max_length=2048, widget=forms.TextInput(attrs={"class": "mono"})
     )
     confirmable = forms.BooleanField(label=_("Confirmable (CON)"), required=False, initial=True)
+    client = forms.ChoiceField(
+        label=_("Acts as"),
+        choices=[
+            ("huawei", _("Huawei module (opaque writes to /19/1/0)")),
+            ("1.0", _("LwM2M 1.0 client (object 19 by the specification: TLV writes)")),
+            ("1.1", _("LwM2M 1.1 client (object 19 by the specification: writes to /19/1/0/0)")),
+        ],
+        initial="huawei",
+        required=False,
+    )
     wait = forms.FloatField(label=_("Listen for downlinks (seconds)"), min_value=0, max_value=10, initial=1.0)
 
     def clean_payload(self) -> bytes:

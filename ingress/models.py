@@ -37,6 +37,11 @@ class DeviceSession(models.Model):
     observe_token = models.BinaryField(max_length=8, null=True)
     previous_token = models.BinaryField(max_length=8, null=True)
     observed = models.BooleanField(default=False)  # the device answered the observe request
+    # The PSK identity of a CoAPS registration (the nodeId, or the endpoint name: urn:imei:...).
+    identity = models.CharField(max_length=128, blank=True, default="")
+    # Object 19 downlinks (ingress.object19): the forms to try in order ("opaque,tlv"), and the instance.
+    downlink_forms = models.CharField(max_length=32, default="opaque")
+    downlink_instance = models.PositiveIntegerField(default=1)
     worker = models.CharField(max_length=128, blank=True, default="")
     heard_at = models.DateTimeField(null=True)  # when `worker` last heard the device: the latest wins
     registered_at = models.DateTimeField()
@@ -68,3 +73,15 @@ class DeviceSession(models.Model):
     def queue_mode(self) -> bool:
         """LwM2M queue mode (binding `UQ`, or `Q` in 1.1): the device sleeps between its messages."""
         return "Q" in self.binding
+
+
+class LearnedDownlink(models.Model):
+    """The object 19 downlink form a device accepted after refusing the first one tried (ingress.object19):
+    tried first from then on, across its registrations."""
+
+    device = models.OneToOneField(Device, on_delete=models.CASCADE, related_name="+", primary_key=True)
+    form = models.CharField(max_length=8)
+    learned_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"device {self.device_id} takes {self.form} downlinks"

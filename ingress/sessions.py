@@ -8,9 +8,11 @@ records the session (address, lifetime, binding, observe token, owning worker) i
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import secrets
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,11 +22,11 @@ from django.db.models import Q
 from django.utils import timezone
 
 from applications.redis import get_redis
-from devices import actions, logs
+from devices import actions, downlink, hooks, logs
 from devices.downlink import owner_key
 from devices.models import Device, LogKind
-from ingress import flow
-from ingress.models import Channel, DeviceSession
+from ingress import endpoints, flow, object19
+from ingress.models import Channel, DeviceSession, LearnedDownlink
 
 log = logging.getLogger(__name__)
 
@@ -61,13 +63,29 @@ class SessionView:
     prefix: str = ""  # ... and the prefix its paths carry on the gateway: /{prefix}/19/0/0
     listed: bool = True  # ... False once the gateway no longer lists it: its notifications are refused
     gateway_node_id: str = ""  # ... and the gateway's nodeId: the DTLS identity of the session it shares
+    links_changed: bool = False  # an Update whose object 19 links differ from the session's
+    identity: str = ""  # the DTLS (PSK) identity of a CoAPS session: the nodeId or the endpoint name
+    downlink_forms: tuple[str, ...] = ("opaque",)  # object 19 downlink forms to try, in order (ingress.object19)
+    downlink_instance: int = 1  # object 19's downlink instance: /19/{downlink_instance}/0
+    lwm2m_version: str = ""
+
+    @property
+    def queue_mode(self) -> bool:
+        """LwM2M queue mode (binding UQ or Q, or 1.1's `Q` parameter): it sleeps between its messages."""
+        return self.channel == Channel.LWM2M and "Q" in self.binding
+
+    @property
+    def dtls_identity(self) -> str:
+        """Whose DTLS session carries the device's messages: a sub-device shares its gateway's."""
+        return self.gateway_node_id or self.identity or self.node_id
 
     @property
     def downlink_path(self) -> tuple[str, ...]:
         """Where downlinks go: /19/1/0 (prefixed for a gateway's sub-device), or Huawei's /t/d."""
         if self.channel != Channel.LWM2M:
             return ("t", "d")
-        return (self.prefix, "19", "1", "0") if self.prefix else ("19", "1", "0")
+        resource = ("19", str(self.downlink_instance), "0")
+        return (self.prefix, *resource) if self.prefix else resource
 
     @classmethod
     def of(cls, session: DeviceSession, node_id: str) -> SessionView:
@@ -90,6 +108,10 @@ class SessionView:
             prefix=session.prefix,
             listed=session.listed,
             gateway_node_id=session.gateway_session.device.node_id if session.gateway_session_id is not None else "",
+            identity=session.identity,
+            downlink_forms=tuple(session.downlink_forms.split(",")),
+            downlink_instance=session.downlink_instance,
+            lwm2m_version=session.lwm2m_version,
         )
 
 
@@ -103,12 +125,24 @@ def _owner_ttl(lifetime: int) -> int:
     return lifetime + settings.INGRESS_SESSION_GRACE
 
 
+def find_device(endpoint: endpoints.Endpoint, devices: Any = None) -> Device | None:
+    """The device an endpoint name names (ingress.endpoints): the whole name first, then the nodeId in it
+    (one query; `devices`: the queryset to look in, with its own select_related or only())."""
+    candidates = endpoint.candidates
+    if devices is None:
+        devices = Device.objects.select_related("application", "product")
+    found = {device.node_id: device for device in devices.filter(node_id__in=candidates)}
+    return next((found[name] for name in candidates if name in found), None)
+
+
 def _check_device(node_id: str, *, secure: bool, identity: str | None, host: str) -> Device:
-    device = Device.objects.select_related("application", "product").filter(node_id=node_id).first()
+    endpoint = endpoints.parse(node_id)
+    device = find_device(endpoint)
     if device is None:
         log.warning("registration of unknown endpoint %r from %s refused", node_id, host)
         raise Refused("4.03", f"unknown endpoint {node_id!r}: register the device (nodeId) first")
-    if secure and identity != node_id:
+    # A standard stack's PSK identity is often its endpoint name (urn:imei:...), a Huawei module's its IMEI.
+    if secure and identity not in (device.node_id, node_id):
         reason = f"refused: DTLS identity {identity!r} is not the endpoint name"
         logs.log(device, LogKind.INFO, reason)
         raise Refused("4.03", reason)
@@ -152,6 +186,10 @@ def register(
                 device = actions.do_bind_device(device)
             old = DeviceSession.objects.select_for_update().filter(device=device).first()
             token = new_token()
+            product = device.product
+            uplink_instance = product.lwm2m_uplink_instance if product is not None else 0
+            learned = LearnedDownlink.objects.filter(device=device).values_list("form", flat=True).first()
+            forms = object19.forms_for(product.lwm2m_object19 if product else "auto", version, learned or "")
             values = {
                 "channel": channel,
                 "secure": secure,
@@ -162,7 +200,10 @@ def register(
                 "binding": binding or "U",
                 "lwm2m_version": version[:8],
                 "object_links": objects or [],
-                "observed_path": "/19/0/0" if channel == Channel.LWM2M else "/t/d",
+                "observed_path": f"/19/{uplink_instance}/0" if channel == Channel.LWM2M else "/t/d",
+                "identity": (identity or "")[:128] if secure else "",
+                "downlink_forms": ",".join(forms),
+                "downlink_instance": product.lwm2m_downlink_instance if product is not None else 1,
                 "observe_token": token,
                 # The device may keep notifying on the token of its previous registration for a while.
                 "previous_token": old.observe_token if old is not None else None,
@@ -192,12 +233,36 @@ def register(
                 device,
                 LogKind.INFO,
                 f"{'first ' if first else ''}{kind} registration over {'CoAPS' if secure else 'CoAP'} "
-                f"from {host}:{port}, lifetime {lifetime} s, binding {session.binding}",
+                f"from {host}:{port}, lifetime {lifetime} s, binding {session.binding}"
+                + (f", LwM2M {version}" if version else "")
+                + _endpoint_note(node_id, device.node_id),
             )
         get_redis().set(owner_key(device.pk), worker, ex=_owner_ttl(lifetime))
+        _record_queue_mode(session)
         return SessionView.of(session, device.node_id)
     finally:
         close_old_connections()
+
+
+def _endpoint_note(name: str, node_id: str) -> str:
+    """How the registration named the device, when not by its nodeId (ingress.endpoints)."""
+    if name == node_id:
+        return ""
+    return f", endpoint name {name!r} ({endpoints.parse(name).form} form)"
+
+
+def _object19_links(links: list[dict[str, Any]]) -> set[str]:
+    return {str(link.get("path", "")) for link in links if str(link.get("path", "")).strip("/").split("/")[0] == "19"}
+
+
+def lists_path(links: list[dict[str, Any]], path: str) -> bool:
+    """Whether links list `path` (/19/0/0) or an object or instance above it (</19>, </19/0>)."""
+    wanted = [part for part in path.split("/") if part]
+    for link in links:
+        listed = [part for part in str(link.get("path", "")).split("/") if part]
+        if listed and listed == wanted[: len(listed)]:
+            return True
+    return False
 
 
 GATEWAY_OBJECT = 25  # OMA LwM2M Gateway object
@@ -252,6 +317,8 @@ def update(
             if binding:
                 session.binding = binding
             stopped = False
+            # Only object 19's links matter to the observation (a gateway's links change with its end devices).
+            links_changed = bool(objects) and _object19_links(objects) != _object19_links(session.object_links)
             if objects:
                 session.object_links = objects
                 if session.channel == Channel.LWM2M and session.gateway_session_id is None:
@@ -279,7 +346,8 @@ def update(
             if stopped:
                 _stop_gateway(session.device, "its gateway no longer lists object 25")
         get_redis().set(owner_key(session.device_id), worker, ex=_owner_ttl(session.lifetime))
-        return SessionView.of(session, session.device.node_id)
+        _record_queue_mode(session)
+        return dataclasses.replace(SessionView.of(session, session.device.node_id), links_changed=links_changed)
     finally:
         close_old_connections()
 
@@ -300,6 +368,8 @@ def deregister(registration_id: str, *, secure: bool = False) -> None:
             gateways.do_gateway_offline(
                 session.device_id, why="its gateway de-registered", because="LwM2M de-registration"
             )
+        else:
+            actions.do_set_offline(session.device_id, because="LwM2M de-registration")
     finally:
         close_old_connections()
 
@@ -328,6 +398,50 @@ def observed(device_pk: int, token: bytes, *, worker: str, host: str, port: int,
         DeviceSession.objects.filter(pk=session.pk, observe_token=token).update(observed=True)
         heard(device_pk, worker=worker, host=host, port=port, lifetime=session.lifetime, at=at)
         return True
+    finally:
+        close_old_connections()
+
+
+def _record_queue_mode(session: DeviceSession) -> None:
+    """A registration or its update: a queue-mode device is awake for INGRESS_QUEUE_AWAKE_SECONDS."""
+    awake_until = time.time() + settings.INGRESS_QUEUE_AWAKE_SECONDS
+    downlink.set_queue_mode(
+        session.device_id, session.queue_mode, ttl=_owner_ttl(session.lifetime), awake_until=awake_until
+    )
+
+
+def wake(device_pks: list[int], *, registered: bool) -> dict[int, list[dict[str, Any]]]:
+    """Queue-mode devices are awake (they just sent an uplink, or `registered`: a registration or its
+    update, after which what waited for them goes: devices.hooks.device_awake). Returns the downlinks
+    held for them (devices.downlink), for the worker to send now."""
+    try:
+        redis = get_redis()
+        awake_until = time.time() + settings.INGRESS_QUEUE_AWAKE_SECONDS
+        pipe = redis.pipeline(transaction=False)
+        for device_pk in device_pks:
+            pipe.set(downlink.queue_key(device_pk), awake_until, xx=True, keepttl=True)
+        pipe.execute()
+        if registered:
+            hooks.device_awake(list(Device.objects.select_related("application", "product").filter(pk__in=device_pks)))
+        return {device_pk: held for device_pk in device_pks if (held := downlink.take_held(device_pk))}
+    finally:
+        close_old_connections()
+
+
+def learn_form(device_pk: int, form: str) -> None:
+    """The device took object 19 downlinks in `form` after refusing the other: first from now on, in its
+    session and its next registrations (ingress.object19)."""
+    try:
+        with transaction.atomic():
+            session = DeviceSession.objects.select_for_update().filter(device_id=device_pk).first()
+            if session is not None:
+                others = [other for other in session.downlink_forms.split(",") if other != form]
+                session.downlink_forms = ",".join([form, *others])
+                session.save(update_fields=["downlink_forms"])
+            LearnedDownlink.objects.update_or_create(
+                device_id=device_pk, defaults={"form": form, "learned_at": timezone.now()}
+            )
+            logs.log_device(device_pk, LogKind.INFO, f"object 19 downlinks: the device takes the {form} form")
     finally:
         close_old_connections()
 

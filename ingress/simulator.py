@@ -35,7 +35,16 @@ from aiocoap.numbers.types import ACK, CON, NON, RST
 from aiocoap.optiontypes import BlockOption
 
 from firmware import pcp
-from ingress.formats import OPAQUE, SENML_JSON, TEXT, TLV, encode_tlv_instance, encode_tlv_resource
+from ingress.formats import (
+    MULTIPLE_RESOURCE,
+    OPAQUE,
+    SENML_JSON,
+    TEXT,
+    TLV,
+    encode_tlv_instance,
+    encode_tlv_resource,
+    parse_tlv,
+)
 
 BLOCK_SZX = 6  # 1,024-byte blocks for what does not fit one datagram (RFC 7959)
 BLOCK_SIZE = 2 ** (BLOCK_SZX + 4)
@@ -76,6 +85,12 @@ class SimulatedDevice(asyncio.DatagramProtocol):
     endpoint: str
     server: tuple[str, int]
     lwm2m: bool = True  # False: the Huawei t/r + t/d channel
+    # "huawei": a Huawei module (opaque writes to /19/1/0, lwm2m=1.0); "1.0" or "1.1": a client that follows
+    # the OMA specification: /19/x/0 is a multiple-instance resource, so a plain opaque write to it is
+    # refused (4.00) as conformant stacks do; 1.0 takes a TLV write of the resource, 1.1 also a write of
+    # the resource instance /19/1/0/0; an Execute of /19/1/0 is refused (4.05). docs/lwm2m.md
+    client: str = "huawei"
+    current_value: bytes = b""  # /19/0/0's value, answered to the observe request (its first notification)
     lifetime: int = 300
     binding: str = "U"
     timeout: float = 2.0  # wait for an answer before retransmitting
@@ -254,22 +269,50 @@ class SimulatedDevice(asyncio.DatagramProtocol):
                 answer = Message(code=codes.NOT_FOUND)
             else:
                 self.observe_token = request.token
-                answer = Message(code=codes.CONTENT, observe=self.observe_sequence, content_format=OPAQUE)
+                answer = Message(
+                    code=codes.CONTENT, observe=self.observe_sequence, content_format=OPAQUE, payload=self.current_value
+                )
                 self.observed.set()
+        elif self.lwm2m and self.client != "huawei" and path.startswith("/19/1/0"):
+            answer = self._serve_standard_write(request, path)
         elif request.code in (codes.PUT, codes.POST) and path == ("/19/1/0" if self.lwm2m else "/t/d"):
-            self.received.append(
-                Received(path, str(request.code), request.payload, request.mtype is CON, time.monotonic())
-            )
-            self.downlink.set()
-            answer = Message(code=codes.CHANGED)
-            if self.on_downlink is not None:
-                self.on_downlink(request.payload)
+            answer = self._downlink_received(request, path, request.payload)
         answer.token = request.token
         if request.mtype is CON:
             answer.mtype, answer.mid = ACK, request.mid
         else:
             answer.mtype, answer.mid = NON, self.next_mid()
         self.send(answer)
+
+    def _downlink_received(self, request: Message, path: str, payload: bytes) -> Message:
+        self.received.append(Received(path, str(request.code), payload, request.mtype is CON, time.monotonic()))
+        self.downlink.set()
+        if self.on_downlink is not None:
+            self.on_downlink(payload)
+        return Message(code=codes.CHANGED)
+
+    def _serve_standard_write(self, request: Message, path: str) -> Message:
+        """Object 19's resource 0 as the specification has it: multiple instances (LwM2M TS 1.1, 5.4.3)."""
+        content_format = request.opt.content_format
+        if request.code != codes.PUT:
+            return Message(code=codes.METHOD_NOT_ALLOWED, payload=b"resource 0 of object 19 is not executable")
+        if path == "/19/1/0/0" and self.client == "1.1" and content_format in (None, OPAQUE):
+            return self._downlink_received(request, path, request.payload)
+        if path == "/19/1/0" and content_format == TLV:
+            try:
+                entries = parse_tlv(request.payload)
+                (kind, identifier, instances), *rest = entries
+                values = [value for _, _, value in instances] if kind == MULTIPLE_RESOURCE and identifier == 0 else []
+            except (ValueError, TypeError):
+                values = []
+            if values and not rest and all(isinstance(value, bytes) for value in values):
+                return self._downlink_received(request, path, b"".join(values))
+            return Message(code=codes.BAD_REQUEST, payload=b"TLV is not resource 0 with its instances")
+        if path == "/19/1/0":
+            return Message(
+                code=codes.BAD_REQUEST, payload=b"multiple resource, but the payload attempted to treat it as single"
+            )
+        return Message(code=codes.NOT_FOUND)
 
     # --- LwM2M gateway (object 25) ---------------------------------------------------------------
     def _sub_device(self, path: str) -> SubDevice | None:
@@ -525,7 +568,11 @@ class SimulatedDevice(asyncio.DatagramProtocol):
         if self.sub_devices and "</25" not in objects:
             objects += "," + self.gateway_links()
         if self.lwm2m:
-            query = (f"ep={self.endpoint}", f"lt={self.lifetime}", "lwm2m=1.0", f"b={self.binding}")
+            version = "1.1" if self.client == "1.1" else "1.0"
+            query = (f"ep={self.endpoint}", f"lt={self.lifetime}", f"lwm2m={version}", f"b={self.binding}")
+            if version == "1.1" and "Q" in self.binding:
+                # 1.1 declares queue mode with its own parameter, the binding naming transports only.
+                query = (*query[:3], f"b={self.binding.replace('Q', '') or 'U'}", "Q")
             answer = await self._links_request(("rd",), query, objects)
         else:
             request = Message(code=codes.POST)
@@ -669,15 +716,20 @@ async def run_fleet(
     confirmable: bool = True,
     psks: dict[str, bytes] | None = None,
     progress=None,
+    client: str = "huawei",
+    endpoint_name: Callable[[str], str] = str,
 ) -> FleetResult:
     """Register and get observed every endpoint, then send `rate` uplinks per second in all, round
-    robin over the devices, for `duration` seconds; confirmable ones are awaited concurrently."""
+    robin over the devices, for `duration` seconds; confirmable ones are awaited concurrently. `client`:
+    "huawei" modules or conformant "1.0"/"1.1" clients; `endpoint_name` turns a nodeId into the name
+    each registers with (urn:imei:<nodeId>...)."""
     result = FleetResult()
     devices: list[SimulatedDevice] = []
     for endpoint in endpoints:
         try:
-            psk = (endpoint, psks[endpoint]) if psks is not None else None
-            devices.append(await connect(endpoint, port, host=host, lwm2m=lwm2m, psk=psk))
+            name = endpoint_name(endpoint)
+            psk = (name, psks[endpoint]) if psks is not None else None
+            devices.append(await connect(name, port, host=host, lwm2m=lwm2m, psk=psk, client=client))
         except (DeviceError, TimeoutError) as problem:
             result.errors.append(f"{endpoint}: {problem or 'not observed'}")
     result.connected = len(devices)
@@ -818,11 +870,19 @@ class Trial:
 
 
 async def try_uplink(
-    endpoint: str, port: int, payload: bytes, *, host: str = "127.0.0.1", confirmable: bool = True, wait: float = 1.0
+    endpoint: str,
+    port: int,
+    payload: bytes,
+    *,
+    host: str = "127.0.0.1",
+    confirmable: bool = True,
+    wait: float = 1.0,
+    client: str = "huawei",
 ) -> Trial:
-    """Register as the device, get observed, send one uplink, and collect what the platform sends
-    back (the codec's cloudRsp ACK, commands) for `wait` seconds."""
-    device = SimulatedDevice(endpoint, (host, port), timeout=1.0, retransmits=2)
+    """Register as the device (a Huawei module, or a conformant "1.0"/"1.1" client), get observed, send
+    one uplink, and collect what the platform sends back (the codec's cloudRsp ACK, commands) for `wait`
+    seconds."""
+    device = SimulatedDevice(endpoint, (host, port), timeout=1.0, retransmits=2, client=client)
     await device.open()
     try:
         await device.register()

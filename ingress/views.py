@@ -41,6 +41,7 @@ def simulator(request: HttpRequest) -> HttpResponse:
                     host=settings.INGRESS_SIMULATOR_HOST,
                     confirmable=data["confirmable"],
                     wait=data["wait"],
+                    client=data["client"] or "huawei",
                 )
             )
             logs = DeviceLog.objects.filter(device=device, created_at__gte=started).order_by("id")

@@ -47,7 +47,7 @@ from devices import hooks, logs
 from devices.downlink import DOWNLINK_MESSAGE, worker_key
 from devices.models import Device, LogKind
 from firmware.drivers.lwm2m import UPGRADE_MESSAGE
-from ingress import aiocoap_adapter, firmware, lwm2m_gateway, pipeline, sessions, threads
+from ingress import aiocoap_adapter, endpoints, firmware, lwm2m_gateway, object19, pipeline, sessions, threads
 from ingress.dtls import DTLSAddress, DTLSInterface
 from ingress.formats import LINK_FORMAT, FormatError, parse_link_format
 from ingress.models import Channel
@@ -105,8 +105,13 @@ def plain_host(sockaddr: tuple) -> str:
 def tune_aiocoap() -> None:
     """Process-wide aiocoap settings (device-protocols.md section 1): a short MAX_LATENCY bounds the
     memory of aiocoap's duplicate cache (our own deduplication covers the 160 s of NB-IoT
-    retransmissions), and a higher GC threshold takes the garbage collector off the hot path."""
+    retransmissions), a longer EMPTY_ACK_DELAY keeps answers piggybacked, and a higher GC threshold takes
+    the garbage collector off the hot path."""
     TransportTuning.MAX_LATENCY = settings.INGRESS_MAX_LATENCY
+    # Answers piggybacked on the ACK unless they take longer than this (aiocoap's default is 0.1 s, after
+    # which it sends an empty ACK and a separate response): Wakaama's client never completes a
+    # registration answered separately, and a busy registration thread takes more than 0.1 s.
+    TransportTuning.EMPTY_ACK_DELAY = settings.INGRESS_EMPTY_ACK_DELAY
     gc.set_threshold(50000, 20, 1000)
 
 
@@ -302,7 +307,9 @@ class IngressWorker:
         if cached is not None and cached[1] > time.monotonic():
             return cached[0]
         try:
-            device = Device.objects.filter(node_id=identity).only("psk_encrypted").first()
+            # An IMEI, or urn:imei:<IMEI>... (ingress.endpoints)
+            only_keys = Device.objects.only("node_id", "psk_encrypted")
+            device = sessions.find_device(endpoints.parse(identity), only_keys)
             key = bytes.fromhex(device.psk) if device is not None and device.psk else None
         except ValueError:
             key = None
@@ -456,11 +463,25 @@ class IngressWorker:
             message_id=message.mid,
             # A sub-device's data come over its gateway's DTLS session, with the gateway's identity.
             secure=isinstance(message.remote, DTLSAddress)
-            and message.remote.identity in (view.node_id, view.gateway_node_id),
+            and message.remote.identity in (view.node_id, view.gateway_node_id, view.dtls_identity),
             transport=("LwM2M gateway" if view.gateway_pk else "LwM2M") if view.channel == Channel.LWM2M else "CoAP",
             gateway_pk=view.gateway_pk,
         )
         self.enqueue(Pending(uplink, message.remote, message.mid, message.mtype, view))
+
+    def _store_observed_value(self, view: SessionView, answer: Message) -> None:
+        """The observe's piggybacked answer: its value is an uplink (no ACK to send: it is one)."""
+        self.stats["first_value"] += 1
+        uplink = pipeline.Uplink(
+            device_pk=view.device_pk,
+            payload=answer.payload,
+            content_format=answer.opt.content_format,
+            message_id=None,  # the ACK's message id is the platform's own: not the device's to deduplicate
+            secure=isinstance(answer.remote, DTLSAddress) and answer.remote.identity == view.dtls_identity,
+            transport="LwM2M gateway" if view.gateway_pk else "LwM2M",
+            gateway_pk=view.gateway_pk,
+        )
+        self.enqueue(Pending(uplink, answer.remote, answer.mid, answer.mtype, view))
 
     async def _established(self, view: SessionView, token: bytes, message: Message) -> None:
         host, port = plain_host(message.remote.sockaddr), message.remote.sockaddr[1]
@@ -498,15 +519,23 @@ class IngressWorker:
             wakeup.clear()
             while queue:
                 batch = [queue.popleft() for _ in range(min(batch_size, len(queue)))]
+                # LwM2M queue mode: an uplink opens the device's wake window before its cached commands
+                # are looked for (after the pipeline stored it); what was held for it goes after.
+                queued = sorted({pending.view.device_pk for pending in batch if pending.view.queue_mode})
                 try:
                     outcomes = await self.loop.run_in_executor(
-                        self.db, pipeline.handle_uplinks, [pending.uplink for pending in batch]
+                        self.db, _wake_and_handle, queued, [pending.uplink for pending in batch]
                     )
+                    outcomes, held = outcomes
                 except Exception:
                     log.exception("uplink batch failed")
                     outcomes = [pipeline.Outcome(pipeline.FAILED, acknowledge=False)] * len(batch)
+                    held = {}
                 finally:
                     self.queued -= len(batch)
+                for messages in held.values():
+                    for message in messages:
+                        self._spawn(self._downlink(message))
                 for pending, outcome in zip(batch, outcomes, strict=True):
                     self.stats[outcome.result] += 1
                     if pending.mtype is CON and outcome.acknowledge:
@@ -581,7 +610,7 @@ class IngressWorker:
                 secure=isinstance(request.remote, DTLSAddress),
                 identity=getattr(request.remote, "identity", None),
                 lifetime=_int(query.get("lt")),
-                binding=query.get("b") or ("UQ" if "Q" in query else "U"),
+                binding=_binding(query),
                 version=query.get("lwm2m", ""),
                 objects=objects,
             ),
@@ -604,16 +633,27 @@ class IngressWorker:
                 worker=self.channel_name,
                 secure=isinstance(request.remote, DTLSAddress),
                 lifetime=_int(query.get("lt")),
-                binding=query.get("b"),
+                binding=_binding(query) if "b" in query or "Q" in query else None,
                 objects=objects,
             ),
         )
         self.owned.add(view.device_pk)
         token = view.observe_token
         self._remember(view, token, established=view.observed)
-        if not view.observed and token is not None and token not in self.pending_observes:
-            # Never answered our observe (asleep then, or a restart): the device is awake now.
-            self._spawn(self.observe(view, token))
+        # (Not for an LwM2M gateway: its links change with its end devices, and lwm2m_gateway.sync takes them.)
+        relisted = (
+            view.links_changed
+            and not view.lwm2m_gateway
+            and objects is not None
+            and sessions.lists_path(objects, view.observed_path)
+        )
+        if (not view.observed or relisted) and token is not None and token not in self.pending_observes:
+            # Never answered our observe (asleep then, refused with 4.04 before the instance existed, or a
+            # restart): the device is awake now; or its links changed: observed again (the same token
+            # replaces the observation, RFC 7641 3.1). A first answer's value is stored (see observe()).
+            self._spawn(self.observe(view, token, first=not view.observed))
+        if view.queue_mode:
+            self.loop.call_soon(lambda: self._spawn(self.wake([view.device_pk], registered=True)))
         if view.lwm2m_gateway:
             # New links: its end devices may have changed (object 25 is read again); else its sub-devices'
             # sessions moved with it.
@@ -647,18 +687,39 @@ class IngressWorker:
         self.owned.add(view.device_pk)
         self._remember(view, view.previous_token, established=True)
         # Observe once the registration's answer is on its way.
-        self.loop.call_soon(lambda: self._spawn(self.observe(view, view.observe_token)))
+        self.loop.call_soon(lambda: self._spawn(self.observe(view, view.observe_token, first=True)))
+        if view.queue_mode:
+            self.loop.call_soon(lambda: self._spawn(self.wake([view.device_pk], registered=True)))
+
+    async def wake(self, device_pks: list[int], *, registered: bool) -> None:
+        """LwM2M queue-mode devices are listening (devices.downlink): what was held for them goes now."""
+        held = await self.loop.run_in_executor(
+            self.registrations, lambda: sessions.wake(device_pks, registered=registered)
+        )
+        for messages in held.values():
+            for message in messages:
+                self._spawn(self._downlink(message))
 
     # --- observing ----------------------------------------------------------------------------------
     async def observe(
-        self, view: SessionView, token: bytes, *, confirmable: bool = True, attempts: int = 3, established: bool = False
+        self,
+        view: SessionView,
+        token: bytes,
+        *,
+        confirmable: bool = True,
+        attempts: int = 3,
+        established: bool = False,
+        first: bool = False,
     ) -> bool:
         """GET <uplink resource> with Observe=0 and our token. True once the device accepted it.
 
         A device may not listen yet right after registering (lwm2m-node-lib opens its server socket
         then; the ICMP error ends aiocoap's retransmission at once): after a network error or no
         answer, the request is sent again, up to `attempts` times, with growing pauses. A reset or an
-        error code from the device is final."""
+        error code from the device is final.
+
+        `first`: the observation of a new registration, whose answer carries the resource's current value
+        (RFC 7641 section 4.1): a value the device set before its first notification, stored as an uplink."""
         self._remember(view, token, established=established)
         problem: BaseException | None = None
         for attempt in range(attempts):
@@ -694,6 +755,8 @@ class IngressWorker:
                 self.pending_observes.pop(token, None)
                 self.pending_remotes.pop(token, None)
             await self._established(view, token, answer)
+            if first and answer.mtype is ACK and answer.code.is_successful() and answer.payload:
+                self._store_observed_value(view, answer)
             return answer.code.is_successful()
         current = await self.run_misc(sessions.by_device, view.device_pk)
         if current is not None and current.observe_token == token and current.observed:
@@ -705,7 +768,7 @@ class IngressWorker:
     def remote(self, view: SessionView) -> UDP6EndpointAddress | DTLSAddress | None:
         if view.secure:
             # A gateway's sub-device shares the gateway's DTLS session (the gateway's identity).
-            identity = view.gateway_node_id or view.node_id
+            identity = view.dtls_identity
             return self.dtls.session_for(view.host, view.port, identity) if self.dtls is not None else None
         host = view.host if ":" in view.host else f"::ffff:{view.host}"
         return UDP6EndpointAddress((host, view.port, 0, 0), self.interface)
@@ -759,15 +822,64 @@ class IngressWorker:
         max_retransmit: int | None = None,
         method: str | None = None,
     ) -> str:
-        """Send a payload to the device's downlink resource; report the outcome when it has a request id."""
-        path = view.downlink_path  # /19/1/0, /{prefix}/19/1/0 for a gateway's sub-device, or /t/d
+        """Send a payload to the device's downlink resource; report the outcome when it has a request id.
+
+        LwM2M writes to object 19 go in the session's first form (ingress.object19); a device that refuses
+        it (4.00, 4.05, 4.15) gets the second once, and the one it took is learned for the device."""
+        base = view.downlink_path  # /19/1/0, /{prefix}/19/1/0 for a gateway's sub-device, or /t/d
+        forms: tuple[str, ...] = (object19.OPAQUE_FORM,)
         if view.channel == Channel.LWM2M:
             method = codes.POST if (method or settings.INGRESS_LWM2M_DOWNLINK) == "execute" else codes.PUT
+            if method == codes.PUT:
+                forms = view.downlink_forms or forms
         else:
             method = codes.POST
+        tried: list[str] = []
+        for form in forms:
+            path, content_format, body = (
+                object19.request_parts(form, base, payload) if method == codes.PUT else (base, 42, payload)
+            )
+            outcome, code, detail = await self._send_once(
+                view, method, path, content_format, body, confirmable=confirmable, max_retransmit=max_retransmit
+            )
+            tried.append(form)
+            if not (outcome == "error" and code in object19.REFUSALS and len(tried) < len(forms)):
+                break
+            self.stats["downlink_form_fallback"] += 1
+            await self.run_misc(
+                logs.log_device,
+                view.device_pk,
+                LogKind.INFO,
+                f"the device refused the {form} write to {'/'.join(path)} ({detail}): trying the {forms[1]} form",
+            )
+        if len(tried) > 1 and outcome == "acked":
+            view = dataclasses.replace(view, downlink_forms=(tried[-1], tried[0]))
+            self.views[view.device_pk] = view
+            await self.run_misc(sessions.learn_form, view.device_pk, tried[-1])
+        self.stats[f"downlink_{outcome}"] += 1
+        kind = "cloudRsp ACK" if request_id is None else f"downlink {request_id}"
+        summary = f"{kind} to {'/'.join(path)}: {outcome}" + (f" ({detail})" if detail else "")
+        report = hooks.DownlinkOutcome(request_id, view.device_pk, outcome, code, detail) if request_id else None
+        if request_id is not None or outcome not in ("acked", "sent"):
+            # A delivered (or sent NON) cloudRsp ACK is routine (one per uplink): only failures are logged.
+            await self.run_misc(threads.after_downlink, view.device_pk, summary, payload, report)
+        return outcome
+
+    async def _send_once(
+        self,
+        view: SessionView,
+        method: Any,
+        path: tuple[str, ...],
+        content_format: int,
+        payload: bytes,
+        *,
+        confirmable: bool,
+        max_retransmit: int | None,
+    ) -> tuple[str, str, str]:
+        """One request to the device: (outcome, the device's answer code, detail)."""
         request = Message(code=method, payload=payload, transport_tuning=PlatformTuning(confirmable, max_retransmit))
         request.opt.uri_path = path
-        request.opt.content_format = 42
+        request.opt.content_format = content_format
         request.remote = self.remote(view)
         outcome, code, detail = "acked" if confirmable else "sent", "", ""
         try:
@@ -781,7 +893,7 @@ class IngressWorker:
                 response = await asyncio.wait_for(asyncio.shield(pending), timeout=timeout)
                 code = str(response.code.dotted)
                 if not response.code.is_successful():
-                    outcome, detail = "error", f"the device answered {code}"
+                    outcome, detail = "error", answer_text(response)
             else:
                 # NON: the device may answer (a NON 2.04) but nothing waits for it; aiocoap keeps the
                 # request's token only for NON_ANSWER_SECONDS, so unanswered NONs cost no memory later.
@@ -796,14 +908,20 @@ class IngressWorker:
             outcome, detail = "reset", "the device answered with a reset"
         except error.Error as problem:
             outcome, detail = "error", str(problem) or type(problem).__name__
-        self.stats[f"downlink_{outcome}"] += 1
-        kind = "cloudRsp ACK" if request_id is None else f"downlink {request_id}"
-        summary = f"{kind} to {'/'.join(path)}: {outcome}" + (f" ({detail})" if detail else "")
-        report = hooks.DownlinkOutcome(request_id, view.device_pk, outcome, code, detail) if request_id else None
-        if request_id is not None or outcome not in ("acked", "sent"):
-            # A delivered (or sent NON) cloudRsp ACK is routine (one per uplink): only failures are logged.
-            await self.run_misc(threads.after_downlink, view.device_pk, summary, payload, report)
-        return outcome
+        return outcome, code, detail
+
+
+def answer_text(response: Message) -> str:
+    """ "the device answered 4.00 Bad Request", with its diagnostic payload when it sent one (RFC 7252 5.5.2)."""
+    text = f"the device answered {response.code.dotted} {response.code.name_printable}"
+    diagnostic = response.payload[:200].decode("utf-8", "replace").strip() if response.payload else ""
+    return f"{text}: {diagnostic}" if diagnostic else text
+
+
+def _binding(query: dict[str, str]) -> str:
+    """The binding, with queue mode however the client declared it: `b=UQ` (1.0) or the `Q` parameter (1.1)."""
+    binding = query.get("b") or "U"
+    return binding + "Q" if "Q" in query and "Q" not in binding else binding
 
 
 def _int(value: str | None) -> int | None:
@@ -811,6 +929,14 @@ def _int(value: str | None) -> int | None:
         return int(value) if value else None
     except ValueError:
         raise Refused("4.00", f"{value!r} is not a whole number") from None
+
+
+def _wake_and_handle(
+    queued: list[int], uplinks: list[pipeline.Uplink]
+) -> tuple[list[pipeline.Outcome], dict[int, list[dict[str, Any]]]]:
+    """The pipeline, after marking the queue-mode devices among the senders awake; and what was held for them."""
+    held = sessions.wake(queued, registered=False) if queued else {}
+    return pipeline.handle_uplinks(uplinks), held
 
 
 def _retrieve(future: asyncio.Future) -> None:

@@ -325,6 +325,10 @@ INGRESS_REOBSERVE_RATE = env_int("INGRESS_REOBSERVE_RATE", 200)  # re-observatio
 # CoAP level once stored, a NON spares the device an ACK transmission, and a CON would hold back a command
 # sent right after it (one outstanding CON per device, NSTART = 1) until the device acknowledged it.
 INGRESS_CLOUDRSP_CONFIRMABLE = env_bool("INGRESS_CLOUDRSP_CONFIRMABLE", False)
+# How long an answer may take and still ride on the ACK (piggybacked), below clients' 2 s ACK timeout.
+INGRESS_EMPTY_ACK_DELAY = float(env_str("INGRESS_EMPTY_ACK_DELAY", "1.0"))
+# LwM2M queue mode: how long a device listens after its Update or uplink (LwM2M TS 1.1: MAX_TRANSMIT_WAIT).
+INGRESS_QUEUE_AWAKE_SECONDS = env_int("INGRESS_QUEUE_AWAKE_SECONDS", 93)
 INGRESS_LWM2M_DOWNLINK = env_str("INGRESS_LWM2M_DOWNLINK", "write")  # write (PUT) or execute (POST) /19/1/0
 INGRESS_RCVBUF = env_int("INGRESS_RCVBUF", 4 * 1024 * 1024)
 INGRESS_SIMULATOR_HOST = env_str("INGRESS_SIMULATOR_HOST", "127.0.0.1")  # where the portal's simulator finds it

@@ -17,7 +17,7 @@ from django.utils import timezone
 from applications import audit, events
 from applications.models import Application
 from products import documents, locks
-from products.models import Origin, Product
+from products.models import LWM2M_OBJECT19_FORMS, Origin, Product
 from products.validation import (
     ProfileInvalid,
     ProfileIssue,
@@ -218,6 +218,41 @@ def do_set_lwm2m_gateway(product: Product, enabled: bool) -> Product:
     Product.objects.filter(pk=product.pk).update(lwm2m_gateway=enabled, updated_at=timezone.now())
     product.lwm2m_gateway = enabled
     _audit_product("product.lwm2m_gateway_set", product, enabled=enabled)
+    return product
+
+
+def check_lwm2m_object19(value: Any) -> dict[str, Any]:
+    """`{"form": "auto"|"huawei"|"standard", "uplinkInstance": n, "downlinkInstance": m}`, each key optional:
+    the model fields to change, or ValueError naming the field and the rule."""
+    if not isinstance(value, dict) or not value:
+        raise ValueError("lwm2mObject19 must be an object with form, uplinkInstance or downlinkInstance")
+    unknown = sorted(set(value) - {"form", "uplinkInstance", "downlinkInstance"})
+    if unknown:
+        raise ValueError(f"lwm2mObject19.{unknown[0]} is not a setting (form, uplinkInstance, downlinkInstance)")
+    fields: dict[str, Any] = {}
+    if "form" in value:
+        if value["form"] not in LWM2M_OBJECT19_FORMS:
+            raise ValueError(f"lwm2mObject19.form must be one of {', '.join(LWM2M_OBJECT19_FORMS)}")
+        fields["lwm2m_object19"] = value["form"]
+    for name, column in (("uplinkInstance", "lwm2m_uplink_instance"), ("downlinkInstance", "lwm2m_downlink_instance")):
+        if name in value:
+            number = value[name]
+            if not isinstance(number, int) or isinstance(number, bool) or not 0 <= number <= 65534:
+                raise ValueError(f"lwm2mObject19.{name} must be a whole number from 0 to 65534 (an instance id)")
+            fields[column] = number
+    return fields
+
+
+def do_set_lwm2m_object19(product: Product, fields: dict[str, Any]) -> Product:
+    """Object 19's uplink and downlink instances and downlink form for the product's LwM2M devices (from
+    their next registration). Not part of the profile, so a locked product may change it too."""
+    up = fields.get("lwm2m_uplink_instance", product.lwm2m_uplink_instance)
+    down = fields.get("lwm2m_downlink_instance", product.lwm2m_downlink_instance)
+    if up == down:
+        raise ValueError("lwm2mObject19.uplinkInstance and downlinkInstance must differ")
+    Product.objects.filter(pk=product.pk).update(**fields, updated_at=timezone.now())
+    for name, value in fields.items():
+        setattr(product, name, value)
     return product
 
 

@@ -19,6 +19,10 @@ class Origin(models.TextChoices):
     ONLINE = "online", _("Online editor")
 
 
+# How a product's LwM2M devices get object 19 downlinks (ingress.object19, docs/lwm2m.md).
+LWM2M_OBJECT19_FORMS = ("auto", "huawei", "standard")
+
+
 class Product(models.Model):
     """One device type as its profile describes it: services, their properties and commands (F-2).
 
@@ -42,6 +46,13 @@ class Product(models.Model):
     # Its devices may act as LwM2M gateways (OMA LwM2M Gateway object 25, docs/gateways.md): set by the
     # developer, not by the profile, so a device of any other product that lists </25> stays a plain device.
     lwm2m_gateway = models.BooleanField(_("LwM2M gateway"), default=False)
+    # Object 19 (LwM2M APPDATA) for its LwM2M devices (docs/lwm2m.md): which instance carries uplinks and
+    # which downlinks (the specification assigns no direction; 0 up and 1 down is the Huawei convention),
+    # and how downlinks are written: "auto" from the registration's LwM2M version, "huawei" the opaque
+    # write to /19/{down}/0 first, "standard" the resource instance /19/{down}/0/0 (1.1) or TLV (1.0) first.
+    lwm2m_object19 = models.CharField(_("object 19 downlink form"), max_length=8, default=LWM2M_OBJECT19_FORMS[0])
+    lwm2m_uplink_instance = models.PositiveIntegerField(_("object 19 uplink instance"), default=0)
+    lwm2m_downlink_instance = models.PositiveIntegerField(_("object 19 downlink instance"), default=1)
     profile = models.JSONField()
     archive = models.BinaryField()
     origin = models.CharField(max_length=8, choices=Origin.choices, default=Origin.UPLOAD)

@@ -9,7 +9,7 @@ from rest_framework import serializers
 
 from applications.errors import CATALOGUE
 from applications.formats import format_time
-from products.models import Product
+from products.models import LWM2M_OBJECT19_FORMS, Product
 from products.validation import ProfileIssue
 
 
@@ -17,10 +17,26 @@ class ProfileUploadSerializer(serializers.Serializer):
     file = serializers.FileField(help_text="The profile zip, named deviceType_manufacturerId_model.zip.")
 
 
+class Lwm2mObject19Serializer(serializers.Serializer):
+    """Object 19 (LwM2M APPDATA) for the product's LwM2M devices (docs/lwm2m.md)."""
+
+    form = serializers.ChoiceField(
+        LWM2M_OBJECT19_FORMS,
+        source="lwm2m_object19",
+        help_text="How downlinks are written: auto (by the registration's LwM2M version), huawei (opaque "
+        "/19/{down}/0 first), standard (/19/{down}/0/0 for 1.1, TLV for 1.0 first).",
+    )
+    uplinkInstance = serializers.IntegerField(source="lwm2m_uplink_instance", help_text="Observed: /19/{up}/0.")
+    downlinkInstance = serializers.IntegerField(source="lwm2m_downlink_instance", help_text="Written: /19/{down}/0.")
+
+
 class ProfileSettingsSerializer(serializers.Serializer):
     """What PATCH changes on a product beside its profile."""
 
-    lwm2mGateway = serializers.BooleanField(help_text="Its devices may act as LwM2M gateways (object 25).")
+    lwm2mGateway = serializers.BooleanField(
+        required=False, help_text="Its devices may act as LwM2M gateways (object 25)."
+    )
+    lwm2mObject19 = Lwm2mObject19Serializer(required=False)
 
 
 class ProfileIssueSerializer(serializers.Serializer):
@@ -57,6 +73,9 @@ class ProfileSummarySerializer(serializers.Serializer):
     lwm2mGateway = serializers.BooleanField(
         source="lwm2m_gateway",
         help_text="Its devices may act as LwM2M gateways (object 25); set with PATCH, not part of the zip.",
+    )
+    lwm2mObject19 = Lwm2mObject19Serializer(
+        source="*", help_text="Object 19's instances and downlink form; set with PATCH, not part of the zip."
     )
     serviceCount = serializers.IntegerField(source="service_count")
     propertyCount = serializers.IntegerField(source="property_count")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 
+from django.db import transaction
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -185,11 +186,13 @@ class ProfileView(ProfileAPIView):
     @extend_schema(
         operation_id="updateProfileSettings",
         tags=TAGS,
-        summary="Change a product's settings beside its profile: whether its devices may be LwM2M gateways",
+        summary="Change a product's settings beside its profile: LwM2M gateways, object 19",
         description=(
             'JSON `{"lwm2mGateway": true|false}`. With true, a device of this product that registers over '
             "LwM2M with object 25 (OMA LwM2M Gateway) acts for the devices behind it (docs/gateways.md). "
-            "Allowed on a locked product: the profile does not change."
+            '`{"lwm2mObject19": {"form": "auto"|"huawei"|"standard", "uplinkInstance": 0, "downlinkInstance": 1}}` '
+            "(each key optional): object 19's instances and how downlinks are written (docs/lwm2m.md), from each "
+            "device's next registration. Allowed on a locked product: the profile does not change."
         ),
         parameters=[PROFILE_ID],
         request={"application/json": ProfileSettingsSerializer},
@@ -198,10 +201,23 @@ class ProfileView(ProfileAPIView):
     def patch(self, request: Request, profile_id: str) -> Response:
         product = self.own_product(request, profile_id)
         body = request.data if isinstance(request.data, dict) else None
+        object19 = None
+        if body is not None and "lwm2mObject19" in body:
+            try:
+                object19 = actions.check_lwm2m_object19(body["lwm2mObject19"])
+            except ValueError as problem:
+                raise NorthboundError("100022", f"The input is invalid: {problem}.") from None
         enabled = body.get("lwm2mGateway") if body is not None else None
-        if not isinstance(enabled, bool):
+        if not isinstance(enabled, bool) and (object19 is None or "lwm2mGateway" in body):
             raise NorthboundError("100022", "The input is invalid: lwm2mGateway must be true or false.")
-        product = actions.do_set_lwm2m_gateway(product, enabled)
+        with transaction.atomic():
+            if object19 is not None:
+                try:
+                    product = actions.do_set_lwm2m_object19(product, object19)
+                except ValueError as problem:
+                    raise NorthboundError("100022", f"The input is invalid: {problem}.") from None
+            if isinstance(enabled, bool):
+                product = actions.do_set_lwm2m_gateway(product, enabled)
         return Response(ProfileDetailSerializer(product).data)
 
     @extend_schema(

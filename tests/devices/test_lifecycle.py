@@ -176,3 +176,17 @@ def test_an_offline_device_that_reports_mid_upgrade_stays_firmware_updating(owne
 
     assert Device.objects.values_list("status", "status_detail").get(pk=device.pk) == ("ONLINE", "FIRMWARE_UPDATING")
     assert Device.objects.values_list("status", "status_detail").get(pk=other.pk) == ("ONLINE", "NONE")
+
+
+def test_a_device_that_says_it_leaves_is_offline_at_once_and_notified_once(owner_app, no_wake):
+    # An LwM2M de-registration (ingress.sessions.deregister) calls this.
+    _subscribe(owner_app, "deviceInfoChanged")
+    device = actions.do_bind_device(register(owner_app))
+    PushMessage.objects.all().delete()
+
+    assert actions.do_set_offline(device.pk, because="LwM2M de-registration") is True
+    assert actions.do_set_offline(device.pk, because="LwM2M de-registration") is False  # already OFFLINE
+
+    assert Device.objects.get(pk=device.pk).status == "OFFLINE"
+    [changed] = _pushes("deviceInfoChanged")
+    assert changed["deviceInfo"]["status"] == "OFFLINE"

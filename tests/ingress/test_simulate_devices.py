@@ -83,3 +83,23 @@ def test_simulate_devices_as_an_lwm2m_gateway_with_n_sub_devices(owner_app, work
     assert len(subs) == 5 and gateway.node_type == "GATEWAY"
     assert int(summary[2]) == int(summary[3]) >= 20
     assert DataHistory.objects.filter(device_id__in=subs).count() == int(summary[3])
+
+
+def test_simulate_devices_as_conformant_1_1_clients_named_urn_imei(owner_app, worker, settings):
+    water_meter(owner_app)
+    args = ["--register", owner_app.app_id, "--count", "2", "--rate", "20", "--duration", "0.5"]
+    args += ["--client", "1.1", "--endpoint-form", "urn:imei"]
+    done = manage(
+        "simulate_devices", *args, "--port", str(worker.port), env={"REDIS_KEY_PREFIX": settings.REDIS_KEY_PREFIX}
+    )
+
+    assert done.returncode == 0, done.stderr
+    summary = re.search(r"2 devices, (\d+) uplinks sent, (\d+) acknowledged, 0 failed", done.stdout)
+    assert summary and int(summary[2]) >= 5, done.stdout
+    from devices.models import DeviceLog
+    from ingress.models import DeviceSession
+
+    sessions = DeviceSession.objects.filter(device__node_id__startswith="86100000")
+    assert sorted(sessions.values_list("lwm2m_version", "downlink_forms")) == [("1.1", "instance,opaque")] * 2
+    logs = DeviceLog.objects.filter(summary__contains="endpoint name 'urn:imei:86100000")
+    assert logs.count() == 2

@@ -95,3 +95,16 @@ def test_the_page_lists_the_devices_one_may_send_as(personas):
         '<option value="863703030000777">'
         not in client_for(personas.outsider).get("/ingress/simulator/").content.decode()
     )
+
+
+def test_the_simulator_acts_as_a_conformant_lwm2m_1_1_client(personas, worker):
+    page = client_for(personas.owner).post(
+        "/ingress/simulator/",
+        {"node_id": "863703030000777", "payload": report(reading=4712).hex(), "confirmable": "on", "wait": "0.5",
+         "client": "1.1"},
+    )  # fmt: skip
+
+    html = page.content.decode()
+    # The cloudRsp is written to the resource instance, as the specification has it for 1.1.
+    assert "/19/1/0/0: AAAA0000" in html
+    assert [row.data["currentReading"] for row in history()] == ["4712"]

@@ -50,6 +50,19 @@ class Command(BaseCommand):
         parser.add_argument("--non", action="store_true", help="non-confirmable uplinks")
         parser.add_argument("--huawei", action="store_true", help="the Huawei t/r + t/d channel instead of LwM2M")
         parser.add_argument(
+            "--client",
+            choices=["huawei", "1.0", "1.1"],
+            default="huawei",
+            help="LwM2M: a Huawei module (opaque writes to /19/1/0), or a client that follows the OMA "
+            "specification 1.0 (TLV writes) or 1.1 (writes to /19/1/0/0); docs/lwm2m.md",
+        )
+        parser.add_argument(
+            "--endpoint-form",
+            choices=["nodeId", "urn:imei"],
+            default="nodeId",
+            help="register as the nodeId itself or as urn:imei:<nodeId>, as standard stacks do",
+        )
+        parser.add_argument(
             "--coaps", action="store_true", help="CoAPS (DTLS-PSK with each device's psk) on COAPS_PORT"
         )
         parser.add_argument(
@@ -116,6 +129,10 @@ class Command(BaseCommand):
                 confirmable=not options["non"],
                 psks=psks,
                 progress=progress,
+                client=options["client"],
+                endpoint_name=(lambda node_id: f"urn:imei:{node_id}")
+                if options["endpoint_form"] == "urn:imei"
+                else str,
             )
         )
         for error in result.errors[:10]:

@@ -1,0 +1,116 @@
+"""A strict LwM2M client of the tests' own, on aiocoap (a real CoAP stack, both ways), written to the OMA
+specification rather than to the platform: object 19's resource 0 is multiple-instance (TS 1.1 appendix
+E.19), so
+
+- a plain opaque write of /19/1/0 is refused with 4.00, as conformant stacks refuse it;
+- 1.0 takes a TLV write carrying the resource's instances; 1.1 also takes a write of the resource
+  instance /19/1/0/0 (1.1 addresses resource instances in URIs, 1.0 does not: 4.04 there);
+- /19/0/0 is observable (aiocoap's own observation handling) and answers with its current value;
+- an Execute of a resource that is not executable is 4.05.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiocoap
+from aiocoap import Message, resource
+from aiocoap.numbers import codes
+
+from ingress.formats import MULTIPLE_RESOURCE, OPAQUE, RESOURCE_INSTANCE, TLV, FormatError, parse_tlv
+
+
+class Uplink(resource.ObservableResource):
+    """/19/0/0: the value is the device's data; a new value notifies the platform."""
+
+    def __init__(self, value: bytes) -> None:
+        super().__init__()
+        self.value = value
+
+    def set(self, value: bytes) -> None:
+        self.value = value
+        self.updated_state()
+
+    async def render_get(self, request: Message) -> Message:
+        return Message(payload=self.value, content_format=OPAQUE)
+
+
+class Downlink(resource.Resource):
+    """/19/1/0 (the resource) or /19/1/0/0 (its instance 0, `instance=True`)."""
+
+    def __init__(self, client: StrictClient, *, instance: bool) -> None:
+        super().__init__()
+        self.client, self.instance = client, instance
+
+    async def render_put(self, request: Message) -> Message:
+        content_format = request.opt.content_format
+        if self.instance:
+            if self.client.version == "1.0":
+                return Message(code=codes.NOT_FOUND, payload=b"1.0 has no resource instance URIs")
+            if content_format not in (None, OPAQUE):
+                return Message(code=codes.UNSUPPORTED_CONTENT_FORMAT)
+            return self.client.took(request.payload)
+        if content_format != TLV:
+            return Message(
+                code=codes.BAD_REQUEST, payload=b"multiple resource, but the payload attempted to treat it as single"
+            )
+        try:
+            (kind, identifier, instances), *rest = parse_tlv(request.payload)
+        except (FormatError, ValueError):
+            return Message(code=codes.BAD_REQUEST, payload=b"not TLV")
+        if rest or kind != MULTIPLE_RESOURCE or identifier != 0:
+            return Message(code=codes.BAD_REQUEST, payload=b"not resource 0")
+        if not all(entry_kind == RESOURCE_INSTANCE for entry_kind, _, _ in instances):
+            return Message(code=codes.BAD_REQUEST, payload=b"not resource instances")
+        return self.client.took(b"".join(value for _, _, value in instances))
+
+    async def render_post(self, request: Message) -> Message:
+        return Message(code=codes.METHOD_NOT_ALLOWED, payload=b"not executable")
+
+
+class StrictClient:
+    """Register with `start()`, change /19/0/0 with `report()`, leave with `deregister()`; `written`
+    holds every downlink value it took."""
+
+    def __init__(self, endpoint: str, server: tuple[str, int], *, version: str = "1.1", value: bytes = b"") -> None:
+        self.endpoint, self.server, self.version = endpoint, server, version
+        self.uplink = Uplink(value)
+        self.written: list[bytes] = []
+        self.wrote = asyncio.Event()
+        self.on_write = None
+        self.location: tuple[str, ...] = ()
+
+    def took(self, value: bytes) -> Message:
+        self.written.append(value)
+        self.wrote.set()
+        if self.on_write is not None:
+            self.on_write(value)
+        return Message(code=codes.CHANGED)
+
+    async def start(self) -> StrictClient:
+        site = resource.Site()
+        site.add_resource(("19", "0", "0"), self.uplink)
+        site.add_resource(("19", "1", "0"), Downlink(self, instance=False))
+        site.add_resource(("19", "1", "0", "0"), Downlink(self, instance=True))
+        self.context = await aiocoap.Context.create_server_context(site, bind=("127.0.0.1", 0))
+        links = b'</>;rt="oma.lwm2m",</1/0>,</3/0>,</19/0>,</19/1>'
+        request = Message(code=codes.POST, payload=links, content_format=40)
+        request.set_request_uri(
+            f"coap://{self.server[0]}:{self.server[1]}/rd?ep={self.endpoint}&lt=300&lwm2m={self.version}&b=U"
+        )
+        answer = await asyncio.wait_for(self.context.request(request).response, 20)
+        if answer.code != codes.CREATED:
+            raise AssertionError(f"registration answered {answer.code}: {answer.payload!r}")
+        self.location = tuple(answer.opt.location_path)
+        return self
+
+    def report(self, value: bytes) -> None:
+        self.uplink.set(value)
+
+    async def deregister(self) -> Message:
+        request = Message(code=codes.DELETE)
+        request.set_request_uri(f"coap://{self.server[0]}:{self.server[1]}/{'/'.join(self.location)}")
+        return await asyncio.wait_for(self.context.request(request).response, 20)
+
+    async def stop(self) -> None:
+        await self.context.shutdown()

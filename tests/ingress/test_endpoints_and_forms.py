@@ -1,0 +1,109 @@
+"""Endpoint names, object 19 downlink forms and the content formats of object 19 reads: plain functions."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import cbor2
+import pytest
+
+from ingress import endpoints, formats, object19
+from ingress.formats import FormatError, resource_bytes
+
+IMEI = "867724030023557"
+
+
+@pytest.mark.parametrize(
+    ("name", "node_id", "form"),
+    [
+        (IMEI, IMEI, "nodeId"),
+        (f"urn:imei:{IMEI}", IMEI, "urn:imei"),
+        (f"URN:IMEI:{IMEI}", IMEI, "urn:imei"),
+        (f"urn:imei-imsi:{IMEI}-460001234567890", IMEI, "urn:imei-imsi"),
+        (f"urn:imei-msisdn:{IMEI}-8613800000000", IMEI, "urn:imei-msisdn"),
+        (f"urn:dev:ops:001122-Meter-{IMEI}", IMEI, "urn:dev:ops"),
+        (f"urn:dev:ops:001122-{IMEI}", IMEI, "urn:dev:ops"),
+        ("urn:imei:", "urn:imei:", "nodeId"),  # nothing after the prefix: the name as it is
+        ("urn:imei-imsi:123", "urn:imei-imsi:123", "nodeId"),  # no IMSI part
+        ("urn:uuid:0a1b", "urn:uuid:0a1b", "nodeId"),
+    ],
+)
+def test_each_endpoint_name_form_names_a_node_id(name, node_id, form):
+    endpoint = endpoints.parse(name)
+
+    assert (endpoint.node_id, endpoint.form) == (node_id, form)
+    assert endpoint.candidates[0] == name  # a device registered with the whole name is found first
+
+
+@pytest.mark.parametrize(
+    ("setting", "version", "learned", "forms"),
+    [
+        ("auto", "1.0", "", ["opaque", "tlv"]),  # Huawei modules: today's write first
+        ("auto", "", "", ["opaque", "tlv"]),
+        ("auto", "1.1", "", ["instance", "opaque"]),
+        ("auto", "1.2", "", ["instance", "opaque"]),
+        ("huawei", "1.1", "", ["opaque", "instance"]),
+        ("standard", "1.0", "", ["tlv", "opaque"]),
+        ("standard", "1.1", "", ["instance", "opaque"]),
+        ("auto", "1.0", "tlv", ["tlv", "opaque"]),
+        ("auto", "1.1", "opaque", ["opaque", "instance"]),
+        ("auto", "1.0", "bogus", ["opaque", "tlv"]),
+    ],
+)
+def test_the_forms_follow_the_setting_the_version_and_what_was_learned(setting, version, learned, forms):
+    assert object19.forms_for(setting, version, learned) == forms
+
+
+def test_each_form_is_its_request():
+    base = ("19", "1", "0")
+
+    assert object19.request_parts("opaque", base, b"\x01\x02") == (base, 42, b"\x01\x02")
+    assert object19.request_parts("instance", base, b"\x01\x02") == (("19", "1", "0", "0"), 42, b"\x01\x02")
+    path, content_format, body = object19.request_parts("tlv", base, b"\x01\x02")
+    assert (path, content_format) == (base, 11542)
+    # A multiple resource (id 0) holding resource instance 0 (LwM2M TS 1.0, 6.4.3).
+    assert formats.parse_tlv(body) == [(formats.MULTIPLE_RESOURCE, 0, [(formats.RESOURCE_INSTANCE, 0, b"\x01\x02")])]
+
+
+VALUE = b"\x01\x00\x00\x10\x92\x00\x15"
+B64 = base64.b64encode(VALUE).decode()
+
+
+@pytest.mark.parametrize(
+    ("content_format", "payload"),
+    [
+        (42, VALUE),
+        (1544, VALUE),
+        (11542, formats.encode_tlv_multiple(0, [VALUE])),
+        (1542, formats.encode_tlv_multiple(0, [VALUE[:3], VALUE[3:]])),
+        (110, json.dumps([{"bn": "/19/0/0/", "n": "0", "vd": base64.urlsafe_b64encode(VALUE).decode().rstrip("=")}])),
+        (112, cbor2.dumps([{-2: "/19/0/0/", 0: "0", 8: VALUE}])),
+        (11543, json.dumps({"bn": "/19/0/0/", "e": [{"n": "0", "sv": B64}]})),
+        (1543, json.dumps({"e": [{"n": "0", "sv": B64}]})),
+        (60, cbor2.dumps(VALUE)),
+        (11544, cbor2.dumps({19: {0: {0: {0: VALUE}}}})),
+        (11544, cbor2.dumps({19: {0: {0: {1: VALUE[3:], 0: VALUE[:3]}}}})),  # instances in path order
+    ],
+)
+def test_every_format_of_a_multiple_instance_resource_reads_as_its_bytes(content_format, payload):
+    raw = payload.encode() if isinstance(payload, str) else payload
+
+    assert resource_bytes(content_format, raw) == VALUE
+
+
+@pytest.mark.parametrize(
+    ("content_format", "payload", "message"),
+    [
+        (60, b"\xff\xff", "not CBOR"),
+        (60, cbor2.dumps("text"), "not a byte string"),
+        (11544, cbor2.dumps([1, 2]), "not a map"),
+        (11544, cbor2.dumps({19: {0: {0: {0: "text"}}}}), "not a byte string"),
+        (11544, cbor2.dumps({"19": {0: b"x"}}), "not a path component"),
+        (11544, cbor2.dumps({}), "no resource value"),
+        (9999, b"x", "not supported"),
+    ],
+)
+def test_a_payload_that_is_not_what_its_format_says_is_refused_with_the_reason(content_format, payload, message):
+    with pytest.raises(FormatError, match=message):
+        resource_bytes(content_format, payload)

@@ -1,0 +1,417 @@
+"""Clients that follow the OMA LwM2M specification, through the real `run_ingress` process (docs/lwm2m.md).
+
+The simulated device acts as a conformant 1.0 or 1.1 client (`client="1.0"|"1.1"`): object 19's
+resource 0 is multiple-instance, so a plain opaque write to /19/1/0 is refused with 4.00 as Zephyr,
+Anjay and Wakaama refuse it; 1.0 takes a TLV write of the resource, 1.1 a write of /19/1/0/0. Commands
+go through the northbound API and the real codec engine, the answers come back by mid.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import struct
+import subprocess
+import time
+
+import pytest
+from django.db import connections
+from django.test import Client
+
+from applications.redis import get_redis
+from commands import actions as command_actions
+from commands.models import Command, CommandEvent
+from devices.downlink import asleep, held_key, queue_downlink
+from devices.models import DataHistory, Device, DeviceLog, Status
+from ingress.models import DeviceSession, LearnedDownlink
+from ingress.simulator import SimulatedDevice
+from portal.env import BASE_DIR
+from tests.applications.fixtures import create_app
+from tests.devices.fixtures import register
+from tests.ingress.fixtures import free_udp_port
+from tests.ingress.strict_client import StrictClient
+from tests.products.codecs.fixtures import deploy, meter
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+IMEI = "867724030023557"
+PEERS = BASE_DIR / "tests" / "peers"
+PSK_HEX = "73656372657450534b"
+SET_PERIOD = {"serviceId": "Meter", "method": "SET_PERIOD", "paras": {"period": 60}}
+ENDPOINT_NAMES = {
+    "nodeId": IMEI,
+    "urn:imei": f"urn:imei:{IMEI}",
+    "urn:imei-imsi": f"urn:imei-imsi:{IMEI}-460001234567890",
+    "urn:dev:ops": f"urn:dev:ops:001122-Meter-{IMEI}",
+}
+
+
+@pytest.fixture(autouse=True)
+def _fast(settings, monkeypatch):
+    settings.PUSH_ALLOW_PRIVATE = True
+    settings.CODEC_VERSION_CACHE_SECONDS = 0
+    monkeypatch.setattr("subscriptions.actions.wake", lambda target_id: None)
+
+
+@pytest.fixture
+def start(ingress, settings):
+    """The real run_ingress (one worker) with the real codec engine: (CoAP port, CoAPS port)."""
+    # Commands reach the worker over the channel layer: this process must use the prefix that the
+    # ingress process derives from this test's REDIS_KEY_PREFIX.
+    layers = {"default": {**settings.CHANNEL_LAYERS["default"]}}
+    layers["default"]["CONFIG"] = {**layers["default"]["CONFIG"], "prefix": f"{settings.REDIS_KEY_PREFIX}asgi"}
+    settings.CHANNEL_LAYERS = layers
+
+    def start_ingress(**overrides: str) -> tuple[int, int]:
+        coaps_port = free_udp_port()
+        _, port = ingress(
+            workers=1,
+            INGRESS_CODEC_MODULE="products.codecs",
+            CODEC_VERSION_CACHE_SECONDS="0",
+            COAPS_PORT=str(coaps_port),
+            **overrides,
+        )
+        return port, coaps_port
+
+    return start_ingress
+
+
+@pytest.fixture
+def meter_device():
+    """A WaterMeter device of the Acme product (real codec deployed), secure or not."""
+    credentials = create_app()
+    product = meter(credentials)
+    deploy(product)
+
+    def make(*, secure: bool = False, power_mode: str = "DRX", downlink: str = "") -> tuple:
+        options = {"psk": PSK_HEX, "is_secure": True} if secure else {}
+        info = {"manufacturerId": "Acme", "deviceType": "WaterMeter", "model": "m1", "protocolType": "LWM2M"}
+        device = register(credentials, IMEI, info=info, **options)
+        command_actions.do_set_delivery_policy(product=product, power_mode=power_mode, lwm2m_downlink=downlink)
+        return credentials, device, product
+
+    return make
+
+
+def _report(reading: int) -> bytes:
+    return b"\x01" + struct.pack(">Ih", reading, 21)
+
+
+def _threaded(function, *args):
+    try:
+        return function(*args)
+    finally:
+        connections.close_all()
+
+
+def _create(credentials, device: Device) -> str:
+    response = Client(headers=credentials.headers()).post(
+        "/iocm/app/cmd/v1.4.0/deviceCommands",
+        json.dumps({"deviceId": device.device_id, "command": SET_PERIOD}),
+        content_type="application/json",
+    )
+    assert response.status_code == 201, response.content
+    return response.json()["commandId"]
+
+
+def _query(credentials, command_id: str) -> dict:
+    response = Client(headers=credentials.headers()).get("/iocm/app/cmd/v1.4.0/deviceCommands?pageSize=100")
+    assert response.status_code == 200, response.content
+    return next(item for item in response.json()["data"] if item["commandId"] == command_id)
+
+
+def _wait(condition, seconds: float = 15.0):
+    deadline = time.monotonic() + seconds
+    while True:
+        value = condition()
+        if value:
+            return value
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.05)
+
+
+def _status(command_id: str, wanted: str) -> bool:
+    return Command.objects.filter(command_id=command_id, status=wanted).exists()
+
+
+async def _register(device: SimulatedDevice) -> SimulatedDevice:
+    await device.open()
+    await device.register()
+    await device.wait_observed()
+    return device
+
+
+def _readings(device: Device) -> list[str]:
+    return [str(row.data.get("reading")) for row in DataHistory.objects.filter(device_id=device.pk).order_by("id")]
+
+
+@pytest.mark.parametrize("secure", [False, True], ids=["CoAP", "CoAPS"])
+@pytest.mark.parametrize("form", sorted(ENDPOINT_NAMES))
+def test_each_endpoint_name_form_registers_the_device_and_its_first_observe_value_is_stored(
+    start, meter_device, form, secure
+):
+    _credentials, device, _ = meter_device(secure=secure)
+    port, coaps_port = start()
+    name = ENDPOINT_NAMES[form]
+
+    async def scenario():
+        simulated = SimulatedDevice(
+            name,
+            ("127.0.0.1", coaps_port if secure else port),
+            client="1.1",
+            current_value=_report(4242),
+            psk=(name, bytes.fromhex(PSK_HEX)) if secure else None,
+        )
+        await _register(simulated)
+        await asyncio.to_thread(_threaded, _wait, lambda: _readings(device) == ["4242"])
+        await simulated.deregister()
+        simulated.close()
+
+    asyncio.run(scenario())
+
+    registered = DeviceLog.objects.filter(device=device, summary__contains="registration over").first()
+    assert ("CoAPS" if secure else "CoAP") in registered.summary
+    if form == "nodeId":
+        assert "endpoint name" not in registered.summary
+    else:
+        assert f"endpoint name {name!r} ({form} form)" in registered.summary
+    device.refresh_from_db()
+    assert device.status == Status.OFFLINE  # de-registered: OFFLINE at once
+    assert DeviceLog.objects.filter(device=device, summary__endswith="-> OFFLINE: LwM2M de-registration").exists()
+    assert not DeviceSession.objects.filter(device=device).exists()
+
+
+@pytest.mark.parametrize(
+    ("client", "path", "form"), [("1.0", "/19/1/0", "tlv"), ("1.1", "/19/1/0/0", "instance")], ids=["1.0", "1.1"]
+)
+def test_a_command_reaches_a_conformant_client_in_its_form_and_its_answer_completes_it(
+    start, meter_device, client, path, form
+):
+    credentials, device, _ = meter_device()
+    port, _ = start()
+
+    async def scenario():
+        simulated = await _register(SimulatedDevice(f"urn:imei:{IMEI}", ("127.0.0.1", port), client=client))
+        await simulated.notify(_report(100))  # ONLINE
+        command_id = await asyncio.to_thread(_threaded, _create, credentials, device)
+        (downlink,) = [d for d in await _command_downlinks(simulated, 1)]
+        await asyncio.to_thread(_threaded, _wait, lambda: _status(command_id, "DELIVERED"))
+        mid = struct.unpack(">H", downlink.payload[1:3])[0]
+        await simulated.notify(b"\x03" + struct.pack(">HBb", mid, 0, 7))
+        await asyncio.to_thread(_threaded, _wait, lambda: _status(command_id, "SUCCESSFUL"))
+        # Once learned, the next command goes in the form that worked, at once.
+        second = await asyncio.to_thread(_threaded, _create, credentials, device)
+        await _command_downlinks(simulated, 2)
+        simulated.close()
+        return command_id, downlink, second
+
+    _command_id, downlink, second = asyncio.run(scenario())
+
+    assert downlink.path == path and downlink.payload[0] == 0x02
+    assert struct.unpack(">I", downlink.payload[3:7])[0] == 60
+    if client == "1.0":
+        # Opaque first (the Huawei modules' form), refused with 4.00, then TLV: learned.
+        assert LearnedDownlink.objects.get(device=device).form == "tlv"
+        refused = DeviceLog.objects.get(device=device, summary__startswith="the device refused the opaque write")
+        assert "4.00 Bad Request" in refused.summary and "trying the tlv form" in refused.summary
+        assert DeviceSession.objects.get(device=device).downlink_forms == "tlv,opaque"
+    else:
+        assert not LearnedDownlink.objects.filter(device=device).exists()  # 1.1: the instance form first
+    assert form in DeviceSession.objects.get(device=device).downlink_forms.split(",")[0]
+    assert Command.objects.get(command_id=second).status in ("SENT", "DELIVERED")
+
+
+async def _command_downlinks(simulated: SimulatedDevice, count: int) -> list:
+    """The commands (payload messageId 0x02) the device took, not the report ACKs (AA AA ...)."""
+    deadline = time.monotonic() + 15
+    while True:
+        commands = [d for d in simulated.received if d.payload[:1] == b"\x02"]
+        if len(commands) >= count:
+            return commands
+        assert time.monotonic() < deadline, f"{len(commands)} commands arrived, {count} expected"
+        await asyncio.sleep(0.05)
+
+
+def test_a_refused_downlink_fails_the_command_with_the_devices_answer_in_result_detail(start, meter_device):
+    # given: the delivery policy says Execute, which a conformant client refuses; Execute has no fallback
+    credentials, device, _ = meter_device(downlink="execute")
+    port, _ = start()
+
+    async def scenario():
+        simulated = await _register(SimulatedDevice(IMEI, ("127.0.0.1", port), client="1.1"))
+        await simulated.notify(_report(100))
+        command_id = await asyncio.to_thread(_threaded, _create, credentials, device)
+        await asyncio.to_thread(_threaded, _wait, lambda: _status(command_id, "FAILED"))
+        simulated.close()
+        return command_id
+
+    command_id = asyncio.run(scenario())
+
+    answer = "the device answered 4.05 Method Not Allowed: resource 0 of object 19 is not executable"
+    body = _query(credentials, command_id)
+    assert body["status"] == "FAILED"
+    assert body["result"] == {"resultCode": "FAILED", "resultDetail": answer}
+    event = CommandEvent.objects.filter(command__command_id=command_id, status="FAILED").get()
+    assert event.evidence["code"] == "4.05" and event.evidence["detail"] == answer
+    assert not LearnedDownlink.objects.filter(device=device).exists()
+
+
+@pytest.mark.parametrize("client", ["1.0", "1.1"])
+def test_queue_mode_holds_commands_until_the_next_update_then_sends_them_in_its_wake_window(
+    start, meter_device, client
+):
+    credentials, device, _ = meter_device()
+    # A wake window of 1 s: the device is asleep 1 s after each registration, Update or uplink.
+    port, _ = start(INGRESS_QUEUE_AWAKE_SECONDS="1")
+
+    async def scenario():
+        simulated = await _register(
+            SimulatedDevice(f"urn:imei:{IMEI}", ("127.0.0.1", port), client=client, binding="UQ")
+        )
+        await asyncio.to_thread(_threaded, _wait, lambda: asleep(Device.objects.get(pk=device.pk)))
+        command_id = await asyncio.to_thread(_threaded, _create, credentials, device)
+        await asyncio.sleep(0.5)
+        waiting = await asyncio.to_thread(_threaded, lambda: Command.objects.get(command_id=command_id).status)
+        nothing = [d for d in simulated.received if d.payload[:1] == b"\x02"]
+        await simulated.update()  # it wakes
+        commands = await _command_downlinks(simulated, 1)
+        await asyncio.to_thread(_threaded, _wait, lambda: _status(command_id, "DELIVERED"))
+        simulated.close()
+        return waiting, nothing, commands
+
+    waiting, nothing, commands = asyncio.run(scenario())
+
+    assert waiting == "PENDING" and nothing == []
+    assert len(commands) == 1
+    assert "Q" in DeviceSession.objects.get(device=device).binding
+
+
+def test_an_observe_refused_with_4_04_is_retried_when_an_update_lists_the_instance(start, meter_device):
+    _credentials, device, _ = meter_device()
+    port, _ = start()
+
+    async def scenario():
+        simulated = SimulatedDevice(IMEI, ("127.0.0.1", port), client="1.1", refuse_observe=True)
+        await simulated.open()
+        await simulated.register(objects='</>;rt="oma.lwm2m",</1/0>,</3/0>,</19>')
+        await asyncio.wait_for(simulated.observe_requested.wait(), 10)
+        await asyncio.to_thread(
+            _threaded,
+            _wait,
+            lambda: DeviceLog.objects.filter(device=device, summary__contains="refused to be observed").exists(),
+        )
+        simulated.refuse_observe, simulated.current_value = False, _report(77)
+        await simulated.update(objects='</>;rt="oma.lwm2m",</1/0>,</3/0>,</19/0>,</19/1>')
+        await simulated.wait_observed()
+        await asyncio.to_thread(_threaded, _wait, lambda: _readings(device) == ["77"])
+        simulated.close()
+
+    asyncio.run(scenario())
+    assert DeviceSession.objects.get(device=device).observed
+
+
+def test_lwm2m_node_lib_as_urn_imei_first_value_a_command_and_deregistration(start, meter_device):
+    """lwm2m-node-lib (npm, tests/peers) registers as urn:imei:<IMEI> with LwM2M 1.0: today's opaque write."""
+    assert (PEERS / "node_modules" / "lwm2m-node-lib").exists(), "run: npm ci --prefix tests/peers"
+    credentials, device, _ = meter_device()
+    port, _ = start()
+    client = subprocess.Popen(
+        ["node", str(PEERS / "lwm2m_client.js"), "127.0.0.1", str(port), f"urn:imei:{IMEI}", _report(31).hex()],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "LWM2M_WRITES": "1"},
+    )
+
+    def event(name: str) -> dict:
+        while True:  # the library logs too, and the platform's report ACKs are written: skip them
+            line = client.stdout.readline()
+            assert line, "the client exited"
+            if line.startswith('{"event"'):
+                found = json.loads(line)
+                # (it decodes written payloads as UTF-8: the report ACK AA AA 00 00 arrives as FD FD 00 00)
+                if found["event"] == name and not found.get("hex", "").startswith(("aaaa", "fdfd")):
+                    return found
+
+    def send(line: str) -> None:
+        client.stdin.write(line + "\n")
+        client.stdin.flush()
+
+    try:
+        event("registered")
+        _wait(lambda: _readings(device) == ["31"])  # the observe's answer: its value before any notification
+        command_id = _create(credentials, device)
+        written = event("written")
+        _wait(lambda: _status(command_id, "DELIVERED"))
+        send("deregister")
+        event("deregistered")
+        _wait(lambda: Device.objects.get(pk=device.pk).status == Status.OFFLINE)
+    finally:
+        send("quit")
+        client.wait(timeout=10)
+
+    assert written["path"] == "/19/1/0" and written["hex"].startswith("02")
+    registered = DeviceLog.objects.filter(device=device, summary__contains="registration over").get()
+    assert "endpoint name 'urn:imei:867724030023557' (urn:imei form)" in registered.summary
+    assert DeviceSession.objects.filter(device=device).count() == 0
+
+
+@pytest.mark.parametrize("version", ["1.0", "1.1"])
+def test_the_strict_client_on_aiocoap_is_commanded_answers_and_leaves(start, meter_device, version):
+    credentials, device, _ = meter_device()
+    port, _ = start()
+
+    async def scenario():
+        client = StrictClient(f"urn:imei-imsi:{IMEI}-460001234567890", ("127.0.0.1", port), version=version)
+        client.uplink.value = _report(55)
+        # It answers each command (its mid) with errcode 0, on /19/0/0, as a device would.
+        client.on_write = lambda value: value[:1] == b"\x02" and client.report(b"\x03" + value[1:3] + b"\x00\x07")
+        await client.start()
+        await asyncio.to_thread(_threaded, _wait, lambda: _readings(device) == ["55"])
+        command_id = await asyncio.to_thread(_threaded, _create, credentials, device)
+        await asyncio.to_thread(_threaded, _wait, lambda: _status(command_id, "SUCCESSFUL"))
+        left = await client.deregister()
+        await client.stop()
+        return command_id, client.written, left
+
+    command_id, written, left = asyncio.run(scenario())
+
+    assert str(left.code.dotted) == "2.02"
+    assert [value[:1] for value in written if value[:1] == b"\x02"] == [b"\x02"]
+    forms = DeviceSession.objects.filter(device=device).values_list("downlink_forms", flat=True)
+    assert list(forms) == []  # de-registered
+    assert Device.objects.get(pk=device.pk).status == Status.OFFLINE
+    events = list(CommandEvent.objects.filter(command__command_id=command_id).values_list("status", flat=True))
+    # The answer may overtake the write's ACK (it is sent from the write's handler): DELIVERED is then skipped.
+    assert events[:2] == ["PENDING", "SENT"] and events[-1] == "SUCCESSFUL"
+    if version == "1.0":
+        assert LearnedDownlink.objects.get(device=device).form == "tlv"  # after its 4.00 to the opaque write
+    else:
+        assert not LearnedDownlink.objects.filter(device=device).exists()
+
+
+def test_any_downlink_to_a_sleeping_queue_mode_device_is_held_until_it_wakes(start, meter_device):
+    _, device, _ = meter_device()
+    port, _ = start(INGRESS_QUEUE_AWAKE_SECONDS="1")
+
+    async def scenario():
+        simulated = await _register(SimulatedDevice(IMEI, ("127.0.0.1", port), client="1.1", binding="UQ"))
+        # Its wake window (1 s after registering) closes.
+        await asyncio.to_thread(_threaded, _wait, lambda: asleep(Device.objects.get(pk=device.pk)))
+        queued = await asyncio.to_thread(
+            _threaded,
+            lambda: queue_downlink(Device.objects.get(pk=device.pk), b"\x05held", request_id="not-a-command"),
+        )
+        await asyncio.sleep(0.5)
+        before = list(simulated.received)
+        held = await asyncio.to_thread(_threaded, lambda: get_redis().llen(held_key(device.pk)))
+        await simulated.update()
+        received = await simulated.wait_downlink(1)
+        simulated.close()
+        return queued, before, held, received
+
+    queued, before, held, received = asyncio.run(scenario())
+
+    assert queued and before == [] and held == 1
+    assert [(item.path, item.payload) for item in received] == [("/19/1/0/0", b"\x05held")]
