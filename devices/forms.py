@@ -22,8 +22,17 @@ class RegisterForm(forms.Form):
     psk = forms.CharField(
         label=_("PSK"), max_length=32, required=False, help_text=_("8 to 32 hex digits; empty: generated.")
     )
+    # Empty or 0: the device waits for its first connection as long as it takes. The northbound API keeps
+    # the original's 180 s default (F-4.2); an operator registering by hand never meant a deadline.
     timeout = forms.IntegerField(
-        label=_("Bind timeout (seconds)"), min_value=0, initial=180, help_text=_("0: never expires (F-4.2).")
+        label=_("Bind timeout (seconds)"),
+        min_value=0,
+        max_value=2147483647,
+        required=False,
+        help_text=_(
+            "Empty or 0: the device never expires. With a number, the device is deleted if it has not "
+            "connected within that many seconds."
+        ),
     )
     is_secure = forms.BooleanField(label=_("Secure (DTLS only)"), required=False)
 
@@ -85,7 +94,9 @@ class BulkUploadForm(forms.Form):
         label=_("Devices file"),
         help_text=_(
             "CSV or XLSX, one device per row under a header row: nodeId, and product (the product id) or "
-            "manufacturerId, deviceType and model; optional verifyCode, name, psk and timeout."
+            "manufacturerId, deviceType and model; optional verifyCode, name, psk and timeout. A row without "
+            "a timeout never expires; a row with one is deleted if its device has not connected in that many "
+            "seconds."
         ),
     )
     mode = forms.ChoiceField(

@@ -151,7 +151,7 @@ def device_register(request: HttpRequest) -> HttpResponse:
                             manufacturerName=product.manufacturer_name, protocolType=product.protocol_type)  # fmt: skip
             try:
                 registered = actions.do_register_device(
-                    data["application"], node_id=data["node_id"], psk=data["psk"] or None, timeout=data["timeout"],
+                    data["application"], node_id=data["node_id"], psk=data["psk"] or None, timeout=data["timeout"] or 0,
                     is_secure=data["is_secure"], info=info,
                 )  # fmt: skip
             except NorthboundError as error:
