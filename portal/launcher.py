@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 
-from portal.env import BASE_DIR, data_dir, env_bool, env_int, env_str
+from portal.env import BASE_DIR, data_dir, env_bool, env_int, env_list, env_str
 from portal.ports import check_free, free_port
 
 PYTHON = sys.executable
@@ -92,6 +92,13 @@ def _manage(env: dict[str, str], *args: str) -> None:
     subprocess.run([PYTHON, "manage.py", *args], cwd=BASE_DIR, env=env, check=True)
 
 
+def allowed_hosts_warning() -> str | None:
+    """The line `make run` prints while ALLOWED_HOSTS is the development default '*'."""
+    if "*" in env_list("ALLOWED_HOSTS", ["*"]):
+        return "warning: ALLOWED_HOSTS is '*', a development default: set it to this server's names in production"
+    return None
+
+
 def run() -> int:
     host = env_str("BIND_ADDRESS", "0.0.0.0")
     http_port, https_port = env_int("HTTP_PORT", 8000), env_int("HTTPS_PORT", 8743)
@@ -111,6 +118,9 @@ def run() -> int:
         print(problem, file=sys.stderr)
         return 2
 
+    warning = allowed_hosts_warning()
+    if warning:
+        say(warning)
     with ExitStack() as stack:
         env = services(stack, redis_port=redis_port)
         env["PYTHONUNBUFFERED"] = "1"

@@ -38,6 +38,9 @@
       const event = JSON.parse(message.data);
       show(event);
       document.dispatchEvent(new CustomEvent("live-event", { detail: event }));
+      // Also by kind ("bulk.progress" -> "live-bulk-progress"), so hx-trigger needs no filter expression:
+      // htmx evaluates those with eval, which the Content-Security-Policy forbids.
+      document.dispatchEvent(new CustomEvent("live-" + event.kind.replace(/[^a-z0-9]+/gi, "-"), { detail: event }));
     };
   }
   connect();
