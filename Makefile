@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint messages bench clean
+.PHONY: run test lint messages bench clean manage
 
 $(STAMP): requirements.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,6 +14,11 @@ $(STAMP): requirements.txt
 
 run: $(STAMP)
 	$(BIN)/python -m portal.launcher run
+
+# manage.py beside a running `make run` (another terminal), on its database and Redis:
+# make manage ARGS="create_app --name X --json"
+manage: $(STAMP)
+	@$(BIN)/python -m portal.launcher manage -- $(ARGS)
 
 # Extra pytest arguments: make test ARGS="-k login"
 test: $(STAMP)

