@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from applications.forms import preselect_only_application
 from applications.models import Application
 from devices.models import DeviceGroup
 from firmware.models import FileType, Package
@@ -27,6 +28,7 @@ class PackageForm(forms.Form):
     def __init__(self, *args, applications=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["application"].queryset = applications if applications is not None else Application.objects.none()
+        preselect_only_application(self.fields["application"])
 
 
 class OperationForm(forms.Form):
