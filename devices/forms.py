@@ -105,7 +105,11 @@ class EditForm(forms.Form):
 
 class FilterForm(forms.Form):
     q = forms.CharField(required=False, max_length=256)
-    status = forms.ChoiceField(required=False, choices=[("", _("all statuses")), *Status.choices])
+    status = forms.ChoiceField(
+        required=False,
+        choices=[("", _("all statuses")), *Status.choices],
+        widget=forms.Select(attrs={"aria-label": _("Status")}),
+    )
     application = forms.CharField(required=False)
     product = forms.CharField(required=False)
     group = forms.CharField(required=False)

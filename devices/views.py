@@ -75,7 +75,10 @@ def device_list(request: HttpRequest) -> HttpResponse:
         if data["application"]:
             devices = devices.filter(application__app_id=data["application"])
         if data["product"]:
-            devices = devices.filter(product__product_id=data["product"])
+            try:
+                devices = devices.filter(product__product_id=uuid.UUID(data["product"]))
+            except ValueError:  # a mistyped link: no product has that id, and no 500 either
+                devices = devices.none()
         if data["group"]:
             devices = devices.filter(groups__dev_group_id=data["group"])
     after = request.GET.get("after", "")
@@ -97,6 +100,10 @@ def device_list(request: HttpRequest) -> HttpResponse:
         "query": query.urlencode(),
         "paged": bool(after),
     }
+    if not request.htmx:  # the filters' choices, for the full page only
+        visible = [application.pk for application in applications]
+        context["products"] = Product.objects.filter(application_id__in=visible).order_by("device_type", "model")[:500]
+        context["groups"] = DeviceGroup.objects.filter(application_id__in=visible).order_by("name")[:500]
     template = "devices/partials/table.html" if request.htmx else "devices/list.html"
     return render(request, template, context)
 
