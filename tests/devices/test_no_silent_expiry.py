@@ -143,7 +143,7 @@ def test_a_device_that_can_expire_shows_its_deadline_in_the_list_and_on_its_page
         client.post("/devices/register/", {"application": personas.app.app_id, "node_id": imei(8), "timeout": "600"})
     device = Device.objects.get(node_id=imei(8))
     assert device.bind_deadline == T0 + dt.timedelta(seconds=600)
-    deadline = "2026-12-07T12:10:00+00:00"
+    deadline = '<time datetime="2026-12-07T12:10:00+00:00" data-local>2026-12-07T12:10:00+00:00</time>'
     assert f"expires {deadline}" in client.get("/devices/").content.decode()
     assert f"expires {deadline}" in client.get(f"/devices/{device.device_id}/").content.decode()
     # once bound, no deadline is shown

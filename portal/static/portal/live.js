@@ -7,7 +7,7 @@
   if (!lists.length && !document.querySelector("[data-live]")) return;
   lists.forEach((list) => { list.dataset.count = "0"; list.innerHTML = `<li class="muted">${list.dataset.empty}</li>`; });
   let delay = 1000;
-  const plain = (iso) => iso.replace("T", " ").replace("+00:00", "");
+  const plain = (iso) => (window.localTime ? window.localTime(iso) : iso);  // time.js: the browser's zone
   function setState(text, cls) { states.forEach((el) => { el.textContent = text; el.className = "live-state " + cls; }); }
   function show(event) {
     if (event.kind === "platform.heartbeat") {
