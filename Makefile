@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint messages bench clean lock audit
+.PHONY: run test lint messages bench clean lock audit manage
 
 # Installs exactly the lock (every package pinned, hashes checked): requirements/dev.txt is the runtime
 # lock plus the tools. A deployment installs requirements/runtime.txt alone.
@@ -30,6 +30,10 @@ run: $(STAMP)
 # The system tools the tests drive (command:Debian package): if some are missing, one line names the install.
 TEST_TOOLS := node:nodejs npm:npm chromium:chromium coap-client-notls:libcoap3-bin mosquitto_sub:mosquitto-clients
 PEERS := tests/peers/node_modules/.package-lock.json
+# manage.py beside a running `make run` (another terminal), on its database and Redis:
+# make manage ARGS="create_app --name X --json"
+manage: $(STAMP)
+	@$(BIN)/python -m portal.launcher manage -- $(ARGS)
 
 # Extra pytest arguments: make test ARGS="-k login"
 test: $(STAMP) test-tools $(PEERS)

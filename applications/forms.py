@@ -51,3 +51,12 @@ class MemberForm(forms.Form):
             raise forms.ValidationError(_("Operators see every application already."))
         self.user = user
         return username
+
+
+def preselect_only_application(field: forms.ModelChoiceField) -> None:
+    """An account that can choose one application has nothing to choose: it is selected, with no empty
+    choice before it. Call after the field's queryset is set (one query, of at most two rows)."""
+    applications = list(field.queryset[:2])
+    if len(applications) == 1:
+        field.initial = applications[0].app_id
+        field.empty_label = None

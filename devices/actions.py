@@ -15,7 +15,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Case, F, Func, JSONField, Value, When
+from django.db.models import Case, Count, F, Func, JSONField, Value, When
 from django.utils import timezone
 
 from applications import audit
@@ -24,7 +24,17 @@ from applications.formats import format_time
 from applications.models import Application
 from applications.redis import get_redis, key
 from devices import history, hooks, logs
-from devices.models import Device, DeviceGroup, LogKind, ProductSecret, Status, StatusDetail
+from devices.models import (
+    BulkRegistration,
+    BulkRegistrationRow,
+    BulkRowStatus,
+    Device,
+    DeviceGroup,
+    LogKind,
+    ProductSecret,
+    Status,
+    StatusDetail,
+)
 from devices.presenters import device_info
 from products.models import Product
 from subscriptions import actions as push
@@ -354,7 +364,20 @@ def expire_unbound(now: dt.datetime | None = None, batch: int = 1000) -> int:
                     [payloads.bind_device(device.device_id, "expired", device_info(device)) for device in devices],
                 )
             Device.objects.filter(pk__in=[device.pk for device in doomed]).delete()
+            _count_expired_in_bulk_jobs([device.device_id for device in doomed])
             expired += len(doomed)
+
+
+def _count_expired_in_bulk_jobs(device_ids: list[str]) -> None:
+    """Mark the bulk-file rows of expired devices and add them to their jobs' `expired_rows`, so a job
+    tells how many of its devices were deleted later instead of still reading "N registered"."""
+    rows = BulkRegistrationRow.objects.filter(device_id__in=device_ids, status=BulkRowStatus.REGISTERED)
+    per_job = dict(rows.values_list("job_id").annotate(count=Count("id")).order_by())
+    if not per_job:
+        return
+    rows.update(status=BulkRowStatus.EXPIRED)
+    for job_id, count in sorted(per_job.items()):
+        BulkRegistration.objects.filter(pk=job_id).update(expired_rows=F("expired_rows") + count)
 
 
 @dataclass(frozen=True)

@@ -477,7 +477,9 @@ def _check_row(number: int, cells: list[str], columns: list[str], products: _Pro
         else:
             row.add("BULK_TIMEOUT", "timeout")
     else:
-        row.timeout = settings.DEVICE_DEFAULT_BIND_TIMEOUT
+        # No timeout (None, kept on the row): the device never expires. A file is an operator's plan, not
+        # an API call inheriting the original's 180 s default; thousands of devices must not vanish silently.
+        row.timeout = None
     return row
 
 
@@ -491,7 +493,7 @@ def _difference(device: Mapping[str, Any], row: CheckedRow | PendingRow, psk: st
     for column, name, value in (("verifyCode", "verify_code", row.verify_code), ("name", "name", row.name)):
         if device[name] != value:
             return column, device[name]
-    if device["timeout"] != row.timeout:
+    if row.timeout is not None and device["timeout"] != row.timeout:  # an empty cell asks for nothing
         return "timeout", str(device["timeout"])
     if psk and secrets.decrypt(device["psk_encrypted"]) != psk:
         return "psk", "••••••••"
@@ -696,7 +698,7 @@ class PendingRow(NamedTuple):
     product_id: int | None
     psk_encrypted: str
     psk_generated: bool
-    timeout: int
+    timeout: int | None  # None: the file gave none, the device never expires
 
     @property
     def given_psk(self) -> str:
@@ -887,7 +889,7 @@ def _register_batch(application: Application, rows: list[PendingRow], job: BulkR
         devices.append(
             (pk, device_id, application.pk, row.node_id, row.verify_code, row.name, product.pk,
              product.manufacturer_id, product.manufacturer_name, product.device_type, product.model,
-             product.protocol_type, row.psk_encrypted, row.timeout, deadline, now, now, *default_values)
+             product.protocol_type, row.psk_encrypted, row.timeout or 0, deadline, now, now, *default_values)
         )  # fmt: skip
         logs.append(
             (pk, application.pk, now, LogKind.INFO,

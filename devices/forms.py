@@ -5,8 +5,11 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from applications.forms import preselect_only_application
 from applications.models import Application
-from devices.models import Status
+from devices.actions import PSK_PATTERN
+from devices.bulk import is_imei, luhn_digit
+from devices.models import Device, Status
 from products.models import Product
 
 
@@ -22,8 +25,17 @@ class RegisterForm(forms.Form):
     psk = forms.CharField(
         label=_("PSK"), max_length=32, required=False, help_text=_("8 to 32 hex digits; empty: generated.")
     )
+    # Empty or 0: the device waits for its first connection as long as it takes. The northbound API keeps
+    # the original's 180 s default (F-4.2); an operator registering by hand never meant a deadline.
     timeout = forms.IntegerField(
-        label=_("Bind timeout (seconds)"), min_value=0, initial=180, help_text=_("0: never expires (F-4.2).")
+        label=_("Bind timeout (seconds)"),
+        min_value=0,
+        max_value=2147483647,
+        required=False,
+        help_text=_(
+            "Empty or 0: the device never expires. With a number, the device is deleted if it has not "
+            "connected within that many seconds."
+        ),
     )
     is_secure = forms.BooleanField(label=_("Secure (DTLS only)"), required=False)
 
@@ -31,7 +43,44 @@ class RegisterForm(forms.Form):
         super().__init__(*args, **kwargs)
         applications = applications if applications is not None else Application.objects.none()
         self.fields["application"].queryset = applications
+        preselect_only_application(self.fields["application"])
         self.fields["product"].queryset = Product.objects.filter(application__in=applications).order_by("device_type")
+
+    def clean(self):
+        """Every rule of a registration at once, in plain words, so the form answers in one round: the
+        IMEI check digit (as bulk files are checked), a nodeId registered already, the psk, the product's
+        application, the quota. The registration re-checks under its locks (a race answers the same)."""
+        cleaned = super().clean()
+        application, node_id = cleaned.get("application"), (cleaned.get("node_id") or "").strip()
+        if node_id:
+            cleaned["node_id"] = node_id
+            if is_imei(node_id) and luhn_digit(node_id[:14]) != int(node_id[14]):
+                expected = luhn_digit(node_id[:14])
+                message = _("IMEI %(node_id)s fails its check digit: the last digit should be %(expected)s.")
+                self.add_error("node_id", message % {"node_id": node_id, "expected": expected})
+            elif Device.objects.filter(node_id=node_id).exists():
+                self.add_error("node_id", node_id_taken(node_id))
+        psk = cleaned.get("psk") or ""
+        if psk and not PSK_PATTERN.match(psk):
+            self.add_error("psk", _("The PSK must be 8 to 32 hexadecimal characters (0-9, a-f), or empty."))
+        product = cleaned.get("product")
+        if application is not None and product is not None and product.application_id != application.pk:
+            self.add_error("product", _("This product belongs to another application."))
+        if (
+            application is not None
+            and Device.objects.filter(application=application).count() >= application.device_quota
+        ):
+            self.add_error("application", quota_reached(application))
+        return cleaned
+
+
+def node_id_taken(node_id: str) -> str:
+    return _("nodeId %(node_id)s is registered already: one IMEI registers one device.") % {"node_id": node_id}
+
+
+def quota_reached(application: Application) -> str:
+    return _("%(name)s has reached its quota of %(quota)s devices: raise it in the application's settings.") % {
+        "name": application.name, "quota": application.device_quota}  # fmt: skip
 
 
 class EditForm(forms.Form):
@@ -56,7 +105,11 @@ class EditForm(forms.Form):
 
 class FilterForm(forms.Form):
     q = forms.CharField(required=False, max_length=256)
-    status = forms.ChoiceField(required=False, choices=[("", _("all statuses")), *Status.choices])
+    status = forms.ChoiceField(
+        required=False,
+        choices=[("", _("all statuses")), *Status.choices],
+        widget=forms.Select(attrs={"aria-label": _("Status")}),
+    )
     application = forms.CharField(required=False)
     product = forms.CharField(required=False)
     group = forms.CharField(required=False)
@@ -73,6 +126,7 @@ class GroupForm(forms.Form):
     def __init__(self, *args, applications=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["application"].queryset = applications if applications is not None else Application.objects.none()
+        preselect_only_application(self.fields["application"])
 
 
 class BulkUploadForm(forms.Form):
@@ -85,7 +139,9 @@ class BulkUploadForm(forms.Form):
         label=_("Devices file"),
         help_text=_(
             "CSV or XLSX, one device per row under a header row: nodeId, and product (the product id) or "
-            "manufacturerId, deviceType and model; optional verifyCode, name, psk and timeout."
+            "manufacturerId, deviceType and model; optional verifyCode, name, psk and timeout. A row without "
+            "a timeout never expires; a row with one is deleted if its device has not connected in that many "
+            "seconds."
         ),
     )
     mode = forms.ChoiceField(
@@ -101,3 +157,4 @@ class BulkUploadForm(forms.Form):
     def __init__(self, *args, applications=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["application"].queryset = applications if applications is not None else Application.objects.none()
+        preselect_only_application(self.fields["application"])

@@ -251,6 +251,7 @@ class BulkRowStatus(models.TextChoices):
     ALREADY_REGISTERED = "already_registered", _("already registered")
     FAILED = "failed", _("failed")
     NOT_REGISTERED = "not_registered", _("not registered")
+    EXPIRED = "expired", _("expired before binding")
 
 
 class BulkRegistration(models.Model):
@@ -277,6 +278,8 @@ class BulkRegistration(models.Model):
     registered_rows = models.PositiveIntegerField(default=0)
     already_registered_rows = models.PositiveIntegerField(default=0)
     failed_rows = models.PositiveIntegerField(default=0)
+    # Devices of this job deleted later by the bind-timeout sweep (devices.actions.expire_unbound).
+    expired_rows = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -338,7 +341,13 @@ class BulkRegistrationRow(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["job", "row_number"], name="bulk_row_unique")]
-        indexes = [models.Index(fields=["job", "status", "row_number"], name="bulk_row_status")]
+        indexes = [
+            models.Index(fields=["job", "status", "row_number"], name="bulk_row_status"),
+            # The bind-timeout sweep finds the rows of the devices it deletes; only registered rows can expire.
+            models.Index(
+                fields=["device_id"], name="bulk_row_registered_device", condition=models.Q(status="registered")
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"row {self.row_number}: {self.node_id} ({self.status})"

@@ -16,7 +16,15 @@ from django.views.decorators.http import require_POST
 from applications.errors import NorthboundError
 from applications.models import Application
 from devices import actions, bulk, gateways, replay
-from devices.forms import BulkUploadForm, EditForm, FilterForm, GroupForm, RegisterForm
+from devices.forms import (
+    BulkUploadForm,
+    EditForm,
+    FilterForm,
+    GroupForm,
+    RegisterForm,
+    node_id_taken,
+    quota_reached,
+)
 from devices.models import BulkRegistration, DataHistory, Device, DeviceGroup, DeviceLog, ProductSecret
 from products.models import Product
 
@@ -67,7 +75,10 @@ def device_list(request: HttpRequest) -> HttpResponse:
         if data["application"]:
             devices = devices.filter(application__app_id=data["application"])
         if data["product"]:
-            devices = devices.filter(product__product_id=data["product"])
+            try:
+                devices = devices.filter(product__product_id=uuid.UUID(data["product"]))
+            except ValueError:  # a mistyped link: no product has that id, and no 500 either
+                devices = devices.none()
         if data["group"]:
             devices = devices.filter(groups__dev_group_id=data["group"])
     after = request.GET.get("after", "")
@@ -89,6 +100,10 @@ def device_list(request: HttpRequest) -> HttpResponse:
         "query": query.urlencode(),
         "paged": bool(after),
     }
+    if not request.htmx:  # the filters' choices, for the full page only
+        visible = [application.pk for application in applications]
+        context["products"] = Product.objects.filter(application_id__in=visible).order_by("device_type", "model")[:500]
+        context["groups"] = DeviceGroup.objects.filter(application_id__in=visible).order_by("name")[:500]
     template = "devices/partials/table.html" if request.htmx else "devices/list.html"
     return render(request, template, context)
 
@@ -142,23 +157,24 @@ def device_register(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         product = data["product"]
-        if product is not None and product.application_id != data["application"].pk:
-            form.add_error("product", _("This product belongs to another application."))
-        else:
-            info = {"name": data["name"]}
-            if product is not None:
-                info.update(manufacturerId=product.manufacturer_id, deviceType=product.device_type, model=product.model,
-                            manufacturerName=product.manufacturer_name, protocolType=product.protocol_type)  # fmt: skip
-            try:
-                registered = actions.do_register_device(
-                    data["application"], node_id=data["node_id"], psk=data["psk"] or None, timeout=data["timeout"],
-                    is_secure=data["is_secure"], info=info,
-                )  # fmt: skip
-            except NorthboundError as error:
-                field = "psk" if "psk" in error.error_desc else "node_id"
-                form.add_error(field, f"{error.error_desc} ({error.error_code})")
+        info = {"name": data["name"]}
+        if product is not None:
+            info.update(manufacturerId=product.manufacturer_id, deviceType=product.device_type, model=product.model,
+                        manufacturerName=product.manufacturer_name, protocolType=product.protocol_type)  # fmt: skip
+        try:
+            registered = actions.do_register_device(
+                data["application"], node_id=data["node_id"], psk=data["psk"] or None, timeout=data["timeout"] or 0,
+                is_secure=data["is_secure"], info=info,
+            )  # fmt: skip
+        except NorthboundError as error:  # a race past the form's checks: the same plain words
+            if error.error_code == "100416":
+                form.add_error("node_id", node_id_taken(data["node_id"]))
+            elif error.error_code == "100412":
+                form.add_error("application", quota_reached(data["application"]))
             else:
-                return render(request, "devices/registered.html", {"device": registered.device, "psk": registered.psk})
+                form.add_error("psk" if "psk" in error.error_desc else "node_id", error.error_desc)
+        else:
+            return render(request, "devices/registered.html", {"device": registered.device, "psk": registered.psk})
     return render(request, "devices/register.html", {"form": form})
 
 

@@ -5,21 +5,35 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from applications.forms import preselect_only_application
 from applications.models import Application
 from devices.models import DeviceGroup
 from firmware.models import FileType, Package
+from products.models import Product
+
+
+class ProductChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, product: Product) -> str:
+        return f"{product.device_type} · {product.manufacturer_name} · {product.model}"
 
 
 class PackageForm(forms.Form):
     application = forms.ModelChoiceField(
         label=_("Application"), queryset=Application.objects.none(), to_field_name="app_id"
     )
+    product = ProductChoiceField(
+        label=_("Product"),
+        queryset=Product.objects.none(),
+        to_field_name="product_id",
+        required=False,
+        help_text=_("The package is for this product's devices; or leave it empty and type the three below."),
+    )
     file = forms.FileField(label=_("Package (zip, at most 35 MB)"))
     file_type = forms.ChoiceField(label=_("Kind"), choices=FileType.choices)
     version = forms.CharField(label=_("Version"), max_length=64)
-    device_type = forms.CharField(label=_("Device type"), max_length=64)
-    manufacturer_name = forms.CharField(label=_("Manufacturer name"), max_length=128)
-    model = forms.CharField(label=_("Model"), max_length=64)
+    device_type = forms.CharField(label=_("Device type"), max_length=64, required=False)
+    manufacturer_name = forms.CharField(label=_("Manufacturer name"), max_length=128, required=False)
+    model = forms.CharField(label=_("Model"), max_length=64, required=False)
     protocol_type = forms.CharField(label=_("Protocol"), max_length=16, initial="LWM2M")
     source_versions = forms.CharField(label=_("Source versions (space-separated)"), required=False, max_length=1024)
     description = forms.CharField(label=_("Description"), required=False, max_length=1024)
@@ -27,6 +41,25 @@ class PackageForm(forms.Form):
     def __init__(self, *args, applications=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["application"].queryset = applications if applications is not None else Application.objects.none()
+        preselect_only_application(self.fields["application"])
+        self.fields["product"].queryset = Product.objects.filter(application__in=self.fields["application"].queryset)
+
+    def clean(self):
+        """A picked product gives device type, manufacturer and model; without one, all three are needed."""
+        cleaned = super().clean()
+        product, application = cleaned.get("product"), cleaned.get("application")
+        if product is not None:
+            if application is not None and product.application_id != application.pk:
+                self.add_error("product", _("This product belongs to another application."))
+            cleaned.update(device_type=product.device_type, manufacturer_name=product.manufacturer_name,
+                           model=product.model)  # fmt: skip
+        else:
+            for name in ("device_type", "manufacturer_name", "model"):
+                if not cleaned.get(name) and name not in self.errors:
+                    self.add_error(
+                        name, _("Pick a product above, or give its device type, manufacturer name and model.")
+                    )
+        return cleaned
 
 
 class OperationForm(forms.Form):

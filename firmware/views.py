@@ -7,14 +7,15 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from applications.errors import NorthboundError
 from applications.models import Application
 from devices.models import Device
-from firmware import actions
+from firmware import actions, errors
 from firmware.forms import OperationForm, PackageForm
-from firmware.models import Operation, Package, SubOperation
+from firmware.models import Operation, OperationStatus, Package, SubOperation
 
 
 def _visible_apps(request: HttpRequest):
@@ -63,11 +64,17 @@ def operation_list(request: HttpRequest) -> HttpResponse:
             targets["deviceGroups"] = [data["group"].dev_group_id]
         node_ids = data["node_ids"].split()
         if node_ids:
-            targets["devices"] = list(
+            found = dict(
                 Device.objects.filter(application=package.application, node_id__in=node_ids).values_list(
-                    "device_id", flat=True
+                    "node_id", "device_id"
                 )
             )
+            targets["devices"] = list(found.values())
+            unknown = [node_id for node_id in dict.fromkeys(node_ids) if node_id not in found]
+            if unknown:  # said, not dropped: the task would silently upgrade fewer devices than listed
+                form.add_error("node_ids", unknown_targets(unknown, package.application))
+        if form.errors:
+            return _operation_list_page(request, form)
         body = {
             "fileId": package.file_id,
             "targets": targets,
@@ -89,6 +96,19 @@ def operation_list(request: HttpRequest) -> HttpResponse:
             form.add_error(None, f"{error.error_desc} ({error.error_code})")
         else:
             return redirect("firmware:operation", operation_id=operation.operation_id)
+    return _operation_list_page(request, form)
+
+
+def unknown_targets(node_ids: list[str], application: Application) -> str:
+    shown = ", ".join(node_ids[:20]) + (" …" if len(node_ids) > 20 else "")
+    return ngettext(
+        "No device with nodeId %(node_ids)s in %(application)s: correct or remove it.",
+        "No devices with nodeIds %(node_ids)s in %(application)s: correct or remove them.",
+        len(node_ids),
+    ) % {"node_ids": shown, "application": application.name}
+
+
+def _operation_list_page(request: HttpRequest, form: OperationForm) -> HttpResponse:
     operations = Operation.objects.filter(application__in=_visible_apps(request)).select_related(
         "package", "application"
     )
@@ -109,10 +129,18 @@ def operation_detail(request: HttpRequest, operation_id: str) -> HttpResponse:
         .prefetch_related("steps")
         .order_by("id")
     )
+    counts = actions.progress(operation)
+    shown = list(subs[:500])
+    for sub in shown:  # the fix beside the reason, in the words of firmware.errors
+        sub.advice = errors.SUB_ERRORS.get(sub.error_code, ("", ""))[1] if sub.error_code else ""
+    finished = operation.status in (OperationStatus.SUCCESS, OperationStatus.FAILED, OperationStatus.STOP)
+    total = counts["total"] or 1
     context = {
         "operation": operation,
-        "counts": actions.progress(operation),
-        "subs": subs[:500],
+        "counts": counts,
+        "finished": finished,
+        "bar": {name: counts[name] * 100 / total for name in ("success", "fail", "stop")},
+        "subs": shown,
         "can_edit": Application.objects.editable_by(request.user).filter(pk=operation.application_id).exists(),
     }
     template = "firmware/partials/operation_live.html" if request.htmx else "firmware/operation.html"

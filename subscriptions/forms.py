@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from applications.forms import preselect_only_application
 from applications.models import Application
 from subscriptions import notify_types as nt
 from subscriptions.payloads import SAMPLE_TYPES
@@ -18,6 +19,7 @@ class _AppChoiceForm(forms.Form):
     def __init__(self, *args, applications=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["application"].queryset = applications if applications is not None else Application.objects.none()
+        preselect_only_application(self.fields["application"])
 
 
 class SubscribeForm(_AppChoiceForm):

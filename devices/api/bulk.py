@@ -62,6 +62,9 @@ class BulkRegistrationSerializer(serializers.Serializer):
     processedRows = serializers.IntegerField()
     registeredRows = serializers.IntegerField()
     failedRows = serializers.IntegerField(help_text="Rows that failed when the job ran.")
+    expiredRows = serializers.IntegerField(
+        help_text="Registered devices deleted later: they did not connect within their row's timeout."
+    )
     percent = serializers.IntegerField()
     createdAt = serializers.CharField()
     startedAt = serializers.CharField(allow_null=True)
@@ -79,7 +82,8 @@ class BulkRegistrationPageSerializer(serializers.Serializer):
 
 class BulkRegistrationUploadSerializer(serializers.Serializer):
     file = serializers.FileField(help_text="CSV or XLSX; header row with nodeId and product or manufacturerId, "
-                                 "deviceType, model; optional verifyCode, name, psk, timeout.")  # fmt: skip
+                                 "deviceType, model; optional verifyCode, name, psk, timeout "
+                                 "(seconds to bind; empty or 0: never expires).")  # fmt: skip
     mode = serializers.ChoiceField(choices=BulkMode.values, required=False, default=BulkMode.ALL_OR_NOTHING)
     dryRun = serializers.BooleanField(required=False, default=False)
 
@@ -106,6 +110,7 @@ def job_body(job: BulkRegistration, *, problems: bool = False) -> dict[str, Any]
         "processedRows": processed,
         "registeredRows": job.registered_rows,
         "failedRows": job.failed_rows,
+        "expiredRows": job.expired_rows,
         "percent": job.percent(processed),
         "createdAt": format_time(job.created_at),
         "startedAt": _time(job.started_at),
@@ -158,7 +163,9 @@ class BulkRegistrationsView(APIView):
             "registered already in this application with the same data is `already registered`, not a problem, "
             "so sending a file again does no harm. With `dryRun` nothing more happens (start the job later); "
             "`all-or-nothing` (the default) registers every row or none; `skip-bad-rows` registers the good "
-            "rows. Follow the job with GET .../{jobId}; the report lists every row's outcome."
+            "rows. Follow the job with GET .../{jobId}; the report lists every row's outcome. A row without a "
+            "timeout never expires (unlike the northbound registration's 180 s default); `expiredRows` counts "
+            "the job's devices deleted later because they did not connect within their timeout."
         ),
         request={"multipart/form-data": BulkRegistrationUploadSerializer},
         responses={

@@ -54,6 +54,7 @@ def test_a_dry_run_answers_201_with_each_problem_and_writes_no_device(
         "processedRows": 0,
         "registeredRows": 0,
         "failedRows": 0,
+        "expiredRows": 0,
         "percent": 0,
         "createdAt": body["createdAt"],
         "startedAt": None,

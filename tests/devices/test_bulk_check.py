@@ -49,7 +49,7 @@ def test_a_clean_file_has_no_problems_and_a_dry_run_writes_no_device(owner_app, 
     assert (first.row_number, first.node_id, first.name, first.timeout) == (2, imei(1), "kitchen", 0)
     assert (first.psk, first.psk_generated) == ("0123456789abcdef", False)
     assert "0123456789abcdef" not in first.psk_encrypted  # encrypted at rest like a device's
-    assert second.psk_generated and len(second.psk) == 32 and second.timeout == 180
+    assert second.psk_generated and len(second.psk) == 32 and second.timeout is None  # none given: never expires
     assert second.verify_code == imei(2)  # verifyCode defaults to the nodeId, as in a single registration
     assert {row.status for row in job.rows.all()} == {BulkRowStatus.PENDING}
 
@@ -187,7 +187,7 @@ def test_xlsx_reads_like_csv_with_numbers_as_typed(owner_app, product):
     assert [(row.row_number, row.node_id, row.timeout) for row in checked] == [
         (2, imei(1), 300),
         (4, imei(2), 0),
-        (5, bad_imei(3), 180),
+        (5, bad_imei(3), None),
     ]
     assert [problem.code for problem in checked[2].problems] == ["BULK_IMEI_CHECK_DIGIT"]
 

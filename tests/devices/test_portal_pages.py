@@ -71,20 +71,43 @@ def test_detail_shows_shadow_history_and_logs(client, personas):
 def test_owner_registers_in_the_portal_and_sees_the_psk_once(client, personas):
     client.force_login(personas.owner)
     response = client.post(
-        "/devices/register/", {"application": personas.app.app_id, "node_id": "863333333333333", "timeout": 0}
+        "/devices/register/", {"application": personas.app.app_id, "node_id": "863333333333335", "timeout": 0}
     )
-    device = Device.objects.get(node_id="863333333333333")
+    device = Device.objects.get(node_id="863333333333335")
     assert device.psk in response.content.decode()
     assert device.psk not in client.get(f"/devices/{device.device_id}/").content.decode()
 
 
-def test_registering_a_taken_imei_says_so_beside_the_field(client, personas):
+def test_registering_a_taken_imei_says_so_beside_the_field_in_plain_words(client, personas):
+    register(personas.other_app, node_id="862222222222223")  # another application's device
     client.force_login(personas.owner)
     response = client.post(
-        "/devices/register/", {"application": personas.app.app_id, "node_id": "862222222222222", "timeout": 0}
+        "/devices/register/", {"application": personas.app.app_id, "node_id": "862222222222223", "timeout": 0}
     )
-    assert "already been binded" in response.content.decode()
-    assert Device.objects.filter(node_id="862222222222222").count() == 1
+    page = response.content.decode()
+    assert "nodeId 862222222222223 is registered already: one IMEI registers one device." in page
+    assert "binded" not in page and "100416" not in page
+    assert Device.objects.filter(node_id="862222222222223").count() == 1
+
+
+def test_every_problem_of_the_register_form_is_named_in_one_round(client, personas):
+    from tests.devices.fixtures import water_meter
+
+    foreign = water_meter(personas.other_app)
+    personas.app.application.device_quota = 1  # the fixture's kitchen device fills it
+    personas.app.application.save(update_fields=["device_quota"])
+    client.force_login(personas.owner)
+    response = client.post("/devices/register/", {
+        "application": personas.app.app_id, "node_id": "863333333333333", "psk": "xyz",
+        "product": str(foreign.product_id), "timeout": "-1",
+    })  # fmt: skip
+    errors = response.context["form"].errors
+    assert errors["node_id"] == ["IMEI 863333333333333 fails its check digit: the last digit should be 5."]
+    assert errors["psk"] == ["The PSK must be 8 to 32 hexadecimal characters (0-9, a-f), or empty."]
+    assert errors["timeout"] == ["Ensure this value is greater than or equal to 0."]
+    assert "quota of 1 devices" in errors["application"][0]
+    assert "product" in errors  # another application's product (not selectable either)
+    assert not Device.objects.filter(node_id__startswith="86333").exists()
 
 
 def test_viewer_cannot_edit_or_delete(client, personas):

@@ -42,6 +42,7 @@ def test_operator_signs_in_creates_an_application_switches_language_and_sees_a_l
 
     # switch the language
     page.get_by_label("Language").select_option("zh-hans")
+    page.get_by_role("button", name="Switch").click()
     expect(page.locator("nav")).to_contain_text("管理门户")
     page.get_by_role("link", name="仪表盘").click()
 

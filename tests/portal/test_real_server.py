@@ -8,6 +8,7 @@ shows which.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -34,16 +35,21 @@ def start_web(*args: str) -> tuple[str, subprocess.Popen]:
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
+        start_new_session=True,  # its workers too can be stopped at once if it never answers
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
+    # Generous: two workers took 13 s to answer on the shared 2-core machine under others' test runs.
+    deadline = time.monotonic() + 60
     while True:
         try:
             httpx.get(url + "/livez", timeout=1)
             return url, process
         except httpx.TransportError:
             if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
+                # The whole group: killing only the supervisor left its workers holding stdout, and
+                # the read below then waited for ever instead of failing.
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
                 raise RuntimeError(process.stdout.read().decode()) from None
             time.sleep(0.1)
 

@@ -46,7 +46,8 @@
       if (data.deviceId !== log.dataset.deviceLog) continue;
       log.querySelector("[data-empty]")?.remove();
       const item = document.createElement("li");
-      const time = document.createElement("time"); time.textContent = event.at.replace("T", " ").replace("+00:00", "");
+      const time = document.createElement("time"); time.dateTime = event.at;
+      time.textContent = window.localTime ? window.localTime(event.at) : event.at;
       const kind = document.createElement("strong"); kind.textContent = data.kind;
       item.append(time, " ", kind, " ", data.summary);
       if (data.raw) { const raw = document.createElement("code"); raw.className = "small"; raw.textContent = data.raw; item.append(" ", raw); }

@@ -7,7 +7,7 @@
   if (!lists.length && !document.querySelector("[data-live]")) return;
   lists.forEach((list) => { list.dataset.count = "0"; list.innerHTML = `<li class="muted">${list.dataset.empty}</li>`; });
   let delay = 1000;
-  const plain = (iso) => iso.replace("T", " ").replace("+00:00", "");
+  const plain = (iso) => (window.localTime ? window.localTime(iso) : iso);  // time.js: the browser's zone
   function setState(text, cls) { states.forEach((el) => { el.textContent = text; el.className = "live-state " + cls; }); }
   function show(event) {
     if (event.kind === "platform.heartbeat") {
@@ -38,6 +38,9 @@
       const event = JSON.parse(message.data);
       show(event);
       document.dispatchEvent(new CustomEvent("live-event", { detail: event }));
+      // Also by kind ("bulk.progress" -> "live-bulk-progress"), so hx-trigger needs no filter expression:
+      // htmx evaluates those with eval, which the Content-Security-Policy forbids.
+      document.dispatchEvent(new CustomEvent("live-" + event.kind.replace(/[^a-z0-9]+/gi, "-"), { detail: event }));
     };
   }
   connect();
