@@ -27,7 +27,7 @@ import json
 import logging
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from aiocoap import Message, error
@@ -296,6 +296,15 @@ async def refresh(worker: IngressWorker, view: SessionView) -> None:
             worker._spawn(worker.observe(sub_view, token))
 
 
+def stop_unlisted(worker: IngressWorker, gateway_pk: int, prefixes: set[str]) -> None:
+    """Mark in the worker's memory the sub-devices of a gateway whose prefix it no longer lists."""
+    for state in worker.tokens.values():
+        sub_view = state.view
+        if sub_view.gateway_pk == gateway_pk and sub_view.listed and sub_view.prefix not in prefixes:
+            state.view = replace(sub_view, listed=False)
+            worker.views[sub_view.device_pk] = state.view
+
+
 def refuse_unlisted(view: SessionView) -> None:
     """A notification on the token of a sub-device the gateway no longer lists: logged on the gateway."""
     if view.gateway_pk is not None:
@@ -322,6 +331,9 @@ async def sync(worker: IngressWorker, view: SessionView, *, fresh: bool) -> int:
             logs.log_device, view.device_pk, LogKind.INFO, f"LwM2M gateway: reading /25 failed: {problem}"
         )
         return 0
+    # The gateway's own answer is what counts: a prefix it no longer lists is refused from now on, not from
+    # when the registry has recorded it (a notification in between would otherwise be stored).
+    stop_unlisted(worker, view.device_pk, {instance.prefix for instance in instances})
     unknown = await worker.run_misc(gateways.unknown_node_ids, view.device_pk, [one.node_id for one in instances])
     identities: dict[str, tuple[str, str] | str] = {}
     limit = asyncio.Semaphore(READ_CONCURRENCY)
