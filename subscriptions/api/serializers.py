@@ -17,7 +17,8 @@ class SubscribeSerializer(serializers.Serializer):
 
     def validate(self, attrs: dict) -> dict:
         # callbackUrl is required for HTTP pushes only; an MQTTS subscription has nothing to call back.
-        if attrs.get("channel") != "MQTTS" and "callbackUrl" not in attrs:
+        # (An unknown channel is refused by the action, naming the channel.)
+        if attrs.get("channel") in (None, "", "HTTP") and "callbackUrl" not in attrs:
             raise serializers.ValidationError({"callbackUrl": "This field is required."})
         return attrs
 
