@@ -61,7 +61,7 @@ def platform(tmp_path):
     )  # fmt: skip
     worker = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "portal", "worker", "--pool", "threads", "--concurrency", "2",
-         "-l", os.environ.get("TEST_WORKER_LOG", "warning"), "--without-heartbeat", "--without-mingle", "--without-gossip"],
+         "-l", "warning", "--without-heartbeat", "--without-mingle", "--without-gossip"],
         cwd=BASE_DIR, env=env, start_new_session=True,
     )  # fmt: skip
     try:
