@@ -209,7 +209,8 @@ def _enqueue(
         notify_type=notify_type,
         url=_destination(application, callback, notify_type),
         body=encode(payload),
-        ordering_key=ordering_key,
+        # Each channel keeps its own order: an MQTTS row never waits behind an HTTP one.
+        ordering_key=f"mqtts:{ordering_key}" if callback is None and ordering_key else ordering_key,
         is_sample=is_sample,
         next_attempt_at=now,
         created_at=now,
