@@ -117,7 +117,8 @@ def _audit_subscribed(subscription: Subscription) -> None:
         "subscription.saved",
         application=subscription.application,
         target=subscription.notify_type,
-        detail={"callbackUrl": subscription.callback_url, "channel": subscription.channel},
+        detail={"callbackUrl": subscription.callback_url}
+        | ({"channel": subscription.channel} if subscription.channel != Channel.HTTP else {}),
     )
 
 
@@ -172,7 +173,9 @@ def do_delete_subscriptions(
         subscriptions = subscriptions.filter(callback_url=callback_url)
     deleted, _ = subscriptions.delete()
     if deleted:
-        detail = {"notifyType": notify_type, "callbackUrl": callback_url, "channel": channel, "count": deleted}
+        detail = {"notifyType": notify_type, "callbackUrl": callback_url, "count": deleted}
+        if channel:
+            detail["channel"] = channel
         audit.record("subscription.deleted", application=application, target=notify_type or "*", detail=detail)
     return deleted
 
