@@ -21,9 +21,10 @@ from applications import audit
 from applications.errors import NorthboundError
 from applications.models import Application, PushProtocol
 from applications.redis import get_redis, key
+from subscriptions import mqtts
 from subscriptions import notify_types as nt
 from subscriptions.callbacks import CallbackAddressRefused, CallbackUrl, CallbackUrlError, parse_callback_url
-from subscriptions.models import PushMessage, PushState, PushTarget, Subscription
+from subscriptions.models import Channel, PushMessage, PushState, PushTarget, Subscription
 from subscriptions.payloads import encode
 
 
@@ -56,7 +57,7 @@ def _illegal_callback(application: Application, url: Any, error: CallbackUrlErro
 
 def current_host_port(application: Application, *, ignore: Subscription | None = None) -> tuple[str, int] | None:
     """The host:port all of the application's subscriptions share, or None without subscriptions."""
-    existing = Subscription.objects.for_app(application)
+    existing = Subscription.objects.for_app(application).filter(channel=Channel.HTTP)
     if ignore is not None:
         existing = existing.exclude(pk=ignore.pk)
     first = existing.only("callback_url").first()
@@ -77,17 +78,33 @@ def _check_type(notify_type: Any, allowed: tuple[str, ...], code: str = "100022"
     return notify_type
 
 
+def check_channel(channel: Any) -> str:
+    """`HTTP` (also when absent) or `MQTTS`; anything else is 400 100022 naming the field."""
+    if channel in (None, ""):
+        return Channel.HTTP
+    if channel not in Channel.values:
+        raise NorthboundError("100022", "The input is invalid: channel must be HTTP or MQTTS.")
+    return channel
+
+
 @transaction.atomic
-def do_subscribe(application: Application, notify_type: Any, callback_url: Any) -> Subscription:
-    """A new subscription; 409 200002 when the type is subscribed already."""
+def do_subscribe(
+    application: Application, notify_type: Any, callback_url: Any, channel: Any = Channel.HTTP
+) -> Subscription:
+    """A new subscription; 409 200002 when the type is subscribed already on that channel.
+
+    An MQTTS subscription's pushes go to the application's topic on the MQTT broker: its callbackUrl
+    is not pushed to, so it is kept as sent and not checked (the original's clients send one anyway).
+    """
     notify_type = _check_type(notify_type, nt.BUSINESS)
-    callback = check_callback_url(application, callback_url)
-    if Subscription.objects.for_app(application).filter(notify_type=notify_type).exists():
+    channel = check_channel(channel)
+    url = str(callback_url or "") if channel == Channel.MQTTS else check_callback_url(application, callback_url).url
+    if Subscription.objects.for_app(application).filter(notify_type=notify_type, channel=channel).exists():
         raise NorthboundError("200002")
     try:
         with transaction.atomic():
             subscription = Subscription.objects.create(
-                application=application, notify_type=notify_type, callback_url=callback.url
+                application=application, notify_type=notify_type, callback_url=url, channel=channel
             )
     except IntegrityError:  # a concurrent subscribe of the same type won
         raise NorthboundError("200002") from None
@@ -100,7 +117,8 @@ def _audit_subscribed(subscription: Subscription) -> None:
         "subscription.saved",
         application=subscription.application,
         target=subscription.notify_type,
-        detail={"callbackUrl": subscription.callback_url},
+        detail={"callbackUrl": subscription.callback_url}
+        | ({"channel": subscription.channel} if subscription.channel != Channel.HTTP else {}),
     )
 
 
@@ -113,7 +131,12 @@ def do_upsert_subscription(
     Old clients call these at every start, so a repeat must not be an error.
     """
     notify_type = _check_type(notify_type, allowed)
-    existing = Subscription.objects.for_app(application).select_for_update().filter(notify_type=notify_type).first()
+    existing = (
+        Subscription.objects.for_app(application)
+        .select_for_update()
+        .filter(notify_type=notify_type, channel=Channel.HTTP)
+        .first()
+    )
     callback = check_callback_url(application, callback_url, ignore=existing)
     if existing is not None:
         existing.callback_url = callback.url
@@ -137,11 +160,13 @@ def do_delete_subscription(application: Application, subscription_id: str) -> No
 def do_delete_subscriptions(
     application: Application, *, notify_type: str | None, callback_url: str | None, channel: str | None
 ) -> int:
-    """Batch delete by notifyType / callbackUrl / channel. Pushes go over HTTP(S) only, so channel
-    `HTTP` or empty matches them and `MQTTS` (or anything else) matches nothing."""
-    if channel not in (None, "", "HTTP"):
+    """Batch delete by notifyType / callbackUrl / channel: `HTTP` or `MQTTS` deletes that channel's
+    subscriptions, an empty one both, any other value nothing (section 4.3)."""
+    if channel not in (None, "", *Channel.values):
         return 0
     subscriptions = Subscription.objects.for_app(application)
+    if channel:
+        subscriptions = subscriptions.filter(channel=channel)
     if notify_type:
         subscriptions = subscriptions.filter(notify_type=notify_type)
     if callback_url:
@@ -149,18 +174,30 @@ def do_delete_subscriptions(
     deleted, _ = subscriptions.delete()
     if deleted:
         detail = {"notifyType": notify_type, "callbackUrl": callback_url, "count": deleted}
+        if channel:
+            detail["channel"] = channel
         audit.record("subscription.deleted", application=application, target=notify_type or "*", detail=detail)
     return deleted
 
 
-def _target(application: Application, callback: CallbackUrl) -> PushTarget:
-    target, _ = PushTarget.objects.get_or_create(application=application, host=callback.host, port=callback.port)
+def _target(application: Application, callback: CallbackUrl | None) -> PushTarget:
+    """The callback's host:port, or the application's MQTTS target for None."""
+    if callback is None:
+        return mqtts.target_for(application)
+    target, _ = PushTarget.objects.get_or_create(
+        application=application, channel=Channel.HTTP, host=callback.host, port=callback.port
+    )
     return target
+
+
+def _destination(application: Application, callback: CallbackUrl | None, notify_type: str) -> str:
+    """What a row is sent to: the callback URL, or the MQTTS topic."""
+    return callback.url if callback is not None else mqtts.topic(application.app_id, notify_type)
 
 
 def _enqueue(
     application: Application,
-    callback: CallbackUrl,
+    callback: CallbackUrl | None,
     notify_type: str,
     payload: dict,
     *,
@@ -173,9 +210,10 @@ def _enqueue(
         application=application,
         target=target,
         notify_type=notify_type,
-        url=callback.url,
+        url=_destination(application, callback, notify_type),
         body=encode(payload),
-        ordering_key=ordering_key,
+        # Each channel keeps its own order: an MQTTS row never waits behind an HTTP one.
+        ordering_key=f"mqtts:{ordering_key}" if callback is None and ordering_key else ordering_key,
         is_sample=is_sample,
         next_attempt_at=now,
         created_at=now,
@@ -186,21 +224,28 @@ def _enqueue(
 
 
 def notify(application: Application, notify_type: str, payload: dict, *, ordering_key: str = "") -> PushMessage | None:
-    """Queue a notification for the application's subscription to `notify_type`, if it has one.
+    """Queue a notification for the application's subscriptions to `notify_type`: one row per channel
+    subscribed (HTTP, MQTTS). Returns the HTTP row, else the MQTTS one, else None.
 
     Call it inside the transaction of the change it reports: the row commits (or not) with it.
     """
-    callback = _subscribed(application, notify_type)
-    if callback is None:
-        return None
-    return _enqueue(application, callback, notify_type, payload, ordering_key=ordering_key)
+    messages = [
+        _enqueue(application, callback, notify_type, payload, ordering_key=ordering_key)
+        for callback in _subscribed(application, notify_type)
+    ]
+    return messages[0] if messages else None
 
 
-def _subscribed(application: Application, notify_type: str) -> CallbackUrl | None:
-    subscription = (
-        Subscription.objects.for_app(application).filter(notify_type=notify_type).only("callback_url").first()
+def _subscribed(application: Application, notify_type: str) -> list[CallbackUrl | None]:
+    """The destinations of the application's subscriptions to `notify_type`, HTTP first: a callback
+    URL, or None for MQTTS. One query."""
+    subscriptions = (
+        Subscription.objects.for_app(application)
+        .filter(notify_type=notify_type)
+        .order_by("channel")
+        .values_list("channel", "callback_url")
     )
-    return None if subscription is None else _lenient(subscription.callback_url)
+    return [_lenient(url) if channel == Channel.HTTP else None for channel, url in subscriptions]
 
 
 def notify_many(application: Application, notify_type: str, payloads: list[dict]) -> int:
@@ -210,14 +255,18 @@ def notify_many(application: Application, notify_type: str, payloads: list[dict]
     (model instances, a parameter per column) against 13 µs: it capped bulk registration at 2,500
     devices a second (docs/performance.md, Devices).
     """
-    callback = _subscribed(application, notify_type) if payloads else None
-    if callback is None:
-        return 0
+    destinations = _subscribed(application, notify_type) if payloads else []
+    for callback in destinations:
+        _copy_rows(application, callback, notify_type, payloads)
+    return len(payloads) if destinations else 0
+
+
+def _copy_rows(application: Application, callback: CallbackUrl | None, notify_type: str, payloads: list[dict]) -> None:
     target = _target(application, callback)
     now = timezone.now()
     prototype = PushMessage(
-        application=application, target=target, notify_type=notify_type, url=callback.url,
-        next_attempt_at=now, created_at=now,
+        application=application, target=target, notify_type=notify_type,
+        url=_destination(application, callback, notify_type), next_attempt_at=now, created_at=now,
     )  # fmt: skip
     fields = [field for field in PushMessage._meta.concrete_fields if not field.primary_key]
     row = [field.get_db_prep_save(getattr(prototype, field.attname), connection) for field in fields]
@@ -231,7 +280,6 @@ def notify_many(application: Application, notify_type: str, payloads: list[dict]
             row[push_id], row[body] = uuid.uuid4(), encode(payload)
             copy.write_row(row)
     transaction.on_commit(lambda: wake(target.pk))
-    return len(payloads)
 
 
 def notify_url(

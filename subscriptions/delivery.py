@@ -7,6 +7,10 @@ connections kept per worker thread. A slow or dead target only ever occupies its
 `PUSH_BLACKLIST_SECONDS` (F-6.6). Only HTTP 200 counts as delivered (F-6.5); redirects are not
 followed. Claimed rows carry a lease: if the worker dies, they are sent again once it expires, so
 every push arrives at least once; receivers drop duplicates by the `X-Push-Id` header.
+
+A target of channel MQTTS is not POSTed to: its task asks the MQTT broker process that holds the
+application's session to deliver (subscriptions.mqtts), and that process uses `claim` and `record`
+here, a PUBACK counting as delivered.
 """
 
 from __future__ import annotations
@@ -36,9 +40,10 @@ from django.utils import timezone
 from yarl import URL
 
 from applications.models import Application
+from subscriptions import mqtts
 from subscriptions.actions import retry_delay
 from subscriptions.callbacks import address_allowed, refusal
-from subscriptions.models import PushAttempt, PushMessage, PushState, PushTarget
+from subscriptions.models import Channel, PushAttempt, PushMessage, PushState, PushTarget
 
 USER_AGENT = "iot-platform-push/1.0"
 
@@ -63,10 +68,11 @@ class Outcome:
     status_code: int | None = None
     error: str = ""
     excerpt: str = ""
+    acknowledged: bool = False  # MQTTS: the application's client sent its PUBACK
 
     @property
     def delivered(self) -> bool:
-        return self.status_code == 200
+        return self.acknowledged or self.status_code == 200
 
     @property
     def permanent(self) -> bool:
@@ -75,7 +81,9 @@ class Outcome:
         return code is not None and (300 <= code < 400 or (400 <= code < 500 and code not in (408, 429)))
 
 
-def claim(target_id: int, now, limit: int, *, message_id: int | None = None) -> list[Outgoing]:
+def claim(
+    target_id: int, now, limit: int, *, message_id: int | None = None, notify_types: list[str] | None = None
+) -> list[Outgoing]:
     """Lease up to `limit` due rows of a target, oldest first, skipping rows other workers hold.
 
     A row with an ordering key waits until every earlier row with that key has left `pending`, so
@@ -92,6 +100,8 @@ def claim(target_id: int, now, limit: int, *, message_id: int | None = None) -> 
     )
     if message_id is not None:
         due = due.filter(pk=message_id)
+    if notify_types is not None:
+        due = due.filter(notify_type__in=notify_types)
     fields = ("id", "push_id", "url", "body", "attempts", "created_at", "notify_type", "is_sample")
     with transaction.atomic():
         rows = list(due.order_by("id").values_list(*fields)[:limit])
@@ -259,7 +269,8 @@ def record(target_id: int, messages: list[Outgoing], outcomes: list[Outcome]) ->
     """
     now = timezone.now()
     by_id = {message.id: message for message in messages}
-    delivered = [outcome.message_id for outcome in outcomes if outcome.delivered]
+    delivered = [outcome.message_id for outcome in outcomes if outcome.status_code == 200]
+    acknowledged = [outcome.message_id for outcome in outcomes if outcome.acknowledged]
     failed = []
     for outcome in outcomes:
         if outcome.delivered:
@@ -306,6 +317,15 @@ def record(target_id: int, messages: list[Outgoing], outcomes: list[Outcome]) ->
                 last_error="",
                 lease_until=None,
             )
+        if acknowledged:
+            PushMessage.objects.filter(id__in=acknowledged).update(
+                state=PushState.DELIVERED,
+                delivered_at=now,
+                attempts=F("attempts") + 1,
+                last_status_code=None,
+                last_error="",
+                lease_until=None,
+            )
         if failed:
             PushMessage.objects.bulk_update(
                 failed, ["attempts", "state", "next_attempt_at", "lease_until", "last_status_code", "last_error"]
@@ -334,6 +354,9 @@ def deliver_target(target_id: int, *, budget_seconds: float | None = None) -> in
     target = PushTarget.objects.select_related("application").filter(pk=target_id).first()
     if target is None:
         return 0
+    if target.channel == Channel.MQTTS:
+        mqtts.wake_broker(target.application_id)  # the broker process publishes and records
+        return 0
     delivered = 0
     while time.monotonic() < deadline:
         now = timezone.now()
@@ -357,6 +380,19 @@ def deliver_target(target_id: int, *, budget_seconds: float | None = None) -> in
         if record(target.pk, batch, outcomes):
             break
     return delivered
+
+
+def claim_mqtts(application_pk: int, notify_types: list[str], limit: int) -> tuple[int | None, list[Outgoing]]:
+    """The MQTT broker's claim: due pushes of the application's MQTTS target, of the notifyTypes its
+    client's subscriptions cover. Returns the target's id (None without one) and the leased rows."""
+    target_id = (
+        PushTarget.objects.filter(application_id=application_pk, channel=Channel.MQTTS)
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if target_id is None or not notify_types:
+        return target_id, []
+    return target_id, claim(target_id, timezone.now(), limit, notify_types=notify_types)
 
 
 def deliver_message_now(message_id: int) -> PushAttempt | None:

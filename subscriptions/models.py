@@ -17,16 +17,26 @@ def new_subscription_id() -> str:
     return str(uuid.uuid4())
 
 
+class Channel(models.TextChoices):
+    """How a subscription's pushes travel: POSTed to its callbackUrl, or published on the MQTT broker
+    to the application's own topic over MQTTS (subscriptions.mqtts; docs/northbound.md)."""
+
+    HTTP = "HTTP", "HTTP"
+    MQTTS = "MQTTS", "MQTTS"
+
+
 class Subscription(models.Model):
     """An application's wish to receive one notifyType at one callback URL.
 
-    One per (application, notifyType): subscribing a type twice is 409 200002 (section 4.1).
+    One per (application, notifyType, channel): subscribing a type twice on one channel is 409 200002
+    (section 4.1). An MQTTS subscription has no callback URL to push to (what the caller sent is kept).
     """
 
     application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="subscriptions")
     subscription_id = models.CharField(max_length=36, unique=True, default=new_subscription_id)
     notify_type = models.CharField(_("notify type"), max_length=64)
     callback_url = models.CharField(_("callback URL"), max_length=1024)
+    channel = models.CharField(_("channel"), max_length=5, choices=Channel.choices, default=Channel.HTTP)
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = SubscriptionQuerySet.as_manager()
@@ -34,7 +44,9 @@ class Subscription(models.Model):
     class Meta:
         ordering = ["created_at", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["application", "notify_type"], name="subscription_one_per_type"),
+            models.UniqueConstraint(
+                fields=["application", "notify_type", "channel"], name="subscription_one_per_type_and_channel"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -42,13 +54,15 @@ class Subscription(models.Model):
 
 
 class PushTarget(models.Model):
-    """An application's callback host:port, with its delivery health.
+    """An application's callback host:port, or its MQTTS topic (channel MQTTS, host "" and port 0),
+    with its delivery health.
 
     After `PUSH_BLACKLIST_FAILURES` consecutive failures it is blacklisted: nothing is sent to it
     until `blacklisted_until`, then one probe push; success lifts the blacklist (F-6.6).
     """
 
     application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="push_targets")
+    channel = models.CharField(max_length=5, choices=Channel.choices, default=Channel.HTTP)
     host = models.CharField(max_length=255)
     port = models.PositiveIntegerField()
     consecutive_failures = models.PositiveIntegerField(default=0)
@@ -57,10 +71,12 @@ class PushTarget(models.Model):
     last_failure_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["application", "host", "port"], name="push_target_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["application", "channel", "host", "port"], name="push_target_unique")
+        ]
 
     def __str__(self) -> str:
-        return f"{self.host}:{self.port}"
+        return "MQTTS" if self.channel == Channel.MQTTS else f"{self.host}:{self.port}"
 
     @property
     def is_blacklisted(self) -> bool:

@@ -15,6 +15,10 @@ A device publishes only to `/huawei/v1/devices/{deviceId}/data/{json|binary}` an
 `/huawei/v1/devices/{deviceId}/command/{json|binary}`; a gateway also publishes to its own `topo/add`,
 `topo/delete`, `topo/update`, `datas` and `commandResponse` and subscribes to its `topo/…Response`
 topics (ingress.mqtt.gateway, docs/gateways.md).
+
+An application server (not a device) connects over MQTTS to receive the pushes of its `channel=MQTTS`
+subscriptions: client id `{appId}` or `{appId}_{suffix}`, user name the appId, password its secret
+(subscriptions.mqtts). It may subscribe under `/huawei/v1/apps/{appId}/` only and publishes nothing.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import json
 import re
 import uuid
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from django.db import close_old_connections
 
@@ -33,6 +38,7 @@ from applications.errors import NorthboundError
 from devices import actions, logs
 from devices.models import Device, LogKind, ProductSecret
 from ingress import codec
+from subscriptions import mqtts
 
 CLIENT_ID = re.compile(r"^(?P<device_id>[^_]+)_0_(?P<check_time>[01])_(?P<hour>\d{10})$")
 DATA_TOPIC = re.compile(r"^/huawei/v1/devices/(?P<device_id>[^/]+)/data/(?P<kind>json|binary)$")
@@ -55,6 +61,8 @@ class Refused(Exception):
 class Identity:
     """An authenticated device: what the broker keeps per connection."""
 
+    is_application: ClassVar[bool] = False
+
     device_pk: int
     device_id: str
     json_mode: bool  # the product has no active codec: commands go to command/json as cloudReq JSON
@@ -72,6 +80,20 @@ class Identity:
 
     def secret_notification(self) -> bytes:
         return json.dumps({"msgType": "cloudSendSecret", "deviceid": self.device_id, "secret": self.secret}).encode()
+
+
+@dataclass(frozen=True)
+class AppIdentity:
+    """An authenticated application server: it receives its MQTTS pushes (subscriptions.mqtts)."""
+
+    is_application: ClassVar[bool] = True
+    provisioning: ClassVar[bool] = False
+
+    application_pk: int
+    app_id: str
+
+    def may_subscribe(self, topic_filter: str) -> bool:
+        return mqtts.may_subscribe(self.app_id, topic_filter)
 
 
 def password(secret: str, hour: str) -> str:
@@ -93,12 +115,31 @@ def check_hour(hour: str, now: dt.datetime) -> None:
         raise Refused(f"time {hour} in the client id is more than an hour from the server's {hour_string(now)}")
 
 
-def authenticate(client_id: str | None, username: str | None, secret: str | None, now: dt.datetime) -> Identity:
-    """Check a static connection; log a refusal on the device when the device is known. Runs in a thread."""
+def authenticate(
+    client_id: str | None, username: str | None, secret: str | None, now: dt.datetime, *, tls: bool = True
+) -> Identity | AppIdentity:
+    """Check a device's static or dynamic connection, or an application's (over TLS only); log a
+    device's refusal on the device when the device is known. Runs in a thread."""
     try:
+        if not CLIENT_ID.match(client_id or ""):
+            application = _authenticate_application(client_id or "", username or "", secret or "", tls)
+            if application is not None:
+                return application
         return _authenticate(client_id or "", username or "", secret or "", now)
     finally:
         close_old_connections()
+
+
+def _authenticate_application(client_id: str, username: str, sent: str, tls: bool) -> AppIdentity | None:
+    try:
+        application = mqtts.authenticate(client_id, username, sent)
+    except PermissionError as refusal:
+        raise Refused(f"application {username}: {refusal}") from None
+    if application is None:
+        return None
+    if not tls:  # its secret is the northbound one: never over plain TCP
+        raise Refused(f"application {username}: connect over MQTTS (MQTTS_PORT), not plain MQTT")
+    return AppIdentity(application.pk, application.app_id)
 
 
 def _authenticate(client_id: str, username: str, sent: str, now: dt.datetime) -> Identity:
@@ -109,7 +150,7 @@ def _authenticate(client_id: str, username: str, sent: str, now: dt.datetime) ->
             return _authenticate_dynamic(dynamic, client_id, username, sent, now)
         raise Refused(
             f"client id {client_id!r} is neither deviceId_0_checkTime_YYYYMMDDHH nor "
-            "productId_nodeId_1_checkTime_YYYYMMDDHH"
+            "productId_nodeId_1_checkTime_YYYYMMDDHH nor an application's appId"
         )
     device_id = match["device_id"]
     device = Device.objects.select_related("product").filter(device_id=device_id).first()

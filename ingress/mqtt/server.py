@@ -26,6 +26,12 @@ with an HTTP auth hook (EMQX) is the way to scale out.
   same keys as the CoAP workers (devices.downlink), so `queue_downlink` reaches it over the channel
   layer. It publishes the payload with QoS 1 to `/huawei/v1/devices/{deviceId}/command/json` (JSON
   mode: the product has no codec) or `/binary`, and the device's PUBACK is the "acked" outcome.
+- Pushes over MQTTS (subscriptions.mqtts): an application server connects over TLS with its appId and
+  secret and subscribes under `/huawei/v1/apps/{appId}/`. The server then records itself in Redis as
+  the holder of that application's session, claims the application's due MQTTS pushes from the outbox
+  (those of the notifyTypes its subscriptions cover), publishes each with QoS 1 to that session and
+  records the PUBACK as delivered (subscriptions.delivery's `claim` and `record`); the worker's delivery
+  task for the MQTTS target reaches it over the channel layer.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ import logging
 import math
 import os
 import ssl
+import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -63,6 +70,8 @@ from devices.models import LogKind
 from ingress import flow, pipeline, threads
 from ingress.mqtt import auth, gateway
 from ingress.refusals import Refusals, source_of
+from subscriptions import delivery, mqtts
+from subscriptions import notify_types as nt
 
 log = logging.getLogger("ingress.mqtt")
 
@@ -94,29 +103,38 @@ class DeviceAuthPlugin(BaseAuthPlugin):
 
     async def authenticate(self, *, session: Session) -> bool | None:
         server = _server(self.context)
+        check = partial(auth.authenticate, tls=getattr(session, "over_tls", False))
         try:
             identity = await server.run_misc(
-                auth.authenticate, session.client_id, session.username, session.password, timezone.now()
+                check, session.client_id, session.username, session.password, timezone.now()
             )
         except auth.Refused as refusal:
             log.info("MQTT connection %r refused: %s", session.client_id, refusal)
             server.stats["refused"] += 1
             return False
         session.identity = identity
-        if not identity.provisioning:  # a dynamic connection only fetches the secret: it takes no downlinks
+        if identity.is_application:
+            server.stats["application_connected"] += 1
+        elif not identity.provisioning:  # a dynamic connection only fetches the secret: it takes no downlinks
             await server.connected(identity, session)
         return True
 
     async def on_broker_client_disconnected(self, *, client_id: str, client_session: Session) -> None:
         identity = getattr(client_session, "identity", None)
-        if identity is not None and not identity.provisioning:
+        if identity is not None and identity.is_application:
+            await _server(self.context).application_disconnected(identity, client_session)
+        elif identity is not None and not identity.provisioning:
             await _server(self.context).disconnected(identity, client_session)
 
     async def on_broker_client_subscribed(self, *, client_id: str, topic: str, qos: int) -> None:
-        """Dynamic connection: the device subscribed to its secretNotify topic; send it its secret."""
+        """Dynamic connection: the device subscribed to its secretNotify topic; send it its secret. An
+        application subscribed to its push topics: deliver its pushes."""
         server = _server(self.context)
         session, handler = server.broker._sessions.get(client_id, (None, None))
         identity = getattr(session, "identity", None)
+        if identity is not None and identity.is_application:
+            await server.application_subscribed(identity, session, topic)
+            return
         if identity is None or not identity.provisioning or topic != identity.secret_topic("secretNotify"):
             return
         try:
@@ -140,6 +158,11 @@ class DeviceTopicPlugin(BaseTopicPlugin):
         identity = getattr(session, "identity", None)
         if identity is None:
             return False
+        if identity.is_application:  # it receives its pushes; it publishes nothing
+            allowed = action != Action.PUBLISH and identity.may_subscribe(topic or "")
+            if not allowed and action == Action.SUBSCRIBE:
+                log.info("MQTT application %s refused to subscribe to %r (not its topic)", identity.app_id, topic)
+            return allowed
         if action == Action.PUBLISH:
             allowed = auth.may_publish(identity, topic or "") is not None
         else:
@@ -162,6 +185,12 @@ class DeviceHandler(BrokerProtocolHandler):
         if identity is None or topic is None or data is None:
             return
         packet_id = publish_packet.packet_id
+        if identity.is_application:
+            # Applications only receive: acknowledged and dropped (3.1.1 has no negative PUBACK).
+            self.server.stats["refused_publish"] += 1
+            if qos == 1 and packet_id is not None:
+                await self._send_packet(PubackPacket.build(packet_id))
+            return
         if auth.is_secret_ack(identity, topic):
             if qos == 1 and packet_id is not None:
                 await self._send_packet(PubackPacket.build(packet_id))
@@ -261,6 +290,11 @@ class DeviceBroker(Broker):
         finally:
             limits.release(host, writer)
 
+    async def _authenticate(self, session: Session, listener: Any) -> bool:
+        # The auth plugin needs to know whether the connection came over TLS (applications only do).
+        session.over_tls = bool(listener.get("ssl")) if isinstance(listener, dict) else bool(listener.ssl)
+        return await super()._authenticate(session, listener)
+
     async def _initialize_client_session(
         self, reader: ReaderAdapter, writer: WriterAdapter, remote_address: str, remote_port: int
     ) -> tuple[BrokerProtocolHandler, Session]:
@@ -353,6 +387,10 @@ class MqttServer:
         self.refusals = Refusals(log, self.stats)  # sockets refused or closed: counted, logged once per interval
         self.limits = AddressLimits()
         self.sessions: dict[int, Session] = {}  # device pk -> its live amqtt session
+        # application pk -> its subscribed session and the topic filters granted to it (MQTTS pushes)
+        self.applications: dict[int, tuple[Session, set[str]]] = {}
+        self.pushing: set[int] = set()  # applications with a delivery loop running
+        self.push_again: set[int] = set()  # ... and asked to look again once it ends
         # One queue per database thread, a device always in the same one: its uplinks keep their order,
         # and two concurrent batches never update the same device rows (which could deadlock).
         self.queues: list[asyncio.Queue[tuple[pipeline.Uplink, int | None, asyncio.Future]]] = [
@@ -502,6 +540,8 @@ class MqttServer:
             message = await self.layer.receive(self.channel_name)
             if message.get("type") == DOWNLINK_MESSAGE:
                 self._spawn(self._downlink(message))
+            elif message.get("type") == mqtts.PUSH_MESSAGE:
+                self.push(int(message["application"]))
 
     async def _downlink(self, message: dict[str, Any]) -> None:
         device_pk = int(message["device"])
@@ -535,6 +575,97 @@ class MqttServer:
         report = hooks.DownlinkOutcome(request_id, device_pk, outcome, detail=detail) if request_id else None
         await self.run_misc(threads.after_downlink, device_pk, summary, payload, report)
         return outcome
+
+    # --- pushes over MQTTS ---------------------------------------------------------------------------
+    async def application_subscribed(self, identity: auth.AppIdentity, session: Session, topic_filter: str) -> None:
+        """An application's subscription was granted: hold its session, and deliver what is due."""
+        current = self.applications.get(identity.application_pk)
+        if current is None or current[0] is not session:
+            current = (session, set())
+            self.applications[identity.application_pk] = current
+        current[1].add(topic_filter)
+        await self.run_misc(_hold_application, identity.application_pk, self.channel_name)
+        self.push(identity.application_pk)
+
+    async def application_disconnected(self, identity: auth.AppIdentity, session: Session) -> None:
+        current = self.applications.get(identity.application_pk)
+        if current is not None and current[0] is session:
+            del self.applications[identity.application_pk]
+            await self.run_misc(_release_application, identity.application_pk, self.channel_name)
+
+    def push(self, application_pk: int) -> None:
+        """Deliver the application's due MQTTS pushes: one loop per application, asked again if running."""
+        if application_pk in self.pushing:
+            self.push_again.add(application_pk)
+            return
+        if application_pk in self.applications:
+            self.pushing.add(application_pk)
+            self._spawn(self._push_loop(application_pk))
+
+    async def _push_loop(self, application_pk: int) -> None:
+        try:
+            while True:
+                self.push_again.discard(application_pk)
+                try:
+                    claimed = await self._push_batch(application_pk)
+                except Exception:  # the database or Redis: the sweep wakes the target again
+                    log.exception("MQTTS push delivery failed")
+                    claimed = 0
+                if not claimed and application_pk not in self.push_again:
+                    return
+        finally:
+            self.pushing.discard(application_pk)
+            self.push_again.discard(application_pk)
+
+    async def _push_batch(self, application_pk: int) -> int:
+        """Claim, publish with QoS 1 and record one batch; returns how many rows were claimed."""
+        current = self.applications.get(application_pk)
+        if current is None:
+            return 0
+        session, filters = current
+        handler = self.broker._sessions.get(session.client_id, (None, None))[1]
+        identity = session.identity
+        covered = [
+            kind for kind in nt.ALL if any(mqtts.filter_matches(f, mqtts.topic(identity.app_id, kind)) for f in filters)
+        ]
+        if handler is None:
+            return 0
+        target_id, batch = await self.run_misc(delivery.claim_mqtts, application_pk, covered, settings.PUSH_BATCH_SIZE)
+        if not batch:
+            return 0
+        gate = asyncio.Semaphore(settings.PUSH_CONCURRENCY)
+
+        async def one(message: delivery.Outgoing) -> delivery.Outcome:
+            async with gate:
+                started_at, started = timezone.now(), time.perf_counter()
+                outcome = delivery.Outcome(message.id, started_at, 0)
+                try:
+                    await handler.mqtt_publish(
+                        message.url, message.body, 1, False, ack_timeout=settings.MQTT_ACK_TIMEOUT
+                    )
+                    outcome.acknowledged = True
+                except TimeoutError:
+                    outcome.error = f"no PUBACK from the application's MQTT client within {settings.MQTT_ACK_TIMEOUT} s"
+                except Exception as problem:  # the session closed under it: retried with the outbox's backoff
+                    outcome.error = f"MQTT publish failed: {str(problem) or type(problem).__name__}"
+                outcome.duration_ms = int((time.perf_counter() - started) * 1000)
+                return outcome
+
+        outcomes = list(await asyncio.gather(*(one(message) for message in batch)))
+        self.stats["push_acknowledged"] += sum(outcome.acknowledged for outcome in outcomes)
+        await self.run_misc(delivery.record, target_id, batch, outcomes)
+        return len(batch)
+
+
+def _hold_application(application_pk: int, channel: str) -> None:
+    get_redis().set(mqtts.owner_key(application_pk), channel)
+
+
+def _release_application(application_pk: int, channel: str) -> None:
+    redis = get_redis()
+    current = redis.get(mqtts.owner_key(application_pk))
+    if current is not None and current.decode() == channel:
+        redis.delete(mqtts.owner_key(application_pk))
 
 
 def _handle(batch: list[tuple[pipeline.Uplink, int | None, asyncio.Future]]) -> list[pipeline.Outcome]:

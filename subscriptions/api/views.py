@@ -52,7 +52,10 @@ class SubscriptionsView(APIView):
         data = SubscribeSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         subscription = actions.do_subscribe(
-            get_application(request), data.validated_data["notifyType"], data.validated_data["callbackUrl"]
+            get_application(request),
+            data.validated_data["notifyType"],
+            data.validated_data.get("callbackUrl"),
+            data.validated_data.get("channel"),
         )
         return Response(_body(subscription), status=status.HTTP_201_CREATED)
 
@@ -92,7 +95,7 @@ class SubscriptionsView(APIView):
             OpenApiParameter("notifyType", str),
             OpenApiParameter("callbackUrl", str),
             OpenApiParameter(
-                "channel", str, description="HTTP or empty: both; MQTTS matches nothing (pushes are HTTP)"
+                "channel", str, description="HTTP or MQTTS: that channel's subscriptions; empty: both; other: none"
             ),
         ],
         responses={204: None},

@@ -54,3 +54,20 @@ def test_its_cost_does_not_grow_with_the_bodies(subscribed):
 def test_nothing_is_written_without_a_subscription(owner_app, no_wake):
     assert actions.notify_many(owner_app.application, "deviceDataChanged", [data_changed(0)]) == 0
     assert not PushMessage.objects.exists() and not no_wake
+
+
+def test_an_mqtts_subscription_gets_its_own_rows_on_its_own_target(subscribed, owner_app, other_app):
+    actions.do_subscribe(subscribed, "deviceDataChanged", None, "MQTTS")
+    first = actions.notify(subscribed, "deviceDataChanged", data_changed(0), ordering_key="cmd-1")
+    assert actions.notify_many(subscribed, "deviceDataChanged", [data_changed(1)]) == 1
+    rows = list(PushMessage.objects.order_by("id").select_related("target"))
+    http = [row for row in rows if row.target.channel == "HTTP"]
+    mqtts = [row for row in rows if row.target.channel == "MQTTS"]
+    assert first == http[0]  # notify() answers with the HTTP row
+    assert [bytes(row.body) for row in http] == [bytes(row.body) for row in mqtts]
+    assert {row.url for row in mqtts} == {f"/huawei/v1/apps/{owner_app.app_id}/notify/deviceDataChanged"}
+    assert (http[0].ordering_key, mqtts[0].ordering_key) == ("cmd-1", "mqtts:cmd-1")  # one order per channel
+    assert (mqtts[0].target.host, mqtts[0].target.port) == ("", 0)
+    # another application's notification reaches neither of this application's targets
+    actions.notify(other_app.application, "deviceDataChanged", data_changed(2))
+    assert PushMessage.objects.count() == 4

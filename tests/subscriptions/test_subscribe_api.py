@@ -156,11 +156,61 @@ def test_bad_paging_is_100022(client, owner_app):
 def test_batch_delete_by_notify_type_and_channel(client, owner_app):
     _subscribe(client, owner_app, "deviceAdded")
     _subscribe(client, owner_app, "deviceDeleted")
+    _subscribe_mqtts(client, owner_app, "deviceAdded")
+    _subscribe_mqtts(client, owner_app, "deviceDeleted")
     response = client.delete(SUBSCRIPTIONS + "?notifyType=deviceAdded&channel=MQTTS", headers=owner_app.headers())
     assert response.status_code == 204
-    assert Subscription.objects.count() == 2  # pushes are HTTP: an MQTTS channel matches nothing
-    client.delete(SUBSCRIPTIONS + "?notifyType=deviceAdded", headers=owner_app.headers())
-    assert list(Subscription.objects.values_list("notify_type", flat=True)) == ["deviceDeleted"]
+    assert sorted(Subscription.objects.values_list("notify_type", "channel")) == [
+        ("deviceAdded", "HTTP"), ("deviceDeleted", "HTTP"), ("deviceDeleted", "MQTTS")]  # fmt: skip
+    client.delete(SUBSCRIPTIONS + "?channel=HTTP&notifyType=deviceDeleted", headers=owner_app.headers())
+    assert sorted(Subscription.objects.values_list("notify_type", "channel")) == [
+        ("deviceAdded", "HTTP"), ("deviceDeleted", "MQTTS")]  # fmt: skip
+    client.delete(SUBSCRIPTIONS + "?channel=SMS", headers=owner_app.headers())  # another value: nothing
+    assert Subscription.objects.count() == 2
+    client.delete(SUBSCRIPTIONS + "?notifyType=deviceAdded", headers=owner_app.headers())  # empty: both
+    client.delete(SUBSCRIPTIONS + "?notifyType=deviceDeleted", headers=owner_app.headers())
+    assert not Subscription.objects.exists()
+
+
+def _subscribe_mqtts(client, credentials, notify_type="deviceDataChanged", **extra):
+    body = json.dumps({"notifyType": notify_type, "channel": "MQTTS", **extra})
+    return client.post(SUBSCRIPTIONS, body, content_type="application/json", headers=credentials.headers())
+
+
+def test_an_mqtts_subscription_needs_no_callback_url_and_sits_beside_an_http_one(client, owner_app):
+    http = _subscribe(client, owner_app)
+    response = _subscribe_mqtts(client, owner_app)
+    assert (http.status_code, response.status_code) == (201, 201)
+    assert list(response.json()) == ["subscriptionId", "notifyType", "callbackUrl"]
+    assert response.json()["callbackUrl"] == ""
+    assert sorted(Subscription.objects.values_list("channel", flat=True)) == ["HTTP", "MQTTS"]
+    # a callbackUrl sent with it is kept, not checked: MQTTS pushes do not call it
+    other_type = _subscribe_mqtts(client, owner_app, "deviceAdded", callbackUrl="https://elsewhere.example:1/x")
+    assert other_type.status_code == 201
+    again = _subscribe_mqtts(client, owner_app)
+    assert (again.status_code, again.json()["error_code"]) == (409, "200002")
+    assert Subscription.objects.count() == 3
+
+
+def test_an_unknown_channel_is_400_100022_and_changes_nothing(client, owner_app):
+    response = _subscribe_mqtts(client, owner_app, channel="SMS")
+    assert response.status_code == 400
+    assert response.json() == {
+        "error_code": "100022",
+        "error_desc": "The input is invalid: channel must be HTTP or MQTTS.",
+    }
+    missing = client.post(
+        SUBSCRIPTIONS, json.dumps({"notifyType": "deviceAdded", "channel": "HTTP"}),
+        content_type="application/json", headers=owner_app.headers(),
+    )  # fmt: skip
+    assert missing.status_code == 400 and "callbackUrl" in missing.json()["error_desc"]
+    assert not Subscription.objects.exists()
+
+
+def test_another_application_cannot_delete_an_mqtts_subscription(client, owner_app, other_app):
+    _subscribe_mqtts(client, owner_app)
+    client.delete(SUBSCRIPTIONS + "?channel=MQTTS", headers=other_app.headers())
+    assert Subscription.objects.filter(application=owner_app.application, channel="MQTTS").count() == 1
 
 
 def test_batch_delete_by_callback_url(client, owner_app):
