@@ -62,11 +62,14 @@ def decode_uplink(product: Product | None, payload: bytes) -> dict[str, Any]:
 Decoded = tuple[dict[str, Any] | CodecError, bytes | CodecError | None]
 
 
-def decode_batch(product: Product | None, payloads: Sequence[bytes]) -> list[Decoded]:
+def decode_batch(
+    product: Product | None, payloads: Sequence[bytes], *, ports: Sequence[int | None] | None = None
+) -> list[Decoded]:
     """Each payload's deviceReq/deviceRsp and its report ACK (cloudRsp, errcode 0), or the CodecError of
     either: the pipeline's one call per product and batch. With `products.codecs` a JavaScript plugin
     does the whole batch's decodes and ACKs in one crossing into V8; a module without
-    `decode_with_acks` (a hand-written stand-in) is called payload by payload."""
+    `decode_with_acks` (a hand-written stand-in) is called payload by payload. `ports`: each payload's
+    fPort (products.codecs.ports), for TTN and ChirpStack codecs; None: the manifest's."""
     if product is None:
         error = CodecError("the device is not tied to a product (manufacturerId, deviceType, model): no codec")
         return [(error, None)] * len(payloads)
@@ -75,7 +78,7 @@ def decode_batch(product: Product | None, payloads: Sequence[bytes]) -> list[Dec
     if batch is None:
         return [_one_by_one(product, payload) for payload in payloads]
     try:
-        results = batch(product, payloads)
+        results = batch(product, payloads) if ports is None else batch(product, payloads, ports=ports)
     except Exception as error:  # no codec, or the engine failed as a whole: every payload gets that
         failed = CodecError(str(error) or type(error).__name__)
         return [(failed, None)] * len(payloads)
