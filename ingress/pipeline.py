@@ -47,6 +47,7 @@ from devices.reports import ReportInvalid, service_reports
 from ingress import codec, flow
 from ingress.budget import budget
 from ingress.formats import NAMES, FormatError, resource_bytes
+from ingress.undecoded import mark_over_budget
 from products.codecs.ports import port_for
 from products.models import Product
 from products.undecoded import note_undecoded
@@ -209,9 +210,11 @@ def _decode_batches(
             groups.setdefault(device.product_id, []).append((index, payload))
     results: dict[int, codec.Decoded] = {}
     undecoded: dict[int, int] = {}
+    over: list[list[tuple[int, bytes]]] = []
     for members in groups.values():
         device = devices[uplinks[members[0][0]].device_pk]
         if not budget.allows(device.application_id):
+            over.append(members)
             for index, _payload in members:
                 results[index] = (NotDecoded(OVER_BUDGET), None)
             undecoded[device.product_id] = undecoded.get(device.product_id, 0) + len(members)
@@ -235,6 +238,7 @@ def _decode_batches(
     if undecoded:
         try:
             note_undecoded(undecoded)  # the codec page's banner
+            mark_over_budget(devices[uplinks[members[0][0]].device_pk].application_id for members in over)
         except Exception:  # the uplinks are kept and logged: a missed count is not worth failing them
             log.exception("counting undecoded uplinks failed")
     return results
@@ -251,7 +255,7 @@ def _ports(product: Product | None, channels: list[str]) -> list[int | None] | N
 
 OVER_BUDGET = (
     "not decoded yet: the application's codec used its share of the ingress's time (CODEC_APP_CPU_SHARE); "
-    "the raw uplink is kept: replay it once the codec is fixed"
+    "the raw uplink is kept and decoded once the application is within its share again"
 )
 
 
@@ -325,7 +329,9 @@ def _prepare(device: Device, uplink: Uplink, limited: flow.Limited | None, done:
         if done is None:
             done = codec.decode_batch(device.product, [payload])[0]
         if isinstance(done[0], NotDecoded):
-            entry = (device, LogKind.DECODE_ERROR, str(done[0]), payload, {"notDecoded": "budget"})
+            # ingress.undecoded decodes it later from this entry (the channel gives its fPort).
+            detail = {"notDecoded": "budget", "channel": uplink.channel}
+            entry = (device, LogKind.DECODE_ERROR, str(done[0]), payload, detail)
             return Plan(device, Outcome(NOT_DECODED, detail=str(done[0])), [entry])
         if isinstance(done[0], codec.CodecError):
             reason = f"decode failed: {done[0]}"
