@@ -327,7 +327,7 @@ def _prepare(device: Device, uplink: Uplink, limited: flow.Limited | None, done:
             after = [(hooks.pcp_received, payload)]
             return Plan(device, Outcome(PCP, detail="PCP message"), [entry], after_commit=after)
         if done is None:
-            done = codec.decode_batch(device.product, [payload])[0]
+            done = codec.decode_batch(device.product, [payload], ports=_ports(device.product, [uplink.channel]))[0]
         if isinstance(done[0], NotDecoded):
             # ingress.undecoded decodes it later from this entry (the channel gives its fPort).
             detail = {"notDecoded": "budget", "channel": uplink.channel}
