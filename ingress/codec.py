@@ -26,7 +26,12 @@ from products.models import Product
 
 
 class CodecError(Exception):
-    """Decoding or encoding failed; the message is the codec's own (or says there is no codec)."""
+    """Decoding or encoding failed; the message is the codec's own (or says there is no codec).
+    `code`: the engine's error code when it gave one (CODEC_JS_TIMEOUT...), else ""."""
+
+    def __init__(self, message: str, code: str = "") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 _modules: dict[str, ModuleType] = {}
@@ -109,7 +114,7 @@ def _one_by_one(product: Product, payload: bytes) -> Decoded:
 
 def _decoded(value: Any) -> dict[str, Any] | CodecError:
     if isinstance(value, Exception):
-        return CodecError(str(value) or type(value).__name__)
+        return CodecError(str(value) or type(value).__name__, getattr(value, "code", "") or "")
     if not isinstance(value, dict):
         return CodecError(f"the codec returned {type(value).__name__}, not a JSON object")
     return value

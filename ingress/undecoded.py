@@ -10,7 +10,8 @@ in Redis per application), and decodes them per product in received order, withi
 budget per application (a codec that still loops spends it and waits again). In one transaction
 each entry becomes what the pipeline would have written: its reports stored (event time = when the
 uplink was received, unless the codec gives one), the entry turned into a `decoded` one, or into a
-plain decode error with the codec's own message (then the replay page is the way after a fix). An
+plain decode error with the codec's own message (then the replay page is the way after a fix); one
+the codec still runs out of time on stays kept (the sweep's budget then makes it wait). An
 entry is converted in place, so a sweep that fails or runs twice decodes nothing twice.
 
 Order: the history is ordered by event time, so a late uplink takes its place in it. The shadow keeps
@@ -44,6 +45,7 @@ from products.models import Product
 log = logging.getLogger(__name__)
 
 KEPT = "budget"  # detail["notDecoded"] of an uplink kept undecoded
+STILL_SLOW = ("CODEC_JS_TIMEOUT",)  # errors that leave an uplink kept rather than failed
 sweep_budget = CodecBudget()  # the sweep's own buckets, per application, in the beat worker's process
 
 
@@ -120,6 +122,10 @@ def decode_kept(*, limit: int | None = None) -> dict[str, int]:
             done = codec.decode_batch(product, [bytes.fromhex(entry.raw) for entry in members], ports=ports)
             sweep_budget.charge(application_pk, time.perf_counter() - started)
             for entry, (decoded, _ack) in zip(members, done, strict=True):
+                if isinstance(decoded, codec.CodecError) and decoded.code in STILL_SLOW:
+                    # The codec still runs out of time: the uplink stays kept, for a later sweep or a fix.
+                    counts["waiting"] += 1
+                    continue
                 _convert(entry, decoded, stored, history_only, responses, counts)
                 changed.append(entry)
         _store(stored, history_only)

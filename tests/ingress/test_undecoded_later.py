@@ -138,3 +138,20 @@ def test_an_uplink_the_codec_still_refuses_becomes_a_plain_decode_error(owner_ap
     assert entry.detail is None and entry.raw == "09"
     assert undecoded.decode_kept() == {"stored": 0, "failed": 0, "waiting": 0}
     assert Device.objects.get(pk=device.pk).shadow == {}
+
+
+def test_an_uplink_the_codec_still_runs_out_of_time_on_stays_kept(owner_app, settings):
+    from tests.ingress.test_codec_budget import LOOPING
+
+    settings.CODEC_JS_TIMEOUT_MS = 100
+    meter(owner_app)
+    upload(owner_app, oceanconnect_zip(**{"codec.js": LOOPING, "vectors.json": None}))
+    device = register(owner_app, "867724030000001", info={**ACME, "model": "m1"})
+    with time_machine.travel(START, tick=False) as traveller:
+        budget.charge(owner_app.application.pk, 100)
+        assert handle_uplinks([Uplink(device.pk, _report(1), message_id=1)])[0].result == NOT_DECODED
+        traveller.shift(100)
+        assert undecoded.decode_kept() == {"stored": 0, "failed": 0, "waiting": 1}
+    (entry,) = undecoded.kept()
+    assert entry.detail["notDecoded"] == "budget" and entry.raw == _report(1).hex()
+    assert DataHistory.objects.filter(device_id=device.pk).count() == 0
