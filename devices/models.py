@@ -221,6 +221,12 @@ class DeviceLog(models.Model):
         indexes = [
             models.Index(fields=["device", "-created_at", "-id"], name="device_log_recent"),
             models.Index(fields=["created_at"], name="device_log_retention"),
+            # Uplinks kept undecoded over a codec budget, for ingress.undecoded's sweep: a tiny index.
+            models.Index(
+                fields=["created_at", "id"],
+                name="device_log_not_decoded",
+                condition=models.Q(kind="decode_error", detail__notDecoded="budget"),
+            ),
         ]
 
     def __str__(self) -> str:

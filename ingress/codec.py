@@ -26,7 +26,12 @@ from products.models import Product
 
 
 class CodecError(Exception):
-    """Decoding or encoding failed; the message is the codec's own (or says there is no codec)."""
+    """Decoding or encoding failed; the message is the codec's own (or says there is no codec).
+    `code`: the engine's error code when it gave one (CODEC_JS_TIMEOUT...), else ""."""
+
+    def __init__(self, message: str, code: str = "") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 _modules: dict[str, ModuleType] = {}
@@ -62,11 +67,14 @@ def decode_uplink(product: Product | None, payload: bytes) -> dict[str, Any]:
 Decoded = tuple[dict[str, Any] | CodecError, bytes | CodecError | None]
 
 
-def decode_batch(product: Product | None, payloads: Sequence[bytes]) -> list[Decoded]:
+def decode_batch(
+    product: Product | None, payloads: Sequence[bytes], *, ports: Sequence[int | None] | None = None
+) -> list[Decoded]:
     """Each payload's deviceReq/deviceRsp and its report ACK (cloudRsp, errcode 0), or the CodecError of
     either: the pipeline's one call per product and batch. With `products.codecs` a JavaScript plugin
     does the whole batch's decodes and ACKs in one crossing into V8; a module without
-    `decode_with_acks` (a hand-written stand-in) is called payload by payload."""
+    `decode_with_acks` (a hand-written stand-in) is called payload by payload. `ports`: each payload's
+    fPort (products.codecs.ports), for TTN and ChirpStack codecs; None: the manifest's."""
     if product is None:
         error = CodecError("the device is not tied to a product (manufacturerId, deviceType, model): no codec")
         return [(error, None)] * len(payloads)
@@ -75,7 +83,7 @@ def decode_batch(product: Product | None, payloads: Sequence[bytes]) -> list[Dec
     if batch is None:
         return [_one_by_one(product, payload) for payload in payloads]
     try:
-        results = batch(product, payloads)
+        results = batch(product, payloads) if ports is None else batch(product, payloads, ports=ports)
     except Exception as error:  # no codec, or the engine failed as a whole: every payload gets that
         failed = CodecError(str(error) or type(error).__name__)
         return [(failed, None)] * len(payloads)
@@ -106,7 +114,7 @@ def _one_by_one(product: Product, payload: bytes) -> Decoded:
 
 def _decoded(value: Any) -> dict[str, Any] | CodecError:
     if isinstance(value, Exception):
-        return CodecError(str(value) or type(value).__name__)
+        return CodecError(str(value) or type(value).__name__, getattr(value, "code", "") or "")
     if not isinstance(value, dict):
         return CodecError(f"the codec returned {type(value).__name__}, not a JSON object")
     return value

@@ -47,6 +47,8 @@ from devices.reports import ReportInvalid, service_reports
 from ingress import codec, flow
 from ingress.budget import budget
 from ingress.formats import NAMES, FormatError, resource_bytes
+from ingress.undecoded import mark_over_budget
+from products.codecs.ports import port_for
 from products.models import Product
 from products.undecoded import note_undecoded
 
@@ -67,6 +69,9 @@ class Uplink:
     transport: str = "CoAP"
     json: bool = False  # the payload is the deviceReq/deviceRsp JSON itself (MQTT data/json): no codec
     gateway_pk: int | None = None  # came through this LwM2M gateway (ingress.lwm2m_gateway): it is seen too
+    # What it came on, for the codec's fPort (products.codecs.ports): the observed resource path
+    # (/19/0/0, /t/d, /{prefix}/19/0/0) or the MQTT topic suffix (data/binary); "" when unknown.
+    channel: str = ""
     received_at: dt.datetime = field(default_factory=timezone.now)
 
 
@@ -126,7 +131,9 @@ def _handle(uplinks: Sequence[Uplink]) -> list[Outcome]:
     devices = {device.pk: device for device in related.filter(pk__in=pks)}
     # Each product once per batch (not once per device row), without its zip archive.
     product_pks = {device.product_id for device in devices.values() if device.product_id}
-    products = {product.pk: product for product in Product.objects.filter(pk__in=product_pks).defer("archive")}
+    # With its codec row (the uplink ports), in the same query.
+    chosen = Product.objects.filter(pk__in=product_pks).select_related("codec").defer("archive", "codec__draft")
+    products = {product.pk: product for product in chosen}
     for device in devices.values():
         if device.product_id:
             device.product = products[device.product_id]
@@ -203,16 +210,19 @@ def _decode_batches(
             groups.setdefault(device.product_id, []).append((index, payload))
     results: dict[int, codec.Decoded] = {}
     undecoded: dict[int, int] = {}
+    over: list[list[tuple[int, bytes]]] = []
     for members in groups.values():
         device = devices[uplinks[members[0][0]].device_pk]
         if not budget.allows(device.application_id):
+            over.append(members)
             for index, _payload in members:
                 results[index] = (NotDecoded(OVER_BUDGET), None)
             undecoded[device.product_id] = undecoded.get(device.product_id, 0) + len(members)
             continue
         started, javascript = time.perf_counter(), codec.javascript_seconds()
         try:
-            done = codec.decode_batch(device.product, [payload for _index, payload in members])
+            ports = _ports(device.product, [uplinks[index].channel for index, _payload in members])
+            done = codec.decode_batch(device.product, [payload for _index, payload in members], ports=ports)
         except Exception:
             # Left out: _prepare decodes these one by one, so one failure stays with its uplink.
             log.exception("decoding a batch of %d uplinks failed", len(members))
@@ -228,14 +238,24 @@ def _decode_batches(
     if undecoded:
         try:
             note_undecoded(undecoded)  # the codec page's banner
+            mark_over_budget(devices[uplinks[members[0][0]].device_pk].application_id for members in over)
         except Exception:  # the uplinks are kept and logged: a missed count is not worth failing them
             log.exception("counting undecoded uplinks failed")
     return results
 
 
+def _ports(product: Product | None, channels: list[str]) -> list[int | None] | None:
+    """Each uplink's fPort by the channel it came on (the codec's uplink_ports); None when the codec
+    maps none, so the manifest's fPort applies."""
+    mapping = getattr(getattr(product, "codec", None), "uplink_ports", None) if product is not None else None
+    if not mapping:
+        return None
+    return [port_for(mapping, channel) for channel in channels]
+
+
 OVER_BUDGET = (
     "not decoded yet: the application's codec used its share of the ingress's time (CODEC_APP_CPU_SHARE); "
-    "the raw uplink is kept: replay it once the codec is fixed"
+    "the raw uplink is kept and decoded once the application is within its share again"
 )
 
 
@@ -307,9 +327,11 @@ def _prepare(device: Device, uplink: Uplink, limited: flow.Limited | None, done:
             after = [(hooks.pcp_received, payload)]
             return Plan(device, Outcome(PCP, detail="PCP message"), [entry], after_commit=after)
         if done is None:
-            done = codec.decode_batch(device.product, [payload])[0]
+            done = codec.decode_batch(device.product, [payload], ports=_ports(device.product, [uplink.channel]))[0]
         if isinstance(done[0], NotDecoded):
-            entry = (device, LogKind.DECODE_ERROR, str(done[0]), payload, {"notDecoded": "budget"})
+            # ingress.undecoded decodes it later from this entry (the channel gives its fPort).
+            detail = {"notDecoded": "budget", "channel": uplink.channel}
+            entry = (device, LogKind.DECODE_ERROR, str(done[0]), payload, detail)
             return Plan(device, Outcome(NOT_DECODED, detail=str(done[0])), [entry])
         if isinstance(done[0], codec.CodecError):
             reason = f"decode failed: {done[0]}"

@@ -466,6 +466,7 @@ class IngressWorker:
             and message.remote.identity in (view.node_id, view.gateway_node_id, view.dtls_identity),
             transport=("LwM2M gateway" if view.gateway_pk else "LwM2M") if view.channel == Channel.LWM2M else "CoAP",
             gateway_pk=view.gateway_pk,
+            channel=view.observed_path,  # the codec's fPort by resource (products.codecs.ports)
         )
         self.enqueue(Pending(uplink, message.remote, message.mid, message.mtype, view))
 

@@ -26,6 +26,9 @@ def _schedule(sender: Celery, **kwargs: object) -> None:
     sender.add_periodic_task(
         settings.COMMAND_SWEEP_SECONDS, sender.signature("commands.sweep_commands"), name="sweep commands"
     )
+    sender.add_periodic_task(
+        settings.CODEC_UNDECODED_SWEEP_SECONDS, sender.signature("ingress.decode_kept"), name="decode kept uplinks"
+    )
     sender.add_periodic_task(settings.RULES_SWEEP_SECONDS, sender.signature("rules.sweep_rules"), name="sweep rules")
     sender.add_periodic_task(
         settings.AUDIT_SWEEP_SECONDS, sender.signature("applications.sweep_audit"), name="audit retention"

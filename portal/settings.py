@@ -216,6 +216,11 @@ CODEC_APP_CPU_BURST_SECONDS = float(env_str("CODEC_APP_CPU_BURST_SECONDS", "2"))
 # A codec call stopped by CODEC_JS_TIMEOUT_MS costs its time this many times over: a codec that keeps
 # timing out soon has its uplinks kept undecoded instead of holding the sandbox a share of every second.
 CODEC_APP_TIMEOUT_PENALTY = float(env_str("CODEC_APP_TIMEOUT_PENALTY", "10"))
+# Uplinks kept undecoded are decoded later (ingress.undecoded): the beat's sweep every this many seconds,
+# at most this many a sweep, for applications no ingress found over budget for the quiet seconds.
+CODEC_UNDECODED_SWEEP_SECONDS = env_int("CODEC_UNDECODED_SWEEP_SECONDS", 30)
+CODEC_UNDECODED_SWEEP_LIMIT = env_int("CODEC_UNDECODED_SWEEP_LIMIT", 1000)
+CODEC_UNDECODED_QUIET_SECONDS = env_int("CODEC_UNDECODED_QUIET_SECONDS", 60)
 CODEC_MAX_PAYLOAD_BYTES = env_int("CODEC_MAX_PAYLOAD_BYTES", 1024)
 CODEC_MAX_UPLOAD_BYTES = env_int("CODEC_MAX_UPLOAD_BYTES", 1024 * 1024)
 # The checker refuses a plugin whose decode or encode takes longer than this per call.

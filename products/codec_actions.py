@@ -30,6 +30,7 @@ from products.codecs.engine import compile_definition
 from products.codecs.errors import CodecError, Raw, fail, issue
 from products.codecs.online import Definition, check_definition
 from products.codecs.package import FORMATS, checksum, read_package
+from products.codecs.ports import check_ports
 from products.codecs.profile import index_for
 from products.models import Codec, CodecKind, CodecVersion, Product
 
@@ -216,6 +217,18 @@ def do_activate_version(codec: Codec, number: int) -> CodecVersion:
     Codec.objects.filter(pk=codec.pk).update(updated_at=timezone.now())
     _publish(product, "codec.activated", {"codecId": str(codec.codec_id), "version": number})
     return version
+
+
+@transaction.atomic
+def do_set_uplink_ports(codec: Codec, value: Any) -> Codec:
+    """Set which fPort the codec gets per channel of uplinks that carry none (products.codecs.ports);
+    allowed on locked products. CodecError (CODEC_PORT_CHANNEL, CODEC_FPORT) changes nothing."""
+    ports = check_ports(value)
+    product = _locked_row(codec.product)
+    codec.uplink_ports = ports
+    codec.save(update_fields=["uplink_ports", "updated_at"])
+    _publish(product, "codec.ports_changed", {"codecId": str(codec.codec_id), "uplinkPorts": ports})
+    return codec
 
 
 @transaction.atomic

@@ -31,6 +31,7 @@ from products.codec_forms import CodecUploadForm, DecodeForm, EncodeForm, apply_
 from products.codecs import online, runtime, shapes
 from products.codecs.errors import CodecError, CodecIssue, Raw, fail
 from products.codecs.fields import FIELD_TYPES
+from products.codecs.ports import as_lines, parse_lines
 from products.codecs.profile import ProfileIndex, check_uplink, index_for
 from products.models import Codec, CodecVersion, Product
 from products.undecoded import recent_undecoded
@@ -115,6 +116,7 @@ def codec_detail(request: HttpRequest, product_id: UUID) -> HttpResponse:
             "can_change": _can_change(request, product),
             "undecoded": recent_undecoded(product.pk),
             "active_number": next((version.number for version in versions if version.active), None),
+            "uplink_ports": as_lines(codec.uplink_ports) if codec else "",
         },
     )
 
@@ -148,6 +150,24 @@ def codec_activate(request: HttpRequest, product_id: UUID, number: int) -> HttpR
         messages.error(request, error.issue.message)
     else:
         messages.success(request, _("Version %(number)s is active.") % {"number": number})
+    return redirect(_codec_url(product))
+
+
+@login_required
+@require_POST
+def codec_ports(request: HttpRequest, product_id: UUID) -> HttpResponse:
+    """The codec page's uplink ports form: one `channel = port` per line (products.codecs.ports)."""
+    product = _visible(request, product_id)
+    if not _can_change(request, product):
+        return _forbidden()
+    codec = get_object_or_404(Codec, product=product)
+    try:
+        codec_actions.do_set_uplink_ports(codec, parse_lines(request.POST.get("uplink_ports", "")))
+    except CodecError as error:
+        for found in error.issues:
+            messages.error(request, f"{found.message} {found.fix}")
+    else:
+        messages.success(request, _("Uplink ports saved."))
     return redirect(_codec_url(product))
 
 
@@ -315,10 +335,20 @@ def _builder_context(product: Product, document: dict[str, Any]) -> dict[str, An
         "builder_messages": rows,
         "issues": issues,
         "general_issues": general,
+        "locked": product.is_locked(),
         "kinds": [(kind, _(KIND_LABELS[kind])) for kind in online.KINDS],
         "field_types": [(name, field_type.label) for name, field_type in FIELD_TYPES.items()],
         **_choices(index),
     }
+
+
+def _deploy_choice(request: HttpRequest, product: Product) -> bool | None:
+    """The builder's activate choice, asked like the upload's while devices use the product: "now", or
+    else keep the current version (the safe default, also when the choice is missing); None without
+    devices (active at once)."""
+    if not product.is_locked():
+        return None
+    return request.POST.get("activate") == "now"
 
 
 @login_required
@@ -342,7 +372,7 @@ def codec_builder(request: HttpRequest, product_id: UUID) -> HttpResponse:
     if action == "deploy":
         codec_actions.do_save_draft(product, document)
         try:
-            version = codec_actions.do_deploy_online(product, document)
+            version = codec_actions.do_deploy_online(product, document, activate=_deploy_choice(request, product))
         except CodecError as error:
             context = _builder_context(product, document)
             context["deploy_failed"] = error.issues

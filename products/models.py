@@ -142,6 +142,8 @@ class Codec(models.Model):
     application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="codecs")
     # The online builder's document as last saved, deployed or not (products.codecs.online).
     draft = models.JSONField(null=True, blank=True)
+    # The fPort a TTN or ChirpStack codec gets per channel of uplinks without one (products.codecs.ports).
+    uplink_ports = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -62,7 +62,7 @@ class CodecQuerySet(models.QuerySet):
 
     def with_summary(self) -> CodecQuerySet:
         """What lists show, in one query: the product's names, the active version's number and kind,
-        how many versions, whether a draft is kept; never the draft or any version's content."""
+        how many versions, whether a draft is kept, the uplink ports; never the draft or any version's content."""
         from products.models import CodecVersion
 
         active = CodecVersion.objects.filter(codec=models.OuterRef("pk"), active=True)
@@ -73,6 +73,7 @@ class CodecQuerySet(models.QuerySet):
                 "application",
                 "created_at",
                 "updated_at",
+                "uplink_ports",
                 "product__product_id",
                 "product__device_type",
                 "product__manufacturer_id",

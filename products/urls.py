@@ -43,6 +43,7 @@ codec_patterns = [
     path("builder/", codec_views.codec_builder, name="codec-builder"),
     path("debug/", codec_views.codec_debug, name="codec-debug"),
     path("delete/", codec_views.codec_delete, name="codec-delete"),
+    path("ports/", codec_views.codec_ports, name="codec-ports"),
     path("versions/<int:number>/", codec_views.codec_version, name="codec-version"),
     path("versions/<int:number>/activate/", codec_views.codec_activate, name="codec-activate"),
     path("versions/<int:number>/delete/", codec_views.codec_version_delete, name="codec-version-delete"),

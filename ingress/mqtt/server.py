@@ -498,7 +498,14 @@ class MqttServer:
         # never held back (a device may reuse a packet id as soon as it got its PUBACK), but is marked
         # done once stored so a later DUP copy of it is recognised.
         message_id = PACKET_ID_BASE + packet_id if (dup and packet_id is not None and qos > 0) else None
-        uplink = pipeline.Uplink(identity.device_pk, data, message_id=message_id, transport="MQTT", json=kind == "json")
+        uplink = pipeline.Uplink(
+            identity.device_pk,
+            data,
+            message_id=message_id,
+            transport="MQTT",
+            json=kind == "json",
+            channel=f"data/{kind}",  # the topic's suffix: the codec's fPort (products.codecs.ports)
+        )
         settle_id = PACKET_ID_BASE + packet_id if (qos > 0 and packet_id is not None and not dup) else None
         waiter: asyncio.Future = self.loop.create_future()
         await self.queues[uplink.device_pk % len(self.queues)].put((uplink, settle_id, waiter))

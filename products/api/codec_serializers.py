@@ -102,6 +102,13 @@ class CodecSummarySerializer(serializers.Serializer):
     activeVersion = serializers.IntegerField(source="active_number", allow_null=True)
     format = serializers.SerializerMethodField(help_text="The active version's: online, oceanconnect, ttn or null.")
     versionCount = serializers.IntegerField(source="version_count")
+    uplinkPorts = serializers.DictField(
+        source="uplink_ports",
+        child=serializers.IntegerField(),
+        help_text='The fPort the codec gets per channel of CoAP, LwM2M and MQTT uplinks (which carry none): "*" '
+        'for every uplink, "data/binary" for MQTT, a resource path like /19/0/0 or /t/d; unmatched: the '
+        "manifest's fPort.",
+    )
     hasDraft = serializers.SerializerMethodField(help_text="The online builder holds a draft.")
     createdAt = serializers.SerializerMethodField(help_text="yyyyMMddTHHmmssZ")
     updatedAt = serializers.SerializerMethodField(help_text="yyyyMMddTHHmmssZ")
@@ -121,6 +128,15 @@ class CodecSummarySerializer(serializers.Serializer):
     @extend_schema_field(serializers.CharField())
     def get_updatedAt(self, codec: Codec) -> str | None:
         return _time(codec.updated_at)
+
+
+class CodecChangeSerializer(serializers.Serializer):
+    """PATCH /api/v1/codecs/{codecId}: the codec's own settings (products.codecs.ports)."""
+
+    uplinkPorts = serializers.DictField(
+        child=serializers.IntegerField(),
+        help_text='{"<channel>": <fPort>}: "*", "data/binary" or a resource path such as /19/0/0; {} clears it.',
+    )
 
 
 class CodecDetailSerializer(CodecSummarySerializer):

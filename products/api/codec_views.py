@@ -26,6 +26,7 @@ from applications.auth import get_application
 from products import codec_actions
 from products.api.codec_serializers import (
     CheckReportSerializer,
+    CodecChangeSerializer,
     CodecDetailSerializer,
     CodecErrorSerializer,
     CodecPageSerializer,
@@ -232,6 +233,27 @@ class CodecView(CodecAPIView):
     )
     def get(self, request: Request, codec_id: str) -> Response:
         return Response(_detail(self.own_codec(request, codec_id)))
+
+    @extend_schema(
+        operation_id="changeCodec",
+        tags=TAGS,
+        summary="Change a codec's settings: which fPort its uplinks without one get (uplinkPorts)",
+        description="CoAP, LwM2M and MQTT uplinks carry no fPort; a TTN or ChirpStack codec gets the port "
+        'this mapping gives for the channel the uplink came on: "*" (every uplink), "data/binary" (MQTT '
+        "topic suffix) or a resource path (/19/0/0, /t/d; a gateway sub-device's /{prefix}/19/0/0 matches "
+        "/19/0/0). Unmatched uplinks get the manifest's fPort. Allowed on locked products. A bad entry "
+        "answers 400 100022 naming it (CODEC_PORT_CHANNEL, CODEC_FPORT) and changes nothing.",
+        parameters=[CODEC_ID],
+        request=CodecChangeSerializer,
+        responses={200: CodecDetailSerializer, **REFUSED, **NOT_FOUND, **AUTH_ERRORS},
+    )
+    def patch(self, request: Request, codec_id: str) -> Response:
+        codec = self.own_codec(request, codec_id)
+        body = request.data if isinstance(request.data, dict) else {}
+        if "uplinkPorts" not in body:
+            raise fail("CODEC_PORT_CHANNEL", path="$.uplinkPorts", value=Raw("(missing)"))
+        codec_actions.do_set_uplink_ports(codec, body["uplinkPorts"])
+        return Response(_detail(codec))
 
     @extend_schema(
         operation_id="deleteCodec",

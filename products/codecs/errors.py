@@ -598,6 +598,16 @@ RULES: dict[str, CodecRule] = _rules(
         gettext_noop("Give fPort as a number, like 1 (LoRaWAN application ports are 1 to 223), or leave it out."),
     ),
     R(
+        "CODEC_PORT_CHANNEL",
+        "decode",
+        None,
+        gettext_noop("%(value)s is not a channel the ingress maps to an fPort."),
+        gettext_noop(
+            'Use "*" (every uplink), "data/binary" (MQTT) or a CoAP resource path like /19/0/0 or /t/d, '
+            "at most 16 entries, each with a port from 0 to 255."
+        ),
+    ),
+    R(
         "CODEC_VARIABLES",
         "decode",
         None,

@@ -86,3 +86,42 @@ def test_build_a_two_message_plugin_deploy_it_and_decode_a_payload(live_server, 
     expect(decoded).to_contain_text('"serviceId": "Meter"')
     expect(page.locator(".debug-result")).to_contain_text("Every value fits the profile's types and ranges.")
     page.screenshot(path=str(live_server.screenshot_dir / "codec-debug-decode.png"))
+
+
+def test_set_the_uplink_ports_by_keyboard_on_a_phone(live_server, page: Page):
+    from products.models import Codec
+    from tests.products.codecs.fixtures import deploy
+
+    credentials = create_app("Water utility", login=False)
+    do_add_member(credentials.application, create_user("devon"), Role.DEVELOPER)
+    product = meter(credentials)
+    deploy(product)
+    page.set_viewport_size({"width": 390, "height": 800})
+    page.goto(live_server.url + "/")
+    page.get_by_label("Account name").fill("devon")
+    page.get_by_label("Password").fill("correct horse 9")
+    page.get_by_role("button", name="Sign in").click()
+    page.goto(f"{live_server.url}/products/{product.product_id}/codec/")
+
+    # the form fits its section on a phone, and is reached and sent with the keyboard
+    section = page.locator("section.uplink-ports")
+    field = page.get_by_label("Channel = port, one per line")
+    page.screenshot(path="/tmp/x/uplink-ports-390.png", full_page=True)
+    assert section.evaluate("s => s.scrollWidth <= s.clientWidth")
+    assert field.bounding_box()["width"] <= section.bounding_box()["width"]
+    field.focus()
+    page.keyboard.type("/19/0/0 = 2")
+    page.keyboard.press("Enter")
+    page.keyboard.type("data/binary = 300")
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("button", name="Save the uplink ports")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.get_by_text("is not a whole number from 0 to 255.")).to_be_visible()
+    assert Codec.objects.get().uplink_ports == {}
+
+    page.get_by_label("Channel = port, one per line").fill("/19/0/0 = 2\ndata/binary = 3")
+    page.get_by_label("Channel = port, one per line").focus()
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    expect(page.get_by_text("Uplink ports saved.")).to_be_visible()
+    assert Codec.objects.get().uplink_ports == {"/19/0/0": 2, "data/binary": 3}
