@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("applications", "0004_audit_event"),
-        ("devices", "0007_devicegroup_creator"),
+        ("devices", "0008_merge_group_creator_bulk_expired"),
     ]
 
     operations = [

@@ -3,7 +3,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("products", "0004_lwm2m_gateway"),
+        ("products", "0005_lwm2m_object19"),
     ]
 
     operations = [
