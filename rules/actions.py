@@ -14,6 +14,7 @@ import datetime as dt
 import json
 import logging
 import zoneinfo
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +23,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from psycopg import sql
 
+from applications import events
 from applications.errors import NorthboundError
 from applications.formats import format_time
 from applications.models import Application
@@ -340,6 +342,7 @@ def _alarms(firings: list[Firing]) -> None:
                 recoveries.append((firing, index, device_pk))
             else:
                 raises.append((firing, index, device_pk, action))
+    alarms_changed(firing.rule.application_id for firing, *_ in raises)
     if recoveries:
         cleared = _clear_pairs([(firing.rule.pk, device_pk) for firing, _, device_pk in recoveries], firings[0].now)
         for firing, index, device_pk in recoveries:
@@ -452,13 +455,14 @@ def _clear_pairs(pairs: list[tuple[int, int | None]], now: dt.datetime, *, rules
     alarms = Alarm.objects.open().filter(query)
     if rules is not None:
         alarms = alarms.filter(rule_id__in=rules)
-    rows = list(alarms.values_list("pk", "rule_id", "device_id"))
+    rows = list(alarms.values_list("pk", "rule_id", "device_id", "application_id"))
     if rows:
-        Alarm.objects.filter(pk__in=[pk for pk, _, _ in rows], cleared_at__isnull=True).update(
+        Alarm.objects.filter(pk__in=[row[0] for row in rows], cleared_at__isnull=True).update(
             cleared_at=now, cleared_by="rule"
         )
+        alarms_changed(row[3] for row in rows)
     cleared: dict[tuple[int, int | None], int] = {}
-    for _, rule_pk, device_pk in rows:
+    for _, rule_pk, device_pk, _ in rows:
         cleared[(rule_pk, device_pk)] = cleared.get((rule_pk, device_pk), 0) + 1
     return cleared
 
@@ -599,6 +603,16 @@ def sweep_timers(now: dt.datetime | None = None, limit: int = 1000) -> dict[str,
 # --- alarms ---------------------------------------------------------------------------------------
 
 
+ALARMS_CHANGED = "alarms.changed"
+
+
+def alarms_changed(application_pks: Iterable[int]) -> None:
+    """Open alarm consoles of these applications refresh (a live event to each application's group,
+    after commit): one event per application and batch, whatever the number of alarms."""
+    for application_pk in set(application_pks):
+        events.publish(application_pk, ALARMS_CHANGED, {})
+
+
 def check_alarm_ids(alarm_ids: Any) -> list[str]:
     if not isinstance(alarm_ids, list) or not alarm_ids or len(alarm_ids) > 1000:
         raise spec.invalid("alarmIds", "must be an array of 1 to 1000 alarm ids")
@@ -610,23 +624,29 @@ def check_alarm_ids(alarm_ids: Any) -> list[str]:
 def do_acknowledge_alarms(application: Application, alarm_ids: Any, by: str) -> int:
     """Acknowledge open alarms (who and when); already acknowledged or cleared ones stay as they are."""
     ids = check_alarm_ids(alarm_ids)
-    return (
+    count = (
         Alarm.objects.for_app(application)
         .open()
         .filter(alarm_id__in=ids, acknowledged_at__isnull=True)
         .update(acknowledged_at=timezone.now(), acknowledged_by=by[:150])
     )
+    if count:
+        alarms_changed([application.pk])
+    return count
 
 
 def do_clear_alarms(application: Application, alarm_ids: Any, by: str) -> int:
     """Clear open alarms by hand (who and when); the rule may raise a new one later."""
     ids = check_alarm_ids(alarm_ids)
-    return (
+    count = (
         Alarm.objects.for_app(application)
         .open()
         .filter(alarm_id__in=ids)
         .update(cleared_at=timezone.now(), cleared_by=by[:150])
     )
+    if count:
+        alarms_changed([application.pk])
+    return count
 
 
 # --- testing a rule against history ---------------------------------------------------------------

@@ -151,7 +151,8 @@ def _alarms(request: HttpRequest):
 
 @login_required
 def alarm_console(request: HttpRequest) -> HttpResponse:
-    """Alarms, newest first; the table refreshes itself (htmx, every 5 s) with the filters kept."""
+    """Alarms, newest first; the table refreshes itself with the filters kept when its application's
+    alarms change (the `alarms.changed` live event, at most once a second; every 30 s besides)."""
     state = request.GET.get("state", "OPEN")
     severity = request.GET.get("severity", "")
     device = request.GET.get("device", "").strip()
