@@ -85,7 +85,8 @@ def test_build_a_rule_trigger_it_with_the_simulator_and_acknowledge_the_alarm(li
         expect(page.get_by_text("No alarms match.")).to_be_visible()
         simulated.hot.set()
         assert simulated.sent.wait(10)
-        # The table refreshes itself (every 5 s): no reload.
+        # The table refreshes itself on the alarms.changed live event (its fallback is every 30 s): no reload.
+        expect(page.locator("[data-live-state]")).to_have_text("●")
         row = page.locator("tr", has_text="Overheat")
         expect(row).to_be_visible(timeout=15000)
         expect(row).to_contain_text("867000000000009")
