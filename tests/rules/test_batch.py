@@ -77,9 +77,10 @@ def test_the_queries_of_a_batchs_firings_do_not_grow_with_its_devices(fleet, mon
     assert PushMessage.objects.filter(notify_type="ruleEvent").count() == 54
     assert Rule.objects.filter(trigger_count=18).count() == 3
     assert sorted(Alarm.objects.open().values_list("count", flat=True)) == [2] * 21 + [4] * 3
-    # one firing costs what twenty-four firings cost: a statement per kind of work, not per firing (the
+    # one firing costs what twenty-four firings cost: a statement per kind of work, not per firing (BEGIN,
+    # rules, alarm upsert, subscription, push target, counters, COMMIT; the pushes and runs go by COPY; the
     # first batch also creates the push target: get_or_create's savepoint and insert)
-    assert counts[1] == counts[2] == counts[3] <= 8, counts
+    assert counts[1] == counts[2] == counts[3] <= 7, counts
     assert counts[0] <= counts[1] + 3, counts
 
 
