@@ -611,10 +611,12 @@ def _noisy_outcomes(application) -> dict[str, int]:
     return {"timed out": rows.count() - budget, "kept undecoded (over budget)": budget}
 
 
-def bench_rules(properties: list[str], count: int) -> list[dict]:
+def bench_rules(properties: list[str], count: int, firing: int = 0) -> list[dict]:
     """`count` enabled rules on the bench's product, as an operator writes them: thresholds on each
     reported property (alarm, and a command for a fifth of them), AND/OR pairs, a range, a change. The
-    bench's steady values (signal 20, reading 1234, flow 7) satisfy none, as a healthy fleet does."""
+    bench's steady values (signal 20, reading 1234, flow 7) satisfy none, as a healthy fleet does,
+    except the first `firing` rules: a threshold below the steady value, so they fire on every report
+    (their alarm counted again, their command tried, their run recorded): an unhealthy fleet."""
     operators = [
         (">", 10**7),
         ("<", -1),
@@ -627,7 +629,9 @@ def bench_rules(properties: list[str], count: int) -> list[dict]:
     for number in range(count):
         prop = properties[number % len(properties)]
         operator, value = operators[number % len(operators)]
-        if operator in (">", ">="):  # thresholds above the steady values, below them for < and <=
+        if number < firing:
+            operator, value = ">", -(10**6)
+        elif operator in (">", ">="):  # thresholds above the steady values, below them for < and <=
             value += number
         elif operator in ("<", "<="):
             value -= number
@@ -638,7 +642,7 @@ def bench_rules(properties: list[str], count: int) -> list[dict]:
             "deviceTypeInfo": {"manufacturerId": "Huawei", "model": "v1001", "path": f"WaterMeter/{prop}"},
         }
         conditions = [condition]
-        if number % 4 == 3:  # a pair on two properties
+        if number % 4 == 3 and number >= firing:  # a pair on two properties
             other = properties[(number + 1) % len(properties)]
             conditions.append(
                 {
@@ -715,7 +719,7 @@ def main_rules(args: argparse.Namespace, database_url: str) -> None:
     from rules.models import Rule
 
     application, endpoints = prepare(args.devices)
-    bodies = bench_rules(["signalStrength", "currentReading", "flowRateReading"], args.rules)
+    bodies = bench_rules(["signalStrength", "currentReading", "flowRateReading"], args.rules, args.rules_firing)
     figures: dict[str, list[float]] = {"without": [], "with": []}
     inline: dict[str, list[float]] = {"without": [], "with": []}
     settings.INGRESS_CODEC_MODULE = "tests.ingress.water_codec"
@@ -778,7 +782,10 @@ def main_rules(args: argparse.Namespace, database_url: str) -> None:
             print(f"{title}: no complete rounds")
             continue
         print(title)
-        for mode, label in (("without", "no rules"), ("with", f"{args.rules} enabled rules on the product")):
+        label_with = f"{args.rules} enabled rules on the product" + (
+            f", {args.rules_firing} firing" if args.rules_firing else ""
+        )
+        for mode, label in (("without", "no rules"), ("with", label_with)):
             rounds = ", ".join(f"{value:,.0f}" for value in values[mode])
             print(f"  {'stored uplinks/s, ' + label:50}{median(values[mode]):>10,.0f}   rounds: {rounds}")
         print(f"  {'with rules / without (medians)':50}{median(values['with']) / median(values['without']):>10.3f}")
@@ -800,6 +807,9 @@ def main() -> None:
     )
     parser.add_argument("--rules", type=int, default=0, help="compare stored uplinks/s with N rules and without")
     parser.add_argument("--rounds", type=int, default=3, help="with --rules: rounds of each, alternating")
+    parser.add_argument(
+        "--rules-firing", type=int, default=0, help="with --rules: how many of them fire on every report"
+    )
     parser.add_argument("--pipeline-uplinks", type=int, default=3000, help="with --rules: uplinks a pipeline round")
     parser.add_argument("--noop-serve", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()

@@ -507,18 +507,22 @@ def sweep_status(now: dt.datetime | None = None) -> dict[str, int]:
             (Status.ABNORMAL, "abnormal_after", [Status.ONLINE]),
         ):
             with connection.cursor() as cursor:
+                # The rows are locked first (FOR UPDATE re-reads a row another transaction changed),
+                # so each device's previous status comes back with it: rules on leaving a status need it.
                 cursor.execute(
-                    "UPDATE devices_device AS d SET status = %s, updated_at = %s "
-                    "FROM applications_application AS a "
-                    "WHERE d.application_id = a.id AND d.status = ANY(%s) AND d.last_seen_at IS NOT NULL "
+                    "WITH due AS (SELECT d.id, d.status FROM devices_device AS d "
+                    "JOIN applications_application AS a ON d.application_id = a.id "
+                    "WHERE d.status = ANY(%s) AND d.last_seen_at IS NOT NULL "
                     "AND d.last_seen_at < %s - (CASE WHEN %s = 'offline_after' THEN a.offline_after "
-                    "ELSE a.abnormal_after END * interval '1 second') "
-                    "RETURNING d.id",
-                    [new_status, now, list(from_statuses), now, column],
+                    "ELSE a.abnormal_after END * interval '1 second') FOR UPDATE OF d) "
+                    "UPDATE devices_device AS d SET status = %s, updated_at = %s FROM due WHERE d.id = due.id "
+                    "RETURNING d.id, due.status",
+                    [list(from_statuses), now, column, new_status, now],
                 )
-                ids = [row[0] for row in cursor.fetchall()]
+                previous = dict(cursor.fetchall())
+            ids = list(previous)
             changed[new_status] = len(ids)
-            _notify_status(ids, new_status)
+            _notify_status(previous, new_status)
             if new_status == Status.OFFLINE and ids:
                 from devices import gateways  # gateways builds on these actions
 
@@ -553,12 +557,15 @@ def do_set_offline(device_pk: int, *, because: str) -> bool:
     return True
 
 
-def _notify_status(ids: list[int], new_status: str) -> None:
-    if not ids:
+def _notify_status(previous: dict[int, str], new_status: str) -> None:
+    """deviceInfoChanged for devices the sweep moved to `new_status` (`previous`: their status before, by
+    pk), and the rules layer's hook after commit."""
+    if not previous:
         return
-    devices = list(Device.objects.filter(pk__in=ids).select_related("application", "gateway"))
-    # The rules layer hears of the change after commit (the previous status is not read back: None).
-    transaction.on_commit(lambda: hooks.status_changed([(device, None, new_status) for device in devices]))
+    devices = list(Device.objects.filter(pk__in=list(previous)).select_related("application", "gateway"))
+    transaction.on_commit(
+        lambda: hooks.status_changed([(device, previous[device.pk], new_status) for device in devices])
+    )
     by_app: dict[int, list[Device]] = {}
     for device in devices:
         by_app.setdefault(device.application_id, []).append(device)

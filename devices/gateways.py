@@ -26,7 +26,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from applications.models import Application
-from devices import actions, logs
+from devices import actions, hooks, logs
 from devices.models import Device, LogKind, NodeType, Status, StatusDetail
 from devices.presenters import device_info
 from products.models import Product
@@ -291,6 +291,8 @@ def _save_statuses(gateway: Device, changed: list[tuple[Device, str]], why: str)
         groups.setdefault((device.status, device.status_detail, device.last_seen_at), []).append(device.pk)
     for (status, detail, last_seen_at), pks in groups.items():
         Device.objects.filter(pk__in=pks).update(status=status, status_detail=detail, last_seen_at=last_seen_at)
+    statuses = [(device, previous, device.status) for device, previous in changed if device.status != previous]
+    transaction.on_commit(lambda: hooks.status_changed(statuses))
     push.notify_many(
         gateway.application,
         nt.DEVICE_INFO_CHANGED,
@@ -317,6 +319,7 @@ def do_gateway_offline(
         previous = gateway.status
         Device.objects.filter(pk=gateway.pk).update(status=Status.OFFLINE, status_detail=StatusDetail.NONE)
         gateway.status, gateway.status_detail = Status.OFFLINE, StatusDetail.NONE
+        transaction.on_commit(lambda: hooks.status_changed([(gateway, previous, Status.OFFLINE)]))
         push.notify(
             gateway.application,
             nt.DEVICE_INFO_CHANGED,
@@ -348,6 +351,13 @@ def follow_gateways(gateway_pks: Sequence[int], *, why: str = "its gateway went 
             previous = device.status
             device.status, device.status_detail = Status.OFFLINE, StatusDetail.BRIDGE_OFFLINE
             changed_by_gateway.setdefault(device.gateway_id, []).append((device, previous))
+        # The rules layer hears of the sub-devices' change after commit, as of any status change.
+        followed = [
+            (device, previous, Status.OFFLINE)
+            for changed in changed_by_gateway.values()
+            for device, previous in changed
+        ]
+        transaction.on_commit(lambda: hooks.status_changed(followed))
         for changed in changed_by_gateway.values():
             gateway = changed[0][0].gateway
             push.notify_many(

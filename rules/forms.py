@@ -11,11 +11,12 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from commands.forms import command_choices
-from devices.models import Device
+from devices.models import Device, DeviceGroup
 from products.models import Product
 from rules import spec
 
-CONDITION_ROWS = 3
+CONDITION_ROWS = 10  # rules.spec allows 1 to 10; editor.js shows the rows in use and one more
+GROUP_PREFIX = "group:"
 KINDS = [
     ("", _("(none)")),
     ("data", _("reported property")),
@@ -75,7 +76,17 @@ class RuleForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.product = product
         devices = Device.objects.filter(product=product).order_by("node_id").values_list("device_id", "node_id")[:500]
-        self.fields["device"].choices = [("", _("every device of the product")), *devices]
+        groups = [
+            (f"{GROUP_PREFIX}{dev_group_id}", _("group · %(name)s") % {"name": name})
+            for dev_group_id, name in DeviceGroup.objects.filter(application=product.application_id)
+            .order_by("name")
+            .values_list("dev_group_id", "name")[:200]
+        ]
+        self.fields["device"].choices = [
+            ("", _("every device of the product")),
+            *([(_("Device groups"), groups)] if groups else []),
+            (_("Devices"), list(devices)),
+        ]
         self.fields["command"].choices = [("", _("(none)")), *command_choices(product)]
         properties = property_choices(product)
         for row in range(CONDITION_ROWS):
@@ -113,7 +124,10 @@ class RuleForm(forms.Form):
         """The original's rule body for the cleaned form; rules.spec still checks every rule in it."""
         data = self.cleaned_data
         target: dict[str, Any]
-        if data["device"]:
+        if data["device"].startswith(GROUP_PREFIX):
+            target = {"deviceGroupInfo": {"devGroupId": data["device"].removeprefix(GROUP_PREFIX)}}
+            data_type = "DEVICE_GROUP_DATA"
+        elif data["device"]:
             target = {"deviceInfo": {"deviceId": data["device"]}}
             data_type = "DEVICE_DATA"
         else:
@@ -179,9 +193,13 @@ class RuleForm(forms.Form):
             "enabled": rule.is_active,
         }
         for row, condition in enumerate(rule.conditions[:CONDITION_ROWS]):
-            info = condition.get("deviceInfo") or condition.get("deviceTypeInfo") or {}
+            info = (
+                condition.get("deviceInfo") or condition.get("deviceTypeInfo") or condition.get("deviceGroupInfo") or {}
+            )
             if condition.get("deviceInfo"):
                 initial["device"] = info.get("deviceId")
+            elif condition.get("deviceGroupInfo"):
+                initial["device"] = f"{GROUP_PREFIX}{info.get('devGroupId')}"
             if condition["type"] in spec.DATA_TYPES:
                 initial.update(
                     {

@@ -48,19 +48,35 @@ def rule_list(request: HttpRequest) -> HttpResponse:
 
 def editor_fits(rule: Rule) -> bool:
     """Whether the editor can show the rule without losing any of it (the API can hold more)."""
-    if len(rule.conditions) > CONDITION_ROWS or any("_group" in c for c in rule.conditions):
+    if len(rule.conditions) > CONDITION_ROWS:
         return False
     if any(c["type"] not in (*spec.DATA_TYPES, spec.STATUS, spec.NO_DATA) for c in rule.conditions):
         return False
-    devices = {c["deviceInfo"]["deviceId"] for c in rule.conditions if c.get("deviceInfo")}
+    # one target for every condition: a device, a group, or the whole product
+    targets = {
+        ("device", c["deviceInfo"]["deviceId"])
+        if c.get("deviceInfo")
+        else ("group", c["deviceGroupInfo"]["devGroupId"])
+        if c.get("deviceGroupInfo")
+        else ("product",)
+        for c in rule.conditions
+    }
     kinds = [a["type"] for a in rule.actions]
-    return len(devices) <= 1 and len(kinds) == len(set(kinds)) and set(kinds) <= {spec.ALARM, spec.CMD, spec.WEBHOOK}
+    return len(targets) <= 1 and len(kinds) == len(set(kinds)) and set(kinds) <= {spec.ALARM, spec.CMD, spec.WEBHOOK}
 
 
 def _product_of(rule: Rule) -> Product | None:
+    """The product whose profile the editor shows: the one a condition names, else the named device's,
+    else that of the first device of the named group (a group names no product)."""
+    products = Product.objects.filter(application=rule.application_id)
     for condition in rule.conditions:
         if condition.get("_product"):
-            return Product.objects.filter(pk=condition["_product"]).first()
+            return products.filter(pk=condition["_product"]).first()
+    for condition in rule.conditions:
+        if condition.get("_device"):
+            return products.filter(devices__pk=condition["_device"]).first()
+        if condition.get("_group"):
+            return products.filter(devices__groups__pk=condition["_group"]).order_by("pk").first()
     return None
 
 
@@ -151,7 +167,8 @@ def _alarms(request: HttpRequest):
 
 @login_required
 def alarm_console(request: HttpRequest) -> HttpResponse:
-    """Alarms, newest first; the table refreshes itself (htmx, every 5 s) with the filters kept."""
+    """Alarms, newest first; the table refreshes itself with the filters kept when its application's
+    alarms change (the `alarms.changed` live event, at most once a second; every 30 s besides)."""
     state = request.GET.get("state", "OPEN")
     severity = request.GET.get("severity", "")
     device = request.GET.get("device", "").strip()

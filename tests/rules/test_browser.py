@@ -75,6 +75,16 @@ def test_build_a_rule_trigger_it_with_the_simulator_and_acknowledge_the_alarm(li
         page.locator("#id_property_0").select_option("Meter/temperature")
         page.locator("#id_operator_0").select_option(">")
         page.locator("#id_value_0").fill("80")
+        # editor.js: a row shows its kind's fields; more rows on demand
+        expect(page.locator("#id_minutes_0")).to_be_hidden()
+        expect(page.locator("#id_kind_1")).to_be_hidden()
+        page.get_by_role("button", name="Add a condition").click()
+        expect(page.locator("#id_property_1")).to_be_visible()
+        page.locator("#id_kind_1").select_option("status")
+        expect(page.locator("#id_property_1")).to_be_hidden()
+        expect(page.locator("#id_status_1")).to_be_visible()
+        page.locator("#id_kind_1").select_option("")  # not this one after all: the rule keeps one condition
+        expect(page.locator("#id_status_1")).to_be_hidden()
         page.get_by_label("Raise an alarm named").fill("Overheat")
         page.get_by_label("Alarm severity").select_option("critical")
         page.get_by_label("Enabled").check()
@@ -85,7 +95,8 @@ def test_build_a_rule_trigger_it_with_the_simulator_and_acknowledge_the_alarm(li
         expect(page.get_by_text("No alarms match.")).to_be_visible()
         simulated.hot.set()
         assert simulated.sent.wait(10)
-        # The table refreshes itself (every 5 s): no reload.
+        # The table refreshes itself on the alarms.changed live event (its fallback is every 30 s): no reload.
+        expect(page.locator("[data-live-state]")).to_have_text("●")
         row = page.locator("tr", has_text="Overheat")
         expect(row).to_be_visible(timeout=15000)
         expect(row).to_contain_text("867000000000009")

@@ -6,6 +6,7 @@ import datetime as dt
 
 import pytest
 
+from devices import actions as device_actions
 from devices import history
 from rules import actions
 from rules.models import Alarm, Rule
@@ -70,6 +71,48 @@ def test_the_editor_creates_a_rule_the_api_would_accept(client, setup):
             "autoClear": True,
         }
     ]
+
+
+def test_the_editor_targets_a_group_with_more_than_three_conditions_and_reads_it_back(client, setup):
+    personas, product, device = setup
+    group = device_actions.do_create_group(personas.app.application, "North", "", 0, [device.device_id])
+    other_group = device_actions.do_create_group(personas.other_app.application, "Theirs", "", 0, [])
+    client.force_login(personas.owner)
+    page = client.get(f"/rules/new/?product={product.product_id}").content.decode()
+    assert f'value="group:{group.dev_group_id}"' in page and "group · North" in page
+    assert other_group.dev_group_id not in page  # another application's groups are not offered
+
+    fields = _editor_post(
+        product,
+        device=f"group:{group.dev_group_id}",
+        logic="or",
+        kind_1="data", property_1="Meter/reading", operator_1=">=", value_1="1000",
+        kind_2="status", status_2="OFFLINE",
+        kind_3="absence", minutes_3="30",
+        kind_4="data", property_4="Meter/temperature", operator_4="between", value_4="-40,-10", duration_4="60",
+    )  # fmt: skip
+    response = client.post("/rules/new/", fields)
+    rule = Rule.objects.get()
+    assert response.status_code == 302
+    assert [c["type"] for c in rule.conditions] == [
+        "DEVICE_GROUP_DATA", "DEVICE_GROUP_DATA", "DEVICE_STATUS", "DEVICE_NO_DATA", "DEVICE_GROUP_DATA",
+    ]  # fmt: skip
+    assert {c["deviceGroupInfo"]["devGroupId"] for c in rule.conditions} == {group.dev_group_id}
+    assert rule.conditions[4]["duration"] == 60 and rule.logic == "or"
+
+    # the editor shows it again, every condition in its row, the group chosen
+    page = client.get(f"/rules/{rule.rule_id}/edit/").content.decode()
+    assert f'<option value="group:{group.dev_group_id}" selected>' in page
+    assert '<option value="absence" selected>' in page and 'name="minutes_3" value="30"' in page
+
+
+def test_another_applications_group_cannot_be_named_in_the_editor(client, setup):
+    personas, product, _ = setup
+    theirs = device_actions.do_create_group(personas.other_app.application, "Theirs", "", 0, [])
+    client.force_login(personas.owner)
+    page = client.post("/rules/new/", _editor_post(product, device=f"group:{theirs.dev_group_id}")).content.decode()
+    assert "is not one of the available choices" in page
+    assert not Rule.objects.exists()
 
 
 def test_the_editor_shows_the_rule_broken_and_writes_nothing(client, setup):
