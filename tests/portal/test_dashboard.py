@@ -1,0 +1,163 @@
+"""The fleet dashboard (issue 20, item 2): one application's devices by status, traffic, pushes,
+commands and upgrades, each a link to the filtered list, from counters rather than per-request scans."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+import time_machine
+from django.utils import timezone
+
+from applications import metrics
+from commands.models import Command, CommandStatus
+from devices.models import Device, Status
+from portal import dashboard
+from subscriptions.models import PushTarget
+from tests.devices.fixtures import register, report
+from tests.portal.fixtures import create_personas
+
+pytestmark = pytest.mark.django_db
+
+T0 = dt.datetime(2026, 3, 1, 8, 0, 20, tzinfo=dt.UTC)
+
+
+def tiles(page: str) -> dict[str, int]:
+    """The dashboard's figures by tile (`data-count`)."""
+    found = re.findall(r'data-count="(\w+)"><div class="tile-value">(\d+)</div>', page)
+    return {name: int(value) for name, value in found}
+
+
+def make_fleet(credentials, prefix: str, *, online: int, abnormal: int, offline: int, never_seen: int) -> list[Device]:
+    total = online + abnormal + offline + never_seen
+    devices = [register(credentials, node_id=f"{prefix}{n:05d}") for n in range(total)]
+    statuses = [Status.ONLINE] * online + [Status.ABNORMAL] * abnormal + [Status.OFFLINE] * (offline + never_seen)
+    for index, (device, status) in enumerate(zip(devices, statuses, strict=True)):
+        activated = index < online + abnormal + offline
+        Device.objects.filter(pk=device.pk).update(status=status, activated=activated)
+    return devices
+
+
+def command(device: Device, status: str) -> Command:
+    return Command.objects.create(
+        application_id=device.application_id,
+        device=device,
+        service_id="WaterMeter",
+        method="SET",
+        status=status,
+        created_at=timezone.now(),
+    )
+
+
+@pytest.fixture
+def fleet():
+    personas = create_personas()
+    mine = make_fleet(personas.app, "8637030300", online=3, abnormal=1, offline=2, never_seen=4)
+    theirs = make_fleet(personas.other_app, "8637030400", online=5, abnormal=5, offline=0, never_seen=1)
+    command(mine[0], CommandStatus.PENDING)
+    command(mine[1], CommandStatus.PENDING)
+    command(mine[2], CommandStatus.FAILED)
+    command(theirs[0], CommandStatus.FAILED)
+    PushTarget.objects.create(application=personas.app.application, host="203.0.113.9", port=80)
+    PushTarget.objects.create(
+        application=personas.app.application, host="203.0.113.10", port=80, blacklisted_until=timezone.now()
+    )
+    PushTarget.objects.create(
+        application=personas.other_app.application, host="203.0.113.11", port=80, blacklisted_until=timezone.now()
+    )
+    return personas
+
+
+def test_the_owner_sees_their_fleet_counted_as_the_database_has_it(client, fleet):
+    client.force_login(fleet.owner)
+    page = client.get("/").content.decode()
+    application = fleet.app.application
+    devices = Device.objects.filter(application=application)
+    assert tiles(page) == {
+        "online": devices.filter(status=Status.ONLINE).count(),
+        "abnormal": devices.filter(status=Status.ABNORMAL).count(),
+        "offline": devices.filter(status=Status.OFFLINE).count(),
+        "not_activated": devices.filter(activated=False).count(),
+        "uplinks": 0,
+        "pushes": 0,
+        "failed_pushes": 0,
+        "blacklisted_hosts": 1,
+        "pending_commands": 2,
+        "failed_commands": 1,
+        "running_upgrades": 0,
+    }
+    assert tiles(page)["offline"] == 6 and tiles(page)["not_activated"] == 4
+
+
+def test_each_tile_links_to_its_filtered_list_and_the_list_agrees(client, fleet):
+    client.force_login(fleet.owner)
+    page = client.get("/").content.decode()
+    app_id = fleet.app.app_id
+    for status, expected in [("ONLINE", 3), ("ABNORMAL", 1), ("OFFLINE", 6), ("NOT_ACTIVATED", 4)]:
+        link = f"/devices/?application={app_id}&amp;status={status}"
+        assert link in page
+        listed = client.get(link.replace("&amp;", "&")).content.decode()
+        assert len(re.findall(r'href="/devices/[0-9a-f-]{36}/"', listed)) == expected, status
+    assert f"/commands/?application={app_id}&amp;status=FAILED" in page
+    listed = client.get(f"/commands/?application={app_id}&status=FAILED").content.decode()
+    commands = Command.objects.filter(application=fleet.app.application)
+    assert all(one.command_id in listed for one in commands.filter(status="FAILED"))
+    assert not any(one.command_id in listed for one in commands.exclude(status="FAILED"))
+    theirs = Command.objects.exclude(application=fleet.app.application).get()
+    assert theirs.command_id not in listed  # the other application's failed command is not on this list
+
+
+def test_another_application_is_neither_counted_nor_reachable(client, fleet):
+    client.force_login(fleet.outsider)
+    page = client.get(f"/?application={fleet.app.app_id}").content.decode()  # asks for the other's
+    assert fleet.app.application.name not in page  # "Water utility": not offered, not shown
+    assert tiles(page)["online"] == 5 and tiles(page)["abnormal"] == 5 and tiles(page)["not_activated"] == 1
+    assert tiles(page)["failed_commands"] == 1 and tiles(page)["pending_commands"] == 0
+
+
+def test_an_operator_chooses_the_application(client, fleet):
+    client.force_login(fleet.operator)
+    page = client.get(f"/?application={fleet.other_app.app_id}").content.decode()
+    assert tiles(page)["online"] == 5
+    assert '<label for="dashboard-application">' in page
+
+
+def test_uplinks_are_counted_per_minute_by_the_store_path(client, fleet, django_capture_on_commit_callbacks):
+    device = Device.objects.filter(application=fleet.app.application).first()
+    with time_machine.travel(T0, tick=False), django_capture_on_commit_callbacks(execute=True):
+        report(device, reading=1)
+        report(device, reading=2)
+    client.force_login(fleet.owner)
+    with time_machine.travel(T0 + dt.timedelta(minutes=1), tick=False):
+        page = client.get("/").content.decode()
+    assert tiles(page)["uplinks"] == 2
+    assert "(2 in the last hour)" in page
+    with time_machine.travel(T0 + dt.timedelta(minutes=2), tick=False):
+        page = client.get("/").content.decode()
+    assert tiles(page)["uplinks"] == 0  # the last whole minute had none
+    assert "(2 in the last hour)" in page
+
+
+def test_counts_are_a_snapshot_not_a_scan_per_request(client, fleet, django_assert_max_num_queries):
+    client.force_login(fleet.owner)
+    with time_machine.travel(T0, tick=False):
+        first = tiles(client.get("/").content.decode())
+        Device.objects.filter(application=fleet.app.application, status=Status.ABNORMAL).update(status=Status.ONLINE)
+        with django_assert_max_num_queries(4):  # session, user, applications: no counting
+            cached = tiles(client.get("/").content.decode())
+    assert cached == first
+    with time_machine.travel(T0 + dt.timedelta(seconds=dashboard.SNAPSHOT_SECONDS + 1), tick=False):
+        fresh = tiles(client.get("/").content.decode())
+    assert fresh["online"] == 4 and fresh["abnormal"] == 0
+
+
+def test_traffic_reads_the_counters(fleet):
+    application = fleet.app.application
+    metrics.add_many(
+        {metrics.UPLINKS: {application.pk: 40}, metrics.PUSHES_DELIVERED: {application.pk: 7}},
+        now=T0,
+    )
+    metrics.add(metrics.PUSHES_FAILED, {application.pk: 3}, now=T0 - dt.timedelta(minutes=30))
+    traffic = dashboard.traffic(application, now=T0 + dt.timedelta(minutes=1))
+    assert (traffic.uplinks_last_minute, traffic.pushes_last_minute, traffic.failed_pushes_last_hour) == (40, 7, 3)
