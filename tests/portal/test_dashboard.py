@@ -8,15 +8,13 @@ import re
 
 import pytest
 import time_machine
-from django.utils import timezone
 
 from applications import metrics
-from commands.models import Command, CommandStatus
+from commands.models import Command
 from devices.models import Device, Status
 from portal import dashboard
-from subscriptions.models import PushTarget
-from tests.devices.fixtures import register, report
-from tests.portal.fixtures import create_personas
+from tests.devices.fixtures import report
+from tests.portal.fixtures import create_fleet
 
 pytestmark = pytest.mark.django_db
 
@@ -29,44 +27,9 @@ def tiles(page: str) -> dict[str, int]:
     return {name: int(value) for name, value in found}
 
 
-def make_fleet(credentials, prefix: str, *, online: int, abnormal: int, offline: int, never_seen: int) -> list[Device]:
-    total = online + abnormal + offline + never_seen
-    devices = [register(credentials, node_id=f"{prefix}{n:05d}") for n in range(total)]
-    statuses = [Status.ONLINE] * online + [Status.ABNORMAL] * abnormal + [Status.OFFLINE] * (offline + never_seen)
-    for index, (device, status) in enumerate(zip(devices, statuses, strict=True)):
-        activated = index < online + abnormal + offline
-        Device.objects.filter(pk=device.pk).update(status=status, activated=activated)
-    return devices
-
-
-def command(device: Device, status: str) -> Command:
-    return Command.objects.create(
-        application_id=device.application_id,
-        device=device,
-        service_id="WaterMeter",
-        method="SET",
-        status=status,
-        created_at=timezone.now(),
-    )
-
-
 @pytest.fixture
 def fleet():
-    personas = create_personas()
-    mine = make_fleet(personas.app, "8637030300", online=3, abnormal=1, offline=2, never_seen=4)
-    theirs = make_fleet(personas.other_app, "8637030400", online=5, abnormal=5, offline=0, never_seen=1)
-    command(mine[0], CommandStatus.PENDING)
-    command(mine[1], CommandStatus.PENDING)
-    command(mine[2], CommandStatus.FAILED)
-    command(theirs[0], CommandStatus.FAILED)
-    PushTarget.objects.create(application=personas.app.application, host="203.0.113.9", port=80)
-    PushTarget.objects.create(
-        application=personas.app.application, host="203.0.113.10", port=80, blacklisted_until=timezone.now()
-    )
-    PushTarget.objects.create(
-        application=personas.other_app.application, host="203.0.113.11", port=80, blacklisted_until=timezone.now()
-    )
-    return personas
+    return create_fleet()
 
 
 def test_the_owner_sees_their_fleet_counted_as_the_database_has_it(client, fleet):
