@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import json
 
 from django.contrib.auth import get_user_model
@@ -74,18 +75,13 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     context = {
         "applications": applications,
         "application": application,
-        "heartbeat": _readable(heartbeat.decode()) if heartbeat else None,
+        "heartbeat": dt.datetime.fromisoformat(heartbeat.decode()) if heartbeat else None,
     }
     if application is not None:
         context["standing"] = fleet.standing_counts(application)
         context["traffic"] = fleet.traffic(application)
         context["snapshot_seconds"] = fleet.SNAPSHOT_SECONDS
     return render(request, "portal/dashboard.html", context)
-
-
-def _readable(iso_time: str) -> str:
-    """`2026-11-26T07:18:34+00:00` as `2026-11-26 07:18:34`, the way live.js shows times too."""
-    return iso_time.replace("T", " ").removesuffix("+00:00")
 
 
 def _require_operator(request: HttpRequest) -> None:

@@ -10,6 +10,7 @@ import pytest
 import time_machine
 
 from applications import metrics
+from applications.redis import get_redis, key
 from commands.models import Command
 from devices.models import Device, Status
 from portal import dashboard
@@ -124,3 +125,10 @@ def test_traffic_reads_the_counters(fleet):
     metrics.add(metrics.PUSHES_FAILED, {application.pk: 3}, now=T0 - dt.timedelta(minutes=30))
     traffic = dashboard.traffic(application, now=T0 + dt.timedelta(minutes=1))
     assert (traffic.uplinks_last_minute, traffic.pushes_last_minute, traffic.failed_pushes_last_hour) == (40, 7, 3)
+
+
+def test_the_heartbeat_is_an_iso_time_the_browser_puts_in_its_zone(client, fleet):
+    get_redis().set(key("heartbeat"), "2026-11-26T07:18:34+00:00")
+    client.force_login(fleet.owner)
+    page = client.get("/").content.decode()
+    assert '<time datetime="2026-11-26T07:18:34+00:00" data-local>2026-11-26T07:18:34+00:00</time>' in page
