@@ -8,10 +8,12 @@ import re
 
 import pytest
 import time_machine
+from django.utils import timezone
 
 from applications import metrics
 from applications.redis import get_redis, key
 from commands.models import Command
+from devices.actions import ServiceReport, do_store_reports
 from devices.models import Device, Status
 from portal import dashboard
 from tests.devices.fixtures import report
@@ -132,3 +134,16 @@ def test_the_heartbeat_is_an_iso_time_the_browser_puts_in_its_zone(client, fleet
     client.force_login(fleet.owner)
     page = client.get("/").content.decode()
     assert '<time datetime="2026-11-26T07:18:34+00:00" data-local>2026-11-26T07:18:34+00:00</time>' in page
+
+
+def test_the_ingress_batch_path_counts_each_report_for_its_application(fleet, django_capture_on_commit_callbacks):
+    at = timezone.now().replace(second=20, microsecond=0)  # history partitions exist around today
+    mine = list(Device.objects.filter(application=fleet.app.application)[:3])
+    theirs = list(Device.objects.filter(application=fleet.other_app.application)[:1])
+    with time_machine.travel(at, tick=False), django_capture_on_commit_callbacks(execute=True):
+        do_store_reports(
+            [(device, [ServiceReport("WaterMeter", "WaterMeter", {"reading": 1}, at)]) for device in mine + theirs]
+        )
+    after = at + dt.timedelta(minutes=1)
+    assert dashboard.traffic(fleet.app.application, now=after).uplinks_last_minute == 3
+    assert dashboard.traffic(fleet.other_app.application, now=after).uplinks_last_minute == 1
