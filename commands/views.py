@@ -34,8 +34,16 @@ def command_list(request: HttpRequest) -> HttpResponse:
         commands = commands.filter(status=status)
     if device := request.GET.get("device", "").strip():
         commands = commands.filter(device__node_id=device) | commands.filter(device__device_id=device)
+    if application := request.GET.get("application", "").strip():  # the dashboard's tiles link here
+        commands = commands.filter(application__app_id=application)
     page = Paginator(commands.order_by("-created_at", "-id"), 50).get_page(request.GET.get("page"))
-    context = {"page": page, "status": status, "device": device, "statuses": CommandStatus.choices}
+    context = {
+        "page": page,
+        "status": status,
+        "device": device,
+        "application": application,
+        "statuses": CommandStatus.choices,
+    }
     template = "commands/partials/table.html" if request.htmx else "commands/list.html"
     return render(request, template, context)
 

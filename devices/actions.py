@@ -18,7 +18,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Case, Count, F, Func, JSONField, Value, When
 from django.utils import timezone
 
-from applications import audit
+from applications import audit, metrics
 from applications.errors import NorthboundError
 from applications.formats import format_time
 from applications.models import Application
@@ -428,6 +428,12 @@ def do_store_report(device: Device, reports: list[ServiceReport], *, request_id:
             payloads.device_datas_changed(device.device_id, gateway_id, services, request_id),
         )
         record_seen(device, now)
+        _count_uplinks({application.pk: 1})
+
+
+def _count_uplinks(counts: dict[int, int]) -> None:
+    """Count stored uplinks (one per device report) on the dashboard's per-minute counters, once committed."""
+    transaction.on_commit(lambda: metrics.add(metrics.UPLINKS, counts))
 
 
 def _merged_shadow(shadow: dict[str, Any]) -> Func:
@@ -675,6 +681,10 @@ def do_store_reports(items: list[tuple[Device, list[ServiceReport]]], *, request
     for application, changed, datas in by_app.values():
         push.notify_many(application, nt.DEVICE_DATA_CHANGED, changed)
         push.notify_many(application, nt.DEVICE_DATAS_CHANGED, datas)
+    uplinks: dict[int, int] = {}
+    for device, _ in items:
+        uplinks[device.application_id] = uplinks.get(device.application_id, 0) + 1
+    _count_uplinks(uplinks)
     online = {device.pk: device for device, _ in items if device.status == Status.ONLINE and device.activated}
     if online:
         get_redis().hset(key("devices", "last_seen"), mapping={pk: now.timestamp() for pk in online})

@@ -103,11 +103,14 @@ class EditForm(forms.Form):
         self.fields["product"].queryset = Product.objects.filter(application=application).order_by("device_type")
 
 
+NOT_ACTIVATED = "NOT_ACTIVATED"  # the list's filter for offline devices never seen (the dashboard's tile)
+
+
 class FilterForm(forms.Form):
     q = forms.CharField(required=False, max_length=256)
     status = forms.ChoiceField(
         required=False,
-        choices=[("", _("all statuses")), *Status.choices],
+        choices=[("", _("all statuses")), *Status.choices, (NOT_ACTIVATED, _("not activated"))],
         widget=forms.Select(attrs={"aria-label": _("Status")}),
     )
     application = forms.CharField(required=False)

@@ -31,7 +31,7 @@ def publish_log(device: Device, kind: str, summary: str, raw: str = "") -> None:
     events.publish(
         device.application_id,
         "device.log",
-        {"deviceId": device.device_id, "kind": kind, "summary": summary, "raw": raw},
+        {"deviceId": device.device_id, "nodeId": device.node_id, "kind": kind, "summary": summary, "raw": raw},
     )
 
 
@@ -57,7 +57,13 @@ def log_many(entries: Iterable[tuple[Device, str, str, bytes | None, Any]]) -> l
     by_app: dict[int, list[dict[str, Any]]] = {}
     for row in rows:
         by_app.setdefault(row.application_id, []).append(
-            {"deviceId": row.device.device_id, "kind": row.kind, "summary": row.summary, "raw": row.raw}
+            {
+                "deviceId": row.device.device_id,
+                "nodeId": row.device.node_id,
+                "kind": row.kind,
+                "summary": row.summary,
+                "raw": row.raw,
+            }
         )
     for application_pk, items in by_app.items():
         events.publish(application_pk, "device.logs", {"entries": items})

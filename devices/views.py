@@ -17,6 +17,7 @@ from applications.errors import NorthboundError
 from applications.models import Application
 from devices import actions, bulk, gateways, replay
 from devices.forms import (
+    NOT_ACTIVATED,
     BulkUploadForm,
     EditForm,
     FilterForm,
@@ -70,7 +71,9 @@ def device_list(request: HttpRequest) -> HttpResponse:
         data = filters.cleaned_data
         if data["q"]:
             devices = devices.filter(node_id__startswith=data["q"]) | devices.filter(name__icontains=data["q"])
-        if data["status"]:
+        if data["status"] == NOT_ACTIVATED:
+            devices = devices.filter(activated=False)
+        elif data["status"]:
             devices = devices.filter(status=data["status"])
         if data["application"]:
             devices = devices.filter(application__app_id=data["application"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import json
 
 from django.contrib.auth import get_user_model
@@ -23,6 +24,7 @@ from applications import actions, audit
 from applications.addresses import client_address
 from applications.models import Application, AuditEvent
 from applications.redis import get_redis, key
+from portal import dashboard as fleet
 from portal.forms import AccountForm, AuditFilterForm
 
 
@@ -57,22 +59,29 @@ class LoginView(auth_views.LoginView):
 
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
-    applications = Application.objects.visible_to(request.user)
+    """The fleet of one application at a glance: devices by status, traffic, pushes, commands, upgrades.
+
+    `?application=<appId>` chooses among the visible applications; without it the first by name. The
+    figures come from `portal.dashboard` (per-minute counters and a short-lived snapshot), never from a
+    scan per request."""
+    applications = list(Application.objects.visible_to(request.user).order_by("name", "pk")[:500])
+    chosen = request.GET.get("application", "")
+    application = next((one for one in applications if one.app_id == chosen), None)
+    if application is None and chosen:
+        application = Application.objects.visible_to(request.user).filter(app_id=chosen).first()
+    if application is None and applications:
+        application = applications[0]
     heartbeat = get_redis().get(key("heartbeat"))
-    return render(
-        request,
-        "portal/dashboard.html",
-        {
-            "application_count": applications.count(),
-            "recent_applications": applications.order_by("-created_at")[:5],
-            "heartbeat": _readable(heartbeat.decode()) if heartbeat else None,
-        },
-    )
-
-
-def _readable(iso_time: str) -> str:
-    """`2026-11-26T07:18:34+00:00` as `2026-11-26 07:18:34`, the way live.js shows times too."""
-    return iso_time.replace("T", " ").removesuffix("+00:00")
+    context = {
+        "applications": applications,
+        "application": application,
+        "heartbeat": dt.datetime.fromisoformat(heartbeat.decode()) if heartbeat else None,
+    }
+    if application is not None:
+        context["standing"] = fleet.standing_counts(application)
+        context["traffic"] = fleet.traffic(application)
+        context["snapshot_seconds"] = fleet.SNAPSHOT_SECONDS
+    return render(request, "portal/dashboard.html", context)
 
 
 def _require_operator(request: HttpRequest) -> None:

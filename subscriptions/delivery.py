@@ -39,6 +39,7 @@ from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 from yarl import URL
 
+from applications import metrics
 from applications.models import Application
 from subscriptions import mqtts
 from subscriptions.actions import retry_delay
@@ -342,7 +343,18 @@ def record(target_id: int, messages: list[Outgoing], outcomes: list[Outcome]) ->
         targets.filter(consecutive_failures__gte=threshold, blacklisted_until__isnull=True).update(
             blacklisted_until=now + dt.timedelta(seconds=settings.PUSH_BLACKLIST_SECONDS)
         )
+        _count_pushes(target_id, len(delivered), len(outcomes) - len(delivered))
         return targets.filter(blacklisted_until__isnull=False).exists()
+
+
+def _count_pushes(target_id: int, delivered: int, failed: int) -> None:
+    """The dashboard's per-minute push counters (attempts delivered and failed), once the outcomes commit."""
+    application_pk = PushTarget.objects.filter(pk=target_id).values_list("application_id", flat=True).first()
+    if application_pk is None:
+        return
+
+    counters = {metrics.PUSHES_DELIVERED: {application_pk: delivered}, metrics.PUSHES_FAILED: {application_pk: failed}}
+    transaction.on_commit(lambda: metrics.add_many(counters))
 
 
 def deliver_target(target_id: int, *, budget_seconds: float | None = None) -> int:

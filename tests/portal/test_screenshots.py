@@ -86,4 +86,6 @@ def test_main_pages_in_both_languages(live_server, page: Page):
         page.set_viewport_size({"width": 390, "height": 844})
         page.goto(live_server.url + "/devices/")
         page.screenshot(path=str(out / f"devices-390px-{suffix}.png"))
+        page.goto(live_server.url + "/")
+        page.screenshot(path=str(out / f"dashboard-390px-{suffix}.png"), full_page=True)
     assert len(list(out.glob("*.png"))) >= 2 * (len(PAGES) + 1)

@@ -17,11 +17,11 @@ def test_wrong_password_says_so(client, personas):
     assert "not right" in response.content.decode()
 
 
-def test_dashboard_counts_only_visible_applications(client, personas):
+def test_dashboard_offers_only_visible_applications(client, personas):
     client.force_login(personas.owner)
-    assert client.get("/").context["application_count"] == 1
+    assert client.get("/").context["applications"] == [personas.app.application]
     client.force_login(personas.operator)
-    assert client.get("/").context["application_count"] == 2
+    assert len(client.get("/").context["applications"]) == 2
 
 
 def test_navigation_shows_both_areas(client, personas):

@@ -15,16 +15,38 @@
       if (beat) beat.textContent = plain(event.data.at);
     }
     lists.forEach((list) => {
-      if (list.dataset.count === "0") list.innerHTML = "";
-      list.dataset.count = String(Number(list.dataset.count) + 1);
-      const item = document.createElement("li");
-      const time = document.createElement("time"); time.textContent = plain(event.at);
-      const kind = document.createElement("strong"); kind.textContent = event.kind;
-      const data = document.createElement("code"); data.textContent = JSON.stringify(event.data);
-      item.append(time, " ", kind, " ", data);
-      list.prepend(item);
+      // The dashboard shows one application's events (data-application: its pk); other lists show all.
+      if (list.dataset.application && String(event.application) !== list.dataset.application) return;
+      const entries = event.kind === "device.logs" ? event.data.entries : [event.data];
+      entries.forEach((data) => {
+        if (list.dataset.count === "0") list.innerHTML = "";
+        list.dataset.count = String(Number(list.dataset.count) + 1);
+        list.prepend(eventItem(event, data, list.dataset.deviceUrl || "/devices/"));
+      });
       while (list.children.length > 50) list.lastChild.remove();
     });
+  }
+  // One readable line: time, kind, the device by nodeId (linked to its page), then the data as key: value.
+  function eventItem(event, data, deviceUrl) {
+    const item = document.createElement("li");
+    const time = document.createElement("time"); time.textContent = plain(event.at);
+    const kind = document.createElement("strong"); kind.textContent = event.kind === "device.logs" ? "device.log" : event.kind;
+    item.append(time, " ", kind, " ");
+    const rest = Object.assign({}, data);
+    if (data && data.deviceId) {
+      const link = document.createElement("a");
+      link.href = deviceUrl + encodeURIComponent(data.deviceId) + "/";
+      link.textContent = data.nodeId || data.deviceId;
+      item.append(link, " ");
+      delete rest.deviceId; delete rest.nodeId;
+    }
+    const detail = document.createElement("span"); detail.className = "event-detail";
+    detail.textContent = Object.entries(rest || {})
+      .filter(([, value]) => value !== "" && value !== null && value !== undefined)
+      .map(([name, value]) => `${name}: ${typeof value === "object" ? JSON.stringify(value) : value}`)
+      .join(" · ");
+    item.append(detail);
+    return item;
   }
   function connect() {
     const scheme = location.protocol === "https:" ? "wss" : "ws";
