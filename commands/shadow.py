@@ -26,7 +26,7 @@ from django.utils import timezone
 from applications.errors import NorthboundError
 from applications.models import Application
 from commands.models import CommandStatus, DesiredChange
-from commands.validation import check_command
+from commands.validation import check_command, profile_service
 from devices.models import Device
 from subscriptions import actions as push
 from subscriptions import notify_types as nt
@@ -46,25 +46,6 @@ MAX_SERVICES = 100
 
 def _invalid(rule: str) -> NorthboundError:
     return NorthboundError("100022", f"The input is invalid: {rule}.")
-
-
-def _service(device: Device, service_id: str) -> dict[str, Any]:
-    product = device.product
-    if product is None:
-        raise NorthboundError(
-            "100431",
-            "The serviceType is not exist: the device is tied to no product; "
-            "set its manufacturerId, deviceType and model with the modify call.",
-            http_status=200,
-        )
-    capability = next(
-        (c for c in product.profile["device"]["serviceTypeCapabilities"] if c["serviceId"] == service_id), None
-    )
-    if capability is None:
-        raise NorthboundError(
-            "100431", f"The serviceType is not exist: {service_id} is not a service of {product}.", http_status=200
-        )
-    return next((s for s in product.profile["services"] if s["serviceType"] == capability["serviceType"]), {})
 
 
 def check_desired(device: Device, service_desireds: Any) -> list[tuple[str, str, dict[str, Any]]]:
@@ -87,7 +68,7 @@ def check_desired(device: Device, service_desireds: Any) -> list[tuple[str, str,
         seen.add(service_id)
         if not isinstance(desired, dict) or not desired:
             raise _invalid(f"{where}.desired must be an object of at least one property")
-        service = _service(device, service_id)
+        _, service = profile_service(device, service_id)
         properties = {p["propertyName"]: p for p in service.get("properties") or []}
         for name in desired:
             found = properties.get(name)

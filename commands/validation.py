@@ -25,16 +25,8 @@ def _number(value: Any) -> float | None:
         return None
 
 
-def check_command(device: Device, service_id: Any, method: Any, paras: Any) -> dict[str, Any]:
-    """The profile's definition of the command; 100431 for an unknown service, 100022 for the rest."""
-    if not isinstance(service_id, str) or not 1 <= len(service_id) <= 64:
-        raise _invalid("command.serviceId must be 1 to 64 characters")
-    if not isinstance(method, str) or not 1 <= len(method) <= 128:
-        raise _invalid("command.method must be 1 to 128 characters")
-    if paras is None:
-        paras = {}
-    if not isinstance(paras, dict):
-        raise _invalid("command.paras must be a JSON object")
+def profile_service(device: Device, service_id: str) -> tuple[str, dict[str, Any]]:
+    """(serviceType, the profile's service) of the device's product's serviceId; 100431 when there is none."""
     product = device.product
     if product is None:
         raise NorthboundError(
@@ -50,7 +42,21 @@ def check_command(device: Device, service_id: Any, method: Any, paras: Any) -> d
         raise NorthboundError(
             "100431", f"The serviceType is not exist: {service_id} is not a service of {product}.", http_status=200
         )
-    service = next((s for s in product.profile["services"] if s["serviceType"] == capability["serviceType"]), {})
+    service_type = capability["serviceType"]
+    return service_type, next((s for s in product.profile["services"] if s["serviceType"] == service_type), {})
+
+
+def check_command(device: Device, service_id: Any, method: Any, paras: Any) -> dict[str, Any]:
+    """The profile's definition of the command; 100431 for an unknown service, 100022 for the rest."""
+    if not isinstance(service_id, str) or not 1 <= len(service_id) <= 64:
+        raise _invalid("command.serviceId must be 1 to 64 characters")
+    if not isinstance(method, str) or not 1 <= len(method) <= 128:
+        raise _invalid("command.method must be 1 to 128 characters")
+    if paras is None:
+        paras = {}
+    if not isinstance(paras, dict):
+        raise _invalid("command.paras must be a JSON object")
+    service_type, service = profile_service(device, service_id)
     commands = service.get("commands") or []
     command = next((c for c in commands if c["commandName"] == method), None)
     if command is None:
@@ -68,7 +74,7 @@ def check_command(device: Device, service_id: Any, method: Any, paras: Any) -> d
                 raise _invalid(f"command.paras.{name} is required")
             continue
         _check_para(f"command.paras.{name}", paras[name], definition)
-    return {"serviceType": capability["serviceType"], "command": command}
+    return {"serviceType": service_type, "command": command}
 
 
 def _check_para(where: str, value: Any, definition: dict[str, Any]) -> None:
