@@ -26,6 +26,10 @@ class Uplink(resource.ObservableResource):
     def __init__(self, value: bytes) -> None:
         super().__init__()
         self.value = value
+        self.observers = 0  # observations aiocoap holds: a reset to a notification ends one (RFC 7641 3.6)
+
+    def update_observation_count(self, newcount: int) -> None:
+        self.observers = newcount
 
     def set(self, value: bytes) -> None:
         self.value = value
@@ -69,8 +73,8 @@ class Downlink(resource.Resource):
 
 
 class StrictClient:
-    """Register with `start()`, change /19/0/0 with `report()`, leave with `deregister()`; `written`
-    holds every downlink value it took."""
+    """Register with `start()` (again with `register()`), change /19/0/0 with `report()`, leave with
+    `deregister()`; `written` holds every downlink value it took."""
 
     def __init__(self, endpoint: str, server: tuple[str, int], *, version: str = "1.1", value: bytes = b"") -> None:
         self.endpoint, self.server, self.version = endpoint, server, version
@@ -93,6 +97,11 @@ class StrictClient:
         site.add_resource(("19", "1", "0"), Downlink(self, instance=False))
         site.add_resource(("19", "1", "0", "0"), Downlink(self, instance=True))
         self.context = await aiocoap.Context.create_server_context(site, bind=("127.0.0.1", 0))
+        await self.register()
+        return self
+
+    async def register(self) -> None:
+        """A Register (POST /rd): the first, or a new one that replaces the registration (not an Update)."""
         links = b'</>;rt="oma.lwm2m",</1/0>,</3/0>,</19/0>,</19/1>'
         request = Message(code=codes.POST, payload=links, content_format=40)
         request.set_request_uri(
@@ -102,7 +111,6 @@ class StrictClient:
         if answer.code != codes.CREATED:
             raise AssertionError(f"registration answered {answer.code}: {answer.payload!r}")
         self.location = tuple(answer.opt.location_path)
-        return self
 
     def report(self, value: bytes) -> None:
         self.uplink.set(value)

@@ -24,6 +24,7 @@ from commands import actions as command_actions
 from commands.models import Command, CommandEvent
 from devices.downlink import asleep, held_key, queue_downlink
 from devices.models import DataHistory, Device, DeviceLog, Status
+from ingress.formats import TLV, encode_tlv_multiple
 from ingress.models import DeviceSession, LearnedDownlink
 from ingress.simulator import SimulatedDevice
 from portal.env import BASE_DIR
@@ -415,3 +416,125 @@ def test_any_downlink_to_a_sleeping_queue_mode_device_is_held_until_it_wakes(sta
 
     assert queued and before == [] and held == 1
     assert [(item.path, item.payload) for item in received] == [("/19/1/0/0", b"\x05held")]
+
+
+def test_a_conformant_clients_new_registration_cancels_its_stale_observation_with_a_reset(start, meter_device):
+    """RFC 7641 3.6: the platform forgets the old observation; a notification on its token is reset."""
+    _credentials, device, _ = meter_device()
+    port, _ = start()
+
+    async def scenario():
+        client = StrictClient(f"urn:imei:{IMEI}", ("127.0.0.1", port), version="1.1", value=_report(10))
+        await client.start()
+        await asyncio.to_thread(_threaded, _wait, lambda: _readings(device) == ["10"])
+        first = await asyncio.to_thread(
+            _threaded, lambda: bytes(DeviceSession.objects.get(device=device).observe_token)
+        )
+        client.uplink.value = _report(11)
+        await client.register()  # a new Register, not an Update: observed afresh, with a new token
+        await asyncio.to_thread(_threaded, _wait, lambda: _readings(device) == ["10", "11"])
+        observers_then = client.uplink.observers
+        client.report(_report(12))  # notifies both observations aiocoap holds: the old one gets a reset
+        await _until(lambda: client.uplink.observers == 1)
+        await asyncio.to_thread(_threaded, _wait, lambda: _readings(device) == ["10", "11", "12"])
+        client.report(_report(13))
+        await asyncio.to_thread(_threaded, _wait, lambda: _readings(device) == ["10", "11", "12", "13"])
+        await client.stop()
+        return first, observers_then
+
+    first, observers_then = asyncio.run(scenario())
+
+    assert observers_then == 2  # the device still held the old observation after registering again
+    session = DeviceSession.objects.get(device=device)
+    assert session.previous_token is None and bytes(session.observe_token) != first
+    assert _readings(device) == ["10", "11", "12", "13"]  # each value once: nothing on the old token
+    again = DeviceLog.objects.filter(device=device, summary__contains="registration over").order_by("-id").first()
+    assert again.summary.endswith("; the previous registration's observation is cancelled")
+
+
+def test_a_huawei_module_registering_again_keeps_its_previous_token_accepted(start, meter_device):
+    _credentials, device, _ = meter_device()
+    port, _ = start()
+
+    async def scenario():
+        simulated = await _register(SimulatedDevice(IMEI, ("127.0.0.1", port)))  # client="huawei"
+        old_token = simulated.observe_token
+        simulated.observed.clear()
+        await simulated.register()
+        await simulated.wait_observed()
+        new_token = simulated.observe_token
+        simulated.observe_token = old_token  # a module notifies on its previous token for a while
+        await simulated.notify(_report(21))  # CON: acknowledged, not reset
+        await asyncio.to_thread(_threaded, _wait, lambda: "21" in _readings(device))
+        simulated.close()
+        return old_token, new_token, simulated.resets
+
+    old_token, new_token, resets = asyncio.run(scenario())
+
+    assert old_token != new_token and resets == 0
+    assert bytes(DeviceSession.objects.get(device=device).previous_token) == old_token
+    assert not DeviceLog.objects.filter(device=device, summary__contains="observation is cancelled").exists()
+
+
+async def _until(condition, seconds: float = 15.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting"
+        await asyncio.sleep(0.05)
+
+
+def _report_acks(simulated: SimulatedDevice) -> list:
+    """The codec's cloudRsp to reports (AA AA ...), as the device took them."""
+    return [d for d in simulated.received if d.payload[:2] == b"\xaa\xaa"]
+
+
+def test_a_1_0_client_whose_links_declare_the_object_model_takes_its_first_non_cloud_rsp_in_tlv(start, meter_device):
+    # given: an `auto` product and a 1.0 client whose root link declares LwM2M JSON (as Zephyr's does)
+    _credentials, device, _ = meter_device()
+    port, _ = start()
+
+    async def scenario():
+        simulated = SimulatedDevice(f"urn:imei:{IMEI}", ("127.0.0.1", port), client="1.0")
+        await simulated.open()
+        await simulated.register(objects='</>;rt="oma.lwm2m";ct=11543,</1/0>,</3/0>,</19/0>,</19/1>')
+        await simulated.wait_observed()
+        # when: its first report, before any command
+        await simulated.notify(_report(5))
+        await _until(lambda: _report_acks(simulated))
+        simulated.close()
+        return _report_acks(simulated)
+
+    (ack,) = asyncio.run(scenario())
+
+    # then: the NON cloudRsp went in the TLV form and was taken; nothing had to be refused first
+    assert ack.path == "/19/1/0" and not ack.confirmable
+    assert DeviceSession.objects.get(device=device).downlink_forms == "tlv,opaque"
+    registered = DeviceLog.objects.get(device=device, summary__contains="registration over")
+    assert (
+        "object 19 downlinks in the tlv form first: its root link declares content format 11543" in registered.summary
+    )
+    assert not DeviceLog.objects.filter(device=device, summary__startswith="the device refused").exists()
+
+
+def test_a_1_0_client_notifying_in_tlv_teaches_its_form_before_any_command(start, meter_device):
+    _credentials, device, _ = meter_device()
+    port, _ = start()
+
+    async def scenario():
+        simulated = await _register(SimulatedDevice(IMEI, ("127.0.0.1", port), client="1.0"))
+        # A report as the specification's multiple-instance resource: TLV, resource 0 with instance 0.
+        await simulated.notify(encode_tlv_multiple(0, [_report(6)]), content_format=TLV)
+        await _until(lambda: _report_acks(simulated))
+        simulated.close()
+        return _report_acks(simulated)
+
+    (ack,) = asyncio.run(scenario())
+
+    assert _readings(device) == ["6"]
+    assert ack.path == "/19/1/0"  # the reply to that very report went in TLV (after the form was learned)
+    assert LearnedDownlink.objects.get(device=device).form == "tlv"
+    assert DeviceLog.objects.filter(
+        device=device, summary="object 19 downlinks: the device takes the tlv form (its notifications are TLV)"
+    ).exists()
+    assert not DeviceLog.objects.filter(device=device, summary__startswith="the device refused").exists()
+
