@@ -234,13 +234,16 @@ async def _command_downlinks(simulated: SimulatedDevice, count: int) -> list:
         await asyncio.sleep(0.05)
 
 
-def test_a_refused_downlink_fails_the_command_with_the_devices_answer_in_result_detail(start, meter_device):
+@pytest.mark.parametrize("secure", [False, True], ids=["CoAP", "CoAPS"])
+def test_a_refused_downlink_fails_the_command_with_the_devices_answer_in_result_detail(start, meter_device, secure):
     # given: the delivery policy says Execute, which a conformant client refuses; Execute has no fallback
-    credentials, device, _ = meter_device(downlink="execute")
-    port, _ = start()
+    credentials, device, _ = meter_device(downlink="execute", secure=secure)
+    port, coaps_port = start()
 
     async def scenario():
-        simulated = await _register(SimulatedDevice(IMEI, ("127.0.0.1", port), client="1.1"))
+        server = ("127.0.0.1", coaps_port if secure else port)
+        psk = (IMEI, bytes.fromhex(PSK_HEX)) if secure else None
+        simulated = await _register(SimulatedDevice(IMEI, server, client="1.1", psk=psk))
         await simulated.notify(_report(100))
         command_id = await asyncio.to_thread(_threaded, _create, credentials, device)
         await asyncio.to_thread(_threaded, _wait, lambda: _status(command_id, "FAILED"))
@@ -538,3 +541,47 @@ def test_a_1_0_client_notifying_in_tlv_teaches_its_form_before_any_command(start
     ).exists()
     assert not DeviceLog.objects.filter(device=device, summary__startswith="the device refused").exists()
 
+
+PSK_SUITES = ("TLS-PSK-WITH-AES-128-CCM-8", "TLS-PSK-WITH-AES-128-CBC-SHA256")  # F-1.3
+COMMAND_PATHS = {"huawei": "/19/1/0", "1.0": "/19/1/0", "1.1": "/19/1/0/0"}
+
+
+@pytest.mark.parametrize("client", sorted(COMMAND_PATHS))
+def test_over_coaps_with_each_psk_suite_a_command_is_delivered_in_the_clients_form_and_answered(
+    start, meter_device, client
+):
+    credentials, device, _ = meter_device(secure=True)
+    _port, coaps_port = start()
+    name = IMEI if client == "huawei" else f"urn:imei:{IMEI}"  # a module's PSK identity is its IMEI
+
+    async def session(suite: str) -> tuple:
+        simulated = SimulatedDevice(
+            name, ("127.0.0.1", coaps_port), client=client, psk=(name, bytes.fromhex(PSK_HEX)), cipher=suite
+        )
+        await _register(simulated)
+        await simulated.notify(_report(100))
+        command_id = await asyncio.to_thread(_threaded, _create, credentials, device)
+        (downlink,) = await _command_downlinks(simulated, 1)
+        mid = struct.unpack(">H", downlink.payload[1:3])[0]
+        await simulated.notify(b"\x03" + struct.pack(">HBb", mid, 0, 7))
+        await asyncio.to_thread(_threaded, _wait, lambda: _status(command_id, "SUCCESSFUL"))
+        await simulated.deregister()
+        simulated.close()
+        return simulated.negotiated_cipher, downlink, command_id
+
+    async def scenario():
+        return [await session(suite) for suite in PSK_SUITES]
+
+    outcomes = asyncio.run(scenario())
+
+    for suite, (cipher, downlink, command_id) in zip(PSK_SUITES, outcomes, strict=True):
+        assert cipher == suite
+        assert downlink.path == COMMAND_PATHS[client] and downlink.payload[0] == 0x02
+        assert _query(credentials, command_id)["status"] == "SUCCESSFUL"
+    registrations = DeviceLog.objects.filter(device=device, summary__contains="registration over CoAPS")
+    assert registrations.count() == 2
+    if client == "1.0":  # its first command taught the TLV form, over the first suite's session
+        assert LearnedDownlink.objects.get(device=device).form == "tlv"
+    else:
+        assert not LearnedDownlink.objects.filter(device=device).exists()
+    assert Device.objects.get(pk=device.pk).status == Status.OFFLINE
