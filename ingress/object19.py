@@ -98,6 +98,20 @@ def forms_for(setting: str, version: str, learned: str = "", declared: bool = Fa
     return order[:2]
 
 
+def next_form(forms: tuple[str, ...] | list[str], tried: list[str], code: str) -> str | None:
+    """The form to send the same downlink in after the device answered `tried[-1]` with `code` (once):
+    the other form after one of REFUSALS; after 4.04 to the instance form, TLV, since a client may hold
+    no instance 0 of the resource yet (Anjay answers 4.04 to a write of /19/1/0/0 until one exists) and a
+    TLV write of the resource replaces its instances, creating it. None: no other form."""
+    if len(tried) != 1:
+        return None
+    if code in REFUSALS:
+        return next((form for form in forms if form not in tried), None)
+    if tried[0] == INSTANCE_FORM and code == "4.04":
+        return TLV_FORM
+    return None
+
+
 def huawei_form(forms: tuple[str, ...] | list[str]) -> bool:
     """Whether a device with these forms (first tried first) is treated as a Huawei module: the opaque
     write goes first. Such a device keeps the previous registration's observe token accepted (modules

@@ -49,7 +49,7 @@ from devices.models import Device, LogKind
 from firmware.drivers.lwm2m import UPGRADE_MESSAGE
 from ingress import aiocoap_adapter, endpoints, firmware, lwm2m_gateway, object19, pipeline, sessions, threads
 from ingress.dtls import DTLSAddress, DTLSInterface
-from ingress.formats import LINK_FORMAT, FormatError, parse_link_format
+from ingress.formats import LINK_FORMAT, FormatError, carries_no_instances, parse_link_format
 from ingress.models import Channel
 from ingress.refusals import Refusals
 from ingress.sessions import Refused, SessionView
@@ -478,7 +478,6 @@ class IngressWorker:
     def _store_observed_value(self, view: SessionView, answer: Message) -> None:
         """The observe's piggybacked answer: its value is an uplink (no ACK to send: it is one)."""
         self.stats["first_value"] += 1
-        self._learn_from_format(view, answer.opt.content_format)
         uplink = pipeline.Uplink(
             device_pk=view.device_pk,
             payload=answer.payload,
@@ -793,8 +792,10 @@ class IngressWorker:
                 self.pending_observes.pop(token, None)
                 self.pending_remotes.pop(token, None)
             await self._established(view, token, answer)
-            if first and answer.mtype is ACK and answer.code.is_successful() and answer.payload:
-                self._store_observed_value(view, answer)
+            if first and answer.mtype is ACK and answer.code.is_successful():
+                self._learn_from_format(view, answer.opt.content_format)
+                if not carries_no_instances(answer.opt.content_format, answer.payload):
+                    self._store_observed_value(view, answer)
             return answer.code.is_successful()
         current = await self.run_misc(sessions.by_device, view.device_pk)
         if current is not None and current.observe_token == token and current.observed:
@@ -873,7 +874,8 @@ class IngressWorker:
         else:
             method = codes.POST
         tried: list[str] = []
-        for form in forms:
+        form: str | None = forms[0]
+        while form is not None:
             path, content_format, body = (
                 object19.request_parts(form, base, payload) if method == codes.PUT else (base, 42, payload)
             )
@@ -881,15 +883,17 @@ class IngressWorker:
                 view, method, path, content_format, body, confirmable=confirmable, max_retransmit=max_retransmit
             )
             tried.append(form)
-            if not (outcome == "error" and code in object19.REFUSALS and len(tried) < len(forms)):
+            following = object19.next_form(forms, tried, code) if outcome == "error" and method == codes.PUT else None
+            if following is None:
                 break
             self.stats["downlink_form_fallback"] += 1
             await self.run_misc(
                 logs.log_device,
                 view.device_pk,
                 LogKind.INFO,
-                f"the device refused the {form} write to {'/'.join(path)} ({detail}): trying the {forms[1]} form",
+                f"the device refused the {form} write to {'/'.join(path)} ({detail}): trying the {following} form",
             )
+            form = following
         if len(tried) > 1 and outcome == "acked":
             view = dataclasses.replace(view, downlink_forms=(tried[-1], tried[0]))
             self.views[view.device_pk] = view

@@ -4,7 +4,8 @@ E.19), so
 
 - a plain opaque write of /19/1/0 is refused with 4.00, as conformant stacks refuse it;
 - 1.0 takes a TLV write carrying the resource's instances; 1.1 also takes a write of the resource
-  instance /19/1/0/0 (1.1 addresses resource instances in URIs, 1.0 does not: 4.04 there);
+  instance /19/1/0/0 (1.1 addresses resource instances in URIs, 1.0 does not: 4.04 there), once that
+  instance exists (`downlink_instance=False`: 4.04 until a TLV write creates it, as Anjay answers);
 - /19/0/0 is observable (aiocoap's own observation handling) and answers with its current value;
 - an Execute of a resource that is not executable is 4.05.
 """
@@ -53,6 +54,8 @@ class Downlink(resource.Resource):
                 return Message(code=codes.NOT_FOUND, payload=b"1.0 has no resource instance URIs")
             if content_format not in (None, OPAQUE):
                 return Message(code=codes.UNSUPPORTED_CONTENT_FORMAT)
+            if not self.client.downlink_instance:
+                return Message(code=codes.NOT_FOUND, payload=b"no resource instance 0 yet")
             return self.client.took(request.payload)
         if content_format != TLV:
             return Message(
@@ -66,6 +69,7 @@ class Downlink(resource.Resource):
             return Message(code=codes.BAD_REQUEST, payload=b"not resource 0")
         if not all(entry_kind == RESOURCE_INSTANCE for entry_kind, _, _ in instances):
             return Message(code=codes.BAD_REQUEST, payload=b"not resource instances")
+        self.client.downlink_instance = True  # a write of the resource replaces its instances: 0 exists now
         return self.client.took(b"".join(value for _, _, value in instances))
 
     async def render_post(self, request: Message) -> Message:
@@ -76,8 +80,18 @@ class StrictClient:
     """Register with `start()` (again with `register()`), change /19/0/0 with `report()`, leave with
     `deregister()`; `written` holds every downlink value it took."""
 
-    def __init__(self, endpoint: str, server: tuple[str, int], *, version: str = "1.1", value: bytes = b"") -> None:
+    def __init__(
+        self,
+        endpoint: str,
+        server: tuple[str, int],
+        *,
+        version: str = "1.1",
+        value: bytes = b"",
+        downlink_instance: bool = True,
+    ) -> None:
         self.endpoint, self.server, self.version = endpoint, server, version
+        # Whether /19/1/0 holds resource instance 0: Anjay answers a write of /19/1/0/0 with 4.04 until it does.
+        self.downlink_instance = downlink_instance
         self.uplink = Uplink(value)
         self.written: list[bytes] = []
         self.wrote = asyncio.Event()

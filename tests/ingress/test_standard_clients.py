@@ -585,3 +585,28 @@ def test_over_coaps_with_each_psk_suite_a_command_is_delivered_in_the_clients_fo
     else:
         assert not LearnedDownlink.objects.filter(device=device).exists()
     assert Device.objects.get(pk=device.pk).status == Status.OFFLINE
+
+
+def test_a_1_1_client_without_the_resource_instance_yet_takes_the_command_as_tlv(start, meter_device):
+    """Anjay answers a write of /19/1/0/0 with 4.04 while /19/1/0 holds no instance: a TLV write creates it."""
+    credentials, device, _ = meter_device()
+    port, _ = start()
+
+    async def scenario():
+        client = StrictClient(f"urn:imei:{IMEI}", ("127.0.0.1", port), version="1.1", downlink_instance=False)
+        client.uplink.value = _report(55)
+        client.on_write = lambda value: value[:1] == b"\x02" and client.report(b"\x03" + value[1:3] + b"\x00\x07")
+        await client.start()
+        await asyncio.to_thread(_threaded, _wait, lambda: _readings(device) == ["55"])
+        command_id = await asyncio.to_thread(_threaded, _create, credentials, device)
+        await asyncio.to_thread(_threaded, _wait, lambda: _status(command_id, "SUCCESSFUL"))
+        await client.stop()
+        return command_id, client.written
+
+    command_id, written = asyncio.run(scenario())
+
+    assert [value[:1] for value in written] == [b"\x02"]
+    assert _query(credentials, command_id)["status"] == "SUCCESSFUL"
+    refused = DeviceLog.objects.get(device=device, summary__startswith="the device refused the instance write")
+    assert "4.04 Not Found: no resource instance 0 yet" in refused.summary and "trying the tlv form" in refused.summary
+    assert LearnedDownlink.objects.get(device=device).form == "tlv"
