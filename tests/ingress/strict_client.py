@@ -88,8 +88,10 @@ class StrictClient:
         version: str = "1.1",
         value: bytes = b"",
         downlink_instance: bool = True,
+        queue_mode: bool = False,
     ) -> None:
         self.endpoint, self.server, self.version = endpoint, server, version
+        self.queue_mode = queue_mode  # 1.0: binding UQ; 1.1: the Q parameter (TS 1.1 6.2.1)
         # Whether /19/1/0 holds resource instance 0: Anjay answers a write of /19/1/0/0 with 4.04 until it does.
         self.downlink_instance = downlink_instance
         self.uplink = Uplink(value)
@@ -118,8 +120,9 @@ class StrictClient:
         """A Register (POST /rd): the first, or a new one that replaces the registration (not an Update)."""
         links = b'</>;rt="oma.lwm2m",</1/0>,</3/0>,</19/0>,</19/1>'
         request = Message(code=codes.POST, payload=links, content_format=40)
+        binding = "b=U" if not self.queue_mode else ("b=UQ" if self.version == "1.0" else "b=U&Q")
         request.set_request_uri(
-            f"coap://{self.server[0]}:{self.server[1]}/rd?ep={self.endpoint}&lt=300&lwm2m={self.version}&b=U"
+            f"coap://{self.server[0]}:{self.server[1]}/rd?ep={self.endpoint}&lt=300&lwm2m={self.version}&{binding}"
         )
         answer = await asyncio.wait_for(self.context.request(request).response, 20)
         if answer.code != codes.CREATED:
@@ -128,6 +131,12 @@ class StrictClient:
 
     def report(self, value: bytes) -> None:
         self.uplink.set(value)
+
+    async def update(self) -> Message:
+        """A registration Update (POST /rd/<id>): a queue-mode client is awake for a while after it."""
+        request = Message(code=codes.POST)
+        request.set_request_uri(f"coap://{self.server[0]}:{self.server[1]}/{'/'.join(self.location)}")
+        return await asyncio.wait_for(self.context.request(request).response, 20)
 
     async def deregister(self) -> Message:
         request = Message(code=codes.DELETE)

@@ -261,7 +261,7 @@ def test_a_refused_downlink_fails_the_command_with_the_devices_answer_in_result_
     assert not LearnedDownlink.objects.filter(device=device).exists()
 
 
-@pytest.mark.parametrize("client", ["1.0", "1.1"])
+@pytest.mark.parametrize("client", ["huawei", "1.0", "1.1"])
 def test_queue_mode_holds_commands_until_the_next_update_then_sends_them_in_its_wake_window(
     start, meter_device, client
 ):
@@ -315,22 +315,22 @@ def test_an_observe_refused_with_4_04_is_retried_when_an_update_lists_the_instan
     assert DeviceSession.objects.get(device=device).observed
 
 
-def test_lwm2m_node_lib_as_urn_imei_first_value_a_command_and_deregistration(start, meter_device):
-    """lwm2m-node-lib (npm, tests/peers) registers as urn:imei:<IMEI> with LwM2M 1.0: today's opaque write."""
-    assert (PEERS / "node_modules" / "lwm2m-node-lib").exists(), "run: npm ci --prefix tests/peers"
-    credentials, device, _ = meter_device()
-    port, _ = start()
-    client = subprocess.Popen(
-        ["node", str(PEERS / "lwm2m_client.js"), "127.0.0.1", str(port), f"urn:imei:{IMEI}", _report(31).hex()],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "LWM2M_WRITES": "1"},
-    )
+class NodeClient:
+    """lwm2m-node-lib (npm, tests/peers/lwm2m_client.js) as a subprocess: its events, lines to its stdin."""
 
-    def event(name: str) -> dict:
+    def __init__(self, port: int, endpoint: str, value: bytes, *, writes: bool = True) -> None:
+        assert (PEERS / "node_modules" / "lwm2m-node-lib").exists(), "run: npm ci --prefix tests/peers"
+        self.process = subprocess.Popen(
+            ["node", str(PEERS / "lwm2m_client.js"), "127.0.0.1", str(port), endpoint, value.hex()],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "LWM2M_WRITES": "1" if writes else "0"},
+        )
+
+    def event(self, name: str) -> dict:
         while True:  # the library logs too, and the platform's report ACKs are written: skip them
-            line = client.stdout.readline()
+            line = self.process.stdout.readline()
             assert line, "the client exited"
             if line.startswith('{"event"'):
                 found = json.loads(line)
@@ -338,27 +338,82 @@ def test_lwm2m_node_lib_as_urn_imei_first_value_a_command_and_deregistration(sta
                 if found["event"] == name and not found.get("hex", "").startswith(("aaaa", "fdfd")):
                     return found
 
-    def send(line: str) -> None:
-        client.stdin.write(line + "\n")
-        client.stdin.flush()
+    def send(self, line: str) -> None:
+        self.process.stdin.write(line + "\n")
+        self.process.stdin.flush()
 
+    def quit(self) -> None:
+        self.send("quit")
+        self.process.wait(timeout=10)
+
+
+def test_lwm2m_node_lib_as_urn_imei_first_value_a_command_and_deregistration(start, meter_device):
+    """lwm2m-node-lib (npm, tests/peers) registers as urn:imei:<IMEI> with LwM2M 1.0: today's opaque write."""
+    credentials, device, _ = meter_device()
+    port, _ = start()
+    client = NodeClient(port, f"urn:imei:{IMEI}", _report(31))
     try:
-        event("registered")
+        client.event("registered")
         _wait(lambda: _readings(device) == ["31"])  # the observe's answer: its value before any notification
         command_id = _create(credentials, device)
-        written = event("written")
+        written = client.event("written")
         _wait(lambda: _status(command_id, "DELIVERED"))
-        send("deregister")
-        event("deregistered")
+        client.send("deregister")
+        client.event("deregistered")
         _wait(lambda: Device.objects.get(pk=device.pk).status == Status.OFFLINE)
     finally:
-        send("quit")
-        client.wait(timeout=10)
+        client.quit()
 
     assert written["path"] == "/19/1/0" and written["hex"].startswith("02")
     registered = DeviceLog.objects.filter(device=device, summary__contains="registration over").get()
     assert "endpoint name 'urn:imei:867724030023557' (urn:imei form)" in registered.summary
     assert DeviceSession.objects.filter(device=device).count() == 0
+
+
+def test_lwm2m_node_lib_registers_with_each_endpoint_name_form_and_de_registers_to_offline(start, meter_device):
+    _credentials, device, _ = meter_device()
+    port, _ = start()
+    forms = sorted(ENDPOINT_NAMES)
+
+    for index, form in enumerate(forms):
+        client = NodeClient(port, ENDPOINT_NAMES[form], _report(40 + index), writes=False)
+        try:
+            client.event("registered")
+            _wait(lambda index=index: _readings(device)[-1:] == [str(40 + index)])
+            client.send("deregister")
+            client.event("deregistered")
+            _wait(lambda: Device.objects.get(pk=device.pk).status == Status.OFFLINE)
+        finally:
+            client.quit()
+
+    assert _readings(device) == [str(40 + index) for index in range(len(forms))]
+    registered = list(
+        DeviceLog.objects.filter(device=device, summary__contains="registration over CoAP")
+        .order_by("id")
+        .values_list("summary", flat=True)
+    )
+    for form, summary in zip(forms, registered, strict=True):
+        assert (f"({form} form)" in summary) if form != "nodeId" else ("endpoint name" not in summary)
+    offline = DeviceLog.objects.filter(device=device, summary__endswith="-> OFFLINE: LwM2M de-registration")
+    assert offline.count() == len(forms)
+
+
+def test_lwm2m_node_lib_without_the_downlink_instance_fails_the_command_with_its_answer(start, meter_device):
+    credentials, device, _ = meter_device()
+    port, _ = start()
+    client = NodeClient(port, IMEI, _report(32), writes=False)  # it has no /19/1
+    try:
+        client.event("registered")
+        _wait(lambda: _readings(device) == ["32"])
+        command_id = _create(credentials, device)
+        _wait(lambda: _status(command_id, "FAILED"))
+    finally:
+        client.quit()
+
+    detail = _query(credentials, command_id)["result"]["resultDetail"]
+    assert detail.startswith("the device answered 4.04 Not Found")
+    event = CommandEvent.objects.get(command__command_id=command_id, status="FAILED")
+    assert event.evidence["detail"] == detail
 
 
 @pytest.mark.parametrize("version", ["1.0", "1.1"])
@@ -610,3 +665,125 @@ def test_a_1_1_client_without_the_resource_instance_yet_takes_the_command_as_tlv
     refused = DeviceLog.objects.get(device=device, summary__startswith="the device refused the instance write")
     assert "4.04 Not Found: no resource instance 0 yet" in refused.summary and "trying the tlv form" in refused.summary
     assert LearnedDownlink.objects.get(device=device).form == "tlv"
+
+
+def test_the_strict_client_registers_with_each_endpoint_name_form_and_de_registers_to_offline(start, meter_device):
+    _credentials, device, _ = meter_device()
+    port, _ = start()
+    forms = sorted(ENDPOINT_NAMES)
+
+    async def scenario():
+        statuses = []
+        for index, form in enumerate(forms):
+            client = StrictClient(ENDPOINT_NAMES[form], ("127.0.0.1", port), version="1.1", value=_report(60 + index))
+            await client.start()
+            # the observe's first answer is stored: the value it held when it registered
+            await asyncio.to_thread(_threaded, _wait, lambda index=index: _readings(device)[-1:] == [str(60 + index)])
+            statuses.append(await asyncio.to_thread(_threaded, lambda: Device.objects.get(pk=device.pk).status))
+            await client.deregister()
+            await client.stop()
+            await asyncio.to_thread(_threaded, _wait, lambda: Device.objects.get(pk=device.pk).status == Status.OFFLINE)
+        return statuses
+
+    statuses = asyncio.run(scenario())
+
+    assert statuses == [Status.ONLINE] * len(forms)
+    assert _readings(device) == [str(60 + index) for index in range(len(forms))]
+    registered = list(
+        DeviceLog.objects.filter(device=device, summary__contains="registration over CoAP")
+        .order_by("id")
+        .values_list("summary", flat=True)
+    )
+    assert len(registered) == len(forms)
+    for form, summary in zip(forms, registered, strict=True):
+        named = f"endpoint name {ENDPOINT_NAMES[form]!r} ({form} form)"
+        assert (named in summary) if form != "nodeId" else ("endpoint name" not in summary)
+    offline = DeviceLog.objects.filter(device=device, summary__endswith="-> OFFLINE: LwM2M de-registration")
+    assert offline.count() == len(forms)
+
+
+@pytest.mark.parametrize("version", ["1.0", "1.1"])
+def test_the_strict_client_in_queue_mode_gets_its_command_when_it_wakes(start, meter_device, version):
+    credentials, device, _ = meter_device()
+    port, _ = start(INGRESS_QUEUE_AWAKE_SECONDS="1")
+
+    async def scenario():
+        client = StrictClient(IMEI, ("127.0.0.1", port), version=version, value=_report(5), queue_mode=True)
+        client.on_write = lambda value: value[:1] == b"\x02" and client.report(b"\x03" + value[1:3] + b"\x00\x07")
+        await client.start()
+        await asyncio.to_thread(_threaded, _wait, lambda: asleep(Device.objects.get(pk=device.pk)))
+        command_id = await asyncio.to_thread(_threaded, _create, credentials, device)
+        waiting = await asyncio.to_thread(_threaded, lambda: Command.objects.get(command_id=command_id).status)
+        before = [value for value in client.written if value[:1] == b"\x02"]  # commands, not report ACKs
+        await client.update()  # it wakes: the command goes in this window
+        await asyncio.to_thread(_threaded, _wait, lambda: _status(command_id, "SUCCESSFUL"))
+        await client.stop()
+        return waiting, before, client.written
+
+    waiting, before, written = asyncio.run(scenario())
+
+    assert waiting == "PENDING" and before == []
+    assert [value[:1] for value in written if value[:1] == b"\x02"] == [b"\x02"]
+    assert "Q" in DeviceSession.objects.get(device=device).binding
+
+
+def test_the_strict_client_refuses_an_execute_and_its_answer_is_the_result_detail(start, meter_device):
+    credentials, device, _ = meter_device(downlink="execute")
+    port, _ = start()
+
+    async def scenario():
+        client = StrictClient(f"urn:imei:{IMEI}", ("127.0.0.1", port), version="1.0", value=_report(8))
+        await client.start()
+        await asyncio.to_thread(_threaded, _wait, lambda: _readings(device) == ["8"])
+        command_id = await asyncio.to_thread(_threaded, _create, credentials, device)
+        await asyncio.to_thread(_threaded, _wait, lambda: _status(command_id, "FAILED"))
+        await client.stop()
+        return command_id, client.written
+
+    command_id, written = asyncio.run(scenario())
+
+    assert written == []  # Execute is never followed by a write in another form
+    answer = "the device answered 4.05 Method Not Allowed: not executable"
+    assert _query(credentials, command_id)["result"] == {"resultCode": "FAILED", "resultDetail": answer}
+
+
+@pytest.mark.parametrize("secure", [False, True], ids=["CoAP", "CoAPS"])
+def test_the_simulator_in_each_mode_registers_with_each_endpoint_name_form_and_de_registers_to_offline(
+    start, meter_device, secure
+):
+    _credentials, device, _ = meter_device(secure=secure)
+    port, coaps_port = start()
+    runs = [(client, form) for client in ("huawei", "1.0", "1.1") for form in sorted(ENDPOINT_NAMES)]
+
+    async def scenario():
+        for index, (client, form) in enumerate(runs):
+            name = ENDPOINT_NAMES[form]
+            simulated = SimulatedDevice(
+                name,
+                ("127.0.0.1", coaps_port if secure else port),
+                client=client,
+                current_value=_report(100 + index),
+                psk=(name, bytes.fromhex(PSK_HEX)) if secure else None,
+            )
+            await _register(simulated)
+            await asyncio.to_thread(_threaded, _wait, lambda index=index: _readings(device)[-1:] == [str(100 + index)])
+            await simulated.deregister()
+            simulated.close()
+            await asyncio.to_thread(_threaded, _wait, lambda: Device.objects.get(pk=device.pk).status == Status.OFFLINE)
+
+    asyncio.run(scenario())
+
+    assert _readings(device) == [str(100 + index) for index in range(len(runs))]  # each first observe value
+    registered = list(
+        DeviceLog.objects.filter(device=device, summary__contains="registration over")
+        .order_by("id")
+        .values_list("summary", flat=True)
+    )
+    assert len(registered) == len(runs)
+    for (client, form), summary in zip(runs, registered, strict=True):
+        assert f"over {'CoAPS' if secure else 'CoAP'} " in summary
+        assert f"LwM2M {'1.1' if client == '1.1' else '1.0'}" in summary
+        if form != "nodeId":
+            assert f"endpoint name {ENDPOINT_NAMES[form]!r} ({form} form)" in summary
+    offline = DeviceLog.objects.filter(device=device, summary__endswith="-> OFFLINE: LwM2M de-registration")
+    assert offline.count() == len(runs)
