@@ -71,6 +71,26 @@ def resource_bytes(content_format: int | None, payload: bytes) -> bytes:
     raise FormatError(f"content format {content_format} is not supported")
 
 
+def carries_no_instances(content_format: int | None, payload: bytes) -> bool:
+    """Whether a read of a multiple-instance resource says it has no instances (yet): an empty TLV, an
+    empty SenML array, LwM2M JSON without entries, an empty LwM2M CBOR map. Anjay answers the observe of
+    an object 19 resource nobody has written so (SenML CBOR `0x80`): no value, not a broken one."""
+    if not payload:
+        return True
+    try:
+        if content_format in (SENML_JSON, LWM2M_JSON, OLD_JSON):
+            document = json.loads(payload)
+        elif content_format in (SENML_CBOR, LWM2M_CBOR):
+            document = cbor2.loads(payload)
+        else:
+            return False
+    except Exception:  # a broken payload is the pipeline's to report
+        return False
+    if isinstance(document, dict) and content_format in (LWM2M_JSON, OLD_JSON):
+        document = document.get("e", document)
+    return document in ([], {})
+
+
 def _b64(text: str, what: str) -> bytes:
     """Standard or URL-safe base64, padded or not (SenML uses base64url without padding)."""
     cleaned = text.strip()

@@ -25,7 +25,7 @@ from applications.redis import get_redis
 from devices import actions, downlink, hooks, logs
 from devices.downlink import owner_key
 from devices.models import Device, LogKind
-from ingress import endpoints, flow, object19
+from ingress import endpoints, flow, formats, object19
 from ingress.models import Channel, DeviceSession, LearnedDownlink
 
 log = logging.getLogger(__name__)
@@ -189,7 +189,15 @@ def register(
             product = device.product
             uplink_instance = product.lwm2m_uplink_instance if product is not None else 0
             learned = LearnedDownlink.objects.filter(device=device).values_list("form", flat=True).first()
-            forms = object19.forms_for(product.lwm2m_object19 if product else "auto", version, learned or "")
+            setting = product.lwm2m_object19 if product else "auto"
+            declared = object19.declares_standard(objects or []) if channel == Channel.LWM2M else ""
+            forms = object19.forms_for(setting, version, learned or "", declared=bool(declared))
+            # A Huawei module may keep notifying on its previous registration's token for a while: accepted.
+            # A conformant client observed anew has no use for its old observation (RFC 7641 3.6): the
+            # token is forgotten, so a notification on it is answered with a reset, which cancels it.
+            keeps_previous = channel == Channel.HUAWEI or object19.huawei_form(forms)
+            cancelled = old is not None and old.observe_token is not None and not keeps_previous
+            told = bool(declared) and setting == "auto" and not learned
             values = {
                 "channel": channel,
                 "secure": secure,
@@ -205,8 +213,7 @@ def register(
                 "downlink_forms": ",".join(forms),
                 "downlink_instance": product.lwm2m_downlink_instance if product is not None else 1,
                 "observe_token": token,
-                # The device may keep notifying on the token of its previous registration for a while.
-                "previous_token": old.observe_token if old is not None else None,
+                "previous_token": old.observe_token if old is not None and keeps_previous else None,
                 "observed": False,
                 "worker": worker,
                 "heard_at": now,
@@ -235,7 +242,9 @@ def register(
                 f"{'first ' if first else ''}{kind} registration over {'CoAPS' if secure else 'CoAP'} "
                 f"from {host}:{port}, lifetime {lifetime} s, binding {session.binding}"
                 + (f", LwM2M {version}" if version else "")
-                + _endpoint_note(node_id, device.node_id),
+                + _endpoint_note(node_id, device.node_id)
+                + (f"; object 19 downlinks in the {forms[0]} form first: {declared}" if told else "")
+                + ("; the previous registration's observation is cancelled" if cancelled else ""),
             )
         get_redis().set(owner_key(device.pk), worker, ex=_owner_ttl(lifetime))
         _record_queue_mode(session)
@@ -428,20 +437,51 @@ def wake(device_pks: list[int], *, registered: bool) -> dict[int, list[dict[str,
         close_old_connections()
 
 
-def learn_form(device_pk: int, form: str) -> None:
-    """The device took object 19 downlinks in `form` after refusing the other: first from now on, in its
-    session and its next registrations (ingress.object19)."""
+def learn_form(device_pk: int, form: str, *, why: str = "") -> tuple[str, ...] | None:
+    """The device took object 19 downlinks in `form` after refusing the other (or told it: `why`): first
+    from now on, in its session and its next registrations (ingress.object19). Returns the session's forms."""
     try:
+        forms = None
         with transaction.atomic():
             session = DeviceSession.objects.select_for_update().filter(device_id=device_pk).first()
             if session is not None:
                 others = [other for other in session.downlink_forms.split(",") if other != form]
                 session.downlink_forms = ",".join([form, *others])
                 session.save(update_fields=["downlink_forms"])
+                forms = tuple(session.downlink_forms.split(","))
             LearnedDownlink.objects.update_or_create(
                 device_id=device_pk, defaults={"form": form, "learned_at": timezone.now()}
             )
-            logs.log_device(device_pk, LogKind.INFO, f"object 19 downlinks: the device takes the {form} form")
+            summary = f"object 19 downlinks: the device takes the {form} form" + (f" ({why})" if why else "")
+            logs.log_device(device_pk, LogKind.INFO, summary)
+        return forms
+    finally:
+        close_old_connections()
+
+
+def learn_from_format(device_pk: int, content_format: int) -> tuple[str, ...] | None:
+    """The device notified object 19 in a format that carries resource instances (object19.MULTIPLE_VALUE_FORMATS):
+    it treats resource 0 as the specification does. On an `auto` product, with nothing learned yet and the
+    opaque write first, its version's standard form is learned (as a refusal teaches it, learn_form), so
+    that the first downlink, a NON cloudRsp included, goes in a form it takes. Returns the session's new
+    forms, or None when nothing changed."""
+    try:
+        session = (
+            DeviceSession.objects.select_related("device__product")
+            .filter(device_id=device_pk, channel=Channel.LWM2M, gateway_session__isnull=True)
+            .only("downlink_forms", "lwm2m_version", "device__product__lwm2m_object19")
+            .first()
+        )
+        if session is None or not object19.huawei_form(session.downlink_forms.split(",")):
+            return None
+        product = session.device.product
+        if (product.lwm2m_object19 if product else "auto") != "auto":
+            return None
+        if LearnedDownlink.objects.filter(device_id=device_pk).exists():
+            return None  # it refused a form before: what it took stands
+        form = object19.standard_form(session.lwm2m_version)
+        why = f"its notifications are {formats.NAMES.get(content_format, content_format)}"
+        return learn_form(device_pk, form, why=why)
     finally:
         close_old_connections()
 

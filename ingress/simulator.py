@@ -177,6 +177,14 @@ class SimulatedDevice(asyncio.DatagramProtocol):
         self._flush_tls()
         self._handshake = None
 
+    @property
+    def negotiated_cipher(self) -> str:
+        """The cipher suite the DTLS handshake settled on ("" over plain CoAP)."""
+        if self._tls is None:
+            return ""
+        cipher = self._tls.cipher()  # python-mbedtls: (name, version, bits)
+        return str(cipher[0] if isinstance(cipher, tuple) else cipher)
+
     def _flush_tls(self) -> None:
         data = self._tls.peek_outgoing(65536)
         if data:

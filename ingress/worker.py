@@ -49,7 +49,7 @@ from devices.models import Device, LogKind
 from firmware.drivers.lwm2m import UPGRADE_MESSAGE
 from ingress import aiocoap_adapter, endpoints, firmware, lwm2m_gateway, object19, pipeline, sessions, threads
 from ingress.dtls import DTLSAddress, DTLSInterface
-from ingress.formats import LINK_FORMAT, FormatError, parse_link_format
+from ingress.formats import LINK_FORMAT, FormatError, carries_no_instances, parse_link_format
 from ingress.models import Channel
 from ingress.refusals import Refusals
 from ingress.sessions import Refused, SessionView
@@ -147,6 +147,10 @@ class IngressWorker:
         self.device_tokens: dict[int, set[bytes]] = collections.defaultdict(set)
         self.views: dict[int, SessionView] = {}
         self.owned: set[int] = set()
+        # Devices whose notification format was checked for how they take object 19 downlinks, and the
+        # checks under way (a reply to the uplink waits for its device's: _reply).
+        self.format_checked: set[int] = set()
+        self.format_learning: dict[int, asyncio.Task] = {}
         self.unknown_tokens: collections.OrderedDict[bytes, float] = collections.OrderedDict()
         self.resolving: dict[bytes, list[Message]] = {}
         self.pending_observes: dict[bytes, asyncio.Future] = {}
@@ -388,12 +392,12 @@ class IngressWorker:
 
     def _remember(self, view: SessionView, token: bytes | None, *, established: bool) -> None:
         self.views[view.device_pk] = view
-        if token is None:
-            return
         tokens = self.device_tokens[view.device_pk]
-        tokens.add(token)
-        self.tokens[token] = TokenState(view, established)
-        # Keep the current and previous tokens of a device, forget older ones.
+        if token is not None:
+            tokens.add(token)
+            self.tokens[token] = TokenState(view, established)
+        # Keep the current and previous tokens of a device, forget older ones (and a conformant client's
+        # previous one, which a new registration drops: sessions.register).
         keep = {view.observe_token, view.previous_token, token}
         for old in list(tokens - keep):
             tokens.discard(old)
@@ -456,6 +460,7 @@ class IngressWorker:
             # Overloaded: do not acknowledge (the device retransmits later); memory stays bounded.
             self.stats["overload"] += 1
             return
+        self._learn_from_format(view, message.opt.content_format)
         uplink = pipeline.Uplink(
             device_pk=view.device_pk,
             payload=message.payload,
@@ -483,6 +488,29 @@ class IngressWorker:
             gateway_pk=view.gateway_pk,
         )
         self.enqueue(Pending(uplink, answer.remote, answer.mid, answer.mtype, view))
+
+    def _learn_from_format(self, view: SessionView, content_format: int | None) -> None:
+        """A notification in a format that carries resource instances tells how the device takes object 19
+        downlinks (sessions.learn_from_format): checked once per device and worker, off the loop."""
+        if (
+            content_format in object19.MULTIPLE_VALUE_FORMATS
+            and view.channel == Channel.LWM2M
+            and view.gateway_pk is None
+            and object19.huawei_form(view.downlink_forms)
+            and view.device_pk not in self.format_checked
+        ):
+            self.format_checked.add(view.device_pk)
+            task = self.loop.create_task(self._learned_from_format(view.device_pk, content_format))
+            task.add_done_callback(_log_failure)
+            self.format_learning[view.device_pk] = task
+            task.add_done_callback(lambda _, device_pk=view.device_pk: self.format_learning.pop(device_pk, None))
+
+    async def _learned_from_format(self, device_pk: int, content_format: int) -> None:
+        forms = await self.run_misc(sessions.learn_from_format, device_pk, content_format)
+        view = self.views.get(device_pk)
+        if forms is not None and view is not None:
+            self.stats["downlink_form_from_format"] += 1
+            self._remember(dataclasses.replace(view, downlink_forms=forms), None, established=True)
 
     async def _established(self, view: SessionView, token: bytes, message: Message) -> None:
         host, port = plain_host(message.remote.sockaddr), message.remote.sockaddr[1]
@@ -542,15 +570,23 @@ class IngressWorker:
                     if pending.mtype is CON and outcome.acknowledge:
                         self._ack(pending.remote, pending.mid)
                     if outcome.reply is not None:
-                        self._spawn(
-                            self.send_downlink(
-                                pending.view,
-                                outcome.reply,
-                                request_id=None,
-                                confirmable=settings.INGRESS_CLOUDRSP_CONFIRMABLE,
-                                method=outcome.reply_method,
-                            )
-                        )
+                        self._spawn(self._reply(pending.view, outcome))
+
+    async def _reply(self, view: SessionView, outcome: pipeline.Outcome) -> None:
+        """The codec's cloudRsp to an uplink, in the object 19 form its notification taught, if it did."""
+        learning = self.format_learning.get(view.device_pk)
+        if learning is not None:
+            await asyncio.wait([learning])
+        latest = self.views.get(view.device_pk)
+        if latest is not None and latest.downlink_forms != view.downlink_forms:
+            view = dataclasses.replace(view, downlink_forms=latest.downlink_forms)
+        await self.send_downlink(
+            view,
+            outcome.reply,
+            request_id=None,
+            confirmable=settings.INGRESS_CLOUDRSP_CONFIRMABLE,
+            method=outcome.reply_method,
+        )
 
     # --- requests: registration --------------------------------------------------------------------
     async def handle_request(self, request: Message) -> Message:
@@ -756,8 +792,10 @@ class IngressWorker:
                 self.pending_observes.pop(token, None)
                 self.pending_remotes.pop(token, None)
             await self._established(view, token, answer)
-            if first and answer.mtype is ACK and answer.code.is_successful() and answer.payload:
-                self._store_observed_value(view, answer)
+            if first and answer.mtype is ACK and answer.code.is_successful():
+                self._learn_from_format(view, answer.opt.content_format)
+                if not carries_no_instances(answer.opt.content_format, answer.payload):
+                    self._store_observed_value(view, answer)
             return answer.code.is_successful()
         current = await self.run_misc(sessions.by_device, view.device_pk)
         if current is not None and current.observe_token == token and current.observed:
@@ -836,7 +874,8 @@ class IngressWorker:
         else:
             method = codes.POST
         tried: list[str] = []
-        for form in forms:
+        form: str | None = forms[0]
+        while form is not None:
             path, content_format, body = (
                 object19.request_parts(form, base, payload) if method == codes.PUT else (base, 42, payload)
             )
@@ -844,15 +883,17 @@ class IngressWorker:
                 view, method, path, content_format, body, confirmable=confirmable, max_retransmit=max_retransmit
             )
             tried.append(form)
-            if not (outcome == "error" and code in object19.REFUSALS and len(tried) < len(forms)):
+            following = object19.next_form(forms, tried, code) if outcome == "error" and method == codes.PUT else None
+            if following is None:
                 break
             self.stats["downlink_form_fallback"] += 1
             await self.run_misc(
                 logs.log_device,
                 view.device_pk,
                 LogKind.INFO,
-                f"the device refused the {form} write to {'/'.join(path)} ({detail}): trying the {forms[1]} form",
+                f"the device refused the {form} write to {'/'.join(path)} ({detail}): trying the {following} form",
             )
+            form = following
         if len(tried) > 1 and outcome == "acked":
             view = dataclasses.replace(view, downlink_forms=(tried[-1], tried[0]))
             self.views[view.device_pk] = view

@@ -4,7 +4,8 @@ E.19), so
 
 - a plain opaque write of /19/1/0 is refused with 4.00, as conformant stacks refuse it;
 - 1.0 takes a TLV write carrying the resource's instances; 1.1 also takes a write of the resource
-  instance /19/1/0/0 (1.1 addresses resource instances in URIs, 1.0 does not: 4.04 there);
+  instance /19/1/0/0 (1.1 addresses resource instances in URIs, 1.0 does not: 4.04 there), once that
+  instance exists (`downlink_instance=False`: 4.04 until a TLV write creates it, as Anjay answers);
 - /19/0/0 is observable (aiocoap's own observation handling) and answers with its current value;
 - an Execute of a resource that is not executable is 4.05.
 """
@@ -26,6 +27,10 @@ class Uplink(resource.ObservableResource):
     def __init__(self, value: bytes) -> None:
         super().__init__()
         self.value = value
+        self.observers = 0  # observations aiocoap holds: a reset to a notification ends one (RFC 7641 3.6)
+
+    def update_observation_count(self, newcount: int) -> None:
+        self.observers = newcount
 
     def set(self, value: bytes) -> None:
         self.value = value
@@ -49,6 +54,8 @@ class Downlink(resource.Resource):
                 return Message(code=codes.NOT_FOUND, payload=b"1.0 has no resource instance URIs")
             if content_format not in (None, OPAQUE):
                 return Message(code=codes.UNSUPPORTED_CONTENT_FORMAT)
+            if not self.client.downlink_instance:
+                return Message(code=codes.NOT_FOUND, payload=b"no resource instance 0 yet")
             return self.client.took(request.payload)
         if content_format != TLV:
             return Message(
@@ -62,6 +69,7 @@ class Downlink(resource.Resource):
             return Message(code=codes.BAD_REQUEST, payload=b"not resource 0")
         if not all(entry_kind == RESOURCE_INSTANCE for entry_kind, _, _ in instances):
             return Message(code=codes.BAD_REQUEST, payload=b"not resource instances")
+        self.client.downlink_instance = True  # a write of the resource replaces its instances: 0 exists now
         return self.client.took(b"".join(value for _, _, value in instances))
 
     async def render_post(self, request: Message) -> Message:
@@ -69,11 +77,23 @@ class Downlink(resource.Resource):
 
 
 class StrictClient:
-    """Register with `start()`, change /19/0/0 with `report()`, leave with `deregister()`; `written`
-    holds every downlink value it took."""
+    """Register with `start()` (again with `register()`), change /19/0/0 with `report()`, leave with
+    `deregister()`; `written` holds every downlink value it took."""
 
-    def __init__(self, endpoint: str, server: tuple[str, int], *, version: str = "1.1", value: bytes = b"") -> None:
+    def __init__(
+        self,
+        endpoint: str,
+        server: tuple[str, int],
+        *,
+        version: str = "1.1",
+        value: bytes = b"",
+        downlink_instance: bool = True,
+        queue_mode: bool = False,
+    ) -> None:
         self.endpoint, self.server, self.version = endpoint, server, version
+        self.queue_mode = queue_mode  # 1.0: binding UQ; 1.1: the Q parameter (TS 1.1 6.2.1)
+        # Whether /19/1/0 holds resource instance 0: Anjay answers a write of /19/1/0/0 with 4.04 until it does.
+        self.downlink_instance = downlink_instance
         self.uplink = Uplink(value)
         self.written: list[bytes] = []
         self.wrote = asyncio.Event()
@@ -93,19 +113,30 @@ class StrictClient:
         site.add_resource(("19", "1", "0"), Downlink(self, instance=False))
         site.add_resource(("19", "1", "0", "0"), Downlink(self, instance=True))
         self.context = await aiocoap.Context.create_server_context(site, bind=("127.0.0.1", 0))
+        await self.register()
+        return self
+
+    async def register(self) -> None:
+        """A Register (POST /rd): the first, or a new one that replaces the registration (not an Update)."""
         links = b'</>;rt="oma.lwm2m",</1/0>,</3/0>,</19/0>,</19/1>'
         request = Message(code=codes.POST, payload=links, content_format=40)
+        binding = "b=U" if not self.queue_mode else ("b=UQ" if self.version == "1.0" else "b=U&Q")
         request.set_request_uri(
-            f"coap://{self.server[0]}:{self.server[1]}/rd?ep={self.endpoint}&lt=300&lwm2m={self.version}&b=U"
+            f"coap://{self.server[0]}:{self.server[1]}/rd?ep={self.endpoint}&lt=300&lwm2m={self.version}&{binding}"
         )
         answer = await asyncio.wait_for(self.context.request(request).response, 20)
         if answer.code != codes.CREATED:
             raise AssertionError(f"registration answered {answer.code}: {answer.payload!r}")
         self.location = tuple(answer.opt.location_path)
-        return self
 
     def report(self, value: bytes) -> None:
         self.uplink.set(value)
+
+    async def update(self) -> Message:
+        """A registration Update (POST /rd/<id>): a queue-mode client is awake for a while after it."""
+        request = Message(code=codes.POST)
+        request.set_request_uri(f"coap://{self.server[0]}:{self.server[1]}/{'/'.join(self.location)}")
+        return await asyncio.wait_for(self.context.request(request).response, 20)
 
     async def deregister(self) -> Message:
         request = Message(code=codes.DELETE)

@@ -55,6 +55,77 @@ def test_the_forms_follow_the_setting_the_version_and_what_was_learned(setting, 
     assert object19.forms_for(setting, version, learned) == forms
 
 
+@pytest.mark.parametrize(
+    ("content_format", "payload", "empty"),
+    [
+        (formats.SENML_CBOR, b"\x80", True),  # Anjay's answer for a resource with no instances
+        (formats.SENML_JSON, b"[]", True),
+        (formats.LWM2M_JSON, b'{"bn":"/19/0/0/","e":[]}', True),
+        (formats.LWM2M_CBOR, b"\xa0", True),
+        (formats.TLV, b"", True),
+        (formats.OPAQUE, b"", True),
+        (formats.OPAQUE, b"\x80", False),
+        (formats.SENML_CBOR, cbor2.dumps([{0: "0", 8: b"x"}]), False),
+        (formats.SENML_JSON, b"[", False),  # broken: the pipeline reports it
+    ],
+)
+def test_a_read_without_instances_is_no_value(content_format, payload, empty):
+    assert formats.carries_no_instances(content_format, payload) is empty
+
+
+@pytest.mark.parametrize(
+    ("links", "declared"),
+    [
+        # Huawei modules and clients that say nothing: nothing declared
+        ('</>;rt="oma.lwm2m",</1/0>,</3/0>,</19/0>,</19/1>', ""),
+        ("</1/0>,</3/0>,</19/0>,</19/1>", ""),
+        ('</>;rt="oma.lwm2m";ct=42,</19/0>', ""),  # opaque carries one value
+        ('</>;rt="oma.lwm2m",</3>;ver=1.1,</19/0>', ""),  # another object's version
+        ("</19/0/0>,</19/1>", ""),  # a resource link alone says nothing of its instances
+        ('</>;rt="oma.lwm2m";ct=11543,</19/0>', "its root link declares content format 11543"),  # Zephyr 1.0
+        ('</>;rt="oma.lwm2m";ct="11542",</19/0>', "its root link declares content format 11542"),
+        ("</19>;ver=1.0,</19/0>,</19/1>", "</19> declares object version 1.0"),
+        ("</19/0>,</19/1/0>;dim=1", "</19/1/0> declares dim=1"),
+        ("</19/0>,</19/1/0/0>", "it lists the resource instance </19/1/0/0>"),
+    ],
+)
+def test_links_that_declare_the_specifications_object_model(links, declared):
+    assert object19.declares_standard(formats.parse_link_format(links.encode())) == declared
+
+
+@pytest.mark.parametrize(
+    ("setting", "learned", "forms"),
+    [
+        ("auto", "", ["tlv", "opaque"]),  # a 1.0 client that declared it: TLV first, before any lesson
+        ("huawei", "", ["opaque", "tlv"]),  # the product's setting stands
+        ("auto", "opaque", ["opaque", "tlv"]),  # what the device took stands
+    ],
+)
+def test_a_declared_object_model_puts_the_standard_form_first_on_auto_products_only(setting, learned, forms):
+    assert object19.forms_for(setting, "1.0", learned, declared=True) == forms
+
+
+@pytest.mark.parametrize(
+    ("forms", "tried", "code", "following"),
+    [
+        (("opaque", "tlv"), ["opaque"], "4.00", "tlv"),
+        (("instance", "opaque"), ["instance"], "4.15", "opaque"),
+        (("instance", "opaque"), ["instance"], "4.04", "tlv"),  # no instance 0 yet (Anjay): TLV creates it
+        (("tlv", "opaque"), ["tlv"], "4.04", None),  # not found is not a refusal of the form
+        (("opaque", "tlv"), ["opaque", "tlv"], "4.00", None),  # once
+        (("opaque",), ["opaque"], "4.00", None),
+        (("instance", "opaque"), ["instance"], "5.00", None),
+    ],
+)
+def test_the_next_form_after_a_refusal(forms, tried, code, following):
+    assert object19.next_form(forms, tried, code) == following
+
+
+def test_only_the_opaque_form_first_is_the_huawei_form():
+    assert object19.huawei_form(["opaque", "tlv"]) and object19.huawei_form(("opaque", "instance"))
+    assert not object19.huawei_form(["tlv", "opaque"]) and not object19.huawei_form(("instance", "opaque"))
+
+
 def test_each_form_is_its_request():
     base = ("19", "1", "0")
 

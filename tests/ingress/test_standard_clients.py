@@ -24,6 +24,7 @@ from commands import actions as command_actions
 from commands.models import Command, CommandEvent
 from devices.downlink import asleep, held_key, queue_downlink
 from devices.models import DataHistory, Device, DeviceLog, Status
+from ingress.formats import TLV, encode_tlv_multiple
 from ingress.models import DeviceSession, LearnedDownlink
 from ingress.simulator import SimulatedDevice
 from portal.env import BASE_DIR
@@ -233,13 +234,16 @@ async def _command_downlinks(simulated: SimulatedDevice, count: int) -> list:
         await asyncio.sleep(0.05)
 
 
-def test_a_refused_downlink_fails_the_command_with_the_devices_answer_in_result_detail(start, meter_device):
+@pytest.mark.parametrize("secure", [False, True], ids=["CoAP", "CoAPS"])
+def test_a_refused_downlink_fails_the_command_with_the_devices_answer_in_result_detail(start, meter_device, secure):
     # given: the delivery policy says Execute, which a conformant client refuses; Execute has no fallback
-    credentials, device, _ = meter_device(downlink="execute")
-    port, _ = start()
+    credentials, device, _ = meter_device(downlink="execute", secure=secure)
+    port, coaps_port = start()
 
     async def scenario():
-        simulated = await _register(SimulatedDevice(IMEI, ("127.0.0.1", port), client="1.1"))
+        server = ("127.0.0.1", coaps_port if secure else port)
+        psk = (IMEI, bytes.fromhex(PSK_HEX)) if secure else None
+        simulated = await _register(SimulatedDevice(IMEI, server, client="1.1", psk=psk))
         await simulated.notify(_report(100))
         command_id = await asyncio.to_thread(_threaded, _create, credentials, device)
         await asyncio.to_thread(_threaded, _wait, lambda: _status(command_id, "FAILED"))
@@ -257,7 +261,7 @@ def test_a_refused_downlink_fails_the_command_with_the_devices_answer_in_result_
     assert not LearnedDownlink.objects.filter(device=device).exists()
 
 
-@pytest.mark.parametrize("client", ["1.0", "1.1"])
+@pytest.mark.parametrize("client", ["huawei", "1.0", "1.1"])
 def test_queue_mode_holds_commands_until_the_next_update_then_sends_them_in_its_wake_window(
     start, meter_device, client
 ):
@@ -311,22 +315,22 @@ def test_an_observe_refused_with_4_04_is_retried_when_an_update_lists_the_instan
     assert DeviceSession.objects.get(device=device).observed
 
 
-def test_lwm2m_node_lib_as_urn_imei_first_value_a_command_and_deregistration(start, meter_device):
-    """lwm2m-node-lib (npm, tests/peers) registers as urn:imei:<IMEI> with LwM2M 1.0: today's opaque write."""
-    assert (PEERS / "node_modules" / "lwm2m-node-lib").exists(), "run: npm ci --prefix tests/peers"
-    credentials, device, _ = meter_device()
-    port, _ = start()
-    client = subprocess.Popen(
-        ["node", str(PEERS / "lwm2m_client.js"), "127.0.0.1", str(port), f"urn:imei:{IMEI}", _report(31).hex()],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "LWM2M_WRITES": "1"},
-    )
+class NodeClient:
+    """lwm2m-node-lib (npm, tests/peers/lwm2m_client.js) as a subprocess: its events, lines to its stdin."""
 
-    def event(name: str) -> dict:
+    def __init__(self, port: int, endpoint: str, value: bytes, *, writes: bool = True) -> None:
+        assert (PEERS / "node_modules" / "lwm2m-node-lib").exists(), "run: npm ci --prefix tests/peers"
+        self.process = subprocess.Popen(
+            ["node", str(PEERS / "lwm2m_client.js"), "127.0.0.1", str(port), endpoint, value.hex()],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "LWM2M_WRITES": "1" if writes else "0"},
+        )
+
+    def event(self, name: str) -> dict:
         while True:  # the library logs too, and the platform's report ACKs are written: skip them
-            line = client.stdout.readline()
+            line = self.process.stdout.readline()
             assert line, "the client exited"
             if line.startswith('{"event"'):
                 found = json.loads(line)
@@ -334,27 +338,82 @@ def test_lwm2m_node_lib_as_urn_imei_first_value_a_command_and_deregistration(sta
                 if found["event"] == name and not found.get("hex", "").startswith(("aaaa", "fdfd")):
                     return found
 
-    def send(line: str) -> None:
-        client.stdin.write(line + "\n")
-        client.stdin.flush()
+    def send(self, line: str) -> None:
+        self.process.stdin.write(line + "\n")
+        self.process.stdin.flush()
 
+    def quit(self) -> None:
+        self.send("quit")
+        self.process.wait(timeout=10)
+
+
+def test_lwm2m_node_lib_as_urn_imei_first_value_a_command_and_deregistration(start, meter_device):
+    """lwm2m-node-lib (npm, tests/peers) registers as urn:imei:<IMEI> with LwM2M 1.0: today's opaque write."""
+    credentials, device, _ = meter_device()
+    port, _ = start()
+    client = NodeClient(port, f"urn:imei:{IMEI}", _report(31))
     try:
-        event("registered")
+        client.event("registered")
         _wait(lambda: _readings(device) == ["31"])  # the observe's answer: its value before any notification
         command_id = _create(credentials, device)
-        written = event("written")
+        written = client.event("written")
         _wait(lambda: _status(command_id, "DELIVERED"))
-        send("deregister")
-        event("deregistered")
+        client.send("deregister")
+        client.event("deregistered")
         _wait(lambda: Device.objects.get(pk=device.pk).status == Status.OFFLINE)
     finally:
-        send("quit")
-        client.wait(timeout=10)
+        client.quit()
 
     assert written["path"] == "/19/1/0" and written["hex"].startswith("02")
     registered = DeviceLog.objects.filter(device=device, summary__contains="registration over").get()
     assert "endpoint name 'urn:imei:867724030023557' (urn:imei form)" in registered.summary
     assert DeviceSession.objects.filter(device=device).count() == 0
+
+
+def test_lwm2m_node_lib_registers_with_each_endpoint_name_form_and_de_registers_to_offline(start, meter_device):
+    _credentials, device, _ = meter_device()
+    port, _ = start()
+    forms = sorted(ENDPOINT_NAMES)
+
+    for index, form in enumerate(forms):
+        client = NodeClient(port, ENDPOINT_NAMES[form], _report(40 + index), writes=False)
+        try:
+            client.event("registered")
+            _wait(lambda index=index: _readings(device)[-1:] == [str(40 + index)])
+            client.send("deregister")
+            client.event("deregistered")
+            _wait(lambda: Device.objects.get(pk=device.pk).status == Status.OFFLINE)
+        finally:
+            client.quit()
+
+    assert _readings(device) == [str(40 + index) for index in range(len(forms))]
+    registered = list(
+        DeviceLog.objects.filter(device=device, summary__contains="registration over CoAP")
+        .order_by("id")
+        .values_list("summary", flat=True)
+    )
+    for form, summary in zip(forms, registered, strict=True):
+        assert (f"({form} form)" in summary) if form != "nodeId" else ("endpoint name" not in summary)
+    offline = DeviceLog.objects.filter(device=device, summary__endswith="-> OFFLINE: LwM2M de-registration")
+    assert offline.count() == len(forms)
+
+
+def test_lwm2m_node_lib_without_the_downlink_instance_fails_the_command_with_its_answer(start, meter_device):
+    credentials, device, _ = meter_device()
+    port, _ = start()
+    client = NodeClient(port, IMEI, _report(32), writes=False)  # it has no /19/1
+    try:
+        client.event("registered")
+        _wait(lambda: _readings(device) == ["32"])
+        command_id = _create(credentials, device)
+        _wait(lambda: _status(command_id, "FAILED"))
+    finally:
+        client.quit()
+
+    detail = _query(credentials, command_id)["result"]["resultDetail"]
+    assert detail.startswith("the device answered 4.04 Not Found")
+    event = CommandEvent.objects.get(command__command_id=command_id, status="FAILED")
+    assert event.evidence["detail"] == detail
 
 
 @pytest.mark.parametrize("version", ["1.0", "1.1"])
@@ -415,3 +474,316 @@ def test_any_downlink_to_a_sleeping_queue_mode_device_is_held_until_it_wakes(sta
 
     assert queued and before == [] and held == 1
     assert [(item.path, item.payload) for item in received] == [("/19/1/0/0", b"\x05held")]
+
+
+def test_a_conformant_clients_new_registration_cancels_its_stale_observation_with_a_reset(start, meter_device):
+    """RFC 7641 3.6: the platform forgets the old observation; a notification on its token is reset."""
+    _credentials, device, _ = meter_device()
+    port, _ = start()
+
+    async def scenario():
+        client = StrictClient(f"urn:imei:{IMEI}", ("127.0.0.1", port), version="1.1", value=_report(10))
+        await client.start()
+        await asyncio.to_thread(_threaded, _wait, lambda: _readings(device) == ["10"])
+        first = await asyncio.to_thread(
+            _threaded, lambda: bytes(DeviceSession.objects.get(device=device).observe_token)
+        )
+        client.uplink.value = _report(11)
+        await client.register()  # a new Register, not an Update: observed afresh, with a new token
+        await asyncio.to_thread(_threaded, _wait, lambda: _readings(device) == ["10", "11"])
+        observers_then = client.uplink.observers
+        client.report(_report(12))  # notifies both observations aiocoap holds: the old one gets a reset
+        await _until(lambda: client.uplink.observers == 1)
+        await asyncio.to_thread(_threaded, _wait, lambda: _readings(device) == ["10", "11", "12"])
+        client.report(_report(13))
+        await asyncio.to_thread(_threaded, _wait, lambda: _readings(device) == ["10", "11", "12", "13"])
+        await client.stop()
+        return first, observers_then
+
+    first, observers_then = asyncio.run(scenario())
+
+    assert observers_then == 2  # the device still held the old observation after registering again
+    session = DeviceSession.objects.get(device=device)
+    assert session.previous_token is None and bytes(session.observe_token) != first
+    assert _readings(device) == ["10", "11", "12", "13"]  # each value once: nothing on the old token
+    again = DeviceLog.objects.filter(device=device, summary__contains="registration over").order_by("-id").first()
+    assert again.summary.endswith("; the previous registration's observation is cancelled")
+
+
+def test_a_huawei_module_registering_again_keeps_its_previous_token_accepted(start, meter_device):
+    _credentials, device, _ = meter_device()
+    port, _ = start()
+
+    async def scenario():
+        simulated = await _register(SimulatedDevice(IMEI, ("127.0.0.1", port)))  # client="huawei"
+        old_token = simulated.observe_token
+        simulated.observed.clear()
+        await simulated.register()
+        await simulated.wait_observed()
+        new_token = simulated.observe_token
+        simulated.observe_token = old_token  # a module notifies on its previous token for a while
+        await simulated.notify(_report(21))  # CON: acknowledged, not reset
+        await asyncio.to_thread(_threaded, _wait, lambda: "21" in _readings(device))
+        simulated.close()
+        return old_token, new_token, simulated.resets
+
+    old_token, new_token, resets = asyncio.run(scenario())
+
+    assert old_token != new_token and resets == 0
+    assert bytes(DeviceSession.objects.get(device=device).previous_token) == old_token
+    assert not DeviceLog.objects.filter(device=device, summary__contains="observation is cancelled").exists()
+
+
+async def _until(condition, seconds: float = 15.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting"
+        await asyncio.sleep(0.05)
+
+
+def _report_acks(simulated: SimulatedDevice) -> list:
+    """The codec's cloudRsp to reports (AA AA ...), as the device took them."""
+    return [d for d in simulated.received if d.payload[:2] == b"\xaa\xaa"]
+
+
+def test_a_1_0_client_whose_links_declare_the_object_model_takes_its_first_non_cloud_rsp_in_tlv(start, meter_device):
+    # given: an `auto` product and a 1.0 client whose root link declares LwM2M JSON (as Zephyr's does)
+    _credentials, device, _ = meter_device()
+    port, _ = start()
+
+    async def scenario():
+        simulated = SimulatedDevice(f"urn:imei:{IMEI}", ("127.0.0.1", port), client="1.0")
+        await simulated.open()
+        await simulated.register(objects='</>;rt="oma.lwm2m";ct=11543,</1/0>,</3/0>,</19/0>,</19/1>')
+        await simulated.wait_observed()
+        # when: its first report, before any command
+        await simulated.notify(_report(5))
+        await _until(lambda: _report_acks(simulated))
+        simulated.close()
+        return _report_acks(simulated)
+
+    (ack,) = asyncio.run(scenario())
+
+    # then: the NON cloudRsp went in the TLV form and was taken; nothing had to be refused first
+    assert ack.path == "/19/1/0" and not ack.confirmable
+    assert DeviceSession.objects.get(device=device).downlink_forms == "tlv,opaque"
+    registered = DeviceLog.objects.get(device=device, summary__contains="registration over")
+    assert (
+        "object 19 downlinks in the tlv form first: its root link declares content format 11543" in registered.summary
+    )
+    assert not DeviceLog.objects.filter(device=device, summary__startswith="the device refused").exists()
+
+
+def test_a_1_0_client_notifying_in_tlv_teaches_its_form_before_any_command(start, meter_device):
+    _credentials, device, _ = meter_device()
+    port, _ = start()
+
+    async def scenario():
+        simulated = await _register(SimulatedDevice(IMEI, ("127.0.0.1", port), client="1.0"))
+        # A report as the specification's multiple-instance resource: TLV, resource 0 with instance 0.
+        await simulated.notify(encode_tlv_multiple(0, [_report(6)]), content_format=TLV)
+        await _until(lambda: _report_acks(simulated))
+        simulated.close()
+        return _report_acks(simulated)
+
+    (ack,) = asyncio.run(scenario())
+
+    assert _readings(device) == ["6"]
+    assert ack.path == "/19/1/0"  # the reply to that very report went in TLV (after the form was learned)
+    assert LearnedDownlink.objects.get(device=device).form == "tlv"
+    assert DeviceLog.objects.filter(
+        device=device, summary="object 19 downlinks: the device takes the tlv form (its notifications are TLV)"
+    ).exists()
+    assert not DeviceLog.objects.filter(device=device, summary__startswith="the device refused").exists()
+
+
+PSK_SUITES = ("TLS-PSK-WITH-AES-128-CCM-8", "TLS-PSK-WITH-AES-128-CBC-SHA256")  # F-1.3
+COMMAND_PATHS = {"huawei": "/19/1/0", "1.0": "/19/1/0", "1.1": "/19/1/0/0"}
+
+
+@pytest.mark.parametrize("client", sorted(COMMAND_PATHS))
+def test_over_coaps_with_each_psk_suite_a_command_is_delivered_in_the_clients_form_and_answered(
+    start, meter_device, client
+):
+    credentials, device, _ = meter_device(secure=True)
+    _port, coaps_port = start()
+    name = IMEI if client == "huawei" else f"urn:imei:{IMEI}"  # a module's PSK identity is its IMEI
+
+    async def session(suite: str) -> tuple:
+        simulated = SimulatedDevice(
+            name, ("127.0.0.1", coaps_port), client=client, psk=(name, bytes.fromhex(PSK_HEX)), cipher=suite
+        )
+        await _register(simulated)
+        await simulated.notify(_report(100))
+        command_id = await asyncio.to_thread(_threaded, _create, credentials, device)
+        (downlink,) = await _command_downlinks(simulated, 1)
+        mid = struct.unpack(">H", downlink.payload[1:3])[0]
+        await simulated.notify(b"\x03" + struct.pack(">HBb", mid, 0, 7))
+        await asyncio.to_thread(_threaded, _wait, lambda: _status(command_id, "SUCCESSFUL"))
+        await simulated.deregister()
+        simulated.close()
+        return simulated.negotiated_cipher, downlink, command_id
+
+    async def scenario():
+        return [await session(suite) for suite in PSK_SUITES]
+
+    outcomes = asyncio.run(scenario())
+
+    for suite, (cipher, downlink, command_id) in zip(PSK_SUITES, outcomes, strict=True):
+        assert cipher == suite
+        assert downlink.path == COMMAND_PATHS[client] and downlink.payload[0] == 0x02
+        assert _query(credentials, command_id)["status"] == "SUCCESSFUL"
+    registrations = DeviceLog.objects.filter(device=device, summary__contains="registration over CoAPS")
+    assert registrations.count() == 2
+    if client == "1.0":  # its first command taught the TLV form, over the first suite's session
+        assert LearnedDownlink.objects.get(device=device).form == "tlv"
+    else:
+        assert not LearnedDownlink.objects.filter(device=device).exists()
+    assert Device.objects.get(pk=device.pk).status == Status.OFFLINE
+
+
+def test_a_1_1_client_without_the_resource_instance_yet_takes_the_command_as_tlv(start, meter_device):
+    """Anjay answers a write of /19/1/0/0 with 4.04 while /19/1/0 holds no instance: a TLV write creates it."""
+    credentials, device, _ = meter_device()
+    port, _ = start()
+
+    async def scenario():
+        client = StrictClient(f"urn:imei:{IMEI}", ("127.0.0.1", port), version="1.1", downlink_instance=False)
+        client.uplink.value = _report(55)
+        client.on_write = lambda value: value[:1] == b"\x02" and client.report(b"\x03" + value[1:3] + b"\x00\x07")
+        await client.start()
+        await asyncio.to_thread(_threaded, _wait, lambda: _readings(device) == ["55"])
+        command_id = await asyncio.to_thread(_threaded, _create, credentials, device)
+        await asyncio.to_thread(_threaded, _wait, lambda: _status(command_id, "SUCCESSFUL"))
+        await client.stop()
+        return command_id, client.written
+
+    command_id, written = asyncio.run(scenario())
+
+    assert [value[:1] for value in written] == [b"\x02"]
+    assert _query(credentials, command_id)["status"] == "SUCCESSFUL"
+    refused = DeviceLog.objects.get(device=device, summary__startswith="the device refused the instance write")
+    assert "4.04 Not Found: no resource instance 0 yet" in refused.summary and "trying the tlv form" in refused.summary
+    assert LearnedDownlink.objects.get(device=device).form == "tlv"
+
+
+def test_the_strict_client_registers_with_each_endpoint_name_form_and_de_registers_to_offline(start, meter_device):
+    _credentials, device, _ = meter_device()
+    port, _ = start()
+    forms = sorted(ENDPOINT_NAMES)
+
+    async def scenario():
+        statuses = []
+        for index, form in enumerate(forms):
+            client = StrictClient(ENDPOINT_NAMES[form], ("127.0.0.1", port), version="1.1", value=_report(60 + index))
+            await client.start()
+            # the observe's first answer is stored: the value it held when it registered
+            await asyncio.to_thread(_threaded, _wait, lambda index=index: _readings(device)[-1:] == [str(60 + index)])
+            statuses.append(await asyncio.to_thread(_threaded, lambda: Device.objects.get(pk=device.pk).status))
+            await client.deregister()
+            await client.stop()
+            await asyncio.to_thread(_threaded, _wait, lambda: Device.objects.get(pk=device.pk).status == Status.OFFLINE)
+        return statuses
+
+    statuses = asyncio.run(scenario())
+
+    assert statuses == [Status.ONLINE] * len(forms)
+    assert _readings(device) == [str(60 + index) for index in range(len(forms))]
+    registered = list(
+        DeviceLog.objects.filter(device=device, summary__contains="registration over CoAP")
+        .order_by("id")
+        .values_list("summary", flat=True)
+    )
+    assert len(registered) == len(forms)
+    for form, summary in zip(forms, registered, strict=True):
+        named = f"endpoint name {ENDPOINT_NAMES[form]!r} ({form} form)"
+        assert (named in summary) if form != "nodeId" else ("endpoint name" not in summary)
+    offline = DeviceLog.objects.filter(device=device, summary__endswith="-> OFFLINE: LwM2M de-registration")
+    assert offline.count() == len(forms)
+
+
+@pytest.mark.parametrize("version", ["1.0", "1.1"])
+def test_the_strict_client_in_queue_mode_gets_its_command_when_it_wakes(start, meter_device, version):
+    credentials, device, _ = meter_device()
+    port, _ = start(INGRESS_QUEUE_AWAKE_SECONDS="1")
+
+    async def scenario():
+        client = StrictClient(IMEI, ("127.0.0.1", port), version=version, value=_report(5), queue_mode=True)
+        client.on_write = lambda value: value[:1] == b"\x02" and client.report(b"\x03" + value[1:3] + b"\x00\x07")
+        await client.start()
+        await asyncio.to_thread(_threaded, _wait, lambda: asleep(Device.objects.get(pk=device.pk)))
+        command_id = await asyncio.to_thread(_threaded, _create, credentials, device)
+        waiting = await asyncio.to_thread(_threaded, lambda: Command.objects.get(command_id=command_id).status)
+        before = [value for value in client.written if value[:1] == b"\x02"]  # commands, not report ACKs
+        await client.update()  # it wakes: the command goes in this window
+        await asyncio.to_thread(_threaded, _wait, lambda: _status(command_id, "SUCCESSFUL"))
+        await client.stop()
+        return waiting, before, client.written
+
+    waiting, before, written = asyncio.run(scenario())
+
+    assert waiting == "PENDING" and before == []
+    assert [value[:1] for value in written if value[:1] == b"\x02"] == [b"\x02"]
+    assert "Q" in DeviceSession.objects.get(device=device).binding
+
+
+def test_the_strict_client_refuses_an_execute_and_its_answer_is_the_result_detail(start, meter_device):
+    credentials, device, _ = meter_device(downlink="execute")
+    port, _ = start()
+
+    async def scenario():
+        client = StrictClient(f"urn:imei:{IMEI}", ("127.0.0.1", port), version="1.0", value=_report(8))
+        await client.start()
+        await asyncio.to_thread(_threaded, _wait, lambda: _readings(device) == ["8"])
+        command_id = await asyncio.to_thread(_threaded, _create, credentials, device)
+        await asyncio.to_thread(_threaded, _wait, lambda: _status(command_id, "FAILED"))
+        await client.stop()
+        return command_id, client.written
+
+    command_id, written = asyncio.run(scenario())
+
+    assert written == []  # Execute is never followed by a write in another form
+    answer = "the device answered 4.05 Method Not Allowed: not executable"
+    assert _query(credentials, command_id)["result"] == {"resultCode": "FAILED", "resultDetail": answer}
+
+
+@pytest.mark.parametrize("secure", [False, True], ids=["CoAP", "CoAPS"])
+def test_the_simulator_in_each_mode_registers_with_each_endpoint_name_form_and_de_registers_to_offline(
+    start, meter_device, secure
+):
+    _credentials, device, _ = meter_device(secure=secure)
+    port, coaps_port = start()
+    runs = [(client, form) for client in ("huawei", "1.0", "1.1") for form in sorted(ENDPOINT_NAMES)]
+
+    async def scenario():
+        for index, (client, form) in enumerate(runs):
+            name = ENDPOINT_NAMES[form]
+            simulated = SimulatedDevice(
+                name,
+                ("127.0.0.1", coaps_port if secure else port),
+                client=client,
+                current_value=_report(100 + index),
+                psk=(name, bytes.fromhex(PSK_HEX)) if secure else None,
+            )
+            await _register(simulated)
+            await asyncio.to_thread(_threaded, _wait, lambda index=index: _readings(device)[-1:] == [str(100 + index)])
+            await simulated.deregister()
+            simulated.close()
+            await asyncio.to_thread(_threaded, _wait, lambda: Device.objects.get(pk=device.pk).status == Status.OFFLINE)
+
+    asyncio.run(scenario())
+
+    assert _readings(device) == [str(100 + index) for index in range(len(runs))]  # each first observe value
+    registered = list(
+        DeviceLog.objects.filter(device=device, summary__contains="registration over")
+        .order_by("id")
+        .values_list("summary", flat=True)
+    )
+    assert len(registered) == len(runs)
+    for (client, form), summary in zip(runs, registered, strict=True):
+        assert f"over {'CoAPS' if secure else 'CoAP'} " in summary
+        assert f"LwM2M {'1.1' if client == '1.1' else '1.0'}" in summary
+        if form != "nodeId":
+            assert f"endpoint name {ENDPOINT_NAMES[form]!r} ({form} form)" in summary
+    offline = DeviceLog.objects.filter(device=device, summary__endswith="-> OFFLINE: LwM2M de-registration")
+    assert offline.count() == len(runs)
