@@ -118,6 +118,9 @@ def test_evaluations_through_the_real_ingress_say_what_was_seen_and_done_bounded
     assert 'id="rule-evaluations"' in page and "stopped holding: its alarms clear" in page
     partial = client.get(f"/rules/{rule_id}/evaluations/").content.decode()
     assert partial.count("<tr data-outcome=") == 3
+    client.cookies["django_language"] = "zh-hans"
+    partial = client.get(f"/rules/{rule_id}/evaluations/").content.decode()
+    assert "最近评估" in partial and "其告警清除" in partial and "最近 3 次" in partial
     client.force_login(personas.outsider)
     assert client.get(f"/rules/{rule_id}/").status_code == 404
     assert client.get(f"/rules/{rule_id}/evaluations/").status_code == 404
