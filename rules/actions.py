@@ -63,8 +63,15 @@ def do_create_rule(application: Application, body: Any) -> Rule:
     _store(rule, checked)
     rule.save()
     _arm(rule, timezone.now())
+    _audit_rule("rule.created", rule)
     transaction.on_commit(engine.changed)
     return rule
+
+
+def _audit_rule(action: str, rule: Rule, **detail: Any) -> None:
+    audit.record(
+        action, application_id=rule.application_id, target=f"rule {rule.rule_id}", detail={"name": rule.name, **detail}
+    )
 
 
 @transaction.atomic
@@ -79,6 +86,7 @@ def do_update_rule(application: Application, body: Any) -> Rule:
     rule.save()
     RuleTimer.objects.filter(rule=rule).delete()
     _arm(rule, timezone.now())
+    _audit_rule("rule.modified", rule)
     transaction.on_commit(engine.changed)
     return rule
 
@@ -88,6 +96,7 @@ def do_delete_rule(application: Application, rule_id: Any) -> None:
     """Delete a rule; its alarms stay (without their rule) for the record."""
     rule = get_rule(application, rule_id)
     rule_pk = rule.pk
+    _audit_rule("rule.deleted", rule)
     rule.delete()
     transaction.on_commit(engine.changed)
     transaction.on_commit(lambda: evaluations.forget(rule_pk))
@@ -105,6 +114,7 @@ def do_set_statuses(
 ) -> list[tuple[str, NorthboundError | None]]:
     """Enable or disable rules (one call for one rule and for many): per rule, None or the error it met."""
     outcomes: list[tuple[str, NorthboundError | None]] = []
+    changed: list[audit.Entry] = []
     for rule_id, status in changes:
         try:
             check_status(status)
@@ -118,7 +128,10 @@ def do_set_statuses(
                 rule.status = status
                 RuleTimer.objects.filter(rule=rule).delete()
                 _arm(rule, timezone.now())
+            action = "rule.enabled" if status == RuleStatus.ACTIVE else "rule.disabled"
+            changed.append(audit.Entry(action, application=application, target=f"rule {rule.rule_id}"))
         outcomes.append((rule.rule_id, None))
+    audit.record_many(changed)
     transaction.on_commit(engine.changed)
     return outcomes
 
@@ -660,6 +673,7 @@ def check_alarm_ids(alarm_ids: Any) -> list[str]:
     return alarm_ids
 
 
+@transaction.atomic
 def do_acknowledge_alarms(application: Application, alarm_ids: Any, by: str) -> int:
     """Acknowledge open alarms (who and when); already acknowledged or cleared ones stay as they are."""
     ids = check_alarm_ids(alarm_ids)
@@ -671,9 +685,16 @@ def do_acknowledge_alarms(application: Application, alarm_ids: Any, by: str) -> 
     )
     if count:
         alarms_changed([application.pk])
+        _audit_alarms("alarm.acknowledged", application, ids, count)
     return count
 
 
+def _audit_alarms(action: str, application: Application, ids: list[str], count: int) -> None:
+    """One event per call: the alarms asked for and how many changed (the others were already so)."""
+    audit.record(action, application=application, target=f"{count} alarms", detail={"alarmIds": ids, "count": count})
+
+
+@transaction.atomic
 def do_clear_alarms(application: Application, alarm_ids: Any, by: str) -> int:
     """Clear open alarms by hand (who and when); the rule may raise a new one later."""
     ids = check_alarm_ids(alarm_ids)
@@ -685,6 +706,7 @@ def do_clear_alarms(application: Application, alarm_ids: Any, by: str) -> int:
     )
     if count:
         alarms_changed([application.pk])
+        _audit_alarms("alarm.cleared", application, ids, count)
     return count
 
 
