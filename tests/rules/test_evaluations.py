@@ -187,3 +187,22 @@ def test_one_round_trip_per_batch_whatever_the_number_of_evaluations(client, per
     outcomes = handle_uplinks([Uplink(device.pk, report_bytes(1, 90)) for device in devices])
     assert {outcome.result for outcome in outcomes} == {STORED}
     assert executed == [15]  # 3 rules x 5 devices, one call (one pipeline)
+
+
+def test_a_redis_failure_loses_the_evaluations_not_the_uplink(personas, monkeypatch, caplog):
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    from rules.models import Alarm
+
+    meter_product(personas.app)
+    device = meter_device(personas.app)
+    _rule(personas, rule_body([data_condition(device)], [alarm_action()]))
+
+    class Down:
+        def pipeline(self, transaction=False):
+            raise RedisConnectionError("Redis is down")
+
+    monkeypatch.setattr(evaluations, "get_redis", Down)
+    send(device, 90)  # stored (send asserts it)
+    assert Alarm.objects.open().filter(device=device).count() == 1  # the rule still fired
+    assert "rule evaluations of 1 rules not kept: Redis is down" in caplog.text
