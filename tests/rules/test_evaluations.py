@@ -117,7 +117,7 @@ def test_evaluations_through_the_real_ingress_say_what_was_seen_and_done_bounded
     page = client.get(f"/rules/{rule_id}/").content.decode()
     assert 'id="rule-evaluations"' in page and "stopped holding: its alarms clear" in page
     partial = client.get(f"/rules/{rule_id}/evaluations/").content.decode()
-    assert partial.count("<tr data-outcome=") == 3
+    assert partial.count("<tr data-outcome=") == 3 and "data-rule-disabled" not in partial
     client.cookies["django_language"] = "zh-hans"
     partial = client.get(f"/rules/{rule_id}/evaluations/").content.decode()
     assert "最近评估" in partial and "其告警清除" in partial and "最近 3 次" in partial
@@ -171,6 +171,12 @@ def test_a_disabled_action_is_reported_as_such_and_a_deleted_rule_forgets(client
     send(device, 90)
     [row] = _recent(rule_id)
     assert row["actions"][-1] == {"type": "DEVICE_CMD", "disabled": True}
+    # a disabled rule is not evaluated at all: its page says so, and a report adds nothing
+    actions.do_set_statuses(personas.app.application, [(rule_id, "inactive")])
+    send(device, 95)
+    assert len(_recent(rule_id)) == 1
+    client.force_login(personas.owner)
+    assert "data-rule-disabled" in client.get(f"/rules/{rule_id}/evaluations/").content.decode()
     pk = Rule.objects.get(rule_id=rule_id).pk
     actions.do_delete_rule(personas.app.application, rule_id)
     assert evaluations.recent(pk) == []
