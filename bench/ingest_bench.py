@@ -726,6 +726,9 @@ def main_rules(args: argparse.Namespace, database_url: str) -> None:
     device_pks = list(Device.objects.filter(application=application).values_list("pk", flat=True))
     timer = HookTimer()
     shares: dict[str, list[float]] = {"without": [], "with": []}
+    kept_rates: dict[str, list[float]] = {"kept": [], "not kept": []}
+    kept_hook: dict[str, list[float]] = {"kept": [], "not kept": []}
+    kept_per_uplink: list[float] = []
     try:
         # 1. the pipeline function in this process, alternating, after a warm-up round (binding, caches)
         pipeline_rate(device_pks, len(device_pks), 50)
@@ -743,6 +746,29 @@ def main_rules(args: argparse.Namespace, database_url: str) -> None:
                 shares[mode].append(hook_us / (1e6 / inline[mode][-1]))
                 print(f"pipeline round {mode} rules: {inline[mode][-1]:,.0f} stored uplinks/s, "
                       f"{hook_us:.1f} us an uplink in the rules' hook", flush=True)  # fmt: skip
+        # 3. the rules' last evaluations (rules.evaluations), kept and not kept (record a no-op), alternately
+        from rules import evaluations
+
+        Rule.objects.filter(application=application).delete()
+        for body in bodies:
+            actions.do_create_rule(application, body)
+        pipeline_rate(device_pks, 200, 50)
+        real_record = evaluations.record
+
+        def counting(batch: list) -> None:
+            kept_count[0] += len(batch)
+            real_record(batch)
+
+        kept_count = [0]
+        for number in range(args.rounds):
+            for mode in ("kept", "not kept") if number % 2 == 0 else ("not kept", "kept"):
+                evaluations.record = counting if mode == "kept" else (lambda batch: None)
+                in_hook, before = timer.seconds, kept_count[0]
+                kept_rates[mode].append(pipeline_rate(device_pks, args.pipeline_uplinks, 50))
+                kept_hook[mode].append((timer.seconds - in_hook) / args.pipeline_uplinks * 1e6)
+                if mode == "kept":
+                    kept_per_uplink.append((kept_count[0] - before) / args.pipeline_uplinks)
+        evaluations.record = real_record
         # 2. the whole ingress over UDP, alternating
         for number in range(args.rounds):  # the order alternates too: ABBA, so neither goes first always
             for mode in ("without", "with") if number % 2 == 0 else ("with", "without"):
@@ -791,6 +817,16 @@ def main_rules(args: argparse.Namespace, database_url: str) -> None:
         print(f"  {'with rules / without (medians)':50}{median(values['with']) / median(values['without']):>10.3f}")
     if shares["with"]:
         print(f"  share of the pipeline's time in the rules' hook, with rules (median): {median(shares['with']):.1%}")
+    if kept_rates["kept"] and kept_rates["not kept"]:
+        print("the rules' last evaluations (rules.evaluations), pipeline function with the rules, alternating")
+        for mode in ("not kept", "kept"):
+            rounds = ", ".join(f"{value:,.0f}" for value in kept_rates[mode])
+            hook = median(kept_hook[mode])
+            print(f"  {'stored uplinks/s, evaluations ' + mode:50}{median(kept_rates[mode]):>10,.0f}   rounds: {rounds}"
+                  f"; {hook:.1f} us an uplink in the hook")  # fmt: skip
+        ratio = median(kept_rates["kept"]) / median(kept_rates["not kept"])
+        print(f"  {'kept / not kept (medians)':50}{ratio:>10.3f}")
+        print(f"  evaluations kept an uplink: {median(kept_per_uplink):.2f}")
 
 
 def main() -> None:

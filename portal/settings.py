@@ -195,6 +195,7 @@ FIRMWARE_ABORT_MIN_SAMPLE = env_int("FIRMWARE_ABORT_MIN_SAMPLE", 5)
 FIRMWARE_SWEEP_SECONDS = env_int("FIRMWARE_SWEEP_SECONDS", 10)
 RULES_SWEEP_SECONDS = env_int("RULES_SWEEP_SECONDS", 10)  # absence, duration and timer conditions of rules
 RULES_RELOAD_MS = env_int("RULES_RELOAD_MS", 1000)  # a rule change reaches other processes within this
+RULES_EVALUATIONS_KEPT = env_int("RULES_EVALUATIONS_KEPT", 50)  # last evaluations kept per rule (Redis)
 # Where devices fetch a package over CoAP (LwM2M /5/0/1 Package URI): the ingress's public address.
 FIRMWARE_PACKAGE_HOST = env_str("FIRMWARE_PACKAGE_HOST", "127.0.0.1")
 FIRMWARE_PACKAGE_PORT = env_int("FIRMWARE_PACKAGE_PORT", 0)  # 0: the worker's own COAP_PORT (COAPS_PORT if secure)
