@@ -9,7 +9,9 @@ from applications.forms import preselect_only_application
 from applications.models import Application
 from devices.actions import PSK_PATTERN
 from devices.bulk import is_imei, luhn_digit
+from devices.listing import SORTS
 from devices.models import Device, Status
+from devices.querysets import NOT_ACTIVATED
 from products.models import Product
 
 
@@ -103,10 +105,9 @@ class EditForm(forms.Form):
         self.fields["product"].queryset = Product.objects.filter(application=application).order_by("device_type")
 
 
-NOT_ACTIVATED = "NOT_ACTIVATED"  # the list's filter for offline devices never seen (the dashboard's tile)
-
-
 class FilterForm(forms.Form):
+    """The device list's filters and sort (devices.listing); an unknown value is ignored, never an error."""
+
     q = forms.CharField(required=False, max_length=256)
     status = forms.ChoiceField(
         required=False,
@@ -116,6 +117,11 @@ class FilterForm(forms.Form):
     application = forms.CharField(required=False)
     product = forms.CharField(required=False)
     group = forms.CharField(required=False)
+    sort = forms.ChoiceField(
+        required=False,
+        choices=[(name, label) for name, (label, _columns) in SORTS.items()],
+        widget=forms.Select(attrs={"aria-label": _("Sort by")}),
+    )
 
 
 class GroupForm(forms.Form):

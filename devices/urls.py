@@ -6,6 +6,8 @@ app_name = "devices"
 
 urlpatterns = [
     path("", views.device_list, name="list"),
+    path("export.csv", views.device_export, name="export"),
+    path("pick/", views.device_pick, name="pick"),
     path("register/", views.device_register, name="register"),
     path("groups/", views.group_list, name="groups"),
     path("replay/<uuid:product_id>/<int:number>/", views.codec_replay, name="replay"),

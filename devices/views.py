@@ -9,15 +9,13 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from applications.errors import NorthboundError
 from applications.models import Application
-from devices import actions, bulk, gateways, replay
+from devices import actions, bulk, gateways, listing, replay
 from devices.forms import (
-    NOT_ACTIVATED,
     BulkUploadForm,
     EditForm,
     FilterForm,
@@ -27,6 +25,7 @@ from devices.forms import (
     quota_reached,
 )
 from devices.models import BulkRegistration, DataHistory, Device, DeviceGroup, DeviceLog, ProductSecret
+from devices.querysets import PICK_LIMIT, pick_devices
 from products.models import Product
 
 PAGE = 50
@@ -57,7 +56,7 @@ def listed_devices(user, applications: list[Application]):
 
 @login_required
 def device_list(request: HttpRequest) -> HttpResponse:
-    """Keyset paging on (created_at, id): the page after the cursor, fast at any depth.
+    """Filters, a total, sorts and keyset paging that stay fast at a million devices (devices.listing).
 
     A member's devices are filtered by the ids of their applications, not by a subquery over
     memberships: with the subquery the planner walks every application's newest devices (device_recent)
@@ -66,42 +65,23 @@ def device_list(request: HttpRequest) -> HttpResponse:
     """
     filters = FilterForm(request.GET or None)
     applications = list(Application.objects.visible_to(request.user))  # the application filter lists them too
-    devices = listed_devices(request.user, applications)
-    if filters.is_valid():
-        data = filters.cleaned_data
-        if data["q"]:
-            devices = devices.filter(node_id__startswith=data["q"]) | devices.filter(name__icontains=data["q"])
-        if data["status"] == NOT_ACTIVATED:
-            devices = devices.filter(activated=False)
-        elif data["status"]:
-            devices = devices.filter(status=data["status"])
-        if data["application"]:
-            devices = devices.filter(application__app_id=data["application"])
-        if data["product"]:
-            try:
-                devices = devices.filter(product__product_id=uuid.UUID(data["product"]))
-            except ValueError:  # a mistyped link: no product has that id, and no 500 either
-                devices = devices.none()
-        if data["group"]:
-            devices = devices.filter(groups__dev_group_id=data["group"])
-    after = request.GET.get("after", "")
-    if "|" in after:
-        stamp, _, pk = after.partition("|")
-        when = parse_datetime(stamp)
-        if when is not None and pk.isdigit():
-            devices = devices.filter(created_at__lt=when) | devices.filter(created_at=when, pk__lt=int(pk))
-    page = list(devices.order_by("-created_at", "-id")[: PAGE + 1])
-    has_next = len(page) > PAGE
-    page = page[:PAGE]
+    data = filters.cleaned_data if filters.is_valid() else {}
+    sort = data.get("sort") or listing.DEFAULT_SORT
+    devices = listing.filtered(listed_devices(request.user, applications), data)
+    cursor = request.GET.get("after", "")
+    page, next_cursor = listing.page(devices, sort, cursor, PAGE)
     query = request.GET.copy()
     query.pop("after", None)
     context = {
         "devices": page,
         "filters": filters,
         "applications": applications,
-        "next_cursor": f"{page[-1].created_at.isoformat()}|{page[-1].pk}" if has_next else "",
+        "total": listing.total(devices, data, applications),
+        "sort": sort,
+        "sorts": [(name, label) for name, (label, _columns) in listing.SORTS.items()],
+        "next_cursor": next_cursor,
         "query": query.urlencode(),
-        "paged": bool(after),
+        "paged": bool(cursor),
     }
     if not request.htmx:  # the filters' choices, for the full page only
         visible = [application.pk for application in applications]
@@ -109,6 +89,35 @@ def device_list(request: HttpRequest) -> HttpResponse:
         context["groups"] = DeviceGroup.objects.filter(application_id__in=visible).order_by("name")[:500]
     template = "devices/partials/table.html" if request.htmx else "devices/list.html"
     return render(request, template, context)
+
+
+@login_required
+def device_export(request: HttpRequest) -> StreamingHttpResponse:
+    """The filtered list as CSV, every row (not one page), streamed in the list's order."""
+    filters = FilterForm(request.GET or None)
+    applications = list(Application.objects.visible_to(request.user))
+    data = filters.cleaned_data if filters.is_valid() else {}
+    devices = listing.filtered(listed_devices(request.user, applications), data)
+    response = StreamingHttpResponse(
+        bulk.csv_text(listing.csv_lines(devices, data.get("sort") or listing.DEFAULT_SORT)),
+        content_type="text/csv; charset=utf-8",
+    )
+    response["Content-Disposition"] = 'attachment; filename="devices.csv"'
+    return response
+
+
+@login_required
+def device_pick(request: HttpRequest) -> HttpResponse:
+    """A picker's options: the first devices whose nodeId, deviceId or name starts with `q`, of the
+    account's applications (those it may change with `editable=1`), or of the one named by `application`."""
+    scope = Application.objects.editable_by(request.user) if request.GET.get("editable") else None
+    scope = scope if scope is not None else Application.objects.visible_to(request.user)
+    if request.GET.get("application"):
+        scope = scope.filter(app_id=request.GET["application"])
+    text = request.GET.get("q", "")[:256]
+    options = pick_devices(list(scope.order_by("pk").values_list("pk", flat=True)), text)
+    context = {"options": options, "text": text.strip(), "limit": PICK_LIMIT, "listbox": request.GET.get("listbox", "")}
+    return render(request, "devices/partials/pick_options.html", context)
 
 
 @login_required
