@@ -630,6 +630,36 @@ def do_add_to_group(group: DeviceGroup, device_ids: Iterable[str]) -> list[str]:
     return [device.device_id for device in devices]
 
 
+@transaction.atomic
+def do_modify_group(group: DeviceGroup, changes: dict[str, Any]) -> DeviceGroup:
+    """Rename a group or change its description or limit (`changes`: name, description, max_devices);
+    a name another group of the application has is 100602, as in the original."""
+    if (
+        "name" in changes
+        and DeviceGroup.objects.filter(application=group.application_id, name=changes["name"])
+        .exclude(pk=group.pk)
+        .exists()
+    ):
+        raise NorthboundError("100602", http_status=200)
+    for field, value in changes.items():
+        setattr(group, field, value)
+    group.save(update_fields=list(changes))
+    return group
+
+
+def do_delete_group(group: DeviceGroup) -> None:
+    """Delete the group; its devices stay."""
+    group.delete()
+
+
+def do_remove_from_group(group: DeviceGroup, device_ids: Iterable[str]) -> list[str]:
+    """Take these devices of the group's application out of it (ids of other devices are ignored, as the
+    original's deleteDevGroupTagFromDevices does)."""
+    devices = list(Device.objects.filter(application=group.application_id, device_id__in=list(device_ids)))
+    group.devices.remove(*devices)
+    return [device.device_id for device in devices]
+
+
 def do_store_reports(items: list[tuple[Device, list[ServiceReport]]], *, request_id: str | None = None) -> None:
     """`do_store_report` for many reports at once (the ingress's batches, in the caller's transaction):
     one UPDATE merges every shadow, one INSERT writes the history of storage-mode applications, two

@@ -138,6 +138,14 @@ class GroupForm(forms.Form):
         preselect_only_application(self.fields["application"])
 
 
+class GroupEditForm(forms.Form):
+    """A group's name, description and limit (the application's does not change)."""
+
+    name = forms.CharField(label=_("Name"), max_length=64, error_messages={"required": _("A group needs a name.")})
+    description = forms.CharField(label=_("Description"), max_length=1024, required=False)
+    max_devices = forms.IntegerField(label=_("Most devices (0: no limit)"), min_value=0, max_value=2**31 - 1)
+
+
 class BulkUploadForm(forms.Form):
     """Upload a file for bulk registration: it is checked in full first (a dry run), then started."""
 

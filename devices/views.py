@@ -19,6 +19,7 @@ from devices.forms import (
     BulkUploadForm,
     EditForm,
     FilterForm,
+    GroupEditForm,
     GroupForm,
     RegisterForm,
     node_id_taken,
@@ -307,25 +308,89 @@ def group_list(request: HttpRequest) -> HttpResponse:
     return render(request, "devices/groups.html", {"groups": groups, "form": form})
 
 
+def _group(request: HttpRequest, group_id: str, *, editable: bool) -> DeviceGroup:
+    applications = (Application.objects.editable_by if editable else Application.objects.visible_to)(request.user)
+    groups = DeviceGroup.objects.filter(application__in=applications).select_related("application")
+    return get_object_or_404(groups, dev_group_id=group_id)
+
+
+GROUP_MEMBERS_SHOWN = 100
+
+
+@login_required
+def group_detail(request: HttpRequest, group_id: str) -> HttpResponse:
+    """One group: rename it or change its limit, add devices (picked, or nodeIds pasted), remove them,
+    delete it; the northbound group operations' own actions do each change."""
+    group = _group(request, group_id, editable=False)
+    can_edit = Application.objects.editable_by(request.user).filter(pk=group.application_id).exists()
+    initial = {"name": group.name, "description": group.description, "max_devices": group.max_devices}
+    form = GroupEditForm(request.POST or None, initial=initial)
+    if request.method == "POST":
+        if not can_edit:
+            return HttpResponseForbidden(_("Only owners, developers and operators change groups."))
+        if form.is_valid():
+            try:
+                actions.do_modify_group(group, form.cleaned_data)
+            except NorthboundError:
+                form.add_error("name", _("Another group of this application is called %(name)s.") % form.cleaned_data)
+            else:
+                messages.success(request, _("Group saved."))
+                return redirect("devices:group", group_id=group.dev_group_id)
+    members = group.devices.order_by("node_id").only("device_id", "node_id", "name", "status")
+    context = {
+        "group": group,
+        "form": form,
+        "can_edit": can_edit,
+        "member_count": members.count(),
+        "members": members[:GROUP_MEMBERS_SHOWN],
+        "shown": GROUP_MEMBERS_SHOWN,
+    }
+    return render(request, "devices/group.html", context)
+
+
+@login_required
+@require_POST
+def group_delete(request: HttpRequest, group_id: str) -> HttpResponse:
+    group = _group(request, group_id, editable=True)
+    actions.do_delete_group(group)
+    messages.success(request, _("Group %(name)s deleted; its devices stay.") % {"name": group.name})
+    return redirect("devices:groups")
+
+
 @login_required
 @require_POST
 def group_members(request: HttpRequest, group_id: str) -> HttpResponse:
-    group = get_object_or_404(
-        DeviceGroup.objects.filter(application__in=Application.objects.editable_by(request.user)), dev_group_id=group_id
+    """Add or remove devices by nodeId (one per line, as pasted or picked)."""
+    group = _group(request, group_id, editable=True)
+    node_ids = list(dict.fromkeys(line.strip() for line in request.POST.get("node_ids", "").split() if line.strip()))
+    found = dict(
+        Device.objects.filter(application=group.application_id, node_id__in=node_ids).values_list(
+            "node_id", "device_id"
+        )
     )
-    node_ids = [line.strip() for line in request.POST.get("node_ids", "").split() if line.strip()]
-    devices = Device.objects.filter(application=group.application_id, node_id__in=node_ids)
     if request.POST.get("action") == "remove":
-        group.devices.remove(*devices)
-    else:
+        removed = actions.do_remove_from_group(group, found.values())
+        if removed:
+            messages.success(request, _("%(count)s devices removed from the group.") % {"count": len(removed)})
+    elif found:
         try:
-            actions.do_add_to_group(group, [device.device_id for device in devices])
+            added = actions.do_add_to_group(group, found.values())
         except NorthboundError as error:
-            messages.error(request, error.error_desc)
-    missing = set(node_ids) - {device.node_id for device in devices}
+            if error.error_code == "100601":
+                message = _("The group holds at most %(most)s devices: these would make it %(count)s.")
+                messages.error(
+                    request, message % {"most": group.max_devices, "count": group.devices.count() + len(found)}
+                )
+            else:
+                messages.error(request, error.error_desc)
+        else:
+            messages.success(request, _("%(count)s devices added to the group.") % {"count": len(added)})
+    missing = [node_id for node_id in node_ids if node_id not in found]
     if missing:
         messages.error(request, _("Not devices of this application: %(ids)s") % {"ids": ", ".join(sorted(missing))})
-    return redirect("devices:groups")
+    if request.POST.get("next") == "groups":
+        return redirect("devices:groups")
+    return redirect("devices:group", group_id=group.dev_group_id)
 
 
 # --- Bulk registration (F-4.4) -----------------------------------------------------------------
