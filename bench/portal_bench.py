@@ -83,7 +83,7 @@ def insert_devices(application, product, count: int, prefix: str) -> None:
         "application_id": str(application.pk),
         "product_id": str(product.pk),
         "node_id": f"'{prefix}' || lpad(n::text, 10, '0')",
-        "name": f"'meter ' || lpad(mod(n * 7919, {count})::text, 7, '0')",  # names not in nodeId order
+        "name": f"'meter ' || lpad(mod(n::bigint * 7919, {count})::text, 7, '0')",  # names not in nodeId order
         "manufacturer_id": f"'{product.manufacturer_id}'",
         "device_type": f"'{product.device_type}'",
         "model": f"'{product.model}'",

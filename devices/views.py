@@ -10,6 +10,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from applications.errors import NorthboundError
@@ -371,7 +372,10 @@ def group_members(request: HttpRequest, group_id: str) -> HttpResponse:
     if request.POST.get("action") == "remove":
         removed = actions.do_remove_from_group(group, found.values())
         if removed:
-            messages.success(request, _("%(count)s devices removed from the group.") % {"count": len(removed)})
+            message = ngettext(
+                "%(count)s device removed from the group.", "%(count)s devices removed from the group.", len(removed)
+            )
+            messages.success(request, message % {"count": len(removed)})
     elif found:
         try:
             added = actions.do_add_to_group(group, found.values())
@@ -384,7 +388,10 @@ def group_members(request: HttpRequest, group_id: str) -> HttpResponse:
             else:
                 messages.error(request, error.error_desc)
         else:
-            messages.success(request, _("%(count)s devices added to the group.") % {"count": len(added)})
+            message = ngettext(
+                "%(count)s device added to the group.", "%(count)s devices added to the group.", len(added)
+            )
+            messages.success(request, message % {"count": len(added)})
     missing = [node_id for node_id in node_ids if node_id not in found]
     if missing:
         messages.error(request, _("Not devices of this application: %(ids)s") % {"ids": ", ".join(sorted(missing))})
