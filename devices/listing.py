@@ -27,7 +27,7 @@ from django.utils.translation import gettext_lazy as _
 from applications.models import Application
 from devices.bulk import text_cell
 from devices.models import Device, Status
-from devices.querysets import NOT_ACTIVATED, status_counts
+from devices.querysets import NOT_ACTIVATED, search_keys, status_counts
 
 EXACT_TOTAL_LIMIT = 10_000
 COUNTED_APPLICATIONS = 20  # more applications in view: the total is counted (capped), not summed
@@ -64,8 +64,8 @@ def sort_keys(sort: str) -> list[Key]:
 
 def filtered(devices: QuerySet, data: dict[str, str]) -> QuerySet:
     """The list's filters on `devices` (already scoped to the account's applications)."""
-    if data.get("q"):
-        devices = devices.filter(Q(node_id__startswith=data["q"]) | Q(name__icontains=data["q"]))
+    if data.get("q", "").strip():
+        devices = search(devices, data["q"].strip())
     if data.get("status") == NOT_ACTIVATED:
         devices = devices.filter(activated=False)
     elif data.get("status"):
@@ -80,6 +80,17 @@ def filtered(devices: QuerySet, data: dict[str, str]) -> QuerySet:
     if data.get("group"):
         devices = devices.filter(groups__dev_group_id=data["group"])
     return devices
+
+
+def search(devices: QuerySet, text: str) -> QuerySet:
+    """Devices whose nodeId, deviceId or name (any case) starts with `text`: the pickers' keys, each a
+    range of its index (devices.querysets.search_keys), where a name *containing* the text was a scan
+    of every device."""
+    keys = search_keys(text)
+    condition = Q()
+    for alias, _expression, prefix in keys:
+        condition |= Q(**{f"{alias}__startswith": prefix})
+    return devices.alias(**{alias: expression for alias, expression, _prefix in keys}).filter(condition)
 
 
 def encode_cursor(device: Device, sort: str) -> str:

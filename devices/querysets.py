@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from typing import Any
 
 from django.db import models
 from django.db.models import Count
@@ -25,6 +26,18 @@ PICK_LIMIT = 20  # a picker's matches: type more to narrow them
 PICK_APPLICATIONS = 100  # a picker searches at most this many applications at once (name one to go further)
 
 
+def search_keys(text: str) -> list[tuple[str, Any, str]]:
+    """(alias, expression, prefix) of each key a device search matches the start of: the nodeId, the
+    name in any case, and the deviceId when the text could start one. Each expression is that of an index
+    (device_pick_node, device_pick_name, device_pick_id), so `<alias>__startswith=<prefix>` is a range."""
+    from django.db.models.functions import Collate, Upper
+
+    keys = [("node_key", Collate("node_id", "C"), text), ("name_key", Collate(Upper("name"), "C"), text.upper())]
+    if len(text) >= 4 and all(char in "0123456789abcdef-" for char in text.lower()):
+        keys.append(("id_key", Collate("device_id", "C"), text.lower()))
+    return keys
+
+
 def pick_devices(application_ids: list[int], text: str, *, limit: int = PICK_LIMIT) -> list:
     """The first `limit` devices of these applications whose nodeId, deviceId or name (any case) starts with
     `text`, by nodeId: what a search-as-you-type picker lists.
@@ -34,19 +47,12 @@ def pick_devices(application_ids: list[int], text: str, *, limit: int = PICK_LIM
     at `limit`, joined by UNION ALL: a million devices cost what twenty do, and an application with many
     matches does not crowd out another one's range scan.
     """
-    from django.db.models.functions import Collate, Upper
-
     from devices.models import Device
 
     text = text.strip()
     if not text or not application_ids:
         return []
-    keys = [
-        ("node_key", Collate("node_id", "C"), text),
-        ("name_key", Collate(Upper("name"), "C"), text.upper()),
-    ]
-    if len(text) >= 4 and all(char in "0123456789abcdef-" for char in text.lower()):
-        keys.append(("id_key", Collate("device_id", "C"), text.lower()))
+    keys = search_keys(text)
     parts = []
     for application_id in application_ids[:PICK_APPLICATIONS]:
         for alias, expression, prefix in keys:

@@ -136,3 +136,14 @@ def test_a_csv_cell_a_spreadsheet_would_run_is_text(client, personas):
     client.force_login(personas.owner)
     text = b"".join(client.get("/devices/export.csv").streaming_content).decode("utf-8-sig")
     assert "'=HYPERLINK(1)" in text
+
+
+def test_the_search_matches_the_start_of_a_nodeid_deviceid_or_name_in_any_case(client, personas):
+    client.force_login(personas.owner)
+    alphas = [personas.devices[n].node_id for n in (1, 4)]
+    assert node_ids(client.get("/devices/", {"q": "ALPH", "sort": "name"}).content.decode()) == alphas
+    assert node_ids(client.get("/devices/", {"q": "lpha"}).content.decode()) == []  # the start, not inside
+    device = personas.devices[2]
+    assert node_ids(client.get("/devices/", {"q": device.device_id[:8]}).content.decode()) == [device.node_id]
+    assert node_ids(client.get("/devices/", {"q": "861111111110003"}).content.decode()) == [personas.devices[3].node_id]
+    assert node_ids(client.get("/devices/", {"q": "8622"}).content.decode()) == []  # another application's
