@@ -147,3 +147,13 @@ def test_the_search_matches_the_start_of_a_nodeid_deviceid_or_name_in_any_case(c
     assert node_ids(client.get("/devices/", {"q": device.device_id[:8]}).content.decode()) == [device.node_id]
     assert node_ids(client.get("/devices/", {"q": "861111111110003"}).content.decode()) == [personas.devices[3].node_id]
     assert node_ids(client.get("/devices/", {"q": "8622"}).content.decode()) == []  # another application's
+
+
+def test_a_groups_total_is_its_members_and_another_application_cannot_count_it(client, personas):
+    group = do_create_group(personas.app.application, "roof", "", 0, [d.device_id for d in personas.devices[:4]])
+    client.force_login(personas.owner)
+    assert 'data-total="4" data-exact="true"' in client.get("/devices/", {"group": group.dev_group_id}).content.decode()
+    online = client.get("/devices/", {"group": group.dev_group_id, "status": "ONLINE"}).content.decode()
+    assert 'data-total="1" data-exact="true"' in online  # with another filter: counted through the devices
+    client.force_login(personas.outsider)
+    assert 'data-total="0"' in client.get("/devices/", {"group": group.dev_group_id}).content.decode()
