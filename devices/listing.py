@@ -211,22 +211,28 @@ def estimate(devices: QuerySet) -> int:
 CSV_HEADER = ["nodeId", "deviceId", "name", "status", "activated", "product", "application", "lastSeen", "registered"]
 
 
+CSV_CHUNK = 2000
+
+
 def csv_lines(devices: QuerySet, sort: str) -> Iterator[list[str]]:
-    """Every device the filters select, in the list's order, read 2,000 at a time (a server-side cursor)."""
+    """Every device the filters select, in the list's order, `CSV_CHUNK` at a time by the list's own
+    keyset paging: each chunk is an index range, so the first rows leave at once and memory stays flat
+    (a server-side cursor let PostgreSQL plan a sort of every matching row first: 3.3 s before the first
+    row at 700,000 devices, docs/performance.md)."""
     yield list(CSV_HEADER)
-    rows = (
-        devices.order_by(*(column.order() for column in sort_keys(sort)))
-        .select_related(None)
-        .values_list(
-            "node_id", "device_id", "name", "status", "activated", "product__device_type", "product__model",
-            "application__name", "last_seen_at", "created_at",
-        )
+    devices = devices.select_related("application", "product").only(
+        "node_id", "device_id", "name", "status", "activated", "last_seen_at", "created_at",
+        "application__name", "product__device_type", "product__model",
     )  # fmt: skip
-    for node_id, device_id, name, status, activated, device_type, model, application, seen, created in rows.iterator(
-        chunk_size=2000
-    ):
-        yield [
-            text_cell(node_id), device_id, text_cell(name), status, "true" if activated else "false",
-            text_cell(f"{device_type} · {model}" if device_type or model else ""), text_cell(application),
-            seen.isoformat() if seen else "", created.isoformat(),
-        ]  # fmt: skip
+    cursor = None
+    while cursor != "":
+        rows, cursor = page(devices, sort, cursor or "", CSV_CHUNK)
+        for device in rows:
+            product = device.product
+            yield [
+                text_cell(device.node_id), device.device_id, text_cell(device.name), device.status,
+                "true" if device.activated else "false",
+                text_cell(f"{product.device_type} · {product.model}" if product else ""),
+                text_cell(device.application.name),
+                device.last_seen_at.isoformat() if device.last_seen_at else "", device.created_at.isoformat(),
+            ]  # fmt: skip

@@ -157,3 +157,12 @@ def test_a_groups_total_is_its_members_and_another_application_cannot_count_it(c
     assert 'data-total="1" data-exact="true"' in online  # with another filter: counted through the devices
     client.force_login(personas.outsider)
     assert 'data-total="0"' in client.get("/devices/", {"group": group.dev_group_id}).content.decode()
+
+
+@pytest.mark.parametrize("sort", list(listing.SORTS))
+def test_the_csv_reads_chunk_after_chunk_in_the_lists_order(client, personas, monkeypatch, sort):
+    monkeypatch.setattr(listing, "CSV_CHUNK", 2)
+    client.force_login(personas.owner)
+    text = b"".join(client.get("/devices/export.csv", {"sort": sort}).streaming_content).decode("utf-8-sig")
+    exported = [row[0] for row in csv.reader(io.StringIO(text))][1:]
+    assert exported == every_page(client, sort=sort) and len(exported) == 7
