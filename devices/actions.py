@@ -30,6 +30,7 @@ from devices.models import (
     BulkRowStatus,
     Device,
     DeviceGroup,
+    DeviceTag,
     LogKind,
     ProductSecret,
     Status,
@@ -658,6 +659,17 @@ def do_remove_from_group(group: DeviceGroup, device_ids: Iterable[str]) -> list[
     devices = list(Device.objects.filter(application=group.application_id, device_id__in=list(device_ids)))
     group.devices.remove(*devices)
     return [device.device_id for device in devices]
+
+
+@transaction.atomic
+def do_set_device_tags(device: Device, names: Iterable[str]) -> list[str]:
+    """The device's tags become exactly `names` (made for its application when new); returns them sorted."""
+    names = sorted({name.strip() for name in names if name.strip()})
+    DeviceTag.objects.bulk_create(
+        [DeviceTag(application_id=device.application_id, name=name) for name in names], ignore_conflicts=True
+    )
+    device.tags.set(DeviceTag.objects.filter(application=device.application_id, name__in=names))
+    return names
 
 
 def do_store_reports(items: list[tuple[Device, list[ServiceReport]]], *, request_id: str | None = None) -> None:

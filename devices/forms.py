@@ -100,9 +100,24 @@ class EditForm(forms.Form):
         help_text=_("Shorter retention for this device."),
     )
 
+    tags = forms.CharField(
+        label=_("Tags"),
+        max_length=1024,
+        required=False,
+        help_text=_("Comma-separated words to find the device by in the list, each at most 64 characters."),
+    )
+
     def __init__(self, *args, application=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["product"].queryset = Product.objects.filter(application=application).order_by("device_type")
+
+    def clean_tags(self) -> list[str]:
+        names = [name.strip() for name in self.cleaned_data["tags"].split(",") if name.strip()]
+        too_long = [name for name in names if len(name) > 64]
+        if too_long:
+            message = _("A tag is at most 64 characters: %(tag)s has %(length)s.")
+            raise forms.ValidationError(message % {"tag": too_long[0], "length": len(too_long[0])})
+        return names
 
 
 class FilterForm(forms.Form):
@@ -117,6 +132,7 @@ class FilterForm(forms.Form):
     application = forms.CharField(required=False)
     product = forms.CharField(required=False)
     group = forms.CharField(required=False)
+    tag = forms.CharField(required=False, max_length=64)
     sort = forms.ChoiceField(
         required=False,
         choices=[(name, label) for name, (label, _columns) in SORTS.items()],

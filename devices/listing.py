@@ -79,6 +79,8 @@ def filtered(devices: QuerySet, data: dict[str, str]) -> QuerySet:
             devices = devices.none()
     if data.get("group"):
         devices = devices.filter(groups__dev_group_id=data["group"])
+    if data.get("tag"):
+        devices = devices.filter(tags__name=data["tag"])
     return devices
 
 
@@ -170,12 +172,13 @@ class Total:
 def total(devices: QuerySet, data: dict[str, str], applications: list[Application]) -> Total:
     """How many devices the filters select, without counting a million rows (the module's docstring)."""
     in_view = [a for a in applications if not data.get("application") or a.app_id == data["application"]]
-    if not (data.get("q") or data.get("product") or data.get("group")) and len(in_view) <= COUNTED_APPLICATIONS:
+    narrowed = data.get("q") or data.get("product") or data.get("group") or data.get("tag")
+    if not narrowed and len(in_view) <= COUNTED_APPLICATIONS:
         status = data.get("status") or ""
         if status in STATUS_TOTALS:
             counts = status_counts([application.pk for application in in_view])
             return Total(sum(STATUS_TOTALS[status](counts[application.pk]) for application in in_view), True)
-    if data.get("group") and not (data.get("q") or data.get("product") or data.get("status")):
+    if data.get("group") and not (data.get("q") or data.get("product") or data.get("status") or data.get("tag")):
         # A group's members are all of its application (do_add_to_group): its own rows of the membership
         # table, an index-only count, not a join through a million devices.
         members = DeviceGroup.devices.through.objects.filter(

@@ -182,6 +182,22 @@ class DeviceGroup(models.Model):
         return self.name
 
 
+class DeviceTag(models.Model):
+    """A label an operator puts on an application's devices to find them again (the list's tag filter).
+    Unlike a group it has no limit and no northbound API, and commands and upgrades do not target it."""
+
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="device_tags")
+    name = models.CharField(_("name"), max_length=64)
+    devices = models.ManyToManyField(Device, related_name="tags", blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["application", "name"], name="device_tag_name_unique")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class DataHistory(models.Model):
     """One service's data from one report, kept when the application is in storage mode (F-4.8).
 

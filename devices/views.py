@@ -7,6 +7,7 @@ import uuid
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -26,7 +27,15 @@ from devices.forms import (
     node_id_taken,
     quota_reached,
 )
-from devices.models import BulkRegistration, DataHistory, Device, DeviceGroup, DeviceLog, ProductSecret
+from devices.models import (
+    BulkRegistration,
+    DataHistory,
+    Device,
+    DeviceGroup,
+    DeviceLog,
+    DeviceTag,
+    ProductSecret,
+)
 from devices.querysets import PICK_LIMIT, pick_devices
 from products.models import Product
 
@@ -89,6 +98,8 @@ def device_list(request: HttpRequest) -> HttpResponse:
         visible = [application.pk for application in applications]
         context["products"] = Product.objects.filter(application_id__in=visible).order_by("device_type", "model")[:500]
         context["groups"] = DeviceGroup.objects.filter(application_id__in=visible).order_by("name")[:500]
+        tags = DeviceTag.objects.filter(application_id__in=visible).order_by("name")
+        context["tags"] = tags.values_list("name", flat=True).distinct()[:500]
     template = "devices/partials/table.html" if request.htmx else "devices/list.html"
     return render(request, template, context)
 
@@ -203,6 +214,7 @@ def device_edit(request: HttpRequest, device_id: str) -> HttpResponse:
         "location": device.location,
         "mute": device.mute,
         "data_aging_days": device.data_aging_days,
+        "tags": ", ".join(device.tags.order_by("name").values_list("name", flat=True)),
     }
     form = EditForm(request.POST or None, initial=initial, application=device.application)
     if request.method == "POST" and form.is_valid():
@@ -220,7 +232,9 @@ def device_edit(request: HttpRequest, device_id: str) -> HttpResponse:
             model=product.model if product else "",
             manufacturer_name=product.manufacturer_name if product else device.manufacturer_name,
         )
-        actions.do_modify_device(device, changes)
+        with transaction.atomic():
+            actions.do_modify_device(device, changes)
+            actions.do_set_device_tags(device, data["tags"])
         messages.success(request, _("Device saved."))
         return redirect("devices:detail", device_id=device.device_id)
     return render(request, "devices/edit.html", {"form": form, "device": device})
