@@ -672,6 +672,20 @@ def do_set_device_tags(device: Device, names: Iterable[str]) -> list[str]:
     return names
 
 
+def do_rename_tag(tag: DeviceTag, name: str) -> bool:
+    """Rename the tag; False (and nothing changed) when another tag of its application has that name."""
+    if DeviceTag.objects.filter(application=tag.application_id, name=name).exclude(pk=tag.pk).exists():
+        return False
+    tag.name = name
+    tag.save(update_fields=["name"])
+    return True
+
+
+def do_delete_tag(tag: DeviceTag) -> None:
+    """Delete the tag; its devices stay."""
+    tag.delete()
+
+
 def do_store_reports(items: list[tuple[Device, list[ServiceReport]]], *, request_id: str | None = None) -> None:
     """`do_store_report` for many reports at once (the ingress's batches, in the caller's transaction):
     one UPDATE merges every shadow, one INSERT writes the history of storage-mode applications, two

@@ -8,6 +8,7 @@ import uuid
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
+from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -312,7 +313,6 @@ def group_list(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, _("Group created."))
             return redirect("devices:groups")
-    from django.db.models import Count
 
     groups = (
         DeviceGroup.objects.filter(application__in=Application.objects.visible_to(request.user))
@@ -412,6 +412,35 @@ def group_members(request: HttpRequest, group_id: str) -> HttpResponse:
     if request.POST.get("next") == "groups":
         return redirect("devices:groups")
     return redirect("devices:group", group_id=group.dev_group_id)
+
+
+@login_required
+def tag_list(request: HttpRequest) -> HttpResponse:
+    """The tags of the visible applications with their device counts; rename one (POST tag, name)."""
+    tags = DeviceTag.objects.filter(application__in=Application.objects.visible_to(request.user))
+    editable = set(Application.objects.editable_by(request.user).values_list("pk", flat=True))
+    if request.method == "POST":
+        tag = get_object_or_404(tags.filter(application_id__in=editable), pk=request.POST.get("tag", "0"))
+        name = request.POST.get("name", "").strip()
+        if not name or len(name) > 64:
+            messages.error(request, _("A tag's name is 1 to 64 characters."))
+        elif not actions.do_rename_tag(tag, name):
+            messages.error(request, _("Another tag of this application is called %(name)s.") % {"name": name})
+        else:
+            messages.success(request, _("Tag renamed."))
+        return redirect("devices:tags")
+    rows = tags.select_related("application").annotate(members=Count("devices")).order_by("application__name", "name")
+    return render(request, "devices/tags.html", {"tags": rows, "editable": editable})
+
+
+@login_required
+@require_POST
+def tag_delete(request: HttpRequest, tag_id: int) -> HttpResponse:
+    tags = DeviceTag.objects.filter(application__in=Application.objects.editable_by(request.user))
+    tag = get_object_or_404(tags, pk=tag_id)
+    actions.do_delete_tag(tag)
+    messages.success(request, _("Tag %(name)s deleted; its devices stay.") % {"name": tag.name})
+    return redirect("devices:tags")
 
 
 # --- Bulk registration (F-4.4) -----------------------------------------------------------------

@@ -68,3 +68,28 @@ def test_another_applications_tags_are_neither_offered_nor_matched(client, perso
     assert listed(client, tag="basement") == [personas.theirs.node_id]
     assert client.post(f"/devices/{personas.devices[0].device_id}/edit/", {"tags": "mine"}).status_code == 404
     assert list(personas.devices[0].tags.values_list("name", flat=True)) == ["basement"]
+
+
+def test_tags_are_renamed_and_deleted_by_their_applications_editors_only(client, personas):
+    do_set_device_tags(personas.devices[0], ["basement", "roof"])
+    basement = DeviceTag.objects.get(name="basement")
+    client.force_login(personas.owner)
+    page = client.get("/devices/tags/").content.decode()
+    assert "basement" in page and "Delete the tag basement? Its devices stay." in page
+    client.post("/devices/tags/", {"tag": basement.pk, "name": "cellar"})
+    assert DeviceTag.objects.get(pk=basement.pk).name == "cellar"
+    taken = client.post("/devices/tags/", {"tag": basement.pk, "name": "roof"}, follow=True).content.decode()
+    assert "Another tag of this application is called roof." in taken
+    assert DeviceTag.objects.get(pk=basement.pk).name == "cellar"
+    # a viewer and another application's owner change nothing
+    for user in (personas.viewer, personas.outsider):
+        client.force_login(user)
+        assert client.post("/devices/tags/", {"tag": basement.pk, "name": "x"}).status_code == 404
+        assert client.post(f"/devices/tags/{basement.pk}/delete/").status_code == 404
+    client.force_login(personas.outsider)
+    assert "cellar" not in client.get("/devices/tags/").content.decode()
+    assert DeviceTag.objects.get(pk=basement.pk).name == "cellar"
+    client.force_login(personas.owner)
+    client.post(f"/devices/tags/{basement.pk}/delete/")
+    assert not DeviceTag.objects.filter(pk=basement.pk).exists()
+    assert list(personas.devices[0].tags.values_list("name", flat=True)) == ["roof"]
