@@ -166,3 +166,13 @@ def test_the_csv_reads_chunk_after_chunk_in_the_lists_order(client, personas, mo
     text = b"".join(client.get("/devices/export.csv", {"sort": sort}).streaming_content).decode("utf-8-sig")
     exported = [row[0] for row in csv.reader(io.StringIO(text))][1:]
     assert exported == every_page(client, sort=sort) and len(exported) == 7
+
+
+def test_the_list_and_the_picker_speak_simplified_chinese(client, personas):
+    client.force_login(personas.owner)
+    client.post("/i18n/setlang/", {"language": "zh-hans", "next": "/"})
+    page = client.get("/devices/").content.decode()
+    assert "7 个设备" in page and "下载 CSV" in page and 'aria-label="排序"' in page
+    assert (
+        "没有 nodeId、deviceId 或名称以“zzz”开头的设备。" in client.get("/devices/pick/", {"q": "zzz"}).content.decode()
+    )
