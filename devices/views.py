@@ -356,7 +356,8 @@ def group_detail(request: HttpRequest, group_id: str) -> HttpResponse:
         "group": group,
         "form": form,
         "can_edit": can_edit,
-        "member_count": members.count(),
+        # its membership rows (an index-only count), not a join through the devices
+        "member_count": DeviceGroup.devices.through.objects.filter(devicegroup_id=group.pk).count(),
         "members": members[:GROUP_MEMBERS_SHOWN],
         "shown": GROUP_MEMBERS_SHOWN,
     }
