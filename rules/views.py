@@ -136,7 +136,6 @@ def rule_detail(request: HttpRequest, rule_id: str) -> HttpResponse:
         "rule": rule,
         "runs": runs,
         "can_edit": can_edit,
-        "devices": devices[:500],
         "tested": tested,
         "tested_device": device,
         "conditions": spec.public(rule.conditions),
