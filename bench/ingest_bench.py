@@ -56,7 +56,8 @@ MAINTENANCE_DBS = {"", "postgres", "template0", "template1", "root", "test"}
 CON, NON, ACK, RST = 0, 1, 2, 3
 # The meter's data report (messageId 1, reading uint32, temperature int16) that both codecs decode.
 METER_REPORT = b"\x01" + struct.pack(">Ih", 1234, 20)
-# The WaterMeter data report of `prepare`'s product, for the benches that use it (gateway, mqtt, firmware).
+# The WaterMeter data report of `prepare`'s product (its JavaScript codec), for the benches that use it
+# (gateway, mqtt, firmware, rules).
 WATER_REPORT = b"\x00" + struct.pack(">BIH", 20, 1234, 7)
 POST, PUT, CREATED, CONTENT, GET = 2, 3, 65, 69, 1
 
@@ -402,10 +403,14 @@ def setup_django(database_url: str) -> str:
 
 
 def prepare(count: int):
-    """An application with raised limits, the WaterMeter product, `count` devices tied to it."""
+    """An application with raised limits, the WaterMeter product with its JavaScript codec (the ingress
+    tests' plugin, tests.ingress.fixtures.WATER_METER_JS, decoded through products.codecs), `count`
+    devices tied to it."""
     from applications.actions import do_create_application
     from devices.models import Device
+    from products import codec_actions
     from products.actions import do_import_profile
+    from tests.ingress.fixtures import water_codec_zip
     from tests.products.fixtures import WATER_METER_ZIP, build_zip, water_meter_files
 
     application, _ = do_create_application(f"ingest bench {uuid.uuid4().hex[:6]}")
@@ -416,7 +421,8 @@ def prepare(count: int):
     # A product is unique by manufacturer and model across applications: clear an interrupted run's.
     Device.objects.filter(product__manufacturer_id="Huawei", product__model="v1001").delete()
     Product.objects.filter(manufacturer_id="Huawei", model="v1001").delete()
-    do_import_profile(application, WATER_METER_ZIP, build_zip(water_meter_files()))
+    product = do_import_profile(application, WATER_METER_ZIP, build_zip(water_meter_files()))
+    codec_actions.do_upload_codec(application, "codec.zip", water_codec_zip(), product=product)
     prefix = f"87{random.randint(10**6, 10**7 - 1)}"
     devices = [
         Device(
@@ -426,7 +432,7 @@ def prepare(count: int):
             manufacturer_id="Huawei",
             device_type="WaterMeter",
             model="v1001",
-            product=Product.objects.get(manufacturer_id="Huawei", model="v1001"),
+            product=product,
             timeout=0,
         )
         for number in range(count)
@@ -751,7 +757,7 @@ def main_rules(args: argparse.Namespace, database_url: str) -> None:
     bodies = bench_rules(["signalStrength", "currentReading", "flowRateReading"], args.rules, args.rules_firing)
     figures: dict[str, list[float]] = {"without": [], "with": []}
     inline: dict[str, list[float]] = {"without": [], "with": []}
-    settings.INGRESS_CODEC_MODULE = "tests.ingress.water_codec"
+    settings.INGRESS_CODEC_MODULE = "products.codecs"
     device_pks = list(Device.objects.filter(application=application).values_list("pk", flat=True))
     timer = HookTimer()
     shares: dict[str, list[float]] = {"without": [], "with": []}
@@ -779,9 +785,7 @@ def main_rules(args: argparse.Namespace, database_url: str) -> None:
                 if mode == "with":
                     for body in bodies:
                         actions.do_create_rule(application, body)
-                ingress, port = start_ingress(
-                    database_url, args.workers, INGRESS_CODEC_MODULE="tests.ingress.water_codec"
-                )
+                ingress, port = start_ingress(database_url, args.workers, INGRESS_CODEC_MODULE="products.codecs")
                 try:
                     wait_for_workers(args.workers, ingress)
                     before = stored(application)

@@ -132,6 +132,8 @@ def _decoded(value: Any) -> dict[str, Any] | CodecError:
         return CodecError(str(value) or type(value).__name__, getattr(value, "code", "") or "")
     if not isinstance(value, dict):
         return CodecError(f"the codec returned {type(value).__name__}, not a JSON object")
+    if found := hostile(value):  # as decode_uplink: else the batch's transaction fails on it
+        return CodecError(f"the codec's output cannot be stored: {found}")
     return value
 
 

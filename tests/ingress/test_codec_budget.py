@@ -65,7 +65,8 @@ def looping_and_quiet(settings, owner_app, monkeypatch):
     """The owner's codec loops until its limit; another application's codec is well behaved."""
     settings.INGRESS_CODEC_MODULE = "products.codecs"
     settings.CODEC_VERSION_CACHE_SECONDS = 0
-    settings.CODEC_JS_TIMEOUT_MS = 100
+    # Room for the well-behaved codec on a loaded machine: a crossing's limit is wall time.
+    settings.CODEC_JS_TIMEOUT_MS = 300
     settings.CODEC_APP_CPU_SHARE = 0.25
     settings.CODEC_APP_CPU_BURST_SECONDS = 0.2  # 0.05 s: the first timeout empties it
     monkeypatch.setattr(sandbox, "_suspects", OrderedDict())  # no quarantine left by another test
@@ -96,7 +97,7 @@ def test_an_application_whose_codec_loops_is_stored_raw_and_the_other_decodes(lo
     # then: the first is kept with the codec's own reason; the next is not even tried, but kept and
     # acknowledged; the other application's are decoded and stored
     assert [outcome.result for outcome in first] == [NOT_DECODED, STORED]
-    assert "ran longer than 100 ms" in first[0].detail
+    assert "ran longer than 300 ms" in first[0].detail
     assert [outcome.result for outcome in then] == [NOT_DECODED, STORED]
     assert then[0].acknowledge is True
     entries = DeviceLog.objects.filter(device_id=noisy.pk, kind=LogKind.DECODE_ERROR).order_by("id")
@@ -106,7 +107,7 @@ def test_an_application_whose_codec_loops_is_stored_raw_and_the_other_decodes(lo
     assert recent_undecoded(noisy.product_id) == 2  # the codec page's banner
     assert recent_undecoded(quiet.product_id) == 0
     # and once the owner has paid its time back and its script left quarantine, its uplinks are tried again
-    clock.now += 10
+    clock.now += 60  # the limit's time, CODEC_APP_TIMEOUT_PENALTY times over, paid back
     sandbox._suspects.clear()
     _seconds, timed_out = javascript_seconds()
     (again,) = handle_uplinks([Uplink(noisy.pk, REPORT, message_id=3)])
