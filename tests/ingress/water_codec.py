@@ -6,8 +6,9 @@ plugin: tests.ingress.fixtures.WATER_METER_JS, uploaded by `water_product`). Wha
 
 - pipeline unit tests that need a codec output no JavaScript codec can give (a float infinity:
   V8's JSON has none), in tests/ingress/test_pipeline.py;
-- the MQTT, firmware and chaos suites (tests/mqtt/conftest.py, tests/firmware, tests/platform), whose
-  subject is the transport or the upgrade, not the codec: not converted yet.
+- the firmware and chaos suites (tests/firmware/conftest.py, tests/platform/test_chaos.py), whose
+  subject is the upgrade or the process supervision, not the codec: not converted yet (their devices
+  get the JavaScript codec from `water_device` all the same; the setting decides which decodes).
 
 `report()` builds this layout's data report for every suite, whichever codec decodes it.
 Layout, big-endian (F-1.4):
