@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import struct
 import time
 from collections import OrderedDict
@@ -11,13 +12,16 @@ import pytest
 from devices.models import DataHistory, DeviceLog, LogKind
 from ingress.budget import CodecBudget, budget
 from ingress.codec import javascript_seconds
-from ingress.pipeline import NOT_DECODED, QUARANTINED, STORED, Uplink, handle_uplinks
+from ingress.pipeline import NOT_DECODED, QUARANTINED, STORED, TIMED_OUT, Uplink, handle_uplinks
+from ingress.simulator import connect
 from ingress.undecoded import KEPT
 from products import codecs
 from products.codecs import sandbox
 from products.undecoded import recent_undecoded
 from tests.applications.fixtures import create_app
 from tests.devices.fixtures import register
+from tests.ingress.fixtures import WorkerThread
+from tests.platform.running import wait_for
 from tests.products.codecs.fixtures import OCEANCONNECT_JS, manifest, meter, oceanconnect_zip, upload
 
 
@@ -139,3 +143,36 @@ def test_a_quarantined_codec_is_not_run_on_the_uplink_path_so_no_batch_waits_for
     assert [outcome.result for outcome in outcomes] == [NOT_DECODED, STORED] + [NOT_DECODED] * 5
     assert all(outcome.detail == QUARANTINED for outcome in outcomes if outcome.result == NOT_DECODED)
     assert all(outcome.acknowledge for outcome in outcomes)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_through_a_real_worker_the_looping_codec_runs_once_and_the_other_application_is_stored(
+    looping_and_quiet, settings
+):
+    # given: a real ingress worker on UDP; no budget, so only the quarantine keeps the looping codec out
+    noisy, quiet, _clock = looping_and_quiet
+    settings.CODEC_APP_CPU_SHARE = 0
+    worker = WorkerThread().start()
+
+    # when: both devices report three times, one after the other
+    async def scenario():
+        looping, polite = await connect(noisy.node_id, worker.port), await connect(quiet.node_id, worker.port)
+        for _ in range(3):
+            await looping.notify(REPORT)
+            await polite.notify(REPORT)
+        looping.close()
+        polite.close()
+
+    try:
+        asyncio.run(scenario())
+        kept = DeviceLog.objects.filter(device_id=noisy.pk, kind=LogKind.DECODE_ERROR)
+        wait_for(lambda: kept.count() == 3, what="the looping application's three kept uplinks")
+        wait_for(lambda: DataHistory.objects.filter(device_id=quiet.pk).count() == 3, what="the other's history")
+    finally:
+        worker.stop()
+
+    # then: the looping script ran once (its time limit), its other uplinks were kept without running it;
+    # every uplink of both was acknowledged (notify waits for the ACK) and the other's are stored
+    summaries = list(kept.order_by("id").values_list("summary", flat=True))
+    assert summaries[0].startswith(TIMED_OUT) and "ran longer than 300 ms" in summaries[0]
+    assert summaries[1:] == [QUARANTINED, QUARANTINED]
