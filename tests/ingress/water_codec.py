@@ -2,13 +2,9 @@
 
 The ingress names its codec module by INGRESS_CODEC_MODULE. Since issue 19 the ingress tests and the
 benches decode through the real path instead (products.codecs, with the same layout as a JavaScript
-plugin: tests.ingress.fixtures.WATER_METER_JS, uploaded by `water_product`). What still points here:
-
-- pipeline unit tests that need a codec output no JavaScript codec can give (a float infinity:
-  V8's JSON has none), in tests/ingress/test_pipeline.py;
-- the firmware and chaos suites (tests/firmware/conftest.py, tests/platform/test_chaos.py), whose
-  subject is the upgrade or the process supervision, not the codec: not converted yet (their devices
-  get the JavaScript codec from `water_device` all the same; the setting decides which decodes).
+plugin: tests.ingress.fixtures.WATER_METER_JS, uploaded by `water_product`): the ingress, MQTT,
+firmware and chaos suites. What still points here: a pipeline unit test that needs a codec output no
+JavaScript codec can give (a float infinity: V8's JSON has none), in tests/ingress/test_pipeline.py.
 
 `report()` builds this layout's data report for every suite, whichever codec decodes it.
 Layout, big-endian (F-1.4):
