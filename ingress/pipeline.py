@@ -15,7 +15,8 @@ directly. For each uplink, in order:
 6. decode with the product's codec, the batch's uplinks of one product in one call that also encodes
    their ACKs (`ingress.codec.decode_batch`; a JSON-mode uplink, MQTT's data/json, is its own
    deviceReq or deviceRsp: `read_json`); an application over its share of the codec's time
-   (ingress.budget) has its uplinks stored raw, acknowledged and logged as not yet decoded; validate
+   (ingress.budget), or whose script ran out of its time limit lately (the sandbox's quarantine), has
+   its uplinks stored raw, acknowledged and logged as not yet decoded; validate
    the deviceReq against the profile, store it (devices.actions.do_store_report: shadow, last-seen,
    history in storage mode, deviceDataChanged and deviceDatasChanged into the push outbox), log raw
    hex and the decoded result (or the reason it failed) on the device; a deviceRsp goes to
@@ -47,7 +48,7 @@ from devices.reports import ReportInvalid, service_reports
 from ingress import codec, flow
 from ingress.budget import budget
 from ingress.formats import NAMES, FormatError, resource_bytes
-from ingress.undecoded import mark_over_budget
+from ingress.undecoded import STILL_SLOW, mark_over_budget
 from products.codecs.ports import port_for
 from products.models import Product
 from products.undecoded import note_undecoded
@@ -213,10 +214,16 @@ def _decode_batches(
     over: list[list[tuple[int, bytes]]] = []
     for members in groups.values():
         device = devices[uplinks[members[0][0]].device_pk]
-        if not budget.allows(device.application_id):
-            over.append(members)
+        # Over its budget, or a script that ran out of its time limit lately: kept for the later
+        # decoding (ingress.undecoded), so that no other application's uplinks of this batch wait for it.
+        reason = OVER_BUDGET if not budget.allows(device.application_id) else None
+        if reason is None and codec.quarantined(device.product):
+            reason = QUARANTINED
+        if reason is not None:
+            if reason is OVER_BUDGET:
+                over.append(members)
             for index, _payload in members:
-                results[index] = (NotDecoded(OVER_BUDGET), None)
+                results[index] = (NotDecoded(reason), None)
             undecoded[device.product_id] = undecoded.get(device.product_id, 0) + len(members)
             continue
         started, javascript = time.perf_counter(), codec.javascript_seconds()
@@ -234,6 +241,10 @@ def _decode_batches(
             spent = seconds + timed_out * (settings.CODEC_APP_TIMEOUT_PENALTY - 1)
             budget.charge(device.application_id, spent if seconds > 0 else time.perf_counter() - started)
         for (index, _payload), result in zip(members, done, strict=True):
+            if isinstance(result[0], codec.CodecError) and result[0].code in STILL_SLOW:
+                # Ran out of its time limit: kept like the uplinks after it (the script is in quarantine).
+                result = (NotDecoded(f"{TIMED_OUT}{result[0]}"), None)
+                undecoded[device.product_id] = undecoded.get(device.product_id, 0) + 1
             results[index] = result
     if undecoded:
         try:
@@ -256,6 +267,11 @@ def _ports(product: Product | None, channels: list[str]) -> list[int | None] | N
 OVER_BUDGET = (
     "not decoded yet: the application's codec used its share of the ingress's time (CODEC_APP_CPU_SHARE); "
     "the raw uplink is kept and decoded once the application is within its share again"
+)
+TIMED_OUT = "not decoded yet, kept and decoded later, outside the ingress: "  # + the codec's error
+QUARANTINED = (
+    "not decoded yet: the application's codec ran out of its time or memory limit in the last minutes "
+    "(CODEC_JS_TIMEOUT_MS, CODEC_JS_MAX_MEMORY); the raw uplink is kept and decoded later, outside the ingress"
 )
 
 

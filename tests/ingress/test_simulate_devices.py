@@ -8,8 +8,7 @@ import pytest
 
 from devices.models import DataHistory, Device
 from tests.conftest import manage
-from tests.devices.fixtures import water_meter
-from tests.ingress.fixtures import WorkerThread
+from tests.ingress.fixtures import WorkerThread, water_product
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -22,7 +21,7 @@ def worker():
 
 
 def test_simulate_devices_registers_a_fleet_and_every_acknowledged_uplink_is_stored(owner_app, worker, settings):
-    water_meter(owner_app)
+    water_product(owner_app)
     args = ["--register", owner_app.app_id, "--count", "3", "--rate", "40", "--duration", "1"]
     done = manage(
         "simulate_devices", *args, "--port", str(worker.port), env={"REDIS_KEY_PREFIX": settings.REDIS_KEY_PREFIX}
@@ -47,7 +46,7 @@ def test_simulate_devices_says_why_nothing_connected(owner_app, worker):
 
 
 def test_simulate_devices_over_coaps(owner_app, worker, settings):
-    water_meter(owner_app)
+    water_product(owner_app)
     args = ["--register", owner_app.app_id, "--count", "2", "--rate", "20", "--duration", "0.5", "--coaps"]
     done = manage(
         "simulate_devices", *args, "--port", str(worker.coaps_port), env={"REDIS_KEY_PREFIX": settings.REDIS_KEY_PREFIX}
@@ -64,7 +63,7 @@ def test_simulate_devices_over_coaps(owner_app, worker, settings):
 def test_simulate_devices_as_an_lwm2m_gateway_with_n_sub_devices(owner_app, worker, settings):
     from products.models import Product
 
-    Product.objects.filter(pk=water_meter(owner_app).pk).update(lwm2m_gateway=True)
+    Product.objects.filter(pk=water_product(owner_app).pk).update(lwm2m_gateway=True)
     args = ["--protocol", "lwm2m", "--register", owner_app.app_id, "--count", "1", "--gateway", "5"]
     done = manage(
         "simulate_devices",
@@ -86,7 +85,7 @@ def test_simulate_devices_as_an_lwm2m_gateway_with_n_sub_devices(owner_app, work
 
 
 def test_simulate_devices_as_conformant_1_1_clients_named_urn_imei(owner_app, worker, settings):
-    water_meter(owner_app)
+    water_product(owner_app)
     args = ["--register", owner_app.app_id, "--count", "2", "--rate", "20", "--duration", "0.5"]
     args += ["--client", "1.1", "--endpoint-form", "urn:imei"]
     done = manage(
