@@ -95,3 +95,20 @@ def standard_mapping() -> dict[str, Any]:
             },
         ],
     }
+
+
+STANDARD_INFO = {"manufacturerId": "Std", "deviceType": "Sensor", "model": "std1", "protocolType": "LWM2M"}
+
+
+def standard_device(credentials, node_id: str = "867724030023999", **kwargs):
+    """A registered device of the standard product (imported and mapped once per application)."""
+    from products import actions
+    from products.models import Product
+    from tests.devices.fixtures import register
+    from tests.products.fixtures import import_files
+
+    product = Product.objects.filter(application=credentials.application, model="std1").first()
+    if product is None:
+        product = import_files(credentials, standard_files())
+        actions.do_set_lwm2m_mapping(product, standard_mapping())
+    return register(credentials, node_id, info=STANDARD_INFO, **kwargs)
