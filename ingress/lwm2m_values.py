@@ -305,12 +305,30 @@ def device_req(product: Any, values: Mapping[Path, Any]) -> dict[str, Any] | Non
     }
 
 
-def decode(product: Any, content_format: int | None, payload: bytes, path: str) -> dict[str, Any]:
-    """The deviceReq of a mapped uplink, or FormatError saying why there is none."""
+def decode(device: Any, content_format: int | None, payload: bytes, path: str) -> dict[str, Any]:
+    """The deviceReq of a mapped uplink of `device` (its product loaded), or FormatError saying why there is none.
+
+    A notification of one path carries one property, and a service's data in the shadow is replaced as a
+    whole (devices.actions.do_store_reports): each service's other mapped properties keep the values the
+    shadow holds, so the service data stays complete. The device's in-memory shadow follows, so the next
+    uplink of the same batch builds on this one."""
+    product = device.product
     own = (product.lwm2m_mapping or {}).get("definitions") if product is not None else None
     values = read_values(content_format, payload, path, own)
     request = device_req(product, values)
     if request is None:
         shown = ", ".join(path_text(one) for one in values) or "no resource value"
         raise FormatError(f"{path}: nothing mapped to the profile ({shown})")
+    mapped: dict[str, set[str]] = {}
+    for entry in product.lwm2m_mapping.get("properties", []):
+        mapped.setdefault(entry["serviceId"], set()).add(entry["property"])
+    shadow = device.shadow if isinstance(device.shadow, dict) else {}
+    for item in request["data"]:
+        service = shadow.get(item["serviceId"])
+        known = service.get("data") if isinstance(service, dict) else None
+        kept = {name: value for name, value in (known or {}).items() if name in mapped.get(item["serviceId"], ())}
+        item["serviceData"] = {**kept, **item["serviceData"]}
+        shadow.setdefault(item["serviceId"], {})
+        if isinstance(shadow[item["serviceId"]], dict):
+            shadow[item["serviceId"]]["data"] = dict(item["serviceData"])
     return request

@@ -470,7 +470,7 @@ def _direct(device: Device, uplink: Uplink) -> dict:
     """The deviceReq of an uplink that needs no codec: a JSON-mode one as it came, or the values of a
     standard LwM2M object on the product's mapped paths (ingress.lwm2m_values)."""
     if uplink.lwm2m_path:
-        return lwm2m_values.decode(device.product, uplink.content_format, uplink.payload, uplink.lwm2m_path)
+        return lwm2m_values.decode(device, uplink.content_format, uplink.payload, uplink.lwm2m_path)
     return read_json(uplink.payload)
 
 

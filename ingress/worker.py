@@ -47,7 +47,17 @@ from devices import hooks, logs
 from devices.downlink import DOWNLINK_MESSAGE, worker_key
 from devices.models import Device, LogKind
 from firmware.drivers.lwm2m import UPGRADE_MESSAGE
-from ingress import aiocoap_adapter, endpoints, firmware, lwm2m_gateway, object19, pipeline, sessions, threads
+from ingress import (
+    aiocoap_adapter,
+    endpoints,
+    firmware,
+    lwm2m_gateway,
+    lwm2m_observe,
+    object19,
+    pipeline,
+    sessions,
+    threads,
+)
 from ingress.dtls import DTLSAddress, DTLSInterface
 from ingress.formats import LINK_FORMAT, FormatError, parse_link_format
 from ingress.models import Channel
@@ -84,6 +94,7 @@ class PlatformTuning(TransportTuning):
 class TokenState:
     view: SessionView
     established: bool  # the device answered the observe request: what follows are uplinks
+    lwm2m_path: str = ""  # a standard object's mapped path (or "/", composite) observed (ingress.lwm2m_observe)
 
 
 @dataclasses.dataclass
@@ -466,7 +477,8 @@ class IngressWorker:
             and message.remote.identity in (view.node_id, view.gateway_node_id, view.dtls_identity),
             transport=("LwM2M gateway" if view.gateway_pk else "LwM2M") if view.channel == Channel.LWM2M else "CoAP",
             gateway_pk=view.gateway_pk,
-            channel=view.observed_path,  # the codec's fPort by resource (products.codecs.ports)
+            channel=state.lwm2m_path or view.observed_path,  # the codec's fPort by resource (products.codecs.ports)
+            lwm2m_path=state.lwm2m_path,
         )
         self.enqueue(Pending(uplink, message.remote, message.mid, message.mtype, view))
 
@@ -565,6 +577,8 @@ class IngressWorker:
                 secure = isinstance(request.remote, DTLSAddress)
                 await self.loop.run_in_executor(self.registrations, lambda: sessions.deregister(path[1], secure=secure))
                 return Message(code=codes.DELETED)
+            if path == ("dp",) and request.code == codes.POST:
+                return await lwm2m_observe.send(self, request)  # LwM2M 1.1 Send
             if path == ("t", "r") and request.code == codes.POST:
                 return await self._register_huawei(request, query)
             if len(path) == 2 and path[0] == "fw":
@@ -617,6 +631,9 @@ class IngressWorker:
             ),
         )
         self._after_registration(view)
+        if not view.lwm2m_gateway:
+            # Standard objects mapped by its product: Write-Attributes and observe (ingress.lwm2m_observe).
+            self.loop.call_soon(lambda: self._spawn(lwm2m_observe.start(self, view, objects)))
         if view.lwm2m_gateway:
             # Its object 25 is read once the registration's answer is on its way (ingress.lwm2m_gateway).
             self.loop.call_soon(lambda: self._spawn(lwm2m_gateway.sync(self, view, fresh=True)))

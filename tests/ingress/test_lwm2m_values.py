@@ -113,3 +113,26 @@ def test_values_of_unmapped_resources_alone_are_logged_not_stored(owner_app):
     outcome = handle_uplink(Uplink(device.pk, b"12", content_format=formats.TEXT, lwm2m_path="/3/0/10"))
     assert outcome.result == DECODE_ERROR
     assert "nothing mapped to the profile (/3/0/10)" in outcome.detail
+
+
+def test_per_path_notifications_keep_the_services_other_mapped_properties(owner_app):
+    from ingress.pipeline import handle_uplinks
+
+    device = standard_device(owner_app)
+    # one batch: the second builds on the first before either is committed
+    handle_uplinks(
+        [
+            Uplink(device.pk, b"87", content_format=formats.TEXT, lwm2m_path="/3/0/9"),
+            Uplink(device.pk, b"Std", content_format=formats.TEXT, lwm2m_path="/3/0/0"),
+        ]
+    )
+    handle_uplink(Uplink(device.pk, b"86", content_format=formats.TEXT, lwm2m_path="/3/0/9"))
+
+    device.refresh_from_db()
+    assert device.shadow["Device"]["data"] == {"battery": 86, "manufacturer": "Std"}
+    rows = DataHistory.objects.filter(device_id=device.pk, service_id="Device").order_by("id")
+    assert [row.data for row in rows] == [
+        {"battery": 87},
+        {"battery": 87, "manufacturer": "Std"},
+        {"battery": 86, "manufacturer": "Std"},
+    ]

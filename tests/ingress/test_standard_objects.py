@@ -1,0 +1,112 @@
+"""Standard LwM2M objects through the real `run_ingress`: a product's mapped paths are given
+Write-Attributes and observed (composite on a 1.1 client, per path on 1.0), their values land in the
+shadow and the history as service data, and LwM2M 1.1 Send is stored the same way (docs/lwm2m-objects.md)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from django.db import connections
+
+from devices.models import DataHistory, Device, DeviceLog
+from tests.ingress.standard_client import StandardClient
+from tests.products.lwm2m_fixtures import standard_device
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+IMEI = "867724030023999"
+MAPPED = ["/3303/0/5700", "/3303/0/5701", "/3304/0/5700", "/3316/0/5700", "/3/0/9", "/3/0/0"]
+
+
+def _shadow(device: Device, service: str) -> dict:
+    try:
+        return Device.objects.get(pk=device.pk).shadow.get(service, {}).get("data", {})
+    finally:
+        connections.close_all()
+
+
+async def _until(condition, seconds: float = 20.0):
+    """Poll a database condition from the event loop's thread pool until it holds."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while True:
+        value = await asyncio.to_thread(condition)
+        if value:
+            return value
+        assert asyncio.get_running_loop().time() < deadline, "timed out waiting"
+        await asyncio.sleep(0.05)
+
+
+@pytest.fixture
+def port(ingress):
+    _, port = ingress(workers=1)
+    return port
+
+
+@pytest.mark.parametrize("version", ["1.1", "1.0"])
+def test_mapped_paths_get_write_attributes_are_observed_and_land_in_the_shadow_and_history(owner_app, port, version):
+    device = standard_device(owner_app, IMEI)
+
+    async def scenario():
+        client = await StandardClient(f"urn:imei:{IMEI}", ("127.0.0.1", port), version=version).start()
+        try:
+            await _until(lambda: _shadow(device, "Temperature").get("temperature") == 21.5)
+            await _until(lambda: _shadow(device, "Voltage").get("voltage") == 3.3)
+            client.set("/3303/0/5700", 23.25)
+            await _until(lambda: _shadow(device, "Temperature").get("temperature") == 23.25)
+            client.set("/3316/0/5700", 3.7)
+            await _until(lambda: _shadow(device, "Voltage").get("voltage") == 3.7)
+        finally:
+            await client.stop()
+        return client
+
+    client = asyncio.run(scenario())
+
+    # Write-Attributes: the platform's defaults under the product's, under the path's own.
+    assert client.attributes["/3303/0/5700"] == {"pmin": "60", "pmax": "3600", "st": "0.5"}
+    assert client.attributes["/3316/0/5700"] == {"pmin": "60", "pmax": "3600", "gt": "3.6", "lt": "3"}
+    assert set(client.attributes) == set(MAPPED)
+    if version == "1.1":
+        assert sorted(client.composite) == sorted(MAPPED) and client.observed == []
+    else:
+        assert client.composite == [] and sorted(client.observed) == sorted(MAPPED)
+    shadow = Device.objects.get(pk=device.pk).shadow
+    assert shadow["Device"]["data"] == {"battery": 87, "manufacturer": "Standard Sensors"}
+    assert shadow["Humidity"]["data"] == {"humidity": 40.0}
+    temperatures = [
+        row.data["temperature"]
+        for row in DataHistory.objects.filter(device_id=device.pk, service_id="Temperature").order_by("id")
+        if "temperature" in row.data
+    ]
+    assert temperatures[0] == 21.5 and temperatures[-1] == 23.25
+    logged = DeviceLog.objects.get(device=device, summary__startswith="standard objects:").summary
+    assert "Write-Attributes /3303/0/5700?pmin=60&pmax=3600&st=0.5 2.04" in logged
+    assert ("composite /3303/0/5700" in logged) == (version == "1.1")
+
+
+def test_a_send_is_stored_before_it_is_answered_and_an_unregistered_sender_is_refused(owner_app, port):
+    device = standard_device(owner_app, IMEI)
+
+    async def scenario():
+        client = await StandardClient(f"urn:imei:{IMEI}", ("127.0.0.1", port)).start()
+        stranger = StandardClient("nobody", ("127.0.0.1", port))
+        try:
+            await _until(lambda: _shadow(device, "Humidity").get("humidity") == 40.0)
+            answer = await client.send({"/3304/0/5700": 55.5, "/3/0/9": 80})
+            humidity = await asyncio.to_thread(lambda: _shadow(device, "Humidity").get("humidity"))
+            import aiocoap
+
+            stranger.context = await aiocoap.Context.create_client_context()
+            refused = await stranger.send({"/3304/0/5700": 1.0})
+        finally:
+            await client.stop()
+            await stranger.context.shutdown()
+        return answer, humidity, refused
+
+    answer, humidity, refused = asyncio.run(scenario())
+
+    assert str(answer.code.dotted) == "2.04"
+    assert humidity == 55.5  # stored when the answer came
+    assert Device.objects.get(pk=device.pk).shadow["Device"]["data"]["battery"] == 80
+    assert str(refused.code.dotted) == "4.03"
+    assert b"no registration" in refused.payload
