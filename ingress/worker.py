@@ -52,6 +52,7 @@ from ingress import (
     endpoints,
     firmware,
     lwm2m_gateway,
+    lwm2m_management,
     lwm2m_observe,
     object19,
     pipeline,
@@ -798,10 +799,13 @@ class IngressWorker:
             if message.get("type") == UPGRADE_MESSAGE:
                 sub_operation, updating = int(message["sub_operation"]), bool(message.get("updating"))
                 self._spawn(firmware.Lwm2mUpgrade(self, sub_operation, updating=updating).run())
-            elif message.get("type") == DOWNLINK_MESSAGE:
+            elif message.get("type") in (DOWNLINK_MESSAGE, lwm2m_management.MANAGE_MESSAGE):
                 self._spawn(self._downlink(message))
 
     async def _downlink(self, message: dict[str, Any]) -> None:
+        if message.get("type") == lwm2m_management.MANAGE_MESSAGE:  # LwM2M Read, Write, Execute... (sent or held)
+            await lwm2m_management.run(self, message)
+            return
         device_pk = int(message["device"])
         view = self.views.get(device_pk) or await self.run_misc(sessions.by_device, device_pk)
         request_id = message.get("request_id")

@@ -21,7 +21,9 @@ INITIAL = {
     "/3303/0/5701": "Cel",
     "/3304/0/5700": 40.0,
     "/3316/0/5700": 3.3,
+    "/3/0/15": "UTC",
 }
+WRITABLE = {"/3/0/15"}
 
 
 def senml_cbor(values: dict[str, object]) -> bytes:
@@ -44,7 +46,10 @@ class Value(resource.ObservableResource):
 
     async def render_put(self, request: Message) -> Message:
         if request.payload:
-            return Message(code=codes.METHOD_NOT_ALLOWED, payload=b"read-only resource")
+            if self.path not in WRITABLE:
+                return Message(code=codes.METHOD_NOT_ALLOWED, payload=b"read-only resource")
+            self.client.values[self.path] = request.payload.decode()
+            return Message(code=codes.CHANGED)
         self.client.attributes[self.path] = dict(item.partition("=")[::2] for item in request.opt.uri_query)
         return Message(code=codes.CHANGED)
 
@@ -57,6 +62,20 @@ class Executable(resource.Resource):
     async def render_post(self, request: Message) -> Message:
         self.client.executed.append(self.path)
         return Message(code=codes.CHANGED)
+
+
+class Instance(resource.Resource):
+    """/3303/0: Discover (GET with Accept link format) lists its resources."""
+
+    def __init__(self, client: StandardClient, prefix: str) -> None:
+        super().__init__()
+        self.client, self.prefix = client, prefix
+
+    async def render_get(self, request: Message) -> Message:
+        if request.opt.accept != 40:
+            return Message(code=codes.NOT_ACCEPTABLE)
+        links = ",".join(f"<{path}>" for path in self.client.values if path.startswith(self.prefix + "/"))
+        return Message(payload=f"<{self.prefix}>,{links}".encode(), content_format=40)
 
 
 class Composite(resource.ObservableResource):
@@ -95,6 +114,7 @@ class StandardClient:
         for path in self.values:
             self.resources[path] = Value(self, path)
             site.add_resource(tuple(path.strip("/").split("/")), self.resources[path])
+        site.add_resource(("3303", "0"), Instance(self, "/3303/0"))
         for path in ("/3/0/4", "/3/0/5"):
             site.add_resource(tuple(path.strip("/").split("/")), Executable(self, path))
         self.context = await aiocoap.Context.create_server_context(site, bind=("127.0.0.1", 0))
