@@ -19,7 +19,7 @@ from applications.auth import get_application
 from applications.errors import NorthboundError
 from devices import actions as device_actions
 from ingress import lwm2m_management as management
-from ingress.models import ManagementOperation
+from ingress.models import BootstrapDevice, ManagementOperation
 from products.lwm2m_mapping import MappingInvalid
 
 TAGS = ["LwM2M management"]
@@ -90,3 +90,34 @@ class OperationView(APIView):
         if operation is None:
             raise NotFound()
         return Response(management.body(operation))
+
+
+class BootstrapSerializer(serializers.Serializer):
+    enabled = serializers.BooleanField(help_text="The bootstrap server may write this device's /0 and /1.")
+
+
+class BootstrapView(APIView):
+    parser_classes = [JSONParser]
+
+    @extend_schema(operation_id="getLwm2mBootstrap", tags=TAGS, responses={200: BootstrapSerializer})
+    def get(self, request: Request, device_id: str) -> Response:
+        device = device_actions.get_device(get_application(request), device_id)
+        return Response({"enabled": BootstrapDevice.objects.filter(device=device).exists()})
+
+    @extend_schema(
+        operation_id="setLwm2mBootstrap",
+        tags=TAGS,
+        summary="Enable or disable LwM2M bootstrap for a device (it needs a psk)",
+        request=BootstrapSerializer,
+        responses={200: BootstrapSerializer, 400: OpenApiResponse(description="100022")},
+    )
+    def put(self, request: Request, device_id: str) -> Response:
+        device = device_actions.get_device(get_application(request), device_id)
+        enabled = request.data.get("enabled") if isinstance(request.data, dict) else None
+        if not isinstance(enabled, bool):
+            raise NorthboundError("100022", "The input is invalid: enabled must be true or false.")
+        try:
+            management.do_set_bootstrap(device, enabled)
+        except management.OperationInvalid as problem:
+            raise NorthboundError("100022", f"The input is invalid: {problem}.") from None
+        return Response({"enabled": enabled})

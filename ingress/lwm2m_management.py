@@ -269,3 +269,16 @@ def body(operation: ManagementOperation) -> dict[str, Any]:
         "createdAt": format_time(operation.created_at),
         "completedAt": format_time(operation.completed_at) if operation.completed_at else None,
     }
+
+
+def do_set_bootstrap(device: Device, enabled: bool) -> None:
+    """Let the bootstrap server (ingress.lwm2m_bootstrap) provision the device, or stop it; logged."""
+    from ingress.models import BootstrapDevice
+
+    if enabled:
+        if not device.psk:
+            raise OperationInvalid("enabled", "the device needs a psk: bootstrap writes it into the device")
+        BootstrapDevice.objects.get_or_create(device=device)
+    else:
+        BootstrapDevice.objects.filter(device=device).delete()
+    logs.log(device, LogKind.INFO, f"LwM2M bootstrap {'enabled' if enabled else 'disabled'}")

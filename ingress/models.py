@@ -115,3 +115,15 @@ class ManagementOperation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.operation} {self.path} ({self.status})"
+
+
+class BootstrapDevice(models.Model):
+    """A device the LwM2M bootstrap server (ingress.lwm2m_bootstrap) may provision: its Security (/0) and
+    Server (/1) objects are written with the platform's CoAPS address and the device's identity and PSK."""
+
+    device = models.OneToOneField(Device, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    bootstrapped_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"bootstrap of device {self.device_id}"

@@ -138,6 +138,9 @@ class SimulatedDevice(asyncio.DatagramProtocol):
     # An LwM2M gateway (object 25): the end devices behind it, by prefix; its registration lists </25/n>.
     sub_devices: list[SubDevice] = field(default_factory=list)
     object_25_format: int = TLV  # how /25 and /{prefix}/3/0 are answered: TLV or SenML JSON (110)
+    # LwM2M bootstrap (ingress.lwm2m_bootstrap): what the bootstrap server wrote (/0, /1), and its Finish.
+    bootstrap_writes: dict[str, bytes] = field(default_factory=dict)
+    bootstrapped: asyncio.Event = field(default_factory=asyncio.Event)
 
     # --- socket -----------------------------------------------------------------------------------
     async def open(self, local_port: int = 0) -> SimulatedDevice:
@@ -273,6 +276,12 @@ class SimulatedDevice(asyncio.DatagramProtocol):
                     code=codes.CONTENT, observe=self.observe_sequence, content_format=OPAQUE, payload=self.current_value
                 )
                 self.observed.set()
+        elif self.lwm2m and request.code == codes.PUT and path in ("/0", "/1", "/0/1", "/1/0"):
+            self.bootstrap_writes[path] = request.payload  # Bootstrap-Write
+            answer = Message(code=codes.CHANGED)
+        elif self.lwm2m and request.code == codes.POST and path == "/bs":
+            self.bootstrapped.set()  # Bootstrap-Finish
+            answer = Message(code=codes.CHANGED)
         elif self.lwm2m and self.client != "huawei" and path.startswith("/19/1/0"):
             answer = self._serve_standard_write(request, path)
         elif request.code in (codes.PUT, codes.POST) and path == ("/19/1/0" if self.lwm2m else "/t/d"):
@@ -585,6 +594,29 @@ class SimulatedDevice(asyncio.DatagramProtocol):
         if self.lwm2m:
             self.location = "/".join(answer.opt.location_path)
         return answer
+
+    async def request_bootstrap(self) -> Message:
+        """POST /bs?ep=<endpoint> (to a bootstrap server: open with its PSK); the writes follow."""
+        request = Message(code=codes.POST)
+        request.opt.uri_path = ("bs",)
+        request.opt.uri_query = (f"ep={self.endpoint}",)
+        request.token = random.randbytes(4)
+        return await self.exchange(request)
+
+    def bootstrap_account(self) -> tuple[str, str, bytes]:
+        """(server URI, PSK identity, PSK) from the Security instance the bootstrap server wrote."""
+        written = self.bootstrap_writes.get("/0") or self.bootstrap_writes.get("/0/1") or b""
+        resources: dict[int, bytes] = {}
+
+        def walk(entries: list) -> None:
+            for _, identifier, value in entries:
+                if isinstance(value, list):
+                    walk(value)
+                else:
+                    resources[identifier] = value
+
+        walk(parse_tlv(written))
+        return resources[0].decode(), resources[3].decode(), resources[5]
 
     async def _links_request(self, path: tuple[str, ...], query: tuple[str, ...], objects: str) -> Message:
         """POST links (a registration or its update); over BLOCK_SIZE bytes (a gateway listing hundreds of

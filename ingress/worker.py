@@ -51,6 +51,7 @@ from ingress import (
     aiocoap_adapter,
     endpoints,
     firmware,
+    lwm2m_bootstrap,
     lwm2m_gateway,
     lwm2m_management,
     lwm2m_observe,
@@ -314,7 +315,11 @@ class IngressWorker:
         return self.dtls_messages if isinstance(remote, DTLSAddress) else self.messages
 
     def psk(self, identity: str) -> bytes | None:
-        """The key of the device whose nodeId is `identity` (DTLS handshakes ask from a thread)."""
+        """The key of the device whose nodeId is `identity` (DTLS handshakes ask from a thread), or the
+        bootstrap server's (ingress.lwm2m_bootstrap)."""
+        bootstrap = lwm2m_bootstrap.bootstrap_key(identity)
+        if bootstrap is not None:
+            return bootstrap
         cached = self.psk_cache.get(identity)
         if cached is not None and cached[1] > time.monotonic():
             return cached[0]
@@ -578,6 +583,8 @@ class IngressWorker:
                 secure = isinstance(request.remote, DTLSAddress)
                 await self.loop.run_in_executor(self.registrations, lambda: sessions.deregister(path[1], secure=secure))
                 return Message(code=codes.DELETED)
+            if path == ("bs",) and request.code == codes.POST:
+                return await lwm2m_bootstrap.request(self, request, query)  # LwM2M bootstrap
             if path == ("dp",) and request.code == codes.POST:
                 return await lwm2m_observe.send(self, request)  # LwM2M 1.1 Send
             if path == ("t", "r") and request.code == codes.POST:
