@@ -97,8 +97,8 @@ class Composite(resource.ObservableResource):
 
 
 class StandardClient:
-    def __init__(self, endpoint: str, server: tuple[str, int], *, version: str = "1.1") -> None:
-        self.endpoint, self.server, self.version = endpoint, server, version
+    def __init__(self, endpoint: str, server: tuple[str, int], *, version: str = "1.1", binding: str = "U") -> None:
+        self.endpoint, self.server, self.version, self.binding = endpoint, server, version, binding
         self.composite_support = version != "1.0"
         self.values = dict(INITIAL)
         self.attributes: dict[str, dict[str, str]] = {}
@@ -121,12 +121,19 @@ class StandardClient:
         links = b'</>;rt="oma.lwm2m";ct=112,</1/0>,</3/0>,</3303/0>,</3304/0>,</3316/0>'
         request = Message(code=codes.POST, payload=links, content_format=40)
         request.set_request_uri(
-            f"coap://{self.server[0]}:{self.server[1]}/rd?ep={self.endpoint}&lt=300&lwm2m={self.version}&b=U"
+            f"coap://{self.server[0]}:{self.server[1]}/rd?ep={self.endpoint}&lt=300&lwm2m={self.version}&b={self.binding}"
         )
         answer = await asyncio.wait_for(self.context.request(request).response, 20)
         if answer.code != codes.CREATED:
             raise AssertionError(f"registration answered {answer.code}: {answer.payload!r}")
+        self.location = tuple(answer.opt.location_path)
         return self
+
+    async def update(self) -> Message:
+        """A registration Update (a queue-mode client's wake-up)."""
+        request = Message(code=codes.POST)
+        request.set_request_uri(f"coap://{self.server[0]}:{self.server[1]}/{'/'.join(self.location)}")
+        return await asyncio.wait_for(self.context.request(request).response, 20)
 
     def set(self, path: str, value: object) -> None:
         self.values[path] = value

@@ -127,3 +127,50 @@ def test_another_application_cannot_manage_or_see_the_device(owner_app):
     assert status in (400, 404) and answer["error_code"] != "100022"
     assert ManagementOperation.objects.count() == 1
     assert _get(other, device, str(operation.operation_id)).get("operationId") is None
+
+
+@pytest.fixture
+def sleepy_port(ingress, settings):
+    layers = {"default": {**settings.CHANNEL_LAYERS["default"]}}
+    layers["default"]["CONFIG"] = {**layers["default"]["CONFIG"], "prefix": f"{settings.REDIS_KEY_PREFIX}asgi"}
+    settings.CHANNEL_LAYERS = layers
+    _, port = ingress(workers=1, INGRESS_QUEUE_AWAKE_SECONDS="1")
+    return port
+
+
+def test_an_operation_for_a_sleeping_queue_mode_device_is_held_until_its_next_update(owner_app, sleepy_port):
+    from applications.redis import get_redis
+    from devices.downlink import asleep, held_key
+    from devices.models import Device
+
+    device = standard_device(owner_app, IMEI)
+
+    def _asleep() -> bool:
+        try:
+            return asleep(Device.objects.get(pk=device.pk))
+        finally:
+            connections.close_all()
+
+    async def scenario():
+        client = await StandardClient(f"urn:imei:{IMEI}", ("127.0.0.1", sleepy_port), binding="UQ").start()
+        try:
+            await _until(lambda: _shadow(device, "Humidity").get("humidity") == 40.0)
+            await _until(_asleep)  # its wake window (1 s) closed
+            status, accepted = await asyncio.to_thread(
+                _post, owner_app, device, {"operation": "execute", "path": "/3/0/4"}
+            )
+            await _until(lambda: get_redis().llen(held_key(device.pk)) == 1)
+            executed_while_asleep = list(client.executed)
+            await client.update()
+            done = await _until(
+                lambda: (answer := _get(owner_app, device, accepted["operationId"]))["status"] != "PENDING" and answer
+            )
+        finally:
+            await client.stop()
+        return status, accepted, executed_while_asleep, done, client.executed
+
+    status, accepted, executed_while_asleep, done, executed = asyncio.run(scenario())
+
+    assert status == 202 and accepted["detail"] == "held until the device wakes (queue mode)"
+    assert executed_while_asleep == []
+    assert (done["status"], done["code"]) == ("DONE", "2.04") and executed == ["/3/0/4"]
