@@ -110,3 +110,35 @@ def test_a_send_is_stored_before_it_is_answered_and_an_unregistered_sender_is_re
     assert Device.objects.get(pk=device.pk).shadow["Device"]["data"]["battery"] == 80
     assert str(refused.code.dotted) == "4.03"
     assert b"no registration" in refused.payload
+
+
+def test_the_projects_simulator_as_a_standard_client_falls_back_to_per_path_observe_and_notifies(owner_app, port):
+    from ingress.simulator import STANDARD_VALUES, SimulatedDevice
+
+    device = standard_device(owner_app, IMEI)
+
+    async def scenario():
+        simulated = SimulatedDevice(
+            f"urn:imei:{IMEI}", ("127.0.0.1", port), client="1.1", standard_values=dict(STANDARD_VALUES)
+        )
+        await simulated.open()
+        await simulated.register()
+        try:
+            await _until(lambda: _shadow(device, "Temperature").get("temperature") == 21.5)
+            await _until(lambda: len(simulated.standard_tokens) == len(MAPPED))
+            await simulated.notify_standard("/3303/0/5700", 24.5)
+            await _until(lambda: _shadow(device, "Temperature").get("temperature") == 24.5)
+        finally:
+            simulated.close()
+        return simulated
+
+    simulated = asyncio.run(scenario())
+
+    assert set(simulated.standard_attributes) == set(MAPPED)
+    assert simulated.standard_attributes["/3303/0/5700"] == {"pmin": "60", "pmax": "3600", "st": "0.5"}
+    assert Device.objects.get(pk=device.pk).shadow["Device"]["data"] == {
+        "battery": 90,
+        "manufacturer": "Simulated Sensors",
+    }
+    logged = DeviceLog.objects.get(device=device, summary__startswith="standard objects:").summary
+    assert "composite refused (4.05), per path:" in logged and "/3316/0/5700 2.05" in logged
