@@ -142,3 +142,56 @@ def test_the_projects_simulator_as_a_standard_client_falls_back_to_per_path_obse
     }
     logged = DeviceLog.objects.get(device=device, summary__startswith="standard objects:").summary
     assert "composite refused (4.05), per path:" in logged and "/3316/0/5700 2.05" in logged
+
+
+def test_lwm2m_node_lib_with_ipso_objects_is_observed_per_path_and_its_values_stored(owner_app, port):
+    """lwm2m-node-lib (npm, tests/peers) exposing objects 3, 3303, 3304 and 3316 as a 1.0 client."""
+    import json
+    import os
+    import subprocess
+
+    from portal.env import BASE_DIR
+
+    peers = BASE_DIR / "tests" / "peers"
+    assert (peers / "node_modules" / "lwm2m-node-lib").exists(), "run: npm ci --prefix tests/peers"
+    device = standard_device(owner_app, IMEI)
+    client = subprocess.Popen(
+        ["node", str(peers / "lwm2m_ipso_client.js"), "127.0.0.1", str(port), f"urn:imei:{IMEI}"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ),
+    )
+
+    def event(name: str) -> dict:
+        while True:
+            line = client.stdout.readline()
+            assert line, "the client exited"
+            if line.startswith('{"event"'):
+                found = json.loads(line)
+                assert found["event"] != "error", found
+                if found["event"] == name:
+                    return found
+
+    def until(condition):
+        return asyncio.run(_until(condition))
+
+    try:
+        event("registered")
+        until(lambda: _shadow(device, "Temperature").get("temperature") == 19.5)
+        until(lambda: _shadow(device, "Voltage").get("voltage") == 3.25)
+        client.stdin.write("set 3303/0 5700 22.75\n")
+        client.stdin.flush()
+        event("set")
+        until(lambda: _shadow(device, "Temperature").get("temperature") == 22.75)
+    finally:
+        client.stdin.write("quit\n")
+        client.stdin.flush()
+        client.wait(timeout=10)
+
+    shadow = Device.objects.get(pk=device.pk).shadow
+    assert shadow["Device"]["data"] == {"battery": 77, "manufacturer": "npm client"}
+    assert shadow["Humidity"]["data"] == {"humidity": 51.0}
+    logged = DeviceLog.objects.get(device=device, summary__startswith="standard objects:").summary
+    assert "Write-Attributes /3303/0/5700?pmin=60&pmax=3600&st=0.5 2.04" in logged  # it took them
+    assert "observing /3303/0/5700 2.05" in logged  # per path (a 1.0 client)
