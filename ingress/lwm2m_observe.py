@@ -7,7 +7,8 @@ paths whose object the registration lists:
 1. Write-Attributes: `PUT /3303/0/5700?pmin=60&pmax=3600&st=0.5` per path (the platform's defaults,
    then the product's, then the path's own);
 2. observe: a 1.1 (or later) client gets one composite observe (`FETCH /` with Observe, the paths as
-   SenML CBOR names); a client that refuses it, and a 1.0 client, one `GET` with Observe per path;
+   SenML-ETCH JSON names, answers asked in SenML JSON); a client that refuses it, and a 1.0 client,
+   one `GET` with Observe per path;
 3. each answer's value and each notification goes to the pipeline as an uplink with `lwm2m_path`
    (ingress.lwm2m_values reads it by the object's definition into service data).
 
@@ -21,11 +22,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import secrets
 import weakref
 from typing import TYPE_CHECKING, Any
 
-import cbor2
 from aiocoap import ACK, CON, Message
 from aiocoap import error as aiocoap_error
 from aiocoap.numbers import codes
@@ -40,7 +41,7 @@ from products.lwm2m_mapping import effective_attributes
 if TYPE_CHECKING:
     from ingress.worker import IngressWorker
 
-SENML_ETCH_CBOR = 322  # RFC 8790: the composite observe's request body
+SENML_ETCH_JSON = 320  # RFC 8790: the composite observe's request body (JSON: Wakaama's default build has no CBOR)
 COMPOSITE = "/"  # the lwm2m_path of a composite notification or a Send: names carry the paths
 
 # Each worker's mapped-path tokens by device, so a new registration forgets the previous ones.
@@ -97,7 +98,7 @@ async def start(worker: IngressWorker, view: SessionView, links: list[dict[str, 
         written.append(f"{target.path}?{'&'.join(query(target.attributes))} {_code(answer)}")
     observed: list[str] = []
     if supports_composite(view):
-        body = cbor2.dumps([{0: target.path} for target in chosen])
+        body = json.dumps([{"n": target.path} for target in chosen], separators=(",", ":")).encode()
         code = await _observe(worker, view, COMPOSITE, codes.FETCH, body)
         if code is not None and code.startswith("2."):
             observed.append(f"composite {', '.join(target.path for target in chosen)} {code}")
@@ -152,8 +153,8 @@ async def _observe(worker: IngressWorker, view: SessionView, path: str, method: 
     request = Message(code=method, observe=0, payload=body, transport_tuning=PlatformTuning())
     request.opt.uri_path = _parts(path)
     if method == codes.FETCH:
-        request.opt.content_format = SENML_ETCH_CBOR
-        request.opt.accept = formats.SENML_CBOR
+        request.opt.content_format = SENML_ETCH_JSON
+        request.opt.accept = formats.SENML_JSON
     request.token, request.mtype, request.remote = token, CON, worker.remote(view)
     if request.remote is None:
         return None
@@ -168,7 +169,13 @@ async def _observe(worker: IngressWorker, view: SessionView, path: str, method: 
 
     try:
         worker._manager(request.remote).send_message(request, on_reset)
-        answer = await asyncio.wait_for(waiter, request.transport_tuning.MAX_TRANSMIT_WAIT)
+        tuning = request.transport_tuning
+        # A composite FETCH some clients acknowledge empty and never answer (Wakaama's example client):
+        # waited for 4 ACK timeouts, not CoAP's whole MAX_TRANSMIT_WAIT, before observing per path.
+        limit = (
+            min(tuning.MAX_TRANSMIT_WAIT, 4 * tuning.ACK_TIMEOUT) if method == codes.FETCH else tuning.MAX_TRANSMIT_WAIT
+        )
+        answer = await asyncio.wait_for(waiter, limit)
     except (TimeoutError, aiocoap_error.Error):
         worker.tokens.pop(token, None)
         return None

@@ -6,6 +6,7 @@ observe (FETCH / with SenML CBOR names, RFC 8790), and sends LwM2M 1.1 Send (POS
 from __future__ import annotations
 
 import asyncio
+import json
 
 import aiocoap
 import cbor2
@@ -79,7 +80,7 @@ class Instance(resource.Resource):
 
 
 class Composite(resource.ObservableResource):
-    """/ : FETCH with SenML CBOR names (a 1.1 client's composite read and observe)."""
+    """/ : FETCH with SenML CBOR names (a 1.1 client's composite read and observe, SenML-ETCH JSON)."""
 
     def __init__(self, client: StandardClient) -> None:
         super().__init__()
@@ -88,12 +89,14 @@ class Composite(resource.ObservableResource):
     async def render_fetch(self, request: Message) -> Message:
         if not self.client.composite_support:
             return Message(code=codes.METHOD_NOT_ALLOWED)
-        if request.opt.content_format != 322:
+        if request.opt.content_format != 320:  # SenML-ETCH JSON
             return Message(code=codes.UNSUPPORTED_CONTENT_FORMAT)
-        paths = [record[0] for record in cbor2.loads(request.payload)]
+        paths = [record["n"] for record in json.loads(request.payload)]
         if request.opt.observe == 0 and not self.client.composite:
             self.client.composite = paths
-        return Message(payload=senml_cbor({path: self.client.values[path] for path in paths}), content_format=112)
+        records = [{"n": path, "vs" if isinstance(value, str) else "v": value} for path in paths
+                   for value in [self.client.values[path]]]  # fmt: skip
+        return Message(payload=json.dumps(records).encode(), content_format=110)
 
 
 class StandardClient:
