@@ -26,8 +26,8 @@ from devices.models import Device, LogKind
 from ingress import formats, lwm2m_values
 from ingress.formats import FormatError
 from ingress.models import ManagementOperation
-from products import lwm2m_objects
-from products.lwm2m_mapping import check_attributes
+from products import lwm2m_mapping, lwm2m_objects
+from products.lwm2m_mapping import MappingInvalid, check_attributes
 
 if TYPE_CHECKING:
     from ingress.worker import IngressWorker
@@ -105,38 +105,11 @@ def check_operation(device: Device, body: Any) -> dict[str, Any]:
 
 
 def encode_value(resource: dict[str, Any], value: Any) -> tuple[int, bytes]:
-    """A Write's payload: plain text (0), which clients take for a single resource; Opaque as bytes (42)."""
-    kind = resource["type"]
-    where = f"value for {resource['name']} ({kind})"
-    if resource["multiple"]:
-        raise OperationInvalid("path", f"{resource['name']} is a multiple-instance resource: write one instance")
-    if kind == "Opaque":
-        if not isinstance(value, str):
-            raise OperationInvalid("value", f"{where} must be base64 text")
-        try:
-            return formats.OPAQUE, formats._b64(value, "value")
-        except FormatError as problem:
-            raise OperationInvalid("value", str(problem)) from None
-    if kind in ("Integer", "Unsigned Integer", "Time"):
-        if not isinstance(value, int) or isinstance(value, bool) or (kind != "Integer" and value < 0):
-            raise OperationInvalid("value", f"{where} must be a whole number")
-        text = str(value)
-    elif kind == "Float":
-        if not isinstance(value, int | float) or isinstance(value, bool):
-            raise OperationInvalid("value", f"{where} must be a number")
-        text = repr(float(value))
-    elif kind == "Boolean":
-        if not isinstance(value, bool):
-            raise OperationInvalid("value", f"{where} must be true or false")
-        text = "1" if value else "0"
-    elif not isinstance(value, str):
-        raise OperationInvalid("value", f"{where} must be a string")
-    else:
-        text = value
-    low, high = resource.get("min"), resource.get("max")
-    if kind in ("Integer", "Unsigned Integer", "Float") and low is not None and not low <= value <= high:
-        raise OperationInvalid("value", f"{where} must be from {low} to {high}")
-    return formats.TEXT, text.encode()
+    """A Write's content format and payload (products.lwm2m_mapping.encode_value), refusals as OperationInvalid."""
+    try:
+        return lwm2m_mapping.encode_value(resource, value)
+    except MappingInvalid as problem:
+        raise OperationInvalid(problem.field, problem.reason) from None
 
 
 def do_request_operation(device: Device, fields: dict[str, Any]) -> ManagementOperation:
@@ -282,3 +255,31 @@ def do_set_bootstrap(device: Device, enabled: bool) -> None:
     else:
         BootstrapDevice.objects.filter(device=device).delete()
     logs.log(device, LogKind.INFO, f"LwM2M bootstrap {'enabled' if enabled else 'disabled'}")
+
+
+async def send_mapped(worker: IngressWorker, view: Any, message: dict[str, Any]) -> None:
+    """A command mapped to a standard resource (commands.transport): PUT (Write) or POST (Execute) there;
+    the outcome is reported like any downlink's, and a 2.xx answer completes the command as a deviceRsp
+    with its mid and errcode 0 would (the device's refusal fails it through the outcome)."""
+    from devices import hooks
+    from ingress import threads
+
+    method = codes.POST if message.get("method") == "execute" else codes.PUT
+    path = tuple(part for part in message["path"].split("/") if part)
+    payload = bytes.fromhex(message["payload"])
+    outcome, code, detail = await worker._send_once(
+        view,
+        method,
+        path,
+        message.get("content_format") or formats.TEXT,
+        payload,
+        confirmable=message.get("confirmable", True),
+        max_retransmit=message.get("max_retransmit"),
+    )
+    request_id = message.get("request_id")
+    summary = f"downlink {request_id} to {message['path']}: {outcome}" + (f" ({detail})" if detail else "")
+    report = hooks.DownlinkOutcome(request_id, view.device_pk, outcome, code, detail) if request_id else None
+    await worker.run_misc(threads.after_downlink, view.device_pk, summary, payload, report)
+    if outcome == "acked" and message.get("mid") is not None:
+        answer = {"msgType": "deviceRsp", "mid": message["mid"], "errcode": 0, "body": {"code": code}}
+        await worker.run_misc(hooks.response_received, view.device_pk, answer)

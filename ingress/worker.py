@@ -832,6 +832,9 @@ class IngressWorker:
                 hooks.DownlinkOutcome(request_id, device_pk, "undeliverable", detail="no session"),
             )
             return
+        if message.get("path"):  # a command mapped to a standard resource: Write or Execute there
+            await lwm2m_management.send_mapped(self, view, message)
+            return
         await self.send_downlink(
             view,
             bytes.fromhex(message["payload"]),

@@ -18,6 +18,8 @@ or the product's own), and raises MappingInvalid naming the field and the rule (
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -53,6 +55,7 @@ class MappingInvalid(ValueError):
     def __init__(self, field: str, code: str, message: str) -> None:
         self.field = field
         self.code = code
+        self.reason = message
         super().__init__(f"lwm2m.{field}: {message} ({code})")
 
 
@@ -319,3 +322,76 @@ def export_document(stored: Mapping[str, Any]) -> dict[str, Any]:
 def effective_attributes(stored: Mapping[str, Any], entry: Mapping[str, Any]) -> dict[str, Any]:
     """The Write-Attributes for one mapped path: the platform's defaults, the product's, the path's."""
     return {**DEFAULT_ATTRIBUTES, **stored.get("attributes", {}), **entry.get("attributes", {})}
+
+
+TEXT, OPAQUE = 0, 42  # CoAP content formats of a Write's payload
+
+
+def encode_value(resource: Mapping[str, Any], value: Any) -> tuple[int, bytes]:
+    """A Write's payload for a single resource: plain text (0), which clients take for one resource; an
+    Opaque value, given as base64, as its bytes (42). MappingInvalid("value"/"path", "LWM2M_VALUE") when
+    the value does not fit the resource's type or range."""
+    kind = resource["type"]
+    where = f"value for {resource['name']} ({kind})"
+
+    def refuse(message: str, field: str = "value") -> MappingInvalid:
+        return MappingInvalid(field, "LWM2M_VALUE", message)
+
+    if resource["multiple"]:
+        raise refuse(f"{resource['name']} is a multiple-instance resource: write one instance", "path")
+    if kind == "Opaque":
+        if not isinstance(value, str):
+            raise refuse(f"{where} must be base64 text")
+        try:
+            return OPAQUE, base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError):
+            raise refuse(f"{where} is not base64") from None
+    if kind in ("Integer", "Unsigned Integer", "Time"):
+        if not isinstance(value, int) or isinstance(value, bool) or (kind != "Integer" and value < 0):
+            raise refuse(f"{where} must be a whole number")
+        text = str(value)
+    elif kind == "Float":
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            raise refuse(f"{where} must be a number")
+        text = repr(float(value))
+    elif kind == "Boolean":
+        if not isinstance(value, bool):
+            raise refuse(f"{where} must be true or false")
+        text = "1" if value else "0"
+    elif not isinstance(value, str):
+        raise refuse(f"{where} must be a string")
+    else:
+        text = value
+    low, high = resource.get("min"), resource.get("max")
+    if kind in ("Integer", "Unsigned Integer", "Float") and low is not None and not low <= value <= high:
+        raise refuse(f"{where} must be from {low} to {high}")
+    return TEXT, text.encode()
+
+
+def command_route(product: Any, service_id: str, command: str) -> dict[str, Any] | None:
+    """The mapped command (`{"path", "operation", "para"?}`) of a product, or None: then the codec encodes it."""
+    mapping = getattr(product, "lwm2m_mapping", None) or {}
+    for entry in mapping.get("commands", []):
+        if entry["serviceId"] == service_id and entry["command"] == command:
+            return entry
+    return None
+
+
+def command_request(
+    product: Any, service_id: str, command: str, paras: Mapping[str, Any] | None
+) -> tuple[str, str, int, bytes] | None:
+    """(path, "write"|"execute", content format, payload) of a mapped command, None when it is not mapped;
+    MappingInvalid when its para's value does not fit the resource."""
+    route = command_route(product, service_id, command)
+    if route is None:
+        return None
+    parts = parse_path(route["path"])
+    definition = lwm2m_objects.definition(parts[0], (product.lwm2m_mapping or {}).get("definitions")) if parts else None
+    if definition is None:
+        raise MappingInvalid("commands", "LWM2M_PATH_OBJECT", f"{route['path']} has no definition any more")
+    para = (paras or {}).get(route["para"]) if route.get("para") else None
+    if route["operation"] == "execute":
+        return route["path"], "execute", TEXT, ("" if para is None else str(para)).encode()
+    resource = definition["resources"][str(parts[2])]
+    content_format, payload = encode_value(resource, para)
+    return route["path"], "write", content_format, payload

@@ -174,3 +174,53 @@ def test_an_operation_for_a_sleeping_queue_mode_device_is_held_until_its_next_up
     assert status == 202 and accepted["detail"] == "held until the device wakes (queue mode)"
     assert executed_while_asleep == []
     assert (done["status"], done["code"]) == ("DONE", "2.04") and executed == ["/3/0/4"]
+
+
+def _command(credentials, device, service_id: str, method: str, paras: dict) -> tuple[int, dict]:
+    try:
+        response = Client(headers=credentials.headers()).post(
+            "/iocm/app/cmd/v1.4.0/deviceCommands",
+            json.dumps(
+                {"deviceId": device.device_id, "command": {"serviceId": service_id, "method": method, "paras": paras}}
+            ),
+            content_type="application/json",
+        )
+        return response.status_code, response.json()
+    finally:
+        connections.close_all()
+
+
+def _status(command_id: str) -> str:
+    from commands.models import Command
+
+    try:
+        return Command.objects.get(command_id=command_id).status
+    finally:
+        connections.close_all()
+
+
+def test_commands_mapped_to_write_and_execute_reach_the_resources_and_succeed_on_their_answer(owner_app, port):
+    from commands import actions as command_actions
+
+    device = standard_device(owner_app, IMEI)
+    command_actions.do_set_delivery_policy(product=device.product, power_mode="DRX")  # sent at once
+
+    async def scenario():
+        client = await StandardClient(f"urn:imei:{IMEI}", ("127.0.0.1", port)).start()
+        try:
+            await _until(lambda: _shadow(device, "Humidity").get("humidity") == 40.0)
+            created, write = await asyncio.to_thread(
+                _command, owner_app, device, "Device", "SET_TIMEZONE", {"timezone": "Asia/Shanghai"}
+            )
+            assert created == 201, write
+            await _until(lambda: _status(write["commandId"]) == "SUCCESSFUL")
+            _, reboot = await asyncio.to_thread(_command, owner_app, device, "Device", "REBOOT", {})
+            await _until(lambda: _status(reboot["commandId"]) == "SUCCESSFUL")
+        finally:
+            await client.stop()
+        return client
+
+    client = asyncio.run(scenario())
+
+    assert client.values["/3/0/15"] == "Asia/Shanghai"  # the para's value, written as text
+    assert client.executed == ["/3/0/4"]
