@@ -132,7 +132,9 @@ def generate(
     out: multiprocessing.Queue,
     pace: float = 0.0,
 ) -> None:
-    """mode "ingress": register each endpoint, answer the observe, then notify; "baseline": POST.
+    """mode "ingress": register each endpoint, answer the observe, then notify; "baseline": POST;
+    "standard": register listing </3303/0>, answer the Write-Attributes and observes, then notify the
+    mapped /3303/0/5700 in SenML CBOR (issue 17).
 
     `pace` > 0: each device sends one message every `pace` seconds whatever the answers (open loop, the
     noisy neighbour); 0: a new message as soon as one is acknowledged (closed loop, `window` outstanding).
@@ -147,7 +149,8 @@ def generate(
         sockets.append(sock)
         selector.register(sock, selectors.EVENT_READ, len(sockets) - 1)
     tokens: list[bytes | None] = [None] * len(endpoints)
-    if mode == "ingress":
+    if mode in ("ingress", "standard"):
+        links = b"</3303/0>" if mode == "standard" else b"</19/0>"
         pending = set(range(len(endpoints)))
         deadline = time.monotonic() + 60
         sent_at = [0.0] * len(endpoints)
@@ -157,7 +160,7 @@ def generate(
                 if tokens[index] is None and now - sent_at[index] > 2:
                     query = [(15, f"ep={endpoints[index]}".encode()), (15, b"lt=3600"), (15, b"b=U")]
                     options = [(11, b"rd"), *query, (12, bytes([40]))]
-                    sockets[index].send(encode(CON, POST, random.getrandbits(16), b"r", options, b"</19/0>"))
+                    sockets[index].send(encode(CON, POST, random.getrandbits(16), b"r", options, links))
                     sent_at[index] = now
             for key, _ in selector.select(timeout=0.05):
                 index = key.data
@@ -166,13 +169,17 @@ def generate(
                 except OSError:  # nothing yet, or ICMP: the port is not open yet
                     continue
                 mtype, code, mid, token, options = decode(data)
+                if mtype == CON and code == PUT:  # Write-Attributes on a mapped path: 2.04
+                    sockets[index].send(encode(ACK, 68, mid, token, [], b""))
+                    continue
                 if mtype == CON and code != GET:  # a separate response (2.01): acknowledge it
                     sockets[index].send(encode(ACK, 0, mid, b"", [], b""))
-                if code == GET and options.get(6) == [b""]:  # observe GET of /19/0/0
-                    tokens[index] = token
+                if code == GET and options.get(6) == [b""]:  # observe GET of /19/0/0 (or a mapped path)
                     answer = encode(ACK, CONTENT, mid, token, [(6, b"\x01"), (12, bytes([42]))], b"")
                     sockets[index].send(answer)
-                    pending.discard(index)
+                    if mode != "standard" or options.get(11) == [b"3303", b"0", b"5700"]:
+                        tokens[index] = token
+                        pending.discard(index)
         if pending:
             out.put({"error": f"{len(pending)} devices were not observed"})
             return
@@ -185,9 +192,9 @@ def generate(
     def send(index: int) -> None:
         nonlocal sent
         mids[index] = (mids[index] + 1) & 0xFFFF
-        if mode == "ingress":
+        if mode in ("ingress", "standard"):
             sequence[index] += 1
-            options = [(6, uint(sequence[index])), (12, bytes([42]))]
+            options = [(6, uint(sequence[index])), (12, bytes([112 if mode == "standard" else 42]))]
             message = encode(CON, CONTENT, mids[index], tokens[index], options, payload)
         else:
             message = encode(CON, POST, mids[index], b"b", [(11, b"x")], payload)
@@ -497,6 +504,66 @@ def prepare_codec(count: int, kind: str, model: str = "m1"):
     ]
     Device.objects.bulk_create(devices, batch_size=1000)
     return application, [device.node_id for device in devices]
+
+
+# A standard client's notification of IPSO Temperature's Sensor Value: SenML CBOR, no codec (issue 17).
+SENML_TEMPERATURE = bytes.fromhex("81a321682f333330332f302f00643537303002fb4035800000000000")
+
+
+def prepare_standard(count: int):
+    """An application (raised limits) with a product whose Temperature.temperature is mapped to
+    /3303/0/5700 (products.lwm2m_mapping), and `count` devices tied to it."""
+    from applications.actions import do_create_application
+    from devices.models import Device
+    from products.actions import do_import_profile, do_set_lwm2m_mapping
+    from products.models import Product
+    from tests.products.fixtures import build_zip, zip_name
+    from tests.products.lwm2m_fixtures import standard_files
+
+    application, _ = do_create_application(f"standard bench {uuid.uuid4().hex[:6]}")
+    application.device_uplink_limit = application.uplink_rate_limit = 10**9
+    application.save()
+    Device.objects.filter(product__manufacturer_id="Std", product__model="bench").delete()
+    Product.objects.filter(manufacturer_id="Std", model="bench").delete()
+    files = standard_files(model="bench")
+    product = do_import_profile(application, zip_name(files), build_zip(files))
+    mapping = {"properties": [{"serviceId": "Temperature", "property": "temperature", "path": "/3303/0/5700"}]}
+    do_set_lwm2m_mapping(product, mapping)
+    prefix = f"89{random.randint(10**6, 10**7 - 1)}"
+    devices = [
+        Device(
+            application=application,
+            node_id=f"{prefix}{number:06d}",
+            verify_code=f"{prefix}{number:06d}",
+            manufacturer_id="Std",
+            device_type="Sensor",
+            model="bench",
+            product=product,
+            timeout=0,
+        )
+        for number in range(count)
+    ]
+    Device.objects.bulk_create(devices, batch_size=1000)
+    return application, [device.node_id for device in devices]
+
+
+def scenario_standard(args: argparse.Namespace, database_url: str) -> dict:
+    """The ingress storing standard-object notifications (SenML CBOR on a mapped path, read by the
+    object's definition, no codec) of devices that registered listing </3303/0>."""
+    application, endpoints = prepare_standard(args.devices)
+    ingress, port = start_ingress(database_url, args.workers, INGRESS_CODEC_MODULE="products.codecs")
+    try:
+        wait_for_workers(args.workers, ingress)
+        before = stored(application)
+        result = run_load(
+            "standard", port, endpoints, args.generators, args.seconds, args.window, payload=SENML_TEMPERATURE
+        )
+        time.sleep(1)  # the last batch commits
+        result["stored"] = (stored(application) - before) / result["elapsed"]
+    finally:
+        stop_ingress(ingress)
+        cleanup(application)
+    return result
 
 
 def start_ingress(database_url: str, workers: int, **env: str) -> tuple[subprocess.Popen, int]:
@@ -875,7 +942,9 @@ def main() -> None:
         "--noisy-rounds", type=int, default=3, help="noisy neighbour: rounds of alone / beside each, alternating"
     )
     parser.add_argument(
-        "--scenarios", default="codecs,noisy", help="comma-separated: codecs (online, javascript), noisy"
+        "--scenarios",
+        default="codecs,noisy",
+        help="comma-separated: codecs (online, javascript), standard (mapped LwM2M objects), noisy",
     )
     parser.add_argument("--rules", type=int, default=0, help="compare stored uplinks/s with N rules and without")
     parser.add_argument("--rounds", type=int, default=3, help="with --rules: rounds of each, alternating")
@@ -896,10 +965,29 @@ def main() -> None:
 
     print(f"ingest bench: {args.devices} devices, {args.workers} workers, {args.generators} generators, "
           f"window {args.window}, {args.seconds:.0f} s each")  # fmt: skip
+    if "standard" in scenarios and "codecs" not in scenarios:
+        # The standard objects beside the object-19 codec and the no-op baseline, in the same run.
+        baseline = scenario_baseline(args)
+        online = scenario_codec(args, database_url, "online")
+        standard = scenario_standard(args, database_url)
+        print(f"{'':48}{'per second':>12}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'x no-op':>9}")
+        rows = [
+            ("no-op aiocoap, CON POST acknowledged", baseline, baseline["rate"]),
+            ("ingress, object 19 + online codec: stored", online, online["stored"]),
+            ("ingress, standard object SenML CBOR: acknowledged", standard, standard["rate"]),
+            ("ingress, standard object SenML CBOR: stored", standard, standard["stored"]),
+        ]
+        for label, result, rate in rows:
+            print(
+                f"{label:48}{rate:>12,.0f}{result['p50']:>9.2f}{result['p95']:>9.2f}{result['p99']:>9.2f}"
+                f"{rate / baseline['rate']:>9.2f}"
+            )
+        print(f"standard / object 19, uplinks stored per second: {standard['stored'] / online['stored']:.2f}")
     if "codecs" in scenarios:
         baseline = scenario_baseline(args)
         online = scenario_codec(args, database_url, "online")
         javascript = scenario_codec(args, database_url, "javascript")
+        standard = scenario_standard(args, database_url) if "standard" in scenarios else None
         print(f"{'':48}{'per second':>12}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'x no-op':>9}")
         rows = [
             ("no-op aiocoap, CON POST acknowledged", baseline, baseline["rate"]),
@@ -908,6 +996,11 @@ def main() -> None:
             ("ingress, JavaScript codec: acknowledged", javascript, javascript["rate"]),
             ("ingress, JavaScript codec: stored", javascript, javascript["stored"]),
         ]
+        if standard is not None:
+            rows += [
+                ("ingress, standard object SenML CBOR: acknowledged", standard, standard["rate"]),
+                ("ingress, standard object SenML CBOR: stored", standard, standard["stored"]),
+            ]
         for label, result, rate in rows:
             print(
                 f"{label:48}{rate:>12,.0f}{result['p50']:>9.2f}{result['p95']:>9.2f}{result['p99']:>9.2f}"

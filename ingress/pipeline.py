@@ -45,7 +45,7 @@ from commands.actions import delivery_settings
 from devices import actions, hooks, logs
 from devices.models import Device, LogKind
 from devices.reports import ReportInvalid, service_reports
-from ingress import codec, flow
+from ingress import codec, flow, lwm2m_values
 from ingress.budget import budget
 from ingress.formats import NAMES, FormatError, resource_bytes
 from ingress.undecoded import STILL_SLOW, mark_over_budget
@@ -74,6 +74,14 @@ class Uplink:
     # (/19/0/0, /t/d, /{prefix}/19/0/0) or the MQTT topic suffix (data/binary); "" when unknown.
     channel: str = ""
     received_at: dt.datetime = field(default_factory=timezone.now)
+    # Values of a standard object on a mapped path (or "/" for a composite notification or a Send): read
+    # by the object's definition into service data (ingress.lwm2m_values), no codec.
+    lwm2m_path: str = ""
+
+    @property
+    def direct(self) -> bool:
+        """Its deviceReq needs no codec (and gets no codec ACK)."""
+        return self.json or bool(self.lwm2m_path)
 
 
 # Results: what happened, for the loop, the simulator page and the tests.
@@ -187,7 +195,7 @@ def _handle(uplinks: Sequence[Uplink]) -> list[Outcome]:
 
 def _codec_payload(device: Device, uplink: Uplink, limited: flow.Limited | None) -> bytes | None:
     """The bytes the codec will get for this uplink, or None when it stops before the codec (step 6)."""
-    if (device.is_secure and not uplink.secure) or limited is not None or uplink.json:
+    if (device.is_secure and not uplink.secure) or limited is not None or uplink.direct:
         return None
     try:
         payload = resource_bytes(uplink.content_format, uplink.payload)
@@ -322,12 +330,12 @@ def _prepare(device: Device, uplink: Uplink, limited: flow.Limited | None, done:
         reason = f"dropped by flow control: over the limit of {limited.limit}"
         entry = (device, LogKind.FLOW_CONTROL, reason, raw, {"retryAfter": limited.retry_after})
         return Plan(device, Outcome(LIMITED, retry_after=limited.retry_after, detail=reason), [entry])
-    if uplink.json:
+    if uplink.direct:
         payload = raw
         try:
-            decoded = read_json(raw)
+            decoded = _direct(device, uplink)
         except ValueError as error:
-            reason = f"JSON payload could not be read: {error}"
+            reason = f"{_direct_name(uplink)} could not be read: {error}"
             entry = (device, LogKind.DECODE_ERROR, reason, raw, None)
             return Plan(device, Outcome(DECODE_ERROR, detail=reason), [entry])
     else:
@@ -357,7 +365,7 @@ def _prepare(device: Device, uplink: Uplink, limited: flow.Limited | None, done:
     logs_: list = []
     if decoded.get("msgType") == "deviceRsp":
         logs_.append((device, LogKind.DECODED, f"command response mid {decoded.get('mid')}", payload, decoded))
-        reply = None if uplink.json else _ack_planned(device, payload, logs_, done)
+        reply = None if uplink.direct else _ack_planned(device, payload, logs_, done)
         outcome = Outcome(RESPONSE, decoded=decoded, reply=reply)
         return Plan(device, outcome, logs_, after_commit=[(hooks.response_received, decoded)])
     try:
@@ -368,7 +376,7 @@ def _prepare(device: Device, uplink: Uplink, limited: flow.Limited | None, done:
         return Plan(device, Outcome(INVALID, detail=reason, decoded=decoded), [entry])
     services = ", ".join(report.service_id for report in reports)
     logs_.append((device, LogKind.DECODED, f"{uplink.transport} uplink: {services}", payload, decoded))
-    reply = None if uplink.json else _ack_planned(device, payload, logs_, done)
+    reply = None if uplink.direct else _ack_planned(device, payload, logs_, done)
     outcome = Outcome(STORED, decoded=decoded, reply=reply, detail=services)
     return Plan(device, outcome, logs_, reports=reports)
 
@@ -431,12 +439,12 @@ def _one(device: Device, uplink: Uplink, limited: flow.Limited | None) -> Outcom
     with transaction.atomic():
         if not device.activated:
             device = actions.do_bind_device(device)
-        if uplink.json:
+        if uplink.direct:
             payload = raw
             try:
-                decoded = read_json(raw)
+                decoded = _direct(device, uplink)
             except ValueError as error:
-                reason = f"JSON payload could not be read: {error}"
+                reason = f"{_direct_name(uplink)} could not be read: {error}"
                 logs.log(device, LogKind.DECODE_ERROR, reason, raw=raw)
                 return Outcome(DECODE_ERROR, detail=reason)
         else:
@@ -460,7 +468,7 @@ def _one(device: Device, uplink: Uplink, limited: flow.Limited | None) -> Outcom
         if decoded.get("msgType") == "deviceRsp":
             logs.log(device, LogKind.DECODED, f"command response mid {decoded.get('mid')}", raw=payload, detail=decoded)
             transaction.on_commit(lambda: hooks.response_received(device, decoded))
-            return Outcome(RESPONSE, decoded=decoded, reply=None if uplink.json else _ack(device, payload))
+            return Outcome(RESPONSE, decoded=decoded, reply=None if uplink.direct else _ack(device, payload))
         try:
             reports = service_reports(device.product, decoded, uplink.received_at)
         except ReportInvalid as error:
@@ -471,7 +479,21 @@ def _one(device: Device, uplink: Uplink, limited: flow.Limited | None) -> Outcom
         services = ", ".join(report.service_id for report in reports)
         logs.log(device, LogKind.DECODED, f"{uplink.transport} uplink: {services}", raw=payload, detail=decoded)
         transaction.on_commit(lambda: hooks.uplink_stored(device, reports))
-    return Outcome(STORED, decoded=decoded, reply=None if uplink.json else _ack(device, payload), detail=services)
+    return Outcome(STORED, decoded=decoded, reply=None if uplink.direct else _ack(device, payload), detail=services)
+
+
+def _direct(device: Device, uplink: Uplink) -> dict:
+    """The deviceReq of an uplink that needs no codec: a JSON-mode one as it came, or the values of a
+    standard LwM2M object on the product's mapped paths (ingress.lwm2m_values)."""
+    if uplink.lwm2m_path:
+        return lwm2m_values.decode(device, uplink.content_format, uplink.payload, uplink.lwm2m_path)
+    return read_json(uplink.payload)
+
+
+def _direct_name(uplink: Uplink) -> str:
+    if uplink.lwm2m_path:
+        return f"LwM2M {NAMES.get(uplink.content_format, str(uplink.content_format))} on {uplink.lwm2m_path}"
+    return "JSON payload"
 
 
 def read_json(raw: bytes) -> dict:

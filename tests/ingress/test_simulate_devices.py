@@ -102,3 +102,22 @@ def test_simulate_devices_as_conformant_1_1_clients_named_urn_imei(owner_app, wo
     assert sorted(sessions.values_list("lwm2m_version", "downlink_forms")) == [("1.1", "instance,opaque")] * 2
     logs = DeviceLog.objects.filter(summary__contains="endpoint name 'urn:imei:86100000")
     assert logs.count() == 2
+
+
+def test_simulate_devices_as_standard_clients_with_ipso_sensors(owner_app, worker, settings):
+    from tests.products.lwm2m_fixtures import standard_device
+
+    standard_device(owner_app, "861999990000000")  # imports and maps the standard product
+    args = ["--register", owner_app.app_id, "--count", "2", "--rate", "20", "--duration", "0.5"]
+    args += ["--client", "standard", "--manufacturer", "Std", "--device-type", "Sensor", "--model", "std1"]
+    done = manage(
+        "simulate_devices", *args, "--port", str(worker.port), env={"REDIS_KEY_PREFIX": settings.REDIS_KEY_PREFIX}
+    )
+
+    assert done.returncode == 0, done.stderr
+    summary = re.search(r"2 devices, (\d+) uplinks sent, (\d+) acknowledged, 0 failed", done.stdout)
+    assert summary and int(summary[2]) >= 5, done.stdout
+    fleet = list(Device.objects.filter(node_id__startswith="86100000"))
+    assert all(18.0 <= device.shadow["Temperature"]["data"]["temperature"] <= 26.0 for device in fleet)
+    temperatures = DataHistory.objects.filter(device_id__in=[device.pk for device in fleet], service_id="Temperature")
+    assert temperatures.count() >= int(summary[2])
