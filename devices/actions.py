@@ -15,7 +15,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Case, Count, F, Func, JSONField, Value, When
+from django.db.models import Case, Count, DateTimeField, F, Func, JSONField, Value, When
 from django.utils import timezone
 
 from applications import audit, metrics
@@ -23,7 +23,7 @@ from applications.errors import NorthboundError
 from applications.formats import format_time
 from applications.models import Application
 from applications.redis import get_redis, key
-from devices import history, hooks, logs
+from devices import counts, history, hooks, logs
 from devices.models import (
     BulkRegistration,
     BulkRegistrationRow,
@@ -168,6 +168,7 @@ def do_register_device(
             device.save()
     except IntegrityError:  # another registration of this nodeId won the race
         raise NorthboundError("100416") from None
+    counts.devices_added([device])
     push.notify(
         application,
         nt.DEVICE_ADDED,
@@ -282,6 +283,8 @@ def do_refresh_key(device: Device, *, verify_code: Any, node_id: Any, timeout: A
         if isinstance(timeout, bool) or not isinstance(timeout, int) or not 0 <= timeout <= MAX_TIMEOUT:
             raise invalid("timeout", f"must be a whole number of seconds from 0 to {MAX_TIMEOUT}")
         device.timeout = timeout
+    if device.activated:
+        counts.activation_changed(device.application_id, activated=False)
     device.activated = False
     device.status_detail = StatusDetail.NOT_ACTIVE
     device.bind_deadline = timezone.now() + dt.timedelta(seconds=device.timeout) if device.timeout else None
@@ -307,6 +310,7 @@ def do_delete_device(device: Device, *, cascade: bool = False) -> None:
     _audit_device("device.deleted", device, nodeId=device.node_id, subDevices=len(children))
     history.delete_in_batches("device_id = ANY(%s)", [ids])
     Device.objects.filter(pk__in=ids).delete()
+    counts.devices_removed([*children, device])
 
 
 @transaction.atomic
@@ -337,6 +341,7 @@ def do_bind_device(device: Device) -> Device:
         payloads.device_info_changed(device.device_id, device.gateway_device_id, info),
     )
     logs.log(device, LogKind.BIND, "bound: first connection of the real device")
+    counts.activation_changed(device.application_id, activated=True)
     transaction.on_commit(lambda: hooks.status_changed([(device, Status.OFFLINE, Status.ONLINE)]))
     return device
 
@@ -364,6 +369,7 @@ def expire_unbound(now: dt.datetime | None = None, batch: int = 1000) -> int:
                     [payloads.bind_device(device.device_id, "expired", device_info(device)) for device in devices],
                 )
             Device.objects.filter(pk__in=[device.pk for device in doomed]).delete()
+            counts.devices_removed(doomed)
             _count_expired_in_bulk_jobs([device.device_id for device in doomed])
             expired += len(doomed)
 
@@ -404,7 +410,9 @@ def do_store_report(device: Device, reports: list[ServiceReport], *, request_id:
             }
             for report in reports
         }
-        Device.objects.filter(pk=device.pk).update(shadow=_merged_shadow(shadow))
+        # Last seen is written with the data (the row is written anyway): the page never shows data
+        # newer than the device's last-seen time (issue 20: it lagged by a sweep period).
+        Device.objects.filter(pk=device.pk).update(shadow=_merged_shadow(shadow), last_seen_at=_latest(now))
         device.shadow = {**device.shadow, **shadow}
         if application.storage_mode:
             history.insert(
@@ -427,7 +435,7 @@ def do_store_report(device: Device, reports: list[ServiceReport], *, request_id:
             nt.DEVICE_DATAS_CHANGED,
             payloads.device_datas_changed(device.device_id, gateway_id, services, request_id),
         )
-        record_seen(device, now)
+        record_seen(device, now, written=True)
         _count_uplinks({application.pk: 1})
 
 
@@ -447,11 +455,20 @@ def _merged_shadow(shadow: dict[str, Any]) -> Func:
     )
 
 
-def record_seen(device: Device, now: dt.datetime) -> None:
-    """A report arrived. An ONLINE device's last-seen time waits in Redis for the next flush (one
-    write per flush, not per message); any other device comes ONLINE now and is notified (F-4.6)."""
+def _latest(now: dt.datetime) -> Func:
+    """`GREATEST(last_seen_at, now)`: a report stored late never moves last seen back."""
+    return Func(F("last_seen_at"), Value(now), function="GREATEST", output_field=DateTimeField())
+
+
+def record_seen(device: Device, now: dt.datetime, *, written: bool = False) -> None:
+    """The device was heard from. An ONLINE device's last-seen time is either written already, with its
+    data (`written`: the store paths), or, for a message that carries no data (a gateway's), waits in
+    Redis for the next flush (one write per flush, not per message); any other device comes ONLINE now
+    and is notified (F-4.6)."""
     if device.status == Status.ONLINE and device.activated:
-        get_redis().hset(key("devices", "last_seen"), device.pk, now.timestamp())
+        if not written:
+            get_redis().hset(key("devices", "last_seen"), device.pk, now.timestamp())
+        device.last_seen_at = max(device.last_seen_at or now, now)
         return
     # An upgrade in progress outlives the device's silence (a module reboots to install): its commands
     # keep waiting (F-7.6) until the firmware layer ends the upgrade.
@@ -632,9 +649,9 @@ def do_add_to_group(group: DeviceGroup, device_ids: Iterable[str]) -> list[str]:
 
 def do_store_reports(items: list[tuple[Device, list[ServiceReport]]], *, request_id: str | None = None) -> None:
     """`do_store_report` for many reports at once (the ingress's batches, in the caller's transaction):
-    one UPDATE merges every shadow, one INSERT writes the history of storage-mode applications, two
-    `notify_many` per application write the pushes, and last-seen times of ONLINE devices go to Redis
-    in one round trip. A device may appear several times: its reports are applied in order."""
+    one UPDATE merges every shadow and sets last seen, one INSERT writes the history of storage-mode
+    applications, two `notify_many` per application write the pushes. A device may appear several
+    times: its reports are applied in order."""
     items = [(device, reports) for device, reports in items if reports]
     if not items:
         return
@@ -658,9 +675,10 @@ def do_store_reports(items: list[tuple[Device, list[ServiceReport]]], *, request
     params = [value for pk, shadow in shadows.items() for value in (pk, Jsonb(shadow))]
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE devices_device AS d SET shadow = d.shadow || v.shadow FROM (VALUES {placeholders}) "  # noqa: S608
-            "AS v(id, shadow) WHERE d.id = v.id",
-            params,
+            f"UPDATE devices_device AS d SET shadow = d.shadow || v.shadow, "  # noqa: S608
+            "last_seen_at = GREATEST(d.last_seen_at, %s::timestamptz) "
+            f"FROM (VALUES {placeholders}) AS v(id, shadow) WHERE d.id = v.id",
+            [now, *params],
         )
     history.insert(
         (device.pk, device.application_id, report.service_id, report.data, report.event_time, now)
@@ -685,11 +703,9 @@ def do_store_reports(items: list[tuple[Device, list[ServiceReport]]], *, request
     for device, _ in items:
         uplinks[device.application_id] = uplinks.get(device.application_id, 0) + 1
     _count_uplinks(uplinks)
-    online = {device.pk: device for device, _ in items if device.status == Status.ONLINE and device.activated}
-    if online:
-        get_redis().hset(key("devices", "last_seen"), mapping={pk: now.timestamp() for pk in online})
-    for device in {device.pk: device for device, _ in items if device.pk not in online}.values():
-        record_seen(device, now)
+    # Last-seen times were written by the shadow UPDATE above; devices not ONLINE come ONLINE here.
+    for device in {device.pk: device for device, _ in items}.values():
+        record_seen(device, now, written=True)
 
 
 def do_set_product_secret(product: Product) -> str:

@@ -13,3 +13,8 @@ class DevicesConfig(AppConfig):
         from products.locks import register_device_counter
 
         register_device_counter(count_devices_by_product)
+
+        # The dashboard's running counts follow every status change (devices.counts).
+        from devices import counts, hooks
+
+        hooks.on_status_changed(counts.on_status_changed)

@@ -35,6 +35,18 @@ def sweep_devices() -> dict[str, int]:
     return {"expired": expired, "flushed": flushed, **changed}
 
 
+@shared_task(name="devices.reconcile_counts", ignore_result=True)
+def reconcile_counts() -> dict[str, int]:
+    """Recount the dashboard's running device counts against the database (devices.counts): one grouped
+    query; under the sweep's advisory lock, so two beats do not race each other."""
+    from devices import counts
+
+    with transaction.atomic():
+        if not _locked():
+            return {"skipped": 1}
+        return {"applications": len(counts.reconcile())}
+
+
 @shared_task(name="devices.maintain_history", ignore_result=True)
 def maintain_history() -> dict[str, int]:
     """Create history partitions ahead; apply retention (F-4.9): whole partitions past the longest
