@@ -23,7 +23,7 @@ from applications.errors import NorthboundError
 from applications.formats import format_time
 from applications.models import Application
 from applications.redis import get_redis, key
-from devices import counts, history, hooks, logs
+from devices import counts, history, hooks, live, logs
 from devices.models import (
     BulkRegistration,
     BulkRegistrationRow,
@@ -437,6 +437,7 @@ def do_store_report(device: Device, reports: list[ServiceReport], *, request_id:
         )
         record_seen(device, now, written=True)
         _count_uplinks({application.pk: 1})
+        live.device_changed([device.pk])
 
 
 def _count_uplinks(counts: dict[int, int]) -> None:
@@ -706,6 +707,7 @@ def do_store_reports(items: list[tuple[Device, list[ServiceReport]]], *, request
     # Last-seen times were written by the shadow UPDATE above; devices not ONLINE come ONLINE here.
     for device in {device.pk: device for device, _ in items}.values():
         record_seen(device, now, written=True)
+    live.device_changed(device.pk for device, _ in items)
 
 
 def do_set_product_secret(product: Product) -> str:

@@ -15,6 +15,7 @@ class DevicesConfig(AppConfig):
         register_device_counter(count_devices_by_product)
 
         # The dashboard's running counts follow every status change (devices.counts).
-        from devices import counts, hooks
+        from devices import counts, hooks, live
 
         hooks.on_status_changed(counts.on_status_changed)
+        hooks.on_status_changed(live.on_status_changed)  # the device's open page shows it

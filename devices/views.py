@@ -2,20 +2,31 @@
 
 from __future__ import annotations
 
+import csv
+import datetime as dt
+import io
 import json
 import uuid
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden, StreamingHttpResponse
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseForbidden,
+    JsonResponse,
+    StreamingHttpResponse,
+)
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from applications.errors import NorthboundError
 from applications.models import Application
-from devices import actions, bulk, gateways, replay
+from devices import actions, bulk, charts, gateways, replay
 from devices.forms import (
     NOT_ACTIVATED,
     BulkUploadForm,
@@ -26,7 +37,7 @@ from devices.forms import (
     node_id_taken,
     quota_reached,
 )
-from devices.models import BulkRegistration, DataHistory, Device, DeviceGroup, DeviceLog, ProductSecret
+from devices.models import BulkRegistration, Device, DeviceGroup, DeviceLog, ProductSecret
 from products.models import Product
 
 PAGE = 50
@@ -114,17 +125,6 @@ def device_list(request: HttpRequest) -> HttpResponse:
 @login_required
 def device_detail(request: HttpRequest, device_id: str) -> HttpResponse:
     device = _device(request, device_id)
-    recent = list(
-        DataHistory.objects.filter(device_id=device.pk)
-        .order_by("-event_time", "-id")
-        .values("service_id", "data", "event_time")[:200]
-    )
-    series: dict[str, list] = {}
-    for row in reversed(recent):
-        for name, value in row["data"].items():
-            number = _number(value)
-            if number is not None:
-                series.setdefault(f"{row['service_id']}.{name}", []).append([row["event_time"].isoformat(), number])
     return render(
         request,
         "devices/detail.html",
@@ -132,9 +132,8 @@ def device_detail(request: HttpRequest, device_id: str) -> HttpResponse:
             "device": device,
             "can_edit": _can_edit(request, device),
             "logs": DeviceLog.objects.filter(device=device).order_by("-created_at", "-id")[:100],
-            "series_json": json.dumps(series),
-            "history": recent[:20],
             "groups": device.groups.all(),
+            "ranges": list(charts.RANGES),
             # A gateway lists the devices behind it with their latest data (devices.gateways).
             "sub_devices": gateways.sub_device_rows(device, limit=SUB_DEVICES_SHOWN),
             "sub_device_count": Device.objects.filter(gateway=device).count(),
@@ -142,15 +141,47 @@ def device_detail(request: HttpRequest, device_id: str) -> HttpResponse:
     )
 
 
-def _number(value) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return float(value)
+@login_required
+def device_live(request: HttpRequest, device_id: str) -> HttpResponse:
+    """The device page's live parts (status, last seen, latest data, desired against reported, location),
+    fetched again by the page when its websocket says the device changed (devices.live)."""
+    return render(request, "devices/partials/live.html", {"device": _device(request, device_id)})
+
+
+def _history(request: HttpRequest, device_id: str):
+    device = _device(request, device_id)
     try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
+        name, start, end = charts.parse_range(request.GET, timezone.now())
+    except charts.RangeError as error:
+        return device, None, JsonResponse({"field": error.field, "error": f"{error.field} {error}"}, status=400)
+    width, series = charts.history_series(device, start, end)
+    return device, (name, start, end, width, series), None
+
+
+@login_required
+def device_history(request: HttpRequest, device_id: str) -> HttpResponse:
+    """The chart's data: one downsampled series per numeric property over the range (devices.charts)."""
+    _, found, refused = _history(request, device_id)
+    if refused is not None:
+        return refused
+    return JsonResponse(charts.as_json(*found))
+
+
+@login_required
+def device_history_csv(request: HttpRequest, device_id: str) -> HttpResponse:
+    """The chart's data as CSV: the same points, one row each."""
+    device, found, refused = _history(request, device_id)
+    if refused is not None:
+        return refused
+    _, start, end, _, series = found
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(charts.CSV_HEADER)
+    writer.writerows(charts.csv_rows(series))
+    response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
+    stamp = f"{start.astimezone(dt.UTC):%Y%m%dT%H%M%SZ}-{end.astimezone(dt.UTC):%Y%m%dT%H%M%SZ}"
+    response["Content-Disposition"] = f'attachment; filename="{device.node_id}-{stamp}.csv"'
+    return response
 
 
 @login_required
