@@ -67,9 +67,11 @@ def _watched_key() -> str:
 
 def watch(device_pk: int, channel_name: str) -> None:
     """A page of this device opened its socket: its events are sent from now on (within WATCHED_SECONDS)."""
+    global _watched
     from applications.redis import get_redis
 
     get_redis().zadd(_watched_key(), {f"{device_pk} {channel_name}": time.time() + WATCH_SECONDS})
+    _watched = (0.0, frozenset())  # this process publishes to it at once (the others within WATCHED_SECONDS)
 
 
 def unwatch(device_pk: int, channel_name: str) -> None:
