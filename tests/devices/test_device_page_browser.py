@@ -70,6 +70,8 @@ def test_the_page_updates_live_while_the_device_reports_through_the_real_ingress
     device = water_device(personas.app, "868000000000001", timeout=0)
     _, port = ingress()
     _sign_in(page, live_server.url, "victor")  # a viewer of the application
+    sockets = []
+    page.on("websocket", lambda socket: sockets.append(socket.url))
     page.goto(f"{live_server.url}/devices/{device.device_id}/")
     expect(page.locator("body")).to_have_attribute("data-device-live", "open")
     page.evaluate("window.notReloaded = true")
@@ -90,6 +92,8 @@ def test_the_page_updates_live_while_the_device_reports_through_the_real_ingress
     # Last seen on the page is the database's, to the second, and never older than the data.
     expect(page.locator('[data-live-part="seen"] time')).to_have_attribute("datetime", seen)
     assert page.evaluate("window.notReloaded") is True
+    # One socket, to this device's group: not the application-wide /ws/events/ filtered in the browser.
+    assert [url.split("/", 3)[3] for url in sockets] == [f"ws/devices/{device.device_id}/"]
 
 
 def _history(device, start, count, step, value_of):
