@@ -167,3 +167,18 @@ def test_the_series_query_reads_the_device_index(personas, meter):
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert "Seq Scan" not in plan, plan
     assert "device_id_event_time" in plan or "device_time" in plan, plan
+
+
+def test_the_charts_words_are_in_chinese_too(client, personas, meter):
+    client.force_login(personas.viewer)
+    page = client.get(f"/devices/{meter.device_id}/", headers={"accept-language": "zh-hans"}).content.decode()
+    for words in (
+        "时间范围",
+        "自定义",
+        "以表格显示",
+        "下载 CSV",
+        "实时更新",
+        "每个点是 {seconds} 秒",
+        "{readings} 个读数",
+    ):
+        assert words in page, words

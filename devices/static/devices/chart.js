@@ -16,7 +16,7 @@
   const custom = card.querySelector("[data-chart-custom]");
   const colors = ["#c7000b", "#1f6feb", "#1a7f37", "#9a6700", "#8250df", "#0a7ea4", "#bf3989", "#57606a"];
   const plain = (seconds) => (window.localTime ? window.localTime(new Date(seconds * 1000).toISOString()) : new Date(seconds * 1000).toISOString());
-  const format = (text, values) => text.replace(/%\((\w+)\)s/g, (_, name) => (values[name] ?? ""));
+  const format = (text, values) => text.replace(/\{(\w+)\}/g, (_, name) => (values[name] ?? ""));
   let chart = null, loaded = null, request = 0;
 
   function query() {
