@@ -178,7 +178,7 @@ def test_the_charts_words_are_in_chinese_too(client, personas, meter):
         "以表格显示",
         "下载 CSV",
         "实时更新",
-        "每个点是 {seconds} 秒",
+        "每个点是 {seconds} 秒内读数的平均值",
         "{readings} 个读数",
     ):
         assert words in page, words

@@ -32,6 +32,19 @@
     return params;
   }
 
+  // Time-axis labels in the browser's zone, 24-hour ISO-like: dates for day steps, else HH:MM with the
+  // date (MM-DD) on the first label and at each midnight.
+  const two = (n) => String(n).padStart(2, "0");
+  function timeLabels(u, splits, axisIndex, space, increment) {
+    return splits.map((seconds, index) => {
+      const when = new Date(seconds * 1000);
+      const day = `${two(when.getMonth() + 1)}-${two(when.getDate())}`;
+      if (increment >= 86400) return `${when.getFullYear()}-${day}`;
+      const time = `${two(when.getHours())}:${two(when.getMinutes())}`;
+      return index === 0 || (when.getHours() === 0 && when.getMinutes() === 0) ? `${day}\n${time}` : time;
+    });
+  }
+
   function label(series) { return series.unit ? `${series.key} (${series.unit})` : series.key; }
 
   function tooltip() {
@@ -67,7 +80,7 @@
     const options = {
       width, height: 260,
       scales: { x: { time: true, range: [Date.parse(body.from) / 1000, Date.parse(body.to) / 1000] } },
-      axes: [{ label: null }],
+      axes: [{ values: timeLabels, space: 60 }],
       series: [{ value: (u, v) => (v == null ? "—" : plain(v)) }],
       plugins: [tooltip()],
       legend: { live: true },
