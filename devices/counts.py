@@ -137,16 +137,26 @@ def count(application_pks: list[int] | None = None) -> dict[int, dict[str, int]]
 def reconcile(application_pks: list[int] | None = None) -> dict[int, dict[str, int]]:
     """Recount (every application, or those given) and replace the kept counts; returns them.
 
-    Applications whose hash is kept but which have no device any more get zeros."""
+    Applications whose hash is kept but which have no device any more get zeros; the hashes of deleted
+    applications are removed."""
+    from applications.models import Application
+
     counts = count(application_pks)
     redis = get_redis()
+    pipe = redis.pipeline(transaction=True)
     if application_pks is None:
         prefix = counts_key("")
+        kept = set()
         for name in redis.scan_iter(match=prefix + "*", count=1000):
             pk = name.decode()[len(prefix) :]
             if pk.isdigit():
-                counts.setdefault(int(pk), dict.fromkeys(FIELDS, 0))
-    pipe = redis.pipeline(transaction=True)
+                kept.add(int(pk))
+        existing = set(Application.objects.filter(pk__in=kept - set(counts)).values_list("pk", flat=True))
+        for pk in kept - set(counts):
+            if pk in existing:
+                counts[pk] = dict.fromkeys(FIELDS, 0)
+            else:
+                pipe.delete(counts_key(pk))
     for application_pk, fields in counts.items():
         pipe.hset(counts_key(application_pk), mapping=fields)
     pipe.execute()

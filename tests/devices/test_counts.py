@@ -8,6 +8,7 @@ import datetime as dt
 import pytest
 import time_machine
 
+from applications.redis import get_redis
 from devices import actions, counts
 from devices.models import Device
 from devices.tasks import reconcile_counts, sweep_devices
@@ -85,6 +86,11 @@ def test_beat_reconciles_a_count_changed_behind_its_back(owner_app, other_app, n
     Device.objects.filter(pk=device.pk).delete()
     reconcile_counts()  # an application with no device left gets zeros, not its old counts
     assert counts.read(owner_app.application.pk)["ONLINE"] == 0
+    assert get_redis().exists(counts.counts_key(owner_app.application.pk))
+    gone = other_app.application.pk
+    other_app.application.delete()
+    reconcile_counts()  # a deleted application's counts are dropped
+    assert not get_redis().exists(counts.counts_key(gone))
 
 
 def test_reading_the_counts_is_one_redis_call_and_no_query(owner_app, django_assert_num_queries):
