@@ -86,3 +86,28 @@ def test_an_operator_may_watch_any_device_and_closing_stops_the_sending(live_ser
         assert _events(socket, "device.changed")
     key = settings.REDIS_KEY_PREFIX + "live:watched"
     wait_for(lambda: get_redis().zcard(key) == 0, 10, "the closed socket's watch to go")
+
+
+def test_a_desired_change_through_the_shadow_api_reaches_the_page(live_server, transactional_db, monkeypatch):
+    from applications.actions import do_add_member
+    from applications.models import Role
+    from tests.applications.fixtures import create_app
+    from tests.commands.test_shadow_api import _desired, _put, writable_meter_files
+    from tests.devices.fixtures import WATER_METER
+    from tests.products.fixtures import import_files
+
+    monkeypatch.setattr("subscriptions.actions.wake", lambda *args: None)
+    personas = create_personas()
+    signed_in = create_app("Shadow utility")  # with an access token, for the northbound call
+    do_add_member(signed_in.application, personas.viewer, Role.VIEWER)
+    import_files(signed_in, writable_meter_files())
+    device = actions.do_bind_device(register(signed_in, info=WATER_METER))
+    events.flush()
+    with _socket(live_server, device, personas.viewer) as socket:
+        response = _put(Client(), signed_in, device.device_id, _desired(highFlow=30))
+        assert response.status_code == 200, response.content
+        assert _events(socket, "device.changed")
+    client = Client()
+    client.force_login(personas.viewer)
+    desired = client.get(f"/devices/{device.device_id}/live/").content.decode().split('data-live-part="desired"')[1]
+    assert 'data-property="WaterMeterAlarm.highFlow"' in desired and "30" in desired
