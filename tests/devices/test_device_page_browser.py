@@ -15,6 +15,7 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
+from commands.actions import do_create_command
 from devices import history
 from devices.models import Device
 from ingress.simulator import connect
@@ -24,6 +25,7 @@ from tests.portal.fixtures import create_personas
 
 pytestmark = pytest.mark.browser
 
+ALARM = {"serviceId": "WaterMeterAlarm", "method": "SET_HIGHFLOW_ALARM", "paras": {"highFlow": 30}}
 OVERFLOW = "document.documentElement.scrollWidth - document.documentElement.clientWidth"
 
 
@@ -91,6 +93,10 @@ def test_the_page_updates_live_while_the_device_reports_through_the_real_ingress
     seen = stored.last_seen_at.astimezone(dt.UTC).isoformat(timespec="seconds")
     # Last seen on the page is the database's, to the second, and never older than the data.
     expect(page.locator('[data-live-part="seen"] time')).to_have_attribute("datetime", seen)
+    # A command created meanwhile (its log line comes over the socket) shows in the command list.
+    expect(page.locator("[data-device-commands]")).to_contain_text("No commands match")
+    do_create_command(device.application, stored, ALARM)
+    expect(page.locator("[data-device-commands]")).to_contain_text("WaterMeterAlarm · SET_HIGHFLOW_ALARM")
     assert page.evaluate("window.notReloaded") is True
     # One socket, to this device's group: not the application-wide /ws/events/ filtered in the browser.
     assert [url.split("/", 3)[3] for url in sockets] == [f"ws/devices/{device.device_id}/"]
