@@ -182,3 +182,13 @@ def test_the_charts_words_are_in_chinese_too(client, personas, meter):
         "{readings} 个读数",
     ):
         assert words in page, words
+
+
+def test_the_live_parts_and_the_series_cost_a_few_queries(client, personas, meter, django_assert_max_num_queries):
+    store(meter, minutes(NOW - dt.timedelta(minutes=30), 30, "Electricity", "voltage", lambda n: 220))
+    client.force_login(personas.viewer)
+    client.get(f"/devices/{meter.device_id}/live/")  # the session's first use
+    with django_assert_max_num_queries(5):  # session, user, device (with product and gateway), desired: two
+        client.get(f"/devices/{meter.device_id}/live/")
+    with django_assert_max_num_queries(4), time_machine.travel(NOW, tick=False):  # session, user, device, series
+        client.get(f"/devices/{meter.device_id}/history.json", {"range": "1h"})
