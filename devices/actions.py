@@ -15,15 +15,14 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Case, Count, DateTimeField, F, Func, JSONField, Value, When
+from django.db.models import Case, Count, F, Func, JSONField, Value, When
 from django.utils import timezone
 
 from applications import audit, metrics
 from applications.errors import NorthboundError
 from applications.formats import format_time
 from applications.models import Application
-from applications.redis import get_redis, key
-from devices import counts, history, hooks, live, logs
+from devices import counts, history, hooks, last_seen, live, logs
 from devices.models import (
     BulkRegistration,
     BulkRegistrationRow,
@@ -410,9 +409,8 @@ def do_store_report(device: Device, reports: list[ServiceReport], *, request_id:
             }
             for report in reports
         }
-        # Last seen is written with the data (the row is written anyway): the page never shows data
-        # newer than the device's last-seen time (issue 20: it lagged by a sweep period).
-        Device.objects.filter(pk=device.pk).update(shadow=_merged_shadow(shadow), last_seen_at=_latest(now))
+        # Last seen is not written here (the UPDATE stays HOT): record_seen coalesces it (devices.last_seen).
+        Device.objects.filter(pk=device.pk).update(shadow=_merged_shadow(shadow))
         device.shadow = {**device.shadow, **shadow}
         if application.storage_mode:
             history.insert(
@@ -435,7 +433,7 @@ def do_store_report(device: Device, reports: list[ServiceReport], *, request_id:
             nt.DEVICE_DATAS_CHANGED,
             payloads.device_datas_changed(device.device_id, gateway_id, services, request_id),
         )
-        record_seen(device, now, written=True)
+        record_seen(device, now)
         _count_uplinks({application.pk: 1})
         live.device_changed([device.pk])
 
@@ -456,20 +454,12 @@ def _merged_shadow(shadow: dict[str, Any]) -> Func:
     )
 
 
-def _latest(now: dt.datetime) -> Func:
-    """`GREATEST(last_seen_at, now)`: a report stored late never moves last seen back."""
-    return Func(F("last_seen_at"), Value(now), function="GREATEST", output_field=DateTimeField())
-
-
-def record_seen(device: Device, now: dt.datetime, *, written: bool = False) -> None:
-    """The device was heard from. An ONLINE device's last-seen time is either written already, with its
-    data (`written`: the store paths), or, for a message that carries no data (a gateway's), waits in
-    Redis for the next flush (one write per flush, not per message); any other device comes ONLINE now
-    and is notified (F-4.6)."""
+def record_seen(device: Device, now: dt.datetime) -> None:
+    """A report arrived. An ONLINE device's last-seen time waits in Redis for the next flush (one
+    write per flush, not per message; pages read it through: devices.last_seen); any other device
+    comes ONLINE now and is notified (F-4.6)."""
     if device.status == Status.ONLINE and device.activated:
-        if not written:
-            get_redis().hset(key("devices", "last_seen"), device.pk, now.timestamp())
-        device.last_seen_at = max(device.last_seen_at or now, now)
+        last_seen.note({device.pk: now})
         return
     # An upgrade in progress outlives the device's silence (a module reboots to install): its commands
     # keep waiting (F-7.6) until the firmware layer ends the upgrade.
@@ -490,32 +480,6 @@ def record_seen(device: Device, now: dt.datetime, *, written: bool = False) -> N
     )
     logs.log(device, LogKind.STATUS, f"{previous} -> ONLINE: a report arrived")
     transaction.on_commit(lambda: hooks.status_changed([(device, previous, Status.ONLINE)]))
-
-
-def flush_last_seen() -> int:
-    """Write the last-seen times gathered in Redis in one statement."""
-    redis = get_redis()
-    pending_key, flushing_key = key("devices", "last_seen"), key("devices", "last_seen", "flushing")
-    try:
-        redis.rename(pending_key, flushing_key)
-    except Exception:  # nothing pending (RENAME of a missing key fails)
-        return 0
-    values = redis.hgetall(flushing_key)
-    redis.delete(flushing_key)
-    if not values:
-        return 0
-    rows = [(int(pk), dt.datetime.fromtimestamp(float(ts), dt.UTC)) for pk, ts in values.items()]
-    from django.db import connection
-
-    placeholders = ", ".join(["(%s, %s::timestamptz)"] * len(rows))
-    params = [value for row in rows for value in row]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE devices_device AS d SET last_seen_at = v.seen FROM (VALUES {placeholders}) AS v(id, seen) "  # noqa: S608
-            "WHERE d.id = v.id AND (d.last_seen_at IS NULL OR d.last_seen_at < v.seen)",
-            params,
-        )
-        return cursor.rowcount
 
 
 def sweep_status(now: dt.datetime | None = None) -> dict[str, int]:
@@ -569,7 +533,7 @@ def do_set_offline(device_pk: int, *, because: str) -> bool:
     )
     if not moved:
         return False
-    get_redis().hdel(key("devices", "last_seen"), device_pk)  # a pending ONLINE last-seen time is old news
+    last_seen.forget(device_pk)  # a pending ONLINE last-seen time is old news
     previous, device.status, device.status_detail = device.status, Status.OFFLINE, StatusDetail.NONE
     push.notify(
         device.application,
@@ -650,9 +614,10 @@ def do_add_to_group(group: DeviceGroup, device_ids: Iterable[str]) -> list[str]:
 
 def do_store_reports(items: list[tuple[Device, list[ServiceReport]]], *, request_id: str | None = None) -> None:
     """`do_store_report` for many reports at once (the ingress's batches, in the caller's transaction):
-    one UPDATE merges every shadow and sets last seen, one INSERT writes the history of storage-mode
-    applications, two `notify_many` per application write the pushes. A device may appear several
-    times: its reports are applied in order."""
+    one UPDATE merges every shadow (HOT: it leaves the indexed last_seen_at alone), one INSERT writes
+    the history of storage-mode applications, two `notify_many` per application write the pushes, and
+    last-seen times of ONLINE devices go to Redis in one round trip (devices.last_seen). A device may
+    appear several times: its reports are applied in order."""
     items = [(device, reports) for device, reports in items if reports]
     if not items:
         return
@@ -676,10 +641,9 @@ def do_store_reports(items: list[tuple[Device, list[ServiceReport]]], *, request
     params = [value for pk, shadow in shadows.items() for value in (pk, Jsonb(shadow))]
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE devices_device AS d SET shadow = d.shadow || v.shadow, "  # noqa: S608
-            "last_seen_at = GREATEST(d.last_seen_at, %s::timestamptz) "
-            f"FROM (VALUES {placeholders}) AS v(id, shadow) WHERE d.id = v.id",
-            [now, *params],
+            f"UPDATE devices_device AS d SET shadow = d.shadow || v.shadow FROM (VALUES {placeholders}) "  # noqa: S608
+            "AS v(id, shadow) WHERE d.id = v.id",
+            params,
         )
     history.insert(
         (device.pk, device.application_id, report.service_id, report.data, report.event_time, now)
@@ -704,9 +668,10 @@ def do_store_reports(items: list[tuple[Device, list[ServiceReport]]], *, request
     for device, _ in items:
         uplinks[device.application_id] = uplinks.get(device.application_id, 0) + 1
     _count_uplinks(uplinks)
-    # Last-seen times were written by the shadow UPDATE above; devices not ONLINE come ONLINE here.
-    for device in {device.pk: device for device, _ in items}.values():
-        record_seen(device, now, written=True)
+    online = {device.pk: device for device, _ in items if device.status == Status.ONLINE and device.activated}
+    last_seen.note(dict.fromkeys(online, now))
+    for device in {device.pk: device for device, _ in items if device.pk not in online}.values():
+        record_seen(device, now)
     live.device_changed(device.pk for device, _ in items)
 
 

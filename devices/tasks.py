@@ -11,7 +11,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from applications.models import Application
-from devices import actions, history
+from devices import actions, history, last_seen
 from devices.models import Device, DeviceLog
 
 SWEEP_LOCK = 0x64657673  # "devs": one sweep at a time across beat processes
@@ -30,7 +30,7 @@ def sweep_devices() -> dict[str, int]:
         if not _locked():
             return {"skipped": 1}
         expired = actions.expire_unbound()
-        flushed = actions.flush_last_seen()
+        flushed = last_seen.flush()
         changed = actions.sweep_status()
     return {"expired": expired, "flushed": flushed, **changed}
 

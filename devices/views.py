@@ -26,7 +26,7 @@ from django.views.decorators.http import require_POST
 
 from applications.errors import NorthboundError
 from applications.models import Application
-from devices import actions, bulk, charts, gateways, replay
+from devices import actions, bulk, charts, gateways, last_seen, replay
 from devices.forms import (
     NOT_ACTIVATED,
     BulkUploadForm,
@@ -104,6 +104,7 @@ def device_list(request: HttpRequest) -> HttpResponse:
     page = list(devices.order_by("-created_at", "-id")[: PAGE + 1])
     has_next = len(page) > PAGE
     page = page[:PAGE]
+    last_seen.attach(page)  # one HMGET for the page's pending last-seen times
     query = request.GET.copy()
     query.pop("after", None)
     context = {
@@ -125,6 +126,9 @@ def device_list(request: HttpRequest) -> HttpResponse:
 @login_required
 def device_detail(request: HttpRequest, device_id: str) -> HttpResponse:
     device = _device(request, device_id)
+    # A gateway lists the devices behind it with their latest data (devices.gateways).
+    sub_devices = gateways.sub_device_rows(device, limit=SUB_DEVICES_SHOWN)
+    last_seen.attach([device, *sub_devices])  # exact to the second: the pending time if newer (one HMGET)
     return render(
         request,
         "devices/detail.html",
@@ -134,8 +138,7 @@ def device_detail(request: HttpRequest, device_id: str) -> HttpResponse:
             "logs": DeviceLog.objects.filter(device=device).order_by("-created_at", "-id")[:100],
             "groups": device.groups.all(),
             "ranges": list(charts.RANGES),
-            # A gateway lists the devices behind it with their latest data (devices.gateways).
-            "sub_devices": gateways.sub_device_rows(device, limit=SUB_DEVICES_SHOWN),
+            "sub_devices": sub_devices,
             "sub_device_count": Device.objects.filter(gateway=device).count(),
         },
     )
@@ -145,7 +148,9 @@ def device_detail(request: HttpRequest, device_id: str) -> HttpResponse:
 def device_live(request: HttpRequest, device_id: str) -> HttpResponse:
     """The device page's live parts (status, last seen, latest data, desired against reported, location),
     fetched again by the page when its websocket says the device changed (devices.live)."""
-    return render(request, "devices/partials/live.html", {"device": _device(request, device_id)})
+    device = _device(request, device_id)
+    last_seen.attach([device])
+    return render(request, "devices/partials/live.html", {"device": device})
 
 
 def _history(request: HttpRequest, device_id: str):
