@@ -15,8 +15,9 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
+from applications.redis import get_redis
 from commands.actions import do_create_command
-from devices import history
+from devices import history, last_seen
 from devices.models import Device
 from ingress.simulator import connect
 from tests.ingress.fixtures import water_device
@@ -85,14 +86,24 @@ def test_the_page_updates_live_while_the_device_reports_through_the_real_ingress
     expect(page.locator('[data-live-part="status"]')).to_have_text("online")
     expect(page.locator('[data-live-part="activated"] time')).to_have_count(1)  # bound at, no deadline
     expect(page.locator("[data-device-log]")).to_contain_text("bound")
+    # The column as the last flush left it, minutes ago: an ONLINE device's next report waits in Redis.
+    flushed = timezone.now() - dt.timedelta(minutes=5)
+    Device.objects.filter(pk=device.pk).update(last_seen_at=flushed)
 
     _report(port, device.node_id, [98766])
     expect(latest).to_contain_text("98766")
     stored = Device.objects.get(pk=device.pk)
     assert stored.shadow["WaterMeter"]["data"]["currentReading"] == "98766"
-    seen = stored.last_seen_at.astimezone(dt.UTC).isoformat(timespec="seconds")
-    # Last seen on the page is the database's, to the second, and never older than the data.
-    expect(page.locator('[data-live-part="seen"] time')).to_have_attribute("datetime", seen)
+    assert stored.last_seen_at == flushed  # the report's UPDATE left last seen alone (HOT)
+    pending = get_redis().hget(last_seen.pending_key(), device.pk)
+    assert pending is not None, "the ingress's report time waits in this test's Redis hash"
+    reported = dt.datetime.fromtimestamp(float(pending), dt.UTC)
+    event = dt.datetime.strptime(stored.shadow["WaterMeter"]["eventTime"], "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.UTC)
+    assert reported >= event  # never older than the data
+    # Last seen on the page is the report's, to the second (read through), not the flushed column's.
+    expect(page.locator('[data-live-part="seen"] time')).to_have_attribute(
+        "datetime", reported.replace(microsecond=0).isoformat()
+    )
     # A command created meanwhile (its log line comes over the socket) shows in the command list.
     expect(page.locator("[data-device-commands]")).to_contain_text("No commands match")
     do_create_command(device.application, stored, ALARM)
