@@ -1,13 +1,16 @@
-"""Last seen written with the data (issue 20, item 3): the cost of setting `last_seen_at` in the batch's
-shadow UPDATE, next to the shadow-only UPDATE plus a Redis HSET that it replaced, in the same run.
+"""Last seen (issue 20, item 3): the coalescing write that the platform keeps (the batch's shadow-only
+UPDATE plus `devices.last_seen.note`, one Redis HSET, and the sweep's `last_seen.flush`) against writing
+`last_seen_at` in the batch's shadow UPDATE (tried in issue 20, rejected), in the same run.
 
 `devices_device` has an index on (status, last_seen_at) for the status sweep, so an UPDATE that changes
 last_seen_at cannot be a HOT update (an update that writes no index entry); the shadow-only UPDATE can,
 when the page has room. This measures both on `--devices` ONLINE devices, `--batches` batches of
 `--batch` random devices each (the ingress's batch shape: one UPDATE ... FROM (VALUES ...) per batch),
-in phases A (baseline), B (shadow and last seen), A again (to show drift), each its own transactions,
-and prints the median and p95 milliseconds per batch, the ratio B/A, and the HOT share of each phase
-(pg_stat_user_tables). Print `uptime` next to the figures: the machine is shared.
+in phases A (kept), B (shadow and last seen), A again (to show drift), each its own transactions, and
+prints the median and p95 milliseconds per batch, the ratio B/A, and the HOT share of each phase
+(pg_stat_user_tables). Each A phase ends with one flush of its pending times (as a sweep would), timed
+and divided by the phase's reports: the coalescing's remaining cost per report. Print `uptime` next to
+the figures: the machine is shared. Redis keys carry a prefix of their own (REDIS_KEY_PREFIX).
 
 Run it: make bench BENCH=last_seen   (or with DATABASE_URL/REDIS_URL of a throwaway database)
 """
@@ -30,12 +33,14 @@ import django
 
 django.setup()
 
+from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 from psycopg.types.json import Jsonb  # noqa: E402
 
 from applications.actions import do_create_application  # noqa: E402
-from applications.redis import get_redis, key  # noqa: E402
+from applications.redis import get_redis  # noqa: E402
+from devices import last_seen  # noqa: E402
 from devices.models import Device, Status, StatusDetail  # noqa: E402
 
 SHADOW_ONLY = (
@@ -59,7 +64,6 @@ def _phase(name: str, pks: list[int], batches: int, size: int, with_last_seen: b
     rng = random.Random(name)
     times = []
     before = _hot()
-    redis = get_redis()
     for number in range(batches):
         chosen = rng.sample(pks, size)
         shadow = Jsonb({"WaterMeter": {"serviceType": "WaterMeter", "data": {"currentReading": str(number)}}})
@@ -72,16 +76,25 @@ def _phase(name: str, pks: list[int], batches: int, size: int, with_last_seen: b
                 cursor.execute(WITH_LAST_SEEN.format(values=values), [now, *params])
             else:
                 cursor.execute(SHADOW_ONLY.format(values=values), params)
-                redis.hset(key("bench", "last_seen"), mapping={pk: now.timestamp() for pk in chosen})
+                last_seen.note(dict.fromkeys(chosen, now))  # as do_store_reports does for ONLINE devices
         times.append((time.perf_counter() - started) * 1000)
     after = _hot()
     updated, hot = after[0] - before[0], after[1] - before[1]
+    flush_ms = flushed = 0
+    if not with_last_seen:  # the sweep's flush of this phase's pending times, once (every 30 s in service)
+        started = time.perf_counter()
+        with transaction.atomic():
+            flushed = last_seen.flush()
+        flush_ms = (time.perf_counter() - started) * 1000
     times.sort()
     return {
         "phase": name,
         "median_ms": statistics.median(times),
         "p95_ms": times[int(len(times) * 0.95) - 1],
         "hot_share": hot / updated if updated else 0.0,
+        "flush_ms": flush_ms,
+        "flushed": flushed,
+        "flush_per_report_ms": flush_ms / (batches * size),
     }
 
 
@@ -91,6 +104,7 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=300)
     parser.add_argument("--batch", type=int, default=100)
     args = parser.parse_args()
+    settings.REDIS_KEY_PREFIX = f"bench-last-seen:{time.time_ns()}:"  # keys of this run only
     call_command("migrate", verbosity=0)
     application, _ = do_create_application(f"last-seen-bench-{time.time_ns()}")
     now = dt.datetime.now(dt.UTC)
@@ -115,8 +129,8 @@ def main() -> None:
             cursor.execute("VACUUM ANALYZE devices_device")
         pks = list(Device.objects.filter(application=application).values_list("pk", flat=True))
         results = [
-            _phase("A shadow only + Redis HSET (before)", pks, args.batches, args.batch, False),
-            _phase("B shadow and last seen (now)", pks, args.batches, args.batch, True),
+            _phase("A shadow only + last_seen.note (kept)", pks, args.batches, args.batch, False),
+            _phase("B shadow and last seen (rejected)", pks, args.batches, args.batch, True),
             _phase("A again", pks, args.batches, args.batch, False),
         ]
         load = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
@@ -124,12 +138,18 @@ def main() -> None:
         for row in results:
             print(f"  {row['phase']:<40} median {row['median_ms']:7.2f} ms  p95 {row['p95_ms']:7.2f} ms  "
                   f"HOT {row['hot_share']:.0%}")  # fmt: skip
+            if row["flushed"]:
+                print(f"    then one flush: {row['flushed']} rows in {row['flush_ms']:.1f} ms, "
+                      f"{row['flush_per_report_ms'] * 1000:.1f} us per report")  # fmt: skip
         baseline = statistics.mean([results[0]["median_ms"], results[2]["median_ms"]])
         print(f"  ratio B / A (median per batch): {results[1]['median_ms'] / baseline:.2f}")
+        flush = statistics.mean([results[0]["flush_per_report_ms"], results[2]["flush_per_report_ms"]])
+        per_report = (results[1]["median_ms"] - baseline) / args.batch
+        print(f"  per report: B costs {per_report:.3f} ms more than A; A's flush adds {flush:.3f} ms")
     finally:
         Device.objects.filter(application=application).delete()
         application.delete()
-        get_redis().delete(key("bench", "last_seen"))
+        get_redis().delete(last_seen.pending_key())
 
 
 if __name__ == "__main__":
