@@ -20,12 +20,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from functools import partial
 from typing import Any
 
 from django.db import connection, transaction
 
 from applications.redis import get_redis, key
 
+FLUSH_CHUNK = 5000  # devices per flush statement (and transaction)
 DELETE_CHUNK = 5000  # fields per compare-and-delete script call
 
 # Delete each field whose value is still the one flushed (a newer report's value stays pending).
@@ -55,33 +57,34 @@ def forget(device_pk: int) -> None:
     get_redis().hdel(pending_key(), device_pk)
 
 
-def flush() -> int:
-    """Write the pending times to `last_seen_at` in one statement (never moving a time back); the fields
-    written leave the hash once the caller's transaction commits. Returns the rows changed."""
+def flush(chunk: int = FLUSH_CHUNK) -> int:
+    """Write the pending times to `last_seen_at` (never moving a time back), `chunk` devices a statement
+    (two array parameters), each chunk its own transaction when called outside one: a chunk's row locks,
+    which hold back reports of those devices, last one statement, not the whole flush. The fields written
+    leave the hash once their transaction commits. Returns the rows changed."""
     redis = get_redis()
-    values = redis.hgetall(pending_key())
-    if not values:
-        return 0
-    pks = [int(pk) for pk in values]
-    seen = [dt.datetime.fromtimestamp(float(stamp), dt.UTC) for stamp in values.values()]
-    with connection.cursor() as cursor:
-        # Two array parameters, not a VALUES list of 2n: parsing and planning stay small at any n.
-        cursor.execute(
-            "UPDATE devices_device AS d SET last_seen_at = v.seen "
-            "FROM unnest(%s::bigint[], %s::timestamptz[]) AS v(id, seen) "
-            "WHERE d.id = v.id AND (d.last_seen_at IS NULL OR d.last_seen_at < v.seen)",
-            [pks, seen],
-        )
-        changed = cursor.rowcount
-    pairs = [value for pk, stamp in values.items() for value in (pk, stamp)]
-
-    def remove() -> None:
-        script = redis.register_script(_DELETE_IF_UNCHANGED)
-        for start in range(0, len(pairs), 2 * DELETE_CHUNK):
-            script(keys=[pending_key()], args=pairs[start : start + 2 * DELETE_CHUNK])
-
-    transaction.on_commit(remove)
+    pending = sorted((int(pk), stamp) for pk, stamp in redis.hgetall(pending_key()).items())
+    changed = 0
+    for start in range(0, len(pending), chunk):
+        part = pending[start : start + chunk]
+        with transaction.atomic(), connection.cursor() as cursor:
+            # Two array parameters, not a VALUES list of 2n: parsing and planning stay small at any n.
+            cursor.execute(
+                "UPDATE devices_device AS d SET last_seen_at = v.seen "
+                "FROM unnest(%s::bigint[], %s::timestamptz[]) AS v(id, seen) "
+                "WHERE d.id = v.id AND (d.last_seen_at IS NULL OR d.last_seen_at < v.seen)",
+                [[pk for pk, _ in part], [dt.datetime.fromtimestamp(float(stamp), dt.UTC) for _, stamp in part]],
+            )
+            changed += cursor.rowcount
+            transaction.on_commit(partial(_remove_unchanged, [value for pk, stamp in part for value in (pk, stamp)]))
     return changed
+
+
+def _remove_unchanged(pairs: list[Any]) -> None:
+    """Remove the flushed fields (pk, value, pk, value...) whose value no newer report replaced."""
+    script = get_redis().register_script(_DELETE_IF_UNCHANGED)
+    for start in range(0, len(pairs), 2 * DELETE_CHUNK):
+        script(keys=[pending_key()], args=pairs[start : start + 2 * DELETE_CHUNK])
 
 
 def _column(device: Any) -> dt.datetime | None:

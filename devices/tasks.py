@@ -25,12 +25,16 @@ def _locked() -> bool:
 
 @shared_task(name="devices.sweep_devices", ignore_result=True)
 def sweep_devices() -> dict[str, int]:
-    """Expire unbound devices (F-4.2), write coalesced last-seen times, then move statuses (F-4.6)."""
+    """Write coalesced last-seen times, then expire unbound devices (F-4.2) and move statuses (F-4.6).
+
+    The flush comes first, in its own short transactions (devices.last_seen): it needs no lock (two
+    flushes at once write the same times), and a device heard from is not moved ABNORMAL by a stale
+    column."""
+    flushed = last_seen.flush()
     with transaction.atomic():
         if not _locked():
-            return {"skipped": 1}
+            return {"skipped": 1, "flushed": flushed}
         expired = actions.expire_unbound()
-        flushed = last_seen.flush()
         changed = actions.sweep_status()
     return {"expired": expired, "flushed": flushed, **changed}
 

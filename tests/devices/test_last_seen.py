@@ -182,3 +182,17 @@ def test_another_application_neither_sees_nor_reads_a_pending_time(client, monke
     assert client.get(f"/devices/{device.device_id}/live/").status_code == 404
     assert device.node_id not in client.get("/devices/").content.decode()
     assert calls == []  # the outsider's list has none of its own: nothing to read
+
+
+def test_a_flush_writes_in_chunks_each_removing_its_own_fields_after_commit(
+    owner_app, no_wake, django_capture_on_commit_callbacks
+):
+    devices = [_bound(owner_app, f"86200000000{n:04d}") for n in range(5)]
+    times = {device.pk: T0 + dt.timedelta(seconds=10 + n) for n, device in enumerate(devices)}
+    last_seen.note(times)
+    with CaptureQueriesContext(connection) as queries, django_capture_on_commit_callbacks(execute=True) as removals:
+        assert last_seen.flush(chunk=2) == 5
+    assert len([q for q in queries.captured_queries if q["sql"].startswith("UPDATE")]) == 3  # 2 + 2 + 1
+    assert len(removals) == 3  # one compare-and-delete per chunk, after its commit
+    assert dict(Device.objects.filter(pk__in=times).values_list("pk", "last_seen_at")) == times
+    assert get_redis().hlen(last_seen.pending_key()) == 0
