@@ -1,7 +1,7 @@
 """A device's last-seen time: coalesced in Redis, flushed to the column by the sweep, read through.
 
 Writing `last_seen_at` with every report would cost the report's shadow UPDATE its HOT update (the
-column is in the `device_status_sweep` index): measured 2.5-2.7 times slower per batch statement
+column is in the `device_status_sweep` index): measured 1.9-2.7 times slower per batch statement
 (bench/last_seen_bench.py, docs/performance.md). So an ONLINE device's report only sets its field in
 one Redis hash (`note`), and the device sweep writes the hash to the column in one statement every
 DEVICE_SWEEP_SECONDS (`flush`): the stored value is at most one sweep interval behind.
