@@ -10,6 +10,11 @@ milliseconds of thread hand-offs, which showed in every command creation and upl
 the order published, those of a group published within BATCH_SECONDS together as one `live.batch`
 message (portal.consumers unpacks it). `flush()` waits for what is in flight; short-lived processes
 (management commands) call it before they exit.
+
+A device's own page listens to its device's group only (`device_group`, `publish_device`). Device
+events are many (every uplink), and nearly all devices are watched by nobody, so they are sent only
+for watched devices: a page's socket records itself in one Redis sorted set while it is open
+(`watch`/`unwatch`), and publishers read that set at most once per WATCHED_SECONDS.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import datetime as dt
 import logging
 import os
 import threading
+import time
 from typing import Any
 
 from channels.layers import get_channel_layer
@@ -40,8 +46,71 @@ BATCH_SECONDS = 0.01  # events published within this long leave together
 MAX_BATCH = 200  # events in one message
 
 
+WATCHED_SECONDS = 1.0  # how long a process trusts its copy of the watched devices
+WATCH_SECONDS = 24 * 3600  # a watch left behind by a killed web process lapses after this (channels' group expiry)
+_watched: tuple[float, frozenset[int]] = (0.0, frozenset())
+
+
 def app_group(application_pk: int) -> str:
     return f"app.{application_pk}"
+
+
+def device_group(device_pk: int) -> str:
+    return f"device.{device_pk}"
+
+
+def _watched_key() -> str:
+    from applications.redis import key
+
+    return key("live", "watched")
+
+
+def watch(device_pk: int, channel_name: str) -> None:
+    """A page of this device opened its socket: its events are sent from now on (within WATCHED_SECONDS)."""
+    global _watched
+    from applications.redis import get_redis
+
+    get_redis().zadd(_watched_key(), {f"{device_pk} {channel_name}": time.time() + WATCH_SECONDS})
+    _watched = (0.0, frozenset())  # this process publishes to it at once (the others within WATCHED_SECONDS)
+
+
+def unwatch(device_pk: int, channel_name: str) -> None:
+    from applications.redis import get_redis
+
+    get_redis().zrem(_watched_key(), f"{device_pk} {channel_name}")
+
+
+def watched_devices() -> frozenset[int]:
+    """The pks of devices some page watches, as this process saw them at most WATCHED_SECONDS ago."""
+    global _watched
+    now = time.monotonic()
+    taken_at, pks = _watched
+    if now - taken_at < WATCHED_SECONDS and taken_at:
+        return pks
+    from applications.redis import get_redis
+
+    try:
+        members = get_redis().zrangebyscore(_watched_key(), time.time(), "+inf")
+    except Exception as error:  # a courtesy to open pages: never fail the change that publishes
+        log.warning("the watched devices could not be read: %r", error)
+        members = []
+    pks = frozenset(int(member.split(b" ", 1)[0]) for member in members)
+    _watched = (now, pks)
+    return pks
+
+
+def publish_device(device_pk: int, kind: str, data: dict[str, Any]) -> None:
+    """Send an event to the open pages of this device only (nothing when none is open), after commit."""
+    if device_pk not in watched_devices():
+        return
+    message = {
+        "type": "live.event",
+        "kind": kind,
+        "application": None,
+        "data": data,
+        "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+    transaction.on_commit(lambda: _send_to([device_group(device_pk)], message))
 
 
 def publish(application_pk: int | None, kind: str, data: dict[str, Any]) -> None:
@@ -68,10 +137,13 @@ def _background_loop() -> asyncio.AbstractEventLoop:
 
 
 def _send(application_pk: int | None, message: dict[str, Any]) -> None:
+    _send_to([PLATFORM_GROUP] + ([app_group(application_pk)] if application_pk is not None else []), message)
+
+
+def _send_to(groups: list[str], message: dict[str, Any]) -> None:
     global _draining
     if get_channel_layer() is None:
         return
-    groups = [PLATFORM_GROUP] + ([app_group(application_pk)] if application_pk is not None else [])
     with _lock:
         loop = _background_loop()
         _outbox.append((groups, message))

@@ -6,6 +6,7 @@ from django.utils.translation import gettext as _
 
 from commands.actions import power_mode
 from commands.models import Command, CommandStatus, PowerMode
+from devices import last_seen
 from devices.models import StatusDetail
 
 
@@ -25,7 +26,7 @@ def explain(command: Command) -> str:
             return _(
                 "Waiting for the device's next uplink: in PSM a device only listens right after it reports "
                 "(last uplink: %(when)s). It expires at %(expires)s."
-            ) % {"when": _when(device.last_seen_at), "expires": _when(command.expires_at)}
+            ) % {"when": _when(last_seen.seen_at(device)), "expires": _when(command.expires_at)}
         ahead = (
             Command.objects.filter(device=device, status=CommandStatus.SENT).order_by("sent_at").first()
             or Command.objects.filter(device=device, status=CommandStatus.PENDING, created_at__lt=command.created_at)

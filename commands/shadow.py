@@ -27,6 +27,7 @@ from applications.errors import NorthboundError
 from applications.models import Application
 from commands.models import CommandStatus, DesiredChange
 from commands.validation import check_command, profile_service
+from devices import live
 from devices.models import Device
 from subscriptions import actions as push
 from subscriptions import notify_types as nt
@@ -123,6 +124,7 @@ def do_modify_shadow(application: Application, device: Device, service_desireds:
         )
         for service_id, method, desired in checked
     ]
+    live.device_changed([device.pk])  # its page's "desired against reported" shows the change
     return DesiredChange.objects.bulk_create(changes)
 
 
@@ -179,6 +181,7 @@ def on_command_outcome(command_pk: int, status: str) -> None:
 
 
 def _push(change: DesiredChange, status: str) -> None:
+    live.device_changed([change.device_id])
     push.notify(
         change.application,
         nt.DEVICE_DESIRED_PROPERTIES_MODIFY_STATUS_CHANGED,

@@ -22,8 +22,7 @@ from applications import audit, metrics
 from applications.errors import NorthboundError
 from applications.formats import format_time
 from applications.models import Application
-from applications.redis import get_redis, key
-from devices import history, hooks, logs
+from devices import counts, history, hooks, last_seen, live, logs
 from devices.models import (
     BulkRegistration,
     BulkRegistrationRow,
@@ -169,6 +168,7 @@ def do_register_device(
             device.save()
     except IntegrityError:  # another registration of this nodeId won the race
         raise NorthboundError("100416") from None
+    counts.devices_added([device])
     push.notify(
         application,
         nt.DEVICE_ADDED,
@@ -283,6 +283,8 @@ def do_refresh_key(device: Device, *, verify_code: Any, node_id: Any, timeout: A
         if isinstance(timeout, bool) or not isinstance(timeout, int) or not 0 <= timeout <= MAX_TIMEOUT:
             raise invalid("timeout", f"must be a whole number of seconds from 0 to {MAX_TIMEOUT}")
         device.timeout = timeout
+    if device.activated:
+        counts.activation_changed(device.application_id, activated=False)
     device.activated = False
     device.status_detail = StatusDetail.NOT_ACTIVE
     device.bind_deadline = timezone.now() + dt.timedelta(seconds=device.timeout) if device.timeout else None
@@ -308,6 +310,7 @@ def do_delete_device(device: Device, *, cascade: bool = False) -> None:
     _audit_device("device.deleted", device, nodeId=device.node_id, subDevices=len(children))
     history.delete_in_batches("device_id = ANY(%s)", [ids])
     Device.objects.filter(pk__in=ids).delete()
+    counts.devices_removed([*children, device])
 
 
 @transaction.atomic
@@ -338,6 +341,7 @@ def do_bind_device(device: Device) -> Device:
         payloads.device_info_changed(device.device_id, device.gateway_device_id, info),
     )
     logs.log(device, LogKind.BIND, "bound: first connection of the real device")
+    counts.activation_changed(device.application_id, activated=True)
     transaction.on_commit(lambda: hooks.status_changed([(device, Status.OFFLINE, Status.ONLINE)]))
     return device
 
@@ -365,6 +369,7 @@ def expire_unbound(now: dt.datetime | None = None, batch: int = 1000) -> int:
                     [payloads.bind_device(device.device_id, "expired", device_info(device)) for device in devices],
                 )
             Device.objects.filter(pk__in=[device.pk for device in doomed]).delete()
+            counts.devices_removed(doomed)
             _count_expired_in_bulk_jobs([device.device_id for device in doomed])
             expired += len(doomed)
 
@@ -405,6 +410,7 @@ def do_store_report(device: Device, reports: list[ServiceReport], *, request_id:
             }
             for report in reports
         }
+        # Last seen is not written here (the UPDATE stays HOT): record_seen coalesces it (devices.last_seen).
         Device.objects.filter(pk=device.pk).update(shadow=_merged_shadow(shadow))
         device.shadow = {**device.shadow, **shadow}
         if application.storage_mode:
@@ -430,6 +436,7 @@ def do_store_report(device: Device, reports: list[ServiceReport], *, request_id:
         )
         record_seen(device, now)
         _count_uplinks({application.pk: 1})
+        live.device_changed([device.pk])
 
 
 def _count_uplinks(counts: dict[int, int]) -> None:
@@ -450,9 +457,10 @@ def _merged_shadow(shadow: dict[str, Any]) -> Func:
 
 def record_seen(device: Device, now: dt.datetime) -> None:
     """A report arrived. An ONLINE device's last-seen time waits in Redis for the next flush (one
-    write per flush, not per message); any other device comes ONLINE now and is notified (F-4.6)."""
+    write per flush, not per message; pages read it through: devices.last_seen); any other device
+    comes ONLINE now and is notified (F-4.6)."""
     if device.status == Status.ONLINE and device.activated:
-        get_redis().hset(key("devices", "last_seen"), device.pk, now.timestamp())
+        last_seen.note({device.pk: now})
         return
     # An upgrade in progress outlives the device's silence (a module reboots to install): its commands
     # keep waiting (F-7.6) until the firmware layer ends the upgrade.
@@ -473,32 +481,6 @@ def record_seen(device: Device, now: dt.datetime) -> None:
     )
     logs.log(device, LogKind.STATUS, f"{previous} -> ONLINE: a report arrived")
     transaction.on_commit(lambda: hooks.status_changed([(device, previous, Status.ONLINE)]))
-
-
-def flush_last_seen() -> int:
-    """Write the last-seen times gathered in Redis in one statement."""
-    redis = get_redis()
-    pending_key, flushing_key = key("devices", "last_seen"), key("devices", "last_seen", "flushing")
-    try:
-        redis.rename(pending_key, flushing_key)
-    except Exception:  # nothing pending (RENAME of a missing key fails)
-        return 0
-    values = redis.hgetall(flushing_key)
-    redis.delete(flushing_key)
-    if not values:
-        return 0
-    rows = [(int(pk), dt.datetime.fromtimestamp(float(ts), dt.UTC)) for pk, ts in values.items()]
-    from django.db import connection
-
-    placeholders = ", ".join(["(%s, %s::timestamptz)"] * len(rows))
-    params = [value for row in rows for value in row]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE devices_device AS d SET last_seen_at = v.seen FROM (VALUES {placeholders}) AS v(id, seen) "  # noqa: S608
-            "WHERE d.id = v.id AND (d.last_seen_at IS NULL OR d.last_seen_at < v.seen)",
-            params,
-        )
-        return cursor.rowcount
 
 
 def sweep_status(now: dt.datetime | None = None) -> dict[str, int]:
@@ -552,7 +534,7 @@ def do_set_offline(device_pk: int, *, because: str) -> bool:
     )
     if not moved:
         return False
-    get_redis().hdel(key("devices", "last_seen"), device_pk)  # a pending ONLINE last-seen time is old news
+    last_seen.forget(device_pk)  # a pending ONLINE last-seen time is old news
     previous, device.status, device.status_detail = device.status, Status.OFFLINE, StatusDetail.NONE
     push.notify(
         device.application,
@@ -688,9 +670,10 @@ def do_delete_tag(tag: DeviceTag) -> None:
 
 def do_store_reports(items: list[tuple[Device, list[ServiceReport]]], *, request_id: str | None = None) -> None:
     """`do_store_report` for many reports at once (the ingress's batches, in the caller's transaction):
-    one UPDATE merges every shadow, one INSERT writes the history of storage-mode applications, two
-    `notify_many` per application write the pushes, and last-seen times of ONLINE devices go to Redis
-    in one round trip. A device may appear several times: its reports are applied in order."""
+    one UPDATE merges every shadow (HOT: it leaves the indexed last_seen_at alone), one INSERT writes
+    the history of storage-mode applications, two `notify_many` per application write the pushes, and
+    last-seen times of ONLINE devices go to Redis in one round trip (devices.last_seen). A device may
+    appear several times: its reports are applied in order."""
     items = [(device, reports) for device, reports in items if reports]
     if not items:
         return
@@ -742,10 +725,10 @@ def do_store_reports(items: list[tuple[Device, list[ServiceReport]]], *, request
         uplinks[device.application_id] = uplinks.get(device.application_id, 0) + 1
     _count_uplinks(uplinks)
     online = {device.pk: device for device, _ in items if device.status == Status.ONLINE and device.activated}
-    if online:
-        get_redis().hset(key("devices", "last_seen"), mapping={pk: now.timestamp() for pk in online})
+    last_seen.note(dict.fromkeys(online, now))
     for device in {device.pk: device for device, _ in items if device.pk not in online}.values():
         record_seen(device, now)
+    live.device_changed(device.pk for device, _ in items)
 
 
 def do_set_product_secret(product: Product) -> str:

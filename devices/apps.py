@@ -13,3 +13,9 @@ class DevicesConfig(AppConfig):
         from products.locks import register_device_counter
 
         register_device_counter(count_devices_by_product)
+
+        # The dashboard's running counts follow every status change (devices.counts).
+        from devices import counts, hooks, live
+
+        hooks.on_status_changed(counts.on_status_changed)
+        hooks.on_status_changed(live.on_status_changed)  # the device's open page shows it

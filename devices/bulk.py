@@ -46,7 +46,7 @@ from psycopg.types.json import Jsonb
 from applications import audit, events
 from applications.models import Application
 from applications.redis import get_redis, key
-from devices import secrets
+from devices import counts, secrets
 from devices.actions import MAX_TIMEOUT, PSK_PATTERN
 from devices.models import (
     BulkMode,
@@ -899,6 +899,7 @@ def _register_batch(application: Application, rows: list[PendingRow], job: BulkR
         added.append(payloads.device_added(device_id, device_id, NodeType.ENDPOINT, info))
         result.registered.append((row, device_id))
     copy_rows(Device._meta.db_table, [*DEVICE_COLUMNS, *default_columns], devices)
+    counts.registered(application.pk, len(devices))
     copy_rows(DeviceLog._meta.db_table, LOG_COLUMNS, logs)
     push.notify_many(application, nt.DEVICE_ADDED, added)
     return result

@@ -26,7 +26,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from applications.models import Application
-from devices import actions, hooks, logs
+from devices import actions, counts, hooks, logs
 from devices.models import Device, LogKind, NodeType, Status, StatusDetail
 from devices.presenters import device_info
 from products.models import Product
@@ -221,6 +221,7 @@ def do_add_sub_devices(gateway: Device, infos: Sequence[SubDeviceInfo]) -> list[
             Device.objects.bulk_create(devices)
     except IntegrityError:  # another registration took one of the nodeIds since the check
         raise GatewayRefused("a nodeId was registered by someone else meanwhile; nothing was added") from None
+    counts.devices_added(devices)
     push.notify_many(
         application,
         nt.DEVICE_ADDED,

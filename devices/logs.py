@@ -28,11 +28,9 @@ def log(device: Device, kind: str, summary: str, *, raw: bytes | None = None, de
 
 def publish_log(device: Device, kind: str, summary: str, raw: str = "") -> None:
     """Show a device-log row already written (by `log`, or in SQL) on the device's open portal pages."""
-    events.publish(
-        device.application_id,
-        "device.log",
-        {"deviceId": device.device_id, "nodeId": device.node_id, "kind": kind, "summary": summary, "raw": raw},
-    )
+    data = {"deviceId": device.device_id, "nodeId": device.node_id, "kind": kind, "summary": summary, "raw": raw}
+    events.publish(device.application_id, "device.log", data)
+    events.publish_device(device.pk, "device.log", data)  # the device's own page
 
 
 def log_many(entries: Iterable[tuple[Device, str, str, bytes | None, Any]]) -> list[DeviceLog]:
@@ -56,15 +54,15 @@ def log_many(entries: Iterable[tuple[Device, str, str, bytes | None, Any]]) -> l
     DeviceLog.objects.bulk_create(rows)
     by_app: dict[int, list[dict[str, Any]]] = {}
     for row in rows:
-        by_app.setdefault(row.application_id, []).append(
-            {
-                "deviceId": row.device.device_id,
-                "nodeId": row.device.node_id,
-                "kind": row.kind,
-                "summary": row.summary,
-                "raw": row.raw,
-            }
-        )
+        data = {
+            "deviceId": row.device.device_id,
+            "nodeId": row.device.node_id,
+            "kind": row.kind,
+            "summary": row.summary,
+            "raw": row.raw,
+        }
+        by_app.setdefault(row.application_id, []).append(data)
+        events.publish_device(row.device_id, "device.log", data)  # the device's own page, if one is open
     for application_pk, items in by_app.items():
         events.publish(application_pk, "device.logs", {"entries": items})
     return rows

@@ -11,7 +11,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from applications.models import Application
-from devices import actions, history
+from devices import actions, history, last_seen
 from devices.models import Device, DeviceLog
 
 SWEEP_LOCK = 0x64657673  # "devs": one sweep at a time across beat processes
@@ -25,14 +25,30 @@ def _locked() -> bool:
 
 @shared_task(name="devices.sweep_devices", ignore_result=True)
 def sweep_devices() -> dict[str, int]:
-    """Expire unbound devices (F-4.2), write coalesced last-seen times, then move statuses (F-4.6)."""
+    """Write coalesced last-seen times, then expire unbound devices (F-4.2) and move statuses (F-4.6).
+
+    The flush comes first, in its own short transactions (devices.last_seen): it needs no lock (two
+    flushes at once write the same times), and a device heard from is not moved ABNORMAL by a stale
+    column."""
+    flushed = last_seen.flush()
+    with transaction.atomic():
+        if not _locked():
+            return {"skipped": 1, "flushed": flushed}
+        expired = actions.expire_unbound()
+        changed = actions.sweep_status()
+    return {"expired": expired, "flushed": flushed, **changed}
+
+
+@shared_task(name="devices.reconcile_counts", ignore_result=True)
+def reconcile_counts() -> dict[str, int]:
+    """Recount the dashboard's running device counts against the database (devices.counts): one grouped
+    query; under the sweep's advisory lock, so two beats do not race each other."""
+    from devices import counts
+
     with transaction.atomic():
         if not _locked():
             return {"skipped": 1}
-        expired = actions.expire_unbound()
-        flushed = actions.flush_last_seen()
-        changed = actions.sweep_status()
-    return {"expired": expired, "flushed": flushed, **changed}
+        return {"applications": len(counts.reconcile())}
 
 
 @shared_task(name="devices.maintain_history", ignore_result=True)

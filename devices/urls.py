@@ -25,5 +25,8 @@ urlpatterns = [
     path("bulk/<str:job_id>/report.csv", views.bulk_report, name="bulk-report"),
     path("<str:device_id>/", views.device_detail, name="detail"),
     path("<str:device_id>/edit/", views.device_edit, name="edit"),
+    path("<str:device_id>/live/", views.device_live, name="live"),
+    path("<str:device_id>/history.json", views.device_history, name="history"),
+    path("<str:device_id>/history.csv", views.device_history_csv, name="history-csv"),
     path("<str:device_id>/delete/", views.device_delete, name="delete"),
 ]

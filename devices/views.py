@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import datetime as dt
+import io
 import json
 import uuid
 
@@ -9,15 +12,23 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.db.models import Count
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden, StreamingHttpResponse
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseForbidden,
+    JsonResponse,
+    StreamingHttpResponse,
+)
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from applications.errors import NorthboundError
 from applications.models import Application
-from devices import actions, bulk, gateways, listing, replay
+from devices import actions, bulk, charts, gateways, last_seen, listing, replay
 from devices.forms import (
     BulkUploadForm,
     EditForm,
@@ -30,7 +41,6 @@ from devices.forms import (
 )
 from devices.models import (
     BulkRegistration,
-    DataHistory,
     Device,
     DeviceGroup,
     DeviceLog,
@@ -82,6 +92,7 @@ def device_list(request: HttpRequest) -> HttpResponse:
     devices = listing.filtered(listed_devices(request.user, applications), data)
     cursor = request.GET.get("after", "")
     page, next_cursor = listing.page(devices, sort, cursor, PAGE)
+    last_seen.attach(page)  # one HMGET for the page's pending last-seen times
     query = request.GET.copy()
     query.pop("after", None)
     context = {
@@ -137,17 +148,9 @@ def device_pick(request: HttpRequest) -> HttpResponse:
 @login_required
 def device_detail(request: HttpRequest, device_id: str) -> HttpResponse:
     device = _device(request, device_id)
-    recent = list(
-        DataHistory.objects.filter(device_id=device.pk)
-        .order_by("-event_time", "-id")
-        .values("service_id", "data", "event_time")[:200]
-    )
-    series: dict[str, list] = {}
-    for row in reversed(recent):
-        for name, value in row["data"].items():
-            number = _number(value)
-            if number is not None:
-                series.setdefault(f"{row['service_id']}.{name}", []).append([row["event_time"].isoformat(), number])
+    # A gateway lists the devices behind it with their latest data (devices.gateways).
+    sub_devices = gateways.sub_device_rows(device, limit=SUB_DEVICES_SHOWN)
+    last_seen.attach([device, *sub_devices])  # exact to the second: the pending time if newer (one HMGET)
     return render(
         request,
         "devices/detail.html",
@@ -155,25 +158,57 @@ def device_detail(request: HttpRequest, device_id: str) -> HttpResponse:
             "device": device,
             "can_edit": _can_edit(request, device),
             "logs": DeviceLog.objects.filter(device=device).order_by("-created_at", "-id")[:100],
-            "series_json": json.dumps(series),
-            "history": recent[:20],
             "groups": device.groups.all(),
-            # A gateway lists the devices behind it with their latest data (devices.gateways).
-            "sub_devices": gateways.sub_device_rows(device, limit=SUB_DEVICES_SHOWN),
+            "ranges": list(charts.RANGES),
+            "sub_devices": sub_devices,
             "sub_device_count": Device.objects.filter(gateway=device).count(),
         },
     )
 
 
-def _number(value) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return float(value)
+@login_required
+def device_live(request: HttpRequest, device_id: str) -> HttpResponse:
+    """The device page's live parts (status, last seen, latest data, desired against reported, location),
+    fetched again by the page when its websocket says the device changed (devices.live)."""
+    device = _device(request, device_id)
+    last_seen.attach([device])
+    return render(request, "devices/partials/live.html", {"device": device})
+
+
+def _history(request: HttpRequest, device_id: str):
+    device = _device(request, device_id)
     try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
+        name, start, end = charts.parse_range(request.GET, timezone.now())
+    except charts.RangeError as error:
+        return device, None, JsonResponse({"field": error.field, "error": f"{error.field} {error}"}, status=400)
+    width, series = charts.history_series(device, start, end)
+    return device, (name, start, end, width, series), None
+
+
+@login_required
+def device_history(request: HttpRequest, device_id: str) -> HttpResponse:
+    """The chart's data: one downsampled series per numeric property over the range (devices.charts)."""
+    _, found, refused = _history(request, device_id)
+    if refused is not None:
+        return refused
+    return JsonResponse(charts.as_json(*found))
+
+
+@login_required
+def device_history_csv(request: HttpRequest, device_id: str) -> HttpResponse:
+    """The chart's data as CSV: the same points, one row each."""
+    device, found, refused = _history(request, device_id)
+    if refused is not None:
+        return refused
+    _, start, end, _, series = found
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(charts.CSV_HEADER)
+    writer.writerows(charts.csv_rows(series))
+    response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
+    stamp = f"{start.astimezone(dt.UTC):%Y%m%dT%H%M%SZ}-{end.astimezone(dt.UTC):%Y%m%dT%H%M%SZ}"
+    response["Content-Disposition"] = f'attachment; filename="{device.node_id}-{stamp}.csv"'
+    return response
 
 
 @login_required

@@ -24,6 +24,11 @@ def _schedule(sender: Celery, **kwargs: object) -> None:
     )
     sender.add_periodic_task(3600, sender.signature("devices.maintain_history"), name="history partitions")
     sender.add_periodic_task(
+        settings.DEVICE_COUNTS_RECONCILE_SECONDS,
+        sender.signature("devices.reconcile_counts"),
+        name="reconcile device counts",
+    )
+    sender.add_periodic_task(
         settings.COMMAND_SWEEP_SECONDS, sender.signature("commands.sweep_commands"), name="sweep commands"
     )
     sender.add_periodic_task(

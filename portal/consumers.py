@@ -5,8 +5,10 @@ from __future__ import annotations
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from applications.events import PLATFORM_GROUP, app_group
+from applications import events
+from applications.events import PLATFORM_GROUP, app_group, device_group
 from applications.models import Application
+from devices.models import Device
 
 
 class LiveEventsConsumer(AsyncJsonWebsocketConsumer):
@@ -42,3 +44,39 @@ class LiveEventsConsumer(AsyncJsonWebsocketConsumer):
             return [PLATFORM_GROUP]
         pks = Application.objects.visible_to(user).values_list("pk", flat=True)
         return [app_group(pk) for pk in pks]
+
+
+class DeviceEventsConsumer(AsyncJsonWebsocketConsumer):
+    """Streams one device's events to its portal page (devices.live): the device's group only, joined
+    when the account may see the device (its application's member, or an operator); else closed 4403."""
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=4401)
+            return
+        self.device_pk = await self._visible_device(user, self.scope["url_route"]["kwargs"]["device_id"])
+        if self.device_pk is None:
+            await self.close(code=4403)
+            return
+        await self.channel_layer.group_add(device_group(self.device_pk), self.channel_name)
+        await database_sync_to_async(events.watch)(self.device_pk, self.channel_name)
+        await self.accept()
+
+    async def disconnect(self, code: int) -> None:
+        device_pk = getattr(self, "device_pk", None)
+        if device_pk is not None:
+            await self.channel_layer.group_discard(device_group(device_pk), self.channel_name)
+            await database_sync_to_async(events.unwatch)(device_pk, self.channel_name)
+
+    async def live_event(self, event: dict) -> None:
+        await self.send_json({key: event[key] for key in ("kind", "data", "at")})
+
+    async def live_batch(self, batch: dict) -> None:
+        for event in batch["events"]:
+            await self.live_event(event)
+
+    @database_sync_to_async
+    def _visible_device(self, user, device_id: str) -> int | None:
+        visible = Application.objects.visible_to(user)
+        return Device.objects.filter(application__in=visible, device_id=device_id).values_list("pk", flat=True).first()

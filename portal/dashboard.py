@@ -1,10 +1,12 @@
 """The fleet dashboard's figures for one application (issue 20, item 2).
 
 Traffic (uplinks, pushes) comes from the per-minute counters of `applications.metrics`, written in
-batches by the pipeline and the push worker. The standing counts (devices per status, pending and
-failed commands, blacklisted hosts, running upgrades) are grouped counts read through indexes and kept
-in Redis for `SNAPSHOT_SECONDS`: however many people keep the dashboard open, and however fast
-devices report, each application's counts are taken at most once per period.
+batches by the pipeline and the push worker. Devices by status are running counts kept in Redis where
+devices change status (`devices.counts`, reconciled by beat): read, never counted, so they cost the
+same at a million devices and are current at once. The other standing counts (pending and failed
+commands, blacklisted hosts, running upgrades) are grouped counts over small index ranges, kept in
+Redis for `SNAPSHOT_SECONDS`: however many people keep the dashboard open, each application's are
+taken at most once per period.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from applications import metrics
 from applications.models import Application
 from applications.redis import get_redis, key
 from commands.models import Command, CommandStatus
-from devices.models import Device, Status
+from devices import counts
+from devices.models import Status
 from firmware.models import Operation, OperationStatus
 from subscriptions.models import PushTarget
 
@@ -59,7 +62,8 @@ class Traffic:
 
 
 def standing_counts(application: Application) -> Standing:
-    """The standing counts, from the Redis snapshot when it is fresh, else counted (and kept).
+    """The devices' running counts, and the other counts from the Redis snapshot when it is fresh, else
+    counted (and kept).
 
     Freshness is judged on our clock (the snapshot carries when it was taken), so tests control it;
     Redis's own expiry only clears snapshots nobody reads any more."""
@@ -67,31 +71,23 @@ def standing_counts(application: Application) -> Standing:
     snapshot_key = key("dashboard", application.pk)
     now = timezone.now().timestamp()
     cached = redis.get(snapshot_key)
+    standing = None
     if cached is not None:
         snapshot = json.loads(cached)
         if 0 <= now - snapshot.pop("taken_at") < SNAPSHOT_SECONDS:
-            return Standing(**snapshot)
-    standing = count_standing(application)
-    redis.set(snapshot_key, json.dumps({**asdict(standing), "taken_at": now}), ex=SNAPSHOT_SECONDS * 6)
+            standing = Standing(**snapshot)
+    if standing is None:
+        standing = count_standing(application)
+        redis.set(snapshot_key, json.dumps({**asdict(standing), "taken_at": now}), ex=SNAPSHOT_SECONDS * 6)
+    devices = counts.read(application.pk)
+    standing.online, standing.abnormal = devices[Status.ONLINE], devices[Status.ABNORMAL]
+    standing.offline, standing.not_activated = devices[Status.OFFLINE], devices[counts.NOT_ACTIVATED]
     return standing
 
 
 def count_standing(application: Application) -> Standing:
-    """Counted in five statements, each an index range of this application (or a small table)."""
+    """The counts other than the devices': three statements, each a small index range or table."""
     standing = Standing()
-    rows = (
-        Device.objects.filter(application=application)
-        .values("status")
-        .annotate(total=Count("id"), not_activated=Count("id", filter=Q(activated=False)))
-    )
-    for row in rows:
-        if row["status"] == Status.ONLINE:
-            standing.online = row["total"]
-        elif row["status"] == Status.ABNORMAL:
-            standing.abnormal = row["total"]
-        else:
-            standing.offline = row["total"]
-        standing.not_activated += row["not_activated"]
     commands = Command.objects.filter(
         application=application, status__in=[CommandStatus.PENDING, CommandStatus.FAILED]
     ).aggregate(

@@ -1,6 +1,7 @@
 import pytest
 
 from tests.applications.fixtures import create_app
+from tests.ingress.process import ingress  # noqa: F401  (the run_ingress process fixture)
 
 
 @pytest.fixture(autouse=True)

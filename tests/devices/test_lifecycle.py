@@ -96,9 +96,7 @@ def test_thresholds_are_the_applications(owner_app, no_wake):
     assert Device.objects.get(pk=device.pk).status == "ABNORMAL"
 
 
-def test_reports_of_an_online_device_do_not_write_last_seen_each_time(
-    owner_app, no_wake, django_assert_max_num_queries
-):
+def test_reports_of_an_online_device_do_not_write_last_seen_each_time(owner_app, no_wake):
     with time_machine.travel(T0, tick=False):
         device = actions.do_bind_device(register(owner_app))
     device = Device.objects.select_related("application").get(pk=device.pk)

@@ -63,7 +63,12 @@ def test_detail_shows_shadow_history_and_logs(client, personas):
     response = client.get(f"/devices/{device.device_id}/")
     page = response.content.decode()
     assert "currentReading" in page
-    assert "WaterMeter.currentReading" in response.context["series_json"]
+    assert 'data-chart="/devices/' in page  # the chart loads its series from the history endpoint
+    history = client.get(
+        f"/devices/{device.device_id}/history.json",
+        {"range": "custom", "from": "2026-05-01T10:00:00Z", "to": "2026-05-01T11:00:00Z"},
+    ).json()
+    assert [one["key"] for one in history["series"]] == ["WaterMeter.currentReading"]
     assert "bound: first connection" in page
     assert "Edit" not in page  # viewers read only
 

@@ -82,7 +82,9 @@ def test_main_pages_in_both_languages(live_server, page: Page):
             heading = english if language == "en" else chinese
             if heading:
                 expect(page.locator("h1").first).to_have_text(heading)
-            page.screenshot(path=str(out / f"{name}-{suffix}.png"))
+            if name == "device":  # its chart draws once its series arrive
+                expect(page.locator("[data-chart]")).to_have_attribute("data-chart-loaded", "1")
+            page.screenshot(path=str(out / f"{name}-{suffix}.png"), full_page=name == "device")
         page.set_viewport_size({"width": 390, "height": 844})
         page.goto(live_server.url + "/devices/")
         page.screenshot(path=str(out / f"devices-390px-{suffix}.png"))
