@@ -110,7 +110,7 @@ class DeviceAuthPlugin(BaseAuthPlugin):
             )
         except auth.Refused as refusal:
             log.info("MQTT connection %r refused: %s", session.client_id, refusal)
-            server.stats["refused"] += 1
+            server.stats["refused_mqtt_auth"] += 1  # not "refused": that is the pipeline's result for an uplink
             return False
         session.identity = identity
         if identity.is_application:

@@ -75,8 +75,10 @@ def test_each_worker_exports_uplinks_by_result_refusals_and_ack_latency_on_its_o
 
     after = wait_for(
         both,
-        lambda scraped: summed(scraped, "platform_ingress_ack_seconds_count") >= 6
-        and summed(scraped, "platform_ingress_refusals_total", kind="coap_unparsable") >= 1,
+        lambda scraped: (
+            summed(scraped, "platform_ingress_ack_seconds_count") >= 6
+            and summed(scraped, "platform_ingress_refusals_total", kind="coap_unparsable") >= 1
+        ),
     )
     assert summed(after, UPLINKS, result="stored") == 6
     assert summed(after, UPLINKS) == 6  # received: the sum over results
