@@ -15,7 +15,8 @@ The rest of the code uses small functions:
 - `register(collect)`: `collect()` returns `Family`s, read when /metrics is scraped;
 - `histogram(name, documentation, buckets)`: a histogram observed on the path it measures (label-free
   by design: no device or application ever becomes a label);
-- `serve(port_setting)`: start this process's /metrics server (a daemon thread) when the setting is on.
+- `serve(port_setting)`: start this process's /metrics server (a daemon thread) when the setting is on;
+- `serving()`: whether it does: the hot paths observe their timings only then, so metrics off cost nothing.
 """
 
 from __future__ import annotations
@@ -123,6 +124,11 @@ def port_for(port_setting: str) -> int:
 
 
 _served: dict[int, object] = {}
+
+
+def serving() -> bool:
+    """Whether this process serves /metrics (timings are worth observing only then)."""
+    return bool(_served)
 
 
 def serve(port_setting: str) -> int:

@@ -53,7 +53,8 @@ class CodecBudget:
     def charge(self, application_pk: int, seconds: float) -> None:
         """Take a codec call's time from the application's bucket (it may go below zero: the
         application then waits until it has paid it back)."""
-        DECODE_SECONDS.observe(seconds)
+        if prometheus.serving():
+            DECODE_SECONDS.observe(seconds)
         if settings.CODEC_APP_CPU_SHARE <= 0:
             return
         with self._lock:

@@ -126,6 +126,8 @@ def export_mqtt(server: MqttServer) -> int:
 
 def batch_done(batch: Sequence[Any], outcomes: Sequence[pipeline.Outcome], started: float, confirmable: Any) -> None:
     """After a batch: its pipeline time, and receipt-to-ACK of each confirmable uplink acknowledged."""
+    if not prometheus.serving():
+        return
     BATCH_SECONDS.observe(time.perf_counter() - started)
     now = timezone.now()
     for pending, outcome in zip(batch, outcomes, strict=True):
