@@ -92,3 +92,19 @@ def test_beat_exports_live_commands_by_state_and_the_queue_once_for_the_platform
     command(device, "DELIVERED")
     later = wait_for(lambda: scrape(port), lambda samples: value(samples, "platform_commands", state="DELIVERED") == 1)
     assert value(later, "platform_commands", state="PENDING") == 2
+
+
+def _names(text: str) -> set[str]:
+    import re
+
+    return {re.sub(r"_(bucket|count|sum|total)$", "", name) for name in re.findall(r"platform_[a-z0-9_]+", text)}
+
+
+@pytest.mark.django_db(transaction=False)
+def test_the_grafana_dashboard_reads_only_documented_metrics():
+    import json
+
+    dashboard = json.loads((BASE_DIR / "docs" / "grafana-dashboard.json").read_text())
+    expressions = " ".join(target["expr"] for panel in dashboard["panels"] for target in panel["targets"])
+    documented = _names((BASE_DIR / "docs" / "observability.md").read_text())
+    assert _names(expressions) and _names(expressions) <= documented
