@@ -2,8 +2,9 @@
 
 - web (`run_web`, each worker): the process's own figures (CPU, memory, file descriptors, GC).
 - Celery worker: each task's duration by task name (the periodic sweeps among them: sweep durations),
-  and tasks by outcome; the pushes it delivered by outcome (applications.metrics, the dashboard's
-  counters).
+  and tasks by outcome (counted in the worker's own process: the threads pool, as `make run` starts it;
+  a prefork pool's children would count where no one scrapes); the pushes it delivered by outcome
+  (applications.metrics, the dashboard's counters).
 - beat (one per deployment): the platform-wide gauges, read from PostgreSQL and Redis at scrape time
   only, so each is exported once however many nodes run: live commands by state, the push outbox,
   the Celery queue. Each is one count on a partial index (a few ms at a million rows), taken per scrape.
@@ -16,7 +17,7 @@ import time
 from collections.abc import Iterable
 
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import connections
 
 from applications import metrics as dashboard_metrics
 from applications import prometheus
@@ -83,7 +84,7 @@ def platform_families() -> Iterable[Family]:
         outbox = Family("push_outbox_pending", "Pushes waiting in the outbox (due or retrying)", kind="gauge")
         outbox.add(PushMessage.objects.filter(state="pending").count())
     finally:
-        close_old_connections()
+        connections.close_all()  # each scrape runs in a thread of its own: its connection goes with it
     queue = Family("celery_queue_length", "Celery tasks waiting in the broker's default queue", kind="gauge")
     queue.add(get_redis().llen(settings.REDIS_KEY_PREFIX + CELERY_QUEUE))
     return [commands, outbox, queue]
