@@ -92,6 +92,14 @@ def register(name: str, collect: Callable[[], Iterable[Family]]) -> None:
         _registered[name] = collector
 
 
+def unregister(name: str) -> None:
+    """Stop reading the collector registered under `name` (a worker object that is gone)."""
+    with _lock:
+        previous = _registered.pop(name, None)
+        if previous is not None:
+            REGISTRY.unregister(previous)
+
+
 _histograms: dict[str, Histogram] = {}
 
 
