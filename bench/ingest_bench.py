@@ -802,7 +802,7 @@ def main_metrics(args: argparse.Namespace, database_url: str) -> None:
     import threading
     import urllib.request
 
-    from portal.ports import free_port
+    from portal.ports import free_port_range
 
     application, endpoints = prepare_codec(args.devices, "online")
     figures: dict[str, list[dict]] = {"off": [], "on": []}
@@ -813,7 +813,7 @@ def main_metrics(args: argparse.Namespace, database_url: str) -> None:
             env = {"INGRESS_CODEC_MODULE": "products.codecs"}
             base = 0
             if mode == "on":
-                base = free_port()
+                base = free_port_range(args.workers)
                 env["INGRESS_METRICS_PORT"] = str(base)
             ingress, port = start_ingress(database_url, args.workers, **env)
             stop = threading.Event()

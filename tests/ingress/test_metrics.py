@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from portal.ports import free_port
+from portal.ports import free_port_range
 from tests.ingress.fixtures import water_device
 from tests.ingress.water_codec import report
 from tests.metrics import scrape, total, value, wait_for
@@ -17,32 +17,13 @@ pytestmark = pytest.mark.django_db(transaction=True)
 UPLINKS = "platform_ingress_uplinks_total"
 
 
-def consecutive_free_ports(count: int) -> int:
-    """A base port such that base .. base + count - 1 are free (TCP, loopback)."""
-    for _ in range(50):
-        base = free_port()
-        probes = []
-        try:
-            for offset in range(count):
-                probe = socket.socket()
-                probes.append(probe)
-                probe.bind(("127.0.0.1", base + offset))
-            return base
-        except OSError:
-            continue
-        finally:
-            for probe in probes:
-                probe.close()
-    raise RuntimeError("no consecutive free ports")
-
-
 def test_each_worker_exports_uplinks_by_result_refusals_and_ack_latency_on_its_own_port(owner_app, ingress):
     from ingress.simulator import connect
 
     owner_app.application.uplink_rate_limit = 100000  # every uplink stored, none limited
     owner_app.application.save()
     devices = [water_device(owner_app, f"86902000000000{n}") for n in range(2)]
-    base = consecutive_free_ports(2)
+    base = free_port_range(2)
     _, port = ingress(workers=2, INGRESS_METRICS_PORT=str(base))
     ports = [base, base + 1]  # INGRESS_METRICS_PORT + WORKER_INDEX of each worker
 
