@@ -23,6 +23,7 @@ from django.utils import timezone
 from applications import metrics as dashboard_metrics
 from applications import prometheus
 from applications.prometheus import Family
+from commands.actions import transition_families
 from ingress import pipeline
 
 if TYPE_CHECKING:
@@ -84,7 +85,11 @@ def gauge(name: str, documentation: str, value: float) -> Family:
 def worker_families(worker: IngressWorker) -> Iterable[Family]:
     yield from stats_families(worker.stats, "coap")
     yield gauge("ingress_queued_uplinks", "Uplinks received and waiting for the pipeline", worker.queued)
-    yield gauge("ingress_devices", "Devices whose session this worker holds", len(worker.owned))
+    yield gauge(
+        "ingress_devices_held",
+        "Devices whose session this worker took since it started (one that moved on stays counted)",
+        len(worker.owned),
+    )
     yield gauge("ingress_resolving_tokens", "Notifications waiting for their token's lookup", len(worker.resolving))
     dtls = getattr(worker, "dtls", None)
     if dtls is not None:
@@ -95,6 +100,7 @@ def worker_families(worker: IngressWorker) -> Iterable[Family]:
         handshakes.add(dtls.failures, "failed")
         yield handshakes
     yield from dashboard_metrics.collect()
+    yield from transition_families()
 
 
 def mqtt_families(server: MqttServer) -> Iterable[Family]:
@@ -110,6 +116,7 @@ def mqtt_families(server: MqttServer) -> Iterable[Family]:
         "ingress_queued_uplinks", "Uplinks received and waiting for the pipeline", sum(q.qsize() for q in server.queues)
     )
     yield from dashboard_metrics.collect()
+    yield from transition_families()
 
 
 def export_worker(worker: IngressWorker) -> int:

@@ -23,6 +23,7 @@ from applications import metrics as dashboard_metrics
 from applications import prometheus
 from applications.prometheus import Family
 from applications.redis import get_redis
+from commands.actions import transition_families
 
 # Celery's default queue: with the broker's global_keyprefix, its Redis list is prefix + "celery".
 CELERY_QUEUE = "celery"
@@ -30,6 +31,7 @@ LIVE_COMMAND_STATES = ("PENDING", "SENT", "DELIVERED")
 
 
 def serve_web() -> int:
+    prometheus.register("web", transition_families)  # cancellations come through the web
     return prometheus.serve("WEB_METRICS_PORT")
 
 
@@ -65,6 +67,7 @@ def worker_families() -> Iterable[Family]:
         tasks.add(count, name, state)
     yield tasks
     yield from dashboard_metrics.collect()
+    yield from transition_families()  # the sweeps' EXPIRED and TIMEOUT
 
 
 def serve_worker() -> int:

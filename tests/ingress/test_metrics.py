@@ -68,7 +68,7 @@ def test_each_worker_exports_uplinks_by_result_refusals_and_ack_latency_on_its_o
     assert summed(after, "platform_uplinks_stored_total") == 6  # the dashboard's counter, same path
     assert summed(after, "platform_ingress_batch_seconds_count") >= 1
     assert summed(after, "platform_codec_decode_seconds_count") >= 1
-    assert summed(after, "platform_ingress_devices") == 2
+    assert summed(after, "platform_ingress_devices_held") == 2
     assert summed(after, "platform_ingress_queued_uplinks") == 0
     assert summed(after, "platform_dtls_sessions") == 0
     assert summed(after, "process_resident_memory_bytes") > 0

@@ -3,6 +3,7 @@ the platform-wide gauges (live commands by state, the Celery queue) from beat.""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import signal
 import subprocess
@@ -10,6 +11,7 @@ import sys
 from collections.abc import Iterator
 
 import pytest
+from django.utils import timezone
 
 from portal.celery import app
 from portal.env import BASE_DIR
@@ -66,6 +68,9 @@ def test_the_worker_exports_each_task_by_name_and_outcome_with_its_duration(cele
     before = wait_for(lambda: scrape(port), lambda samples: True)
     assert value(before, "platform_tasks_total", task="portal.tasks.heartbeat", state="SUCCESS") == 0
     assert value(before, "platform_pushes_total", outcome="delivered") == 0
+    expired = command(register(create_app("Water utility", login=False), "863703030099002"), "PENDING")
+    type(expired).objects.filter(pk=expired.pk).update(expires_at=timezone.now() - dt.timedelta(seconds=1))
+    app.send_task("commands.sweep_commands")  # the sweep moves it to EXPIRED, in the worker
     for _ in range(3):
         app.send_task("portal.tasks.heartbeat")  # to the broker, even where tests run tasks eagerly
     after = wait_for(
@@ -74,6 +79,13 @@ def test_the_worker_exports_each_task_by_name_and_outcome_with_its_duration(cele
     )
     assert value(after, "platform_tasks_total", task="portal.tasks.heartbeat", state="SUCCESS") == 3
     assert value(after, "platform_task_seconds_count", task="portal.tasks.heartbeat") == 3
+    swept = wait_for(
+        lambda: scrape(port),
+        lambda samples: value(samples, "platform_command_transitions_total", state="EXPIRED") >= 1,
+    )
+    # (The sweep may run again on its own: it is the transitions that must be exact.)
+    assert value(swept, "platform_tasks_total", task="commands.sweep_commands", state="SUCCESS") >= 1
+    assert value(swept, "platform_command_transitions_total", state="EXPIRED") == 1
 
 
 def test_beat_exports_live_commands_by_state_and_the_queue_once_for_the_platform(tmp_path, celery):
