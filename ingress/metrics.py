@@ -48,8 +48,11 @@ RESULTS = (
 )
 
 ACK_SECONDS = prometheus.histogram(
-    "ingress_ack_seconds", "Receipt of a confirmable CoAP uplink to its ACK (sent once the uplink is stored)"
+    "ingress_ack_seconds",
+    "Receipt of an uplink to its acknowledgement, sent once it is stored (CoAP: a confirmable one's ACK; MQTT: PUBACK)",
+    labels=("transport",),
 )
+COAP_ACK_SECONDS, MQTT_ACK_SECONDS = ACK_SECONDS.labels("coap"), ACK_SECONDS.labels("mqtt")
 BATCH_SECONDS = prometheus.histogram(
     "ingress_batch_seconds", "Time the uplink pipeline took for one batch (decode, validate, store), per batch"
 )
@@ -139,4 +142,16 @@ def batch_done(batch: Sequence[Any], outcomes: Sequence[pipeline.Outcome], start
     now = timezone.now()
     for pending, outcome in zip(batch, outcomes, strict=True):
         if pending.mtype is confirmable and outcome.acknowledge:
-            ACK_SECONDS.observe((now - pending.uplink.received_at).total_seconds())
+            COAP_ACK_SECONDS.observe((now - pending.uplink.received_at).total_seconds())
+
+
+def mqtt_batch_done(batch: Sequence[Any], outcomes: Sequence[pipeline.Outcome], started: float) -> None:
+    """The MQTT server's batch: its pipeline time, and receipt-to-PUBACK of each uplink acknowledged (QoS 1;
+    QoS 0 has no PUBACK but is timed the same: the time to stored)."""
+    if not prometheus.serving():
+        return
+    BATCH_SECONDS.observe(time.perf_counter() - started)
+    now = timezone.now()
+    for (uplink, *_), outcome in zip(batch, outcomes, strict=True):
+        if outcome.acknowledge:
+            MQTT_ACK_SECONDS.observe((now - uplink.received_at).total_seconds())

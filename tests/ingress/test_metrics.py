@@ -63,7 +63,7 @@ def test_each_worker_exports_uplinks_by_result_refusals_and_ack_latency_on_its_o
     )
     assert summed(after, UPLINKS, result="stored") == 6
     assert summed(after, UPLINKS) == 6  # received: the sum over results
-    assert summed(after, "platform_ingress_ack_seconds_count") == 6
+    assert summed(after, "platform_ingress_ack_seconds_count", transport="coap") == 6
     assert summed(after, "platform_ingress_refusals_total", kind="coap_unparsable") == 1
     assert summed(after, "platform_uplinks_stored_total") == 6  # the dashboard's counter, same path
     assert summed(after, "platform_ingress_batch_seconds_count") >= 1

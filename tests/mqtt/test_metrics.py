@@ -73,6 +73,8 @@ def test_run_mqtt_exports_connections_and_stored_uplinks(owner_app, process):
     assert value(connected, "platform_ingress_uplinks_total", transport="mqtt", result="stored") == 3
     assert value(connected, "platform_uplinks_stored_total") == 3
     assert value(connected, "platform_mqtt_sockets") == 3
+    assert value(connected, "platform_ingress_ack_seconds_count", transport="mqtt") == 3  # receipt to PUBACK
+    assert value(connected, "platform_ingress_batch_seconds_count") >= 1
 
     clients.pop().close()
     after = wait_for(
