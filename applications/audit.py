@@ -19,7 +19,17 @@ from django.utils import timezone
 
 from applications.models import ActorKind, Application, AuditEvent
 
-__all__ = ["Actor", "ActorKind", "acting_as", "current_actor", "record", "record_many", "record_refusal", "sweep"]
+__all__ = [
+    "Actor",
+    "ActorKind",
+    "acting_as",
+    "actor_columns",
+    "current_actor",
+    "record",
+    "record_many",
+    "record_refusal",
+    "sweep",
+]
 
 
 @dataclass(frozen=True)
@@ -74,6 +84,13 @@ def _address(value: str) -> str | None:
         return str(ipaddress.ip_address(value)) if value else None
     except ValueError:
         return None
+
+
+def actor_columns() -> tuple[str, str, str | None]:
+    """The current actor as the audit table's columns (kind, name, address): for a change that writes
+    its event in its own statement (commands.actions.do_create_command) instead of through record."""
+    actor = current_actor()
+    return actor.kind, actor.name[:150], _address(actor.address)
 
 
 def record_many(entries: list[Entry]) -> None:

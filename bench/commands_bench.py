@@ -9,6 +9,9 @@ What it measures, in one run on 127.0.0.1:
    and, with wrk installed, the same two calls through the real server on a socket (`run_web --workers
    1`, then `--workers 2`, wrk with 8 connections cycling over 400 online devices), each creation
    checked stored, with the CPU each creation cost the web processes and PostgreSQL's backends;
+   the creations run in rounds with and without their audit row (ABBA; `--audit-rounds` each), then
+   the action alone, with and without alternating at every call (medians of single calls), so the
+   row's cost is measured in the same run;
 2. PSM delivery: simulated LwM2M devices, each with one cached command, send an uplink through a real
    ingress worker (codec engine, pipeline, commands hook, downlink over the channel layer); for each it
    prints the time to the uplink's ACK and the time to the command's arrival on the device, p50/p95,
@@ -83,6 +86,10 @@ def main() -> int:
     parser.add_argument("--server-devices", type=int, default=400, help="devices the server scenario cycles over")
     parser.add_argument("--web-workers", type=int, default=2)
     parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--action-rounds", type=int, default=25, help="rounds of the action alone, a call per device")
+    parser.add_argument(
+        "--audit-rounds", type=int, default=2, help="creation rounds with the audit row, and as many without"
+    )
     args = parser.parse_args()
     setup_django(os.environ.get("DATABASE_URL", ""))
 
@@ -116,22 +123,49 @@ def main() -> int:
             )
             assert response.status_code == 201, response.content
 
+        from applications.models import AuditEvent
+        from commands import actions as command_actions
+        from commands.models import Command
+
         vacuum()
         create(devices[0])  # warm up
-        started = time.perf_counter()
-        for index in range(args.creations):
-            create(devices[index % len(devices)])
-        creations = args.creations / (time.perf_counter() - started)
+        # With and without the creation's audit row (commands_create writes it in the same statement),
+        # alternately (ABBA...) in this run; the commands are cancelled and vacuumed between rounds.
+        audited: dict[bool, list[float]] = {True: [], False: []}
+        for round_index in range(2 * args.audit_rounds):
+            with_audit = round_index % 4 in (0, 3)
+            command_actions.AUDIT_CREATION = "command.created" if with_audit else None
+            events_before = AuditEvent.objects.filter(application=application, action="command.created").count()
+            started = time.perf_counter()
+            for index in range(args.creations):
+                create(devices[index % len(devices)])
+            audited[with_audit].append(args.creations / (time.perf_counter() - started))
+            written = AuditEvent.objects.filter(application=application, action="command.created").count()
+            assert written - events_before == (args.creations if with_audit else 0)
+            Command.objects.filter(application=application).update(status="CANCELED")
+            vacuum()
+        # The same, the action alone (checks and the one statement, no HTTP), alternating with and
+        # without at every call and timing each: the medians of single calls shrug off the load's
+        # spikes, which swamp whole rounds on a shared machine.
+        targets = [command_actions.device_for_command(application, device.device_id) for device in devices]
+        per_action: dict[bool, list[float]] = {True: [], False: []}
+        for round_index in range(args.action_rounds):
+            for index, target in enumerate(targets):
+                with_audit = (index + round_index) % 2 == 0
+                command_actions.AUDIT_CREATION = "command.created" if with_audit else None
+                started = time.perf_counter()
+                command_actions.do_create_command(application, target, command)
+                per_action[with_audit].append((time.perf_counter() - started) * 1e6)
+            Command.objects.filter(application=application).update(status="CANCELED")
+        vacuum()
+        command_actions.AUDIT_CREATION = "command.created"
+        creations = statistics.median(audited[True])
         url = f"/iocm/app/am/v1.1.0/applications/{application.app_id}"
         started = time.perf_counter()
         for _ in range(args.creations):
             assert client.get(url, headers=headers).status_code == 200
         baseline = args.creations / (time.perf_counter() - started)
 
-        from commands.models import Command
-
-        Command.objects.filter(application=application).update(status="CANCELED")
-        vacuum()
         served = []
         if args.server_seconds and shutil.which("wrk"):
             more = [
@@ -158,6 +192,17 @@ def main() -> int:
     print(f"{'scenario':<58} {'figure':>12} {'vs baseline':>12}")
     print(f"{'authenticated GET application (baseline), calls/s':<58} {baseline:>12,.0f} {1:>12.2f}")
     print(f"{'command creations through the API, /s':<58} {creations:>12,.0f} {creations / baseline:>12.2f}")
+    without = statistics.median(audited[False])
+    rounds = ", ".join(f"{rate:,.0f}" for rate in audited[True])
+    label = f"  with the audit row (median of {args.audit_rounds})"
+    print(f"{label:<58} {creations:>12,.0f}   rounds: {rounds}")
+    rounds = ", ".join(f"{rate:,.0f}" for rate in audited[False])
+    print(f"{'  without the audit row':<58} {without:>12,.0f}   rounds: {rounds}")
+    print(f"{'  with / without':<58} {creations / without:>12.3f}")
+    action_with, action_without = statistics.median(per_action[True]), statistics.median(per_action[False])
+    print(f"{'do_create_command alone, us a creation, with the audit row':<58} {action_with:>12,.0f}")
+    print(f"{'  without the audit row (medians of single calls)':<58} {action_without:>12,.0f}")
+    print(f"{'  with / without':<58} {action_with / action_without:>12.3f}")
     for workers, (get_rate, create_rate, cpu) in served:
         label = f"run_web --workers {workers}, wrk -c{args.connections}"
         print(f"{label + ': authenticated GET, calls/s':<58} {get_rate:>12,.0f} {1:>12.2f}")

@@ -160,7 +160,7 @@ def lwm2m_main(args: argparse.Namespace) -> None:
     Product.objects.filter(application=application).update(lwm2m_gateway=True)
     gateway, endpoints = endpoints[0], endpoints[1:]
     rows = []
-    ingress, port = start_ingress(database_url, args.workers, INGRESS_CODEC_MODULE="tests.ingress.water_codec")
+    ingress, port = start_ingress(database_url, args.workers, INGRESS_CODEC_MODULE="products.codecs")
     try:
         wait_for_workers(args.workers, ingress)
         before = stored(application)

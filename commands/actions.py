@@ -46,6 +46,9 @@ from subscriptions import actions as push
 from subscriptions import payloads
 
 MAX_PENDING = 20
+# The audit event of every creation, written by commands_create in the creation's statement;
+# bench/commands_bench.py sets it to None in alternate rounds to measure what the row costs.
+AUDIT_CREATION: str | None = "command.created"
 MAX_EXPIRE_TIME = 2_147_483_647
 
 
@@ -133,9 +136,10 @@ def do_create_command(
 ) -> Command:
     """A new PENDING command; delivery starts after commit (now, or at the device's next chance).
 
-    The writes are one call of the database function `commands_create` (migration commands/0003):
-    the device's row lock, the 20-pending count under it, the command, its ledger row and the
-    device-log row, in one round trip and one transaction (the caller's, when it has one)."""
+    The writes are one call of the database function `commands_create` (migrations commands/0003,
+    0006): the device's row lock, the 20-pending count under it, the command, its ledger row, the
+    device-log row and the audit event (who and from where: the current audit actor), in one round
+    trip and one transaction (the caller's, when it has one)."""
     values = check_create(
         application, device, command, expire_time=expire_time, max_retransmit=max_retransmit, callback_url=callback_url
     )
@@ -158,16 +162,21 @@ def do_create_command(
     )
     # An LwM2M gateway's sub-device is reached when its gateway is: the gateway's power mode governs it.
     gateway_mode = power_mode(device) if device.gateway_id is not None else None
+    actor_kind, actor, address = audit.actor_columns()
+    detail = {"deviceId": device.device_id, "serviceId": created.service_id, "method": created.method}
+    if batch_task is not None:
+        detail["taskId"] = batch_task.task_id
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT * FROM commands_create(%s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s::smallint, %s, %s, %s, %s, %s, %s,"
-            " %s, %s)",
+            " %s, %s, %s, %s, %s, %s::inet, %s, %s::jsonb)",
             [
                 created.command_id, application.pk, device.pk, created.service_id, created.method,
                 json.dumps(created.paras), created.callback_url, created.expire_time, created.max_retransmit,
                 batch_task.pk if batch_task else None, now, created.expires_at, MAX_PENDING,
                 settings.COMMAND_DEFAULT_POWER_MODE, LogKind.COMMAND,
                 f"command {created.service_id}.{created.method} created, ", gateway_mode,
+                AUDIT_CREATION, actor_kind, actor, address, f"command {created.command_id}", json.dumps(detail),
             ],
         )  # fmt: skip
         row = cursor.fetchone()
@@ -341,8 +350,8 @@ def do_cancel(command: Command) -> Command:
 
 
 def _audit_canceled(commands: list[Command]) -> None:
-    # Creations and every later state are in each command's own ledger (CommandEvent), written in the
-    # same round trip as the command; a cancel is a person's or an application's decision, kept here too.
+    # Every later state is in each command's own ledger (CommandEvent); a cancel is a person's or an
+    # application's decision, kept here too (creations are audited by commands_create itself).
     audit.record_many(
         [
             audit.Entry(

@@ -28,6 +28,9 @@ def encode(device: Device, cloud_req: dict[str, Any]) -> bytes:
 
     if device.product is None:
         raise EncodeError("the device is tied to no product")
+    mapped = _mapped(device, cloud_req["serviceId"], cloud_req["cmd"], cloud_req.get("paras"))
+    if mapped is not None:
+        return mapped[3]  # a Write's value or an Execute's argument (products.lwm2m_mapping)
     if device.gateway_id is not None and not gateways.lwm2m_gateways([device.gateway_id]):
         # A gateway's sub-device: its gateway reads the cloudReq JSON on its own command topic, with the
         # sub-device's deviceId, and answers with it (devices.gateways, docs/gateways.md).
@@ -46,6 +49,18 @@ def encode(device: Device, cloud_req: dict[str, Any]) -> bytes:
         raise EncodeError(str(error)) from None
 
 
+def _mapped(device: Device, service_id: str, command: str, paras: Any) -> tuple[str, str, int, bytes] | None:
+    """An LwM2M device's command that its product maps to a Write or Execute of a standard resource."""
+    from products import lwm2m_mapping
+
+    if device.gateway_id is not None or device.product is None or not device.product.lwm2m_mapping:
+        return None
+    try:
+        return lwm2m_mapping.command_request(device.product, service_id, command, paras)
+    except lwm2m_mapping.MappingInvalid as error:
+        raise EncodeError(error.reason) from None
+
+
 def reachable(device: Device) -> bool:
     """Whether an ingress worker holds a live session for the device, and the device listens, right now
     (an LwM2M queue-mode device listens only in its wake window)."""
@@ -53,6 +68,21 @@ def reachable(device: Device) -> bool:
 
 
 def deliver(command: Any, payload: bytes) -> None:
+    mapped = _mapped(command.device, command.service_id, command.method, command.paras)
+    if mapped is not None:
+        # Written to or executed on the mapped resource; its 2.xx answer completes the command (mid).
+        path, operation, content_format, _payload = mapped
+        downlink.queue_downlink(
+            command.device,
+            payload,
+            request_id=command.command_id,
+            max_retransmit=command.max_retransmit,
+            method=operation,
+            path=path,
+            content_format=content_format,
+            mid=command.mid,
+        )
+        return
     downlink.queue_downlink(
         command.device,
         payload,

@@ -97,7 +97,6 @@ def simulator(request: HttpRequest) -> HttpResponse:
             else:
                 return redirect("commands:detail", command_id=command.command_id)
     context = {
-        "devices": devices.order_by("application__name", "node_id")[:500],
         "device": device,
         "choices": choices,
         "choice": choice,

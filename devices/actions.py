@@ -30,6 +30,7 @@ from devices.models import (
     BulkRowStatus,
     Device,
     DeviceGroup,
+    DeviceTag,
     LogKind,
     ProductSecret,
     Status,
@@ -628,6 +629,61 @@ def do_add_to_group(group: DeviceGroup, device_ids: Iterable[str]) -> list[str]:
         raise NorthboundError("100601", http_status=200)
     group.devices.add(*devices)
     return [device.device_id for device in devices]
+
+
+@transaction.atomic
+def do_modify_group(group: DeviceGroup, changes: dict[str, Any]) -> DeviceGroup:
+    """Rename a group or change its description or limit (`changes`: name, description, max_devices);
+    a name another group of the application has is 100602, as in the original."""
+    if (
+        "name" in changes
+        and DeviceGroup.objects.filter(application=group.application_id, name=changes["name"])
+        .exclude(pk=group.pk)
+        .exists()
+    ):
+        raise NorthboundError("100602", http_status=200)
+    for field, value in changes.items():
+        setattr(group, field, value)
+    group.save(update_fields=list(changes))
+    return group
+
+
+def do_delete_group(group: DeviceGroup) -> None:
+    """Delete the group; its devices stay."""
+    group.delete()
+
+
+def do_remove_from_group(group: DeviceGroup, device_ids: Iterable[str]) -> list[str]:
+    """Take these devices of the group's application out of it (ids of other devices are ignored, as the
+    original's deleteDevGroupTagFromDevices does)."""
+    devices = list(Device.objects.filter(application=group.application_id, device_id__in=list(device_ids)))
+    group.devices.remove(*devices)
+    return [device.device_id for device in devices]
+
+
+@transaction.atomic
+def do_set_device_tags(device: Device, names: Iterable[str]) -> list[str]:
+    """The device's tags become exactly `names` (made for its application when new); returns them sorted."""
+    names = sorted({name.strip() for name in names if name.strip()})
+    DeviceTag.objects.bulk_create(
+        [DeviceTag(application_id=device.application_id, name=name) for name in names], ignore_conflicts=True
+    )
+    device.tags.set(DeviceTag.objects.filter(application=device.application_id, name__in=names))
+    return names
+
+
+def do_rename_tag(tag: DeviceTag, name: str) -> bool:
+    """Rename the tag; False (and nothing changed) when another tag of its application has that name."""
+    if DeviceTag.objects.filter(application=tag.application_id, name=name).exclude(pk=tag.pk).exists():
+        return False
+    tag.name = name
+    tag.save(update_fields=["name"])
+    return True
+
+
+def do_delete_tag(tag: DeviceTag) -> None:
+    """Delete the tag; its devices stay."""
+    tag.delete()
 
 
 def do_store_reports(items: list[tuple[Device, list[ServiceReport]]], *, request_id: str | None = None) -> None:

@@ -1012,8 +1012,8 @@ def report_lines(job: BulkRegistration, *, with_psk: bool) -> Iterator[list[str]
             f"{problem.column}: {problem.message}" if problem.column else problem.message
             for problem in (Problem.from_json(row.row_number, value) for value in row.problems)
         )
-        yield [str(row.row_number), _cell(row.node_id), _cell(row.name), str(labels[row.status]), row.device_id, psk,
-               _cell(problems)]  # fmt: skip
+        yield [str(row.row_number), text_cell(row.node_id), text_cell(row.name), str(labels[row.status]),
+               row.device_id, psk, text_cell(problems)]  # fmt: skip
 
 
 class _Echo:
@@ -1024,10 +1024,16 @@ class _Echo:
 
 
 def report_csv(job: BulkRegistration, *, with_psk: bool) -> Iterator[str]:
-    """The report as CSV text, streamed: UTF-8 with a BOM, so Excel shows names in any script."""
+    """The report as CSV text, streamed."""
+    return csv_text(report_lines(job, with_psk=with_psk))
+
+
+def csv_text(lines: Iterable[list[str]]) -> Iterator[str]:
+    """Lines as CSV text, one line at a time for a streamed response: UTF-8 with a BOM, so Excel shows
+    names in any script. Cells a user typed go through `text_cell` first."""
     writer = csv.writer(_Echo())
     yield "\ufeff"
-    for line in report_lines(job, with_psk=with_psk):
+    for line in lines:
         yield writer.writerow(line)
 
 
@@ -1039,7 +1045,7 @@ def report_file_name(job: BulkRegistration) -> str:
     )
 
 
-def _cell(text: str) -> str:
+def text_cell(text: str) -> str:
     # A spreadsheet would run a cell starting with = + - @ as a formula: the report shows it as text.
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 

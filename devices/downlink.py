@@ -100,8 +100,14 @@ def queue_downlink(
     confirmable: bool = True,
     max_retransmit: int | None = None,
     method: str | None = None,
+    path: str | None = None,
+    content_format: int | None = None,
+    mid: int | None = None,
 ) -> bool:
     """Queue `payload` for the device; the outcome comes back through devices.hooks.downlink_outcome.
+
+    `path` (with `content_format` and the command's `mid`): an LwM2M Write or Execute of a standard
+    resource that the product maps a command to (products.lwm2m_mapping), instead of object 19.
 
     Returns False when no live ingress worker holds the device: the outcome "undeliverable" is then
     reported at once (after commit), so a caller can keep the command for the device's next uplink.
@@ -124,6 +130,8 @@ def queue_downlink(
         message["max_retransmit"] = max_retransmit
     if method is not None:  # LwM2M: "write" (PUT) or "execute" (POST) /19/1/0 (else INGRESS_LWM2M_DOWNLINK)
         message["method"] = method
+    if path is not None:  # LwM2M: a mapped standard resource (ingress.lwm2m_management.send_mapped)
+        message.update(path=path, content_format=content_format, mid=mid)
     if asleep(device):
         # LwM2M queue mode: held until the device's next Update or uplink, when its worker sends it.
         target = device.gateway_id or device.pk

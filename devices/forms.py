@@ -9,7 +9,9 @@ from applications.forms import preselect_only_application
 from applications.models import Application
 from devices.actions import PSK_PATTERN
 from devices.bulk import is_imei, luhn_digit
+from devices.listing import SORTS
 from devices.models import Device, Status
+from devices.querysets import NOT_ACTIVATED
 from products.models import Product
 
 
@@ -98,15 +100,29 @@ class EditForm(forms.Form):
         help_text=_("Shorter retention for this device."),
     )
 
+    tags = forms.CharField(
+        label=_("Tags"),
+        max_length=1024,
+        required=False,
+        help_text=_("Comma-separated words to find the device by in the list, each at most 64 characters."),
+    )
+
     def __init__(self, *args, application=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["product"].queryset = Product.objects.filter(application=application).order_by("device_type")
 
-
-NOT_ACTIVATED = "NOT_ACTIVATED"  # the list's filter for offline devices never seen (the dashboard's tile)
+    def clean_tags(self) -> list[str]:
+        names = [name.strip() for name in self.cleaned_data["tags"].split(",") if name.strip()]
+        too_long = [name for name in names if len(name) > 64]
+        if too_long:
+            message = _("A tag is at most 64 characters: %(tag)s has %(length)s.")
+            raise forms.ValidationError(message % {"tag": too_long[0], "length": len(too_long[0])})
+        return names
 
 
 class FilterForm(forms.Form):
+    """The device list's filters and sort (devices.listing); an unknown value is ignored, never an error."""
+
     q = forms.CharField(required=False, max_length=256)
     status = forms.ChoiceField(
         required=False,
@@ -116,6 +132,12 @@ class FilterForm(forms.Form):
     application = forms.CharField(required=False)
     product = forms.CharField(required=False)
     group = forms.CharField(required=False)
+    tag = forms.CharField(required=False, max_length=64)
+    sort = forms.ChoiceField(
+        required=False,
+        choices=[(name, label) for name, (label, _columns) in SORTS.items()],
+        widget=forms.Select(attrs={"aria-label": _("Sort by")}),
+    )
 
 
 class GroupForm(forms.Form):
@@ -130,6 +152,14 @@ class GroupForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["application"].queryset = applications if applications is not None else Application.objects.none()
         preselect_only_application(self.fields["application"])
+
+
+class GroupEditForm(forms.Form):
+    """A group's name, description and limit (the application's does not change)."""
+
+    name = forms.CharField(label=_("Name"), max_length=64, error_messages={"required": _("A group needs a name.")})
+    description = forms.CharField(label=_("Description"), max_length=1024, required=False)
+    max_devices = forms.IntegerField(label=_("Most devices (0: no limit)"), min_value=0, max_value=2**31 - 1)
 
 
 class BulkUploadForm(forms.Form):

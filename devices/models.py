@@ -6,7 +6,8 @@ import uuid
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.functions import Collate, Upper
 from django.utils.translation import gettext_lazy as _
 
 from applications.models import Application
@@ -109,6 +110,19 @@ class Device(models.Model):
             models.Index(fields=["product"], name="device_product"),
             models.Index(fields=["status", "last_seen_at"], name="device_status_sweep"),
             models.Index(fields=["bind_deadline"], name="device_bind_deadline", condition=Q(activated=False)),
+            # The list's sorts by name and by last seen (newest first, never seen last), each an index range
+            # of the application read in order (devices.listing.SORTS).
+            models.Index(fields=["application", "name", "id"], name="device_list_name"),
+            # The list's total and its per-status counts: an index-only count (devices.querysets.status_counts).
+            models.Index(fields=["application", "status", "activated"], name="device_status_count"),
+            models.Index(
+                F("application"), F("last_seen_at").desc(nulls_last=True), F("id").desc(), name="device_list_seen"
+            ),
+            # Pickers: a prefix of nodeId, deviceId or name (any case) as a range of the application, in
+            # order; collated "C" so that holds whatever the database's collation (devices.querysets).
+            models.Index(F("application"), Collate("node_id", "C"), name="device_pick_node"),
+            models.Index(F("application"), Collate("device_id", "C"), name="device_pick_id"),
+            models.Index(F("application"), Collate(Upper("name"), "C"), name="device_pick_name"),
         ]
 
     def __str__(self) -> str:
@@ -163,6 +177,22 @@ class DeviceGroup(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["application", "name"], name="device_group_name_unique")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class DeviceTag(models.Model):
+    """A label an operator puts on an application's devices to find them again (the list's tag filter).
+    Unlike a group it has no limit and no northbound API, and commands and upgrades do not target it."""
+
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="device_tags")
+    name = models.CharField(_("name"), max_length=64)
+    devices = models.ManyToManyField(Device, related_name="tags", blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["application", "name"], name="device_tag_name_unique")]
 
     def __str__(self) -> str:
         return self.name

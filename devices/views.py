@@ -7,26 +7,37 @@ import uuid
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db import transaction
+from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from applications.errors import NorthboundError
 from applications.models import Application
-from devices import actions, bulk, gateways, replay
+from devices import actions, bulk, gateways, listing, replay
 from devices.forms import (
-    NOT_ACTIVATED,
     BulkUploadForm,
     EditForm,
     FilterForm,
+    GroupEditForm,
     GroupForm,
     RegisterForm,
     node_id_taken,
     quota_reached,
 )
-from devices.models import BulkRegistration, DataHistory, Device, DeviceGroup, DeviceLog, ProductSecret
+from devices.models import (
+    BulkRegistration,
+    DataHistory,
+    Device,
+    DeviceGroup,
+    DeviceLog,
+    DeviceTag,
+    ProductSecret,
+)
+from devices.querysets import PICK_LIMIT, pick_devices
 from products.models import Product
 
 PAGE = 50
@@ -57,7 +68,7 @@ def listed_devices(user, applications: list[Application]):
 
 @login_required
 def device_list(request: HttpRequest) -> HttpResponse:
-    """Keyset paging on (created_at, id): the page after the cursor, fast at any depth.
+    """Filters, a total, sorts and keyset paging that stay fast at a million devices (devices.listing).
 
     A member's devices are filtered by the ids of their applications, not by a subquery over
     memberships: with the subquery the planner walks every application's newest devices (device_recent)
@@ -66,49 +77,61 @@ def device_list(request: HttpRequest) -> HttpResponse:
     """
     filters = FilterForm(request.GET or None)
     applications = list(Application.objects.visible_to(request.user))  # the application filter lists them too
-    devices = listed_devices(request.user, applications)
-    if filters.is_valid():
-        data = filters.cleaned_data
-        if data["q"]:
-            devices = devices.filter(node_id__startswith=data["q"]) | devices.filter(name__icontains=data["q"])
-        if data["status"] == NOT_ACTIVATED:
-            devices = devices.filter(activated=False)
-        elif data["status"]:
-            devices = devices.filter(status=data["status"])
-        if data["application"]:
-            devices = devices.filter(application__app_id=data["application"])
-        if data["product"]:
-            try:
-                devices = devices.filter(product__product_id=uuid.UUID(data["product"]))
-            except ValueError:  # a mistyped link: no product has that id, and no 500 either
-                devices = devices.none()
-        if data["group"]:
-            devices = devices.filter(groups__dev_group_id=data["group"])
-    after = request.GET.get("after", "")
-    if "|" in after:
-        stamp, _, pk = after.partition("|")
-        when = parse_datetime(stamp)
-        if when is not None and pk.isdigit():
-            devices = devices.filter(created_at__lt=when) | devices.filter(created_at=when, pk__lt=int(pk))
-    page = list(devices.order_by("-created_at", "-id")[: PAGE + 1])
-    has_next = len(page) > PAGE
-    page = page[:PAGE]
+    data = filters.cleaned_data if filters.is_valid() else {}
+    sort = data.get("sort") or listing.DEFAULT_SORT
+    devices = listing.filtered(listed_devices(request.user, applications), data)
+    cursor = request.GET.get("after", "")
+    page, next_cursor = listing.page(devices, sort, cursor, PAGE)
     query = request.GET.copy()
     query.pop("after", None)
     context = {
         "devices": page,
         "filters": filters,
         "applications": applications,
-        "next_cursor": f"{page[-1].created_at.isoformat()}|{page[-1].pk}" if has_next else "",
+        "total": listing.total(devices, data, applications),
+        "sort": sort,
+        "sorts": [(name, label) for name, (label, _columns) in listing.SORTS.items()],
+        "next_cursor": next_cursor,
         "query": query.urlencode(),
-        "paged": bool(after),
+        "paged": bool(cursor),
     }
     if not request.htmx:  # the filters' choices, for the full page only
         visible = [application.pk for application in applications]
         context["products"] = Product.objects.filter(application_id__in=visible).order_by("device_type", "model")[:500]
         context["groups"] = DeviceGroup.objects.filter(application_id__in=visible).order_by("name")[:500]
+        tags = DeviceTag.objects.filter(application_id__in=visible).order_by("name")
+        context["tags"] = tags.values_list("name", flat=True).distinct()[:500]
     template = "devices/partials/table.html" if request.htmx else "devices/list.html"
     return render(request, template, context)
+
+
+@login_required
+def device_export(request: HttpRequest) -> StreamingHttpResponse:
+    """The filtered list as CSV, every row (not one page), streamed in the list's order."""
+    filters = FilterForm(request.GET or None)
+    applications = list(Application.objects.visible_to(request.user))
+    data = filters.cleaned_data if filters.is_valid() else {}
+    devices = listing.filtered(listed_devices(request.user, applications), data)
+    response = StreamingHttpResponse(
+        bulk.csv_text(listing.csv_lines(devices, data.get("sort") or listing.DEFAULT_SORT)),
+        content_type="text/csv; charset=utf-8",
+    )
+    response["Content-Disposition"] = 'attachment; filename="devices.csv"'
+    return response
+
+
+@login_required
+def device_pick(request: HttpRequest) -> HttpResponse:
+    """A picker's options: the first devices whose nodeId, deviceId or name starts with `q`, of the
+    account's applications (those it may change with `editable=1`), or of the one named by `application`."""
+    scope = Application.objects.editable_by(request.user) if request.GET.get("editable") else None
+    scope = scope if scope is not None else Application.objects.visible_to(request.user)
+    if request.GET.get("application"):
+        scope = scope.filter(app_id=request.GET["application"])
+    text = request.GET.get("q", "")[:256]
+    options = pick_devices(list(scope.order_by("pk").values_list("pk", flat=True)), text)
+    context = {"options": options, "text": text.strip(), "limit": PICK_LIMIT, "listbox": request.GET.get("listbox", "")}
+    return render(request, "devices/partials/pick_options.html", context)
 
 
 @login_required
@@ -192,6 +215,7 @@ def device_edit(request: HttpRequest, device_id: str) -> HttpResponse:
         "location": device.location,
         "mute": device.mute,
         "data_aging_days": device.data_aging_days,
+        "tags": ", ".join(device.tags.order_by("name").values_list("name", flat=True)),
     }
     form = EditForm(request.POST or None, initial=initial, application=device.application)
     if request.method == "POST" and form.is_valid():
@@ -209,7 +233,9 @@ def device_edit(request: HttpRequest, device_id: str) -> HttpResponse:
             model=product.model if product else "",
             manufacturer_name=product.manufacturer_name if product else device.manufacturer_name,
         )
-        actions.do_modify_device(device, changes)
+        with transaction.atomic():
+            actions.do_modify_device(device, changes)
+            actions.do_set_device_tags(device, data["tags"])
         messages.success(request, _("Device saved."))
         return redirect("devices:detail", device_id=device.device_id)
     return render(request, "devices/edit.html", {"form": form, "device": device})
@@ -287,7 +313,6 @@ def group_list(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, _("Group created."))
             return redirect("devices:groups")
-    from django.db.models import Count
 
     groups = (
         DeviceGroup.objects.filter(application__in=Application.objects.visible_to(request.user))
@@ -298,25 +323,125 @@ def group_list(request: HttpRequest) -> HttpResponse:
     return render(request, "devices/groups.html", {"groups": groups, "form": form})
 
 
+def _group(request: HttpRequest, group_id: str, *, editable: bool) -> DeviceGroup:
+    applications = (Application.objects.editable_by if editable else Application.objects.visible_to)(request.user)
+    groups = DeviceGroup.objects.filter(application__in=applications).select_related("application")
+    return get_object_or_404(groups, dev_group_id=group_id)
+
+
+GROUP_MEMBERS_SHOWN = 100
+
+
+@login_required
+def group_detail(request: HttpRequest, group_id: str) -> HttpResponse:
+    """One group: rename it or change its limit, add devices (picked, or nodeIds pasted), remove them,
+    delete it; the northbound group operations' own actions do each change."""
+    group = _group(request, group_id, editable=False)
+    can_edit = Application.objects.editable_by(request.user).filter(pk=group.application_id).exists()
+    initial = {"name": group.name, "description": group.description, "max_devices": group.max_devices}
+    form = GroupEditForm(request.POST or None, initial=initial)
+    if request.method == "POST":
+        if not can_edit:
+            return HttpResponseForbidden(_("Only owners, developers and operators change groups."))
+        if form.is_valid():
+            try:
+                actions.do_modify_group(group, form.cleaned_data)
+            except NorthboundError:
+                form.add_error("name", _("Another group of this application is called %(name)s.") % form.cleaned_data)
+            else:
+                messages.success(request, _("Group saved."))
+                return redirect("devices:group", group_id=group.dev_group_id)
+    members = group.devices.order_by("node_id").only("device_id", "node_id", "name", "status")
+    context = {
+        "group": group,
+        "form": form,
+        "can_edit": can_edit,
+        # its membership rows (an index-only count), not a join through the devices
+        "member_count": DeviceGroup.devices.through.objects.filter(devicegroup_id=group.pk).count(),
+        "members": members[:GROUP_MEMBERS_SHOWN],
+        "shown": GROUP_MEMBERS_SHOWN,
+    }
+    return render(request, "devices/group.html", context)
+
+
+@login_required
+@require_POST
+def group_delete(request: HttpRequest, group_id: str) -> HttpResponse:
+    group = _group(request, group_id, editable=True)
+    actions.do_delete_group(group)
+    messages.success(request, _("Group %(name)s deleted; its devices stay.") % {"name": group.name})
+    return redirect("devices:groups")
+
+
 @login_required
 @require_POST
 def group_members(request: HttpRequest, group_id: str) -> HttpResponse:
-    group = get_object_or_404(
-        DeviceGroup.objects.filter(application__in=Application.objects.editable_by(request.user)), dev_group_id=group_id
+    """Add or remove devices by nodeId (one per line, as pasted or picked)."""
+    group = _group(request, group_id, editable=True)
+    node_ids = list(dict.fromkeys(line.strip() for line in request.POST.get("node_ids", "").split() if line.strip()))
+    found = dict(
+        Device.objects.filter(application=group.application_id, node_id__in=node_ids).values_list(
+            "node_id", "device_id"
+        )
     )
-    node_ids = [line.strip() for line in request.POST.get("node_ids", "").split() if line.strip()]
-    devices = Device.objects.filter(application=group.application_id, node_id__in=node_ids)
     if request.POST.get("action") == "remove":
-        group.devices.remove(*devices)
-    else:
+        removed = actions.do_remove_from_group(group, found.values())
+        if removed:
+            message = ngettext(
+                "%(count)s device removed from the group.", "%(count)s devices removed from the group.", len(removed)
+            )
+            messages.success(request, message % {"count": len(removed)})
+    elif found:
         try:
-            actions.do_add_to_group(group, [device.device_id for device in devices])
+            added = actions.do_add_to_group(group, found.values())
         except NorthboundError as error:
-            messages.error(request, error.error_desc)
-    missing = set(node_ids) - {device.node_id for device in devices}
+            if error.error_code == "100601":
+                message = _("The group holds at most %(most)s devices: these would make it %(count)s.")
+                messages.error(
+                    request, message % {"most": group.max_devices, "count": group.devices.count() + len(found)}
+                )
+            else:
+                messages.error(request, error.error_desc)
+        else:
+            message = ngettext(
+                "%(count)s device added to the group.", "%(count)s devices added to the group.", len(added)
+            )
+            messages.success(request, message % {"count": len(added)})
+    missing = [node_id for node_id in node_ids if node_id not in found]
     if missing:
         messages.error(request, _("Not devices of this application: %(ids)s") % {"ids": ", ".join(sorted(missing))})
-    return redirect("devices:groups")
+    if request.POST.get("next") == "groups":
+        return redirect("devices:groups")
+    return redirect("devices:group", group_id=group.dev_group_id)
+
+
+@login_required
+def tag_list(request: HttpRequest) -> HttpResponse:
+    """The tags of the visible applications with their device counts; rename one (POST tag, name)."""
+    tags = DeviceTag.objects.filter(application__in=Application.objects.visible_to(request.user))
+    editable = set(Application.objects.editable_by(request.user).values_list("pk", flat=True))
+    if request.method == "POST":
+        tag = get_object_or_404(tags.filter(application_id__in=editable), pk=request.POST.get("tag", "0"))
+        name = request.POST.get("name", "").strip()
+        if not name or len(name) > 64:
+            messages.error(request, _("A tag's name is 1 to 64 characters."))
+        elif not actions.do_rename_tag(tag, name):
+            messages.error(request, _("Another tag of this application is called %(name)s.") % {"name": name})
+        else:
+            messages.success(request, _("Tag renamed."))
+        return redirect("devices:tags")
+    rows = tags.select_related("application").annotate(members=Count("devices")).order_by("application__name", "name")
+    return render(request, "devices/tags.html", {"tags": rows, "editable": editable})
+
+
+@login_required
+@require_POST
+def tag_delete(request: HttpRequest, tag_id: int) -> HttpResponse:
+    tags = DeviceTag.objects.filter(application__in=Application.objects.editable_by(request.user))
+    tag = get_object_or_404(tags, pk=tag_id)
+    actions.do_delete_tag(tag)
+    messages.success(request, _("Tag %(name)s deleted; its devices stay.") % {"name": tag.name})
+    return redirect("devices:tags")
 
 
 # --- Bulk registration (F-4.4) -----------------------------------------------------------------

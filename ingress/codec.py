@@ -90,6 +90,21 @@ def decode_batch(
     return [(_decoded(first), _wrapped(ack)) for first, ack in results]
 
 
+def quarantined(product: Product | None) -> bool:
+    """Whether the product's codec ran out of its time limit in this process lately (a script in the
+    sandbox's quarantine): the pipeline then keeps its uplinks for later decoding. False with a module
+    that does not say (a hand-written stand-in)."""
+    if product is None:
+        return False
+    check = getattr(_backend(), "quarantined", None)
+    if check is None:
+        return False
+    try:
+        return bool(check(product))
+    except Exception:  # the codec's state cannot be read: decode as usual, the batch call will say why
+        return False
+
+
 def javascript_seconds() -> tuple[float, float]:
     """(seconds of JavaScript this thread has run in the codec sandbox so far, the part of them in
     crossings stopped by their time limit) (products.codecs.sandbox); zeros while the module is not
@@ -117,6 +132,8 @@ def _decoded(value: Any) -> dict[str, Any] | CodecError:
         return CodecError(str(value) or type(value).__name__, getattr(value, "code", "") or "")
     if not isinstance(value, dict):
         return CodecError(f"the codec returned {type(value).__name__}, not a JSON object")
+    if found := hostile(value):  # as decode_uplink: else the batch's transaction fails on it
+        return CodecError(f"the codec's output cannot be stored: {found}")
     return value
 
 

@@ -85,3 +85,45 @@ class LearnedDownlink(models.Model):
 
     def __str__(self) -> str:
         return f"device {self.device_id} takes {self.form} downlinks"
+
+
+class ManagementOperation(models.Model):
+    """One LwM2M management request to a device (Read, Write, Write-Attributes, Execute, Discover), asked
+    through /api/v1 and run by the ingress worker holding the device (ingress.lwm2m_management); a queue-mode
+    device's waits for its next wake. The row is the operation's record: the device's CoAP answer and
+    what it carried, shown to the caller and logged on the device."""
+
+    class Status(models.TextChoices):
+        PENDING = "PENDING"  # queued for the worker, or held until a queue-mode device wakes
+        DONE = "DONE"  # the device answered with 2.xx
+        FAILED = "FAILED"  # the device answered with an error, or did not answer
+
+    operation_id = models.UUIDField(unique=True, editable=False)
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="+")
+    operation = models.CharField(max_length=16)
+    path = models.CharField(max_length=64)
+    value = models.JSONField(null=True, blank=True)  # a Write's value, an Execute's argument, the attributes
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    code = models.CharField(max_length=8, blank=True, default="")  # the device's answer: 2.05, 4.04...
+    result = models.JSONField(null=True, blank=True)  # a Read's values by path, a Discover's links
+    detail = models.CharField(max_length=300, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["device", "created_at"], name="ingress_mgmt_device")]
+
+    def __str__(self) -> str:
+        return f"{self.operation} {self.path} ({self.status})"
+
+
+class BootstrapDevice(models.Model):
+    """A device the LwM2M bootstrap server (ingress.lwm2m_bootstrap) may provision: its Security (/0) and
+    Server (/1) objects are written with the platform's CoAPS address and the device's identity and PSK."""
+
+    device = models.OneToOneField(Device, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    bootstrapped_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"bootstrap of device {self.device_id}"

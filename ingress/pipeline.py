@@ -15,7 +15,8 @@ directly. For each uplink, in order:
 6. decode with the product's codec, the batch's uplinks of one product in one call that also encodes
    their ACKs (`ingress.codec.decode_batch`; a JSON-mode uplink, MQTT's data/json, is its own
    deviceReq or deviceRsp: `read_json`); an application over its share of the codec's time
-   (ingress.budget) has its uplinks stored raw, acknowledged and logged as not yet decoded; validate
+   (ingress.budget), or whose script ran out of its time limit lately (the sandbox's quarantine), has
+   its uplinks stored raw, acknowledged and logged as not yet decoded; validate
    the deviceReq against the profile, store it (devices.actions.do_store_report: shadow, last-seen,
    history in storage mode, deviceDataChanged and deviceDatasChanged into the push outbox), log raw
    hex and the decoded result (or the reason it failed) on the device; a deviceRsp goes to
@@ -44,10 +45,10 @@ from commands.actions import delivery_settings
 from devices import actions, hooks, logs
 from devices.models import Device, LogKind
 from devices.reports import ReportInvalid, service_reports
-from ingress import codec, flow
+from ingress import codec, flow, lwm2m_values
 from ingress.budget import budget
 from ingress.formats import NAMES, FormatError, resource_bytes
-from ingress.undecoded import mark_over_budget
+from ingress.undecoded import STILL_SLOW, mark_over_budget
 from products.codecs.ports import port_for
 from products.models import Product
 from products.undecoded import note_undecoded
@@ -73,6 +74,14 @@ class Uplink:
     # (/19/0/0, /t/d, /{prefix}/19/0/0) or the MQTT topic suffix (data/binary); "" when unknown.
     channel: str = ""
     received_at: dt.datetime = field(default_factory=timezone.now)
+    # Values of a standard object on a mapped path (or "/" for a composite notification or a Send): read
+    # by the object's definition into service data (ingress.lwm2m_values), no codec.
+    lwm2m_path: str = ""
+
+    @property
+    def direct(self) -> bool:
+        """Its deviceReq needs no codec (and gets no codec ACK)."""
+        return self.json or bool(self.lwm2m_path)
 
 
 # Results: what happened, for the loop, the simulator page and the tests.
@@ -186,7 +195,7 @@ def _handle(uplinks: Sequence[Uplink]) -> list[Outcome]:
 
 def _codec_payload(device: Device, uplink: Uplink, limited: flow.Limited | None) -> bytes | None:
     """The bytes the codec will get for this uplink, or None when it stops before the codec (step 6)."""
-    if (device.is_secure and not uplink.secure) or limited is not None or uplink.json:
+    if (device.is_secure and not uplink.secure) or limited is not None or uplink.direct:
         return None
     try:
         payload = resource_bytes(uplink.content_format, uplink.payload)
@@ -213,10 +222,16 @@ def _decode_batches(
     over: list[list[tuple[int, bytes]]] = []
     for members in groups.values():
         device = devices[uplinks[members[0][0]].device_pk]
-        if not budget.allows(device.application_id):
-            over.append(members)
+        # Over its budget, or a script that ran out of its time limit lately: kept for the later
+        # decoding (ingress.undecoded), so that no other application's uplinks of this batch wait for it.
+        reason = OVER_BUDGET if not budget.allows(device.application_id) else None
+        if reason is None and codec.quarantined(device.product):
+            reason = QUARANTINED
+        if reason is not None:
+            if reason is OVER_BUDGET:
+                over.append(members)
             for index, _payload in members:
-                results[index] = (NotDecoded(OVER_BUDGET), None)
+                results[index] = (NotDecoded(reason), None)
             undecoded[device.product_id] = undecoded.get(device.product_id, 0) + len(members)
             continue
         started, javascript = time.perf_counter(), codec.javascript_seconds()
@@ -234,6 +249,10 @@ def _decode_batches(
             spent = seconds + timed_out * (settings.CODEC_APP_TIMEOUT_PENALTY - 1)
             budget.charge(device.application_id, spent if seconds > 0 else time.perf_counter() - started)
         for (index, _payload), result in zip(members, done, strict=True):
+            if isinstance(result[0], codec.CodecError) and result[0].code in STILL_SLOW:
+                # Ran out of its time limit: kept like the uplinks after it (the script is in quarantine).
+                result = (NotDecoded(f"{TIMED_OUT}{result[0]}"), None)
+                undecoded[device.product_id] = undecoded.get(device.product_id, 0) + 1
             results[index] = result
     if undecoded:
         try:
@@ -256,6 +275,11 @@ def _ports(product: Product | None, channels: list[str]) -> list[int | None] | N
 OVER_BUDGET = (
     "not decoded yet: the application's codec used its share of the ingress's time (CODEC_APP_CPU_SHARE); "
     "the raw uplink is kept and decoded once the application is within its share again"
+)
+TIMED_OUT = "not decoded yet, kept and decoded later, outside the ingress: "  # + the codec's error
+QUARANTINED = (
+    "not decoded yet: the application's codec ran out of its time or memory limit in the last minutes "
+    "(CODEC_JS_TIMEOUT_MS, CODEC_JS_MAX_MEMORY); the raw uplink is kept and decoded later, outside the ingress"
 )
 
 
@@ -306,12 +330,12 @@ def _prepare(device: Device, uplink: Uplink, limited: flow.Limited | None, done:
         reason = f"dropped by flow control: over the limit of {limited.limit}"
         entry = (device, LogKind.FLOW_CONTROL, reason, raw, {"retryAfter": limited.retry_after})
         return Plan(device, Outcome(LIMITED, retry_after=limited.retry_after, detail=reason), [entry])
-    if uplink.json:
+    if uplink.direct:
         payload = raw
         try:
-            decoded = read_json(raw)
+            decoded = _direct(device, uplink)
         except ValueError as error:
-            reason = f"JSON payload could not be read: {error}"
+            reason = f"{_direct_name(uplink)} could not be read: {error}"
             entry = (device, LogKind.DECODE_ERROR, reason, raw, None)
             return Plan(device, Outcome(DECODE_ERROR, detail=reason), [entry])
     else:
@@ -341,7 +365,7 @@ def _prepare(device: Device, uplink: Uplink, limited: flow.Limited | None, done:
     logs_: list = []
     if decoded.get("msgType") == "deviceRsp":
         logs_.append((device, LogKind.DECODED, f"command response mid {decoded.get('mid')}", payload, decoded))
-        reply = None if uplink.json else _ack_planned(device, payload, logs_, done)
+        reply = None if uplink.direct else _ack_planned(device, payload, logs_, done)
         outcome = Outcome(RESPONSE, decoded=decoded, reply=reply)
         return Plan(device, outcome, logs_, after_commit=[(hooks.response_received, decoded)])
     try:
@@ -352,7 +376,7 @@ def _prepare(device: Device, uplink: Uplink, limited: flow.Limited | None, done:
         return Plan(device, Outcome(INVALID, detail=reason, decoded=decoded), [entry])
     services = ", ".join(report.service_id for report in reports)
     logs_.append((device, LogKind.DECODED, f"{uplink.transport} uplink: {services}", payload, decoded))
-    reply = None if uplink.json else _ack_planned(device, payload, logs_, done)
+    reply = None if uplink.direct else _ack_planned(device, payload, logs_, done)
     outcome = Outcome(STORED, decoded=decoded, reply=reply, detail=services)
     return Plan(device, outcome, logs_, reports=reports)
 
@@ -415,12 +439,12 @@ def _one(device: Device, uplink: Uplink, limited: flow.Limited | None) -> Outcom
     with transaction.atomic():
         if not device.activated:
             device = actions.do_bind_device(device)
-        if uplink.json:
+        if uplink.direct:
             payload = raw
             try:
-                decoded = read_json(raw)
+                decoded = _direct(device, uplink)
             except ValueError as error:
-                reason = f"JSON payload could not be read: {error}"
+                reason = f"{_direct_name(uplink)} could not be read: {error}"
                 logs.log(device, LogKind.DECODE_ERROR, reason, raw=raw)
                 return Outcome(DECODE_ERROR, detail=reason)
         else:
@@ -444,7 +468,7 @@ def _one(device: Device, uplink: Uplink, limited: flow.Limited | None) -> Outcom
         if decoded.get("msgType") == "deviceRsp":
             logs.log(device, LogKind.DECODED, f"command response mid {decoded.get('mid')}", raw=payload, detail=decoded)
             transaction.on_commit(lambda: hooks.response_received(device, decoded))
-            return Outcome(RESPONSE, decoded=decoded, reply=None if uplink.json else _ack(device, payload))
+            return Outcome(RESPONSE, decoded=decoded, reply=None if uplink.direct else _ack(device, payload))
         try:
             reports = service_reports(device.product, decoded, uplink.received_at)
         except ReportInvalid as error:
@@ -455,7 +479,21 @@ def _one(device: Device, uplink: Uplink, limited: flow.Limited | None) -> Outcom
         services = ", ".join(report.service_id for report in reports)
         logs.log(device, LogKind.DECODED, f"{uplink.transport} uplink: {services}", raw=payload, detail=decoded)
         transaction.on_commit(lambda: hooks.uplink_stored(device, reports))
-    return Outcome(STORED, decoded=decoded, reply=None if uplink.json else _ack(device, payload), detail=services)
+    return Outcome(STORED, decoded=decoded, reply=None if uplink.direct else _ack(device, payload), detail=services)
+
+
+def _direct(device: Device, uplink: Uplink) -> dict:
+    """The deviceReq of an uplink that needs no codec: a JSON-mode one as it came, or the values of a
+    standard LwM2M object on the product's mapped paths (ingress.lwm2m_values)."""
+    if uplink.lwm2m_path:
+        return lwm2m_values.decode(device, uplink.content_format, uplink.payload, uplink.lwm2m_path)
+    return read_json(uplink.payload)
+
+
+def _direct_name(uplink: Uplink) -> str:
+    if uplink.lwm2m_path:
+        return f"LwM2M {NAMES.get(uplink.content_format, str(uplink.content_format))} on {uplink.lwm2m_path}"
+    return "JSON payload"
 
 
 def read_json(raw: bytes) -> dict:

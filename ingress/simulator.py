@@ -50,6 +50,17 @@ BLOCK_SZX = 6  # 1,024-byte blocks for what does not fit one datagram (RFC 7959)
 BLOCK_SIZE = 2 ** (BLOCK_SZX + 4)
 
 
+# A standard client's IPSO sensors and Device resources (SimulatedDevice.standard_values).
+STANDARD_VALUES: dict[str, Any] = {
+    "/3/0/0": "Simulated Sensors",
+    "/3/0/9": 90,
+    "/3303/0/5700": 21.5,
+    "/3303/0/5701": "Cel",
+    "/3304/0/5700": 45.0,
+    "/3316/0/5700": 3.3,
+}
+
+
 class DeviceError(Exception):
     """The platform refused or did not answer."""
 
@@ -138,6 +149,16 @@ class SimulatedDevice(asyncio.DatagramProtocol):
     # An LwM2M gateway (object 25): the end devices behind it, by prefix; its registration lists </25/n>.
     sub_devices: list[SubDevice] = field(default_factory=list)
     object_25_format: int = TLV  # how /25 and /{prefix}/3/0 are answered: TLV or SenML JSON (110)
+    # LwM2M bootstrap (ingress.lwm2m_bootstrap): what the bootstrap server wrote (/0, /1), and its Finish.
+    bootstrap_writes: dict[str, bytes] = field(default_factory=dict)
+    # Standard objects (docs/lwm2m-objects.md): {"/3303/0/5700": 21.5, ...} served as text, observable per
+    # path (a composite FETCH is refused with 4.05, so the platform falls back), Write-Attributes recorded,
+    # /3/0/4 (reboot) and /3/0/5 (factory reset) executable; `STANDARD_VALUES` is a device with IPSO sensors.
+    standard_values: dict[str, Any] = field(default_factory=dict)
+    standard_tokens: dict[str, bytes] = field(default_factory=dict)
+    standard_attributes: dict[str, dict[str, str]] = field(default_factory=dict)
+    executed: list[str] = field(default_factory=list)
+    bootstrapped: asyncio.Event = field(default_factory=asyncio.Event)
 
     # --- socket -----------------------------------------------------------------------------------
     async def open(self, local_port: int = 0) -> SimulatedDevice:
@@ -281,6 +302,14 @@ class SimulatedDevice(asyncio.DatagramProtocol):
                     code=codes.CONTENT, observe=self.observe_sequence, content_format=OPAQUE, payload=self.current_value
                 )
                 self.observed.set()
+        elif self.standard_values and (path in self.standard_values or path in ("/", "/3/0/4", "/3/0/5")):
+            answer = self._serve_standard(request, path)
+        elif self.lwm2m and request.code == codes.PUT and path in ("/0", "/1", "/0/1", "/1/0"):
+            self.bootstrap_writes[path] = request.payload  # Bootstrap-Write
+            answer = Message(code=codes.CHANGED)
+        elif self.lwm2m and request.code == codes.POST and path == "/bs":
+            self.bootstrapped.set()  # Bootstrap-Finish
+            answer = Message(code=codes.CHANGED)
         elif self.lwm2m and self.client != "huawei" and path.startswith("/19/1/0"):
             answer = self._serve_standard_write(request, path)
         elif request.code in (codes.PUT, codes.POST) and path == ("/19/1/0" if self.lwm2m else "/t/d"):
@@ -298,6 +327,51 @@ class SimulatedDevice(asyncio.DatagramProtocol):
         if self.on_downlink is not None:
             self.on_downlink(payload)
         return Message(code=codes.CHANGED)
+
+    def _serve_standard(self, request: Message, path: str) -> Message:
+        """IPSO/OMA resources as text: read and observe, Write-Attributes and writes, Execute."""
+        if path in ("/3/0/4", "/3/0/5"):
+            if request.code != codes.POST:
+                return Message(code=codes.METHOD_NOT_ALLOWED)
+            self.executed.append(path)
+            return Message(code=codes.CHANGED)
+        if path == "/":
+            return Message(code=codes.METHOD_NOT_ALLOWED, payload=b"no composite operations")
+        if request.code == codes.GET:
+            if request.opt.observe == 0:
+                self.standard_tokens[path] = request.token
+            answer = Message(code=codes.CONTENT, payload=str(self.standard_values[path]).encode(), content_format=0)
+            if request.opt.observe == 0:
+                answer.opt.observe = self.observe_sequence
+            return answer
+        if request.code == codes.PUT and not request.payload:
+            self.standard_attributes[path] = dict(item.partition("=")[::2] for item in request.opt.uri_query)
+            return Message(code=codes.CHANGED)
+        if request.code == codes.PUT:
+            self.standard_values[path] = request.payload.decode(errors="replace")
+            return Message(code=codes.CHANGED)
+        return Message(code=codes.METHOD_NOT_ALLOWED)
+
+    async def wait_standard_observed(self, path: str, timeout: float = 10.0) -> None:
+        """Until the platform observes `path` (it does so after the registration's Write-Attributes)."""
+        deadline = time.monotonic() + timeout
+        while path not in self.standard_tokens:
+            if time.monotonic() > deadline:
+                raise DeviceError(f"{path} was not observed: does the product map it?")
+            await asyncio.sleep(0.02)
+
+    async def notify_standard(self, path: str, value: Any) -> float:
+        """A new value of an observed standard resource: a CON notification (text) on its token."""
+        token = self.standard_tokens.get(path)
+        if token is None:
+            raise DeviceError(f"{path} is not observed")
+        self.standard_values[path] = value
+        self.observe_sequence = (self.observe_sequence + 1) & 0xFFFFFF
+        message = Message(code=codes.CONTENT, payload=str(value).encode(), observe=self.observe_sequence)
+        message.opt.content_format = 0
+        message.token = token
+        message.mid = self.next_mid()
+        return await self.send_uplink(message, True, f"the platform reset the notification of {path}")
 
     def _serve_standard_write(self, request: Message, path: str) -> Message:
         """Object 19's resource 0 as the specification has it: multiple instances (LwM2M TS 1.1, 5.4.3)."""
@@ -573,6 +647,9 @@ class SimulatedDevice(asyncio.DatagramProtocol):
     async def register(self, objects: str = '</>;rt="oma.lwm2m",</1/0>,</3/0>,</19/0>,</19/1>') -> Message:
         if self.firmware and "</5" not in objects:
             objects += ",</5/0>"
+        for instance in dict.fromkeys(path.rsplit("/", 1)[0] for path in self.standard_values):
+            if f"<{instance}>" not in objects:
+                objects += f",<{instance}>"
         if self.sub_devices and "</25" not in objects:
             objects += "," + self.gateway_links()
         if self.lwm2m:
@@ -593,6 +670,29 @@ class SimulatedDevice(asyncio.DatagramProtocol):
         if self.lwm2m:
             self.location = "/".join(answer.opt.location_path)
         return answer
+
+    async def request_bootstrap(self) -> Message:
+        """POST /bs?ep=<endpoint> (to a bootstrap server: open with its PSK); the writes follow."""
+        request = Message(code=codes.POST)
+        request.opt.uri_path = ("bs",)
+        request.opt.uri_query = (f"ep={self.endpoint}",)
+        request.token = random.randbytes(4)
+        return await self.exchange(request)
+
+    def bootstrap_account(self) -> tuple[str, str, bytes]:
+        """(server URI, PSK identity, PSK) from the Security instance the bootstrap server wrote."""
+        written = self.bootstrap_writes.get("/0") or self.bootstrap_writes.get("/0/1") or b""
+        resources: dict[int, bytes] = {}
+
+        def walk(entries: list) -> None:
+            for _, identifier, value in entries:
+                if isinstance(value, list):
+                    walk(value)
+                else:
+                    resources[identifier] = value
+
+        walk(parse_tlv(written))
+        return resources[0].decode(), resources[3].decode(), resources[5]
 
     async def _links_request(self, path: tuple[str, ...], query: tuple[str, ...], objects: str) -> Message:
         """POST links (a registration or its update); over BLOCK_SIZE bytes (a gateway listing hundreds of
@@ -729,15 +829,22 @@ async def run_fleet(
 ) -> FleetResult:
     """Register and get observed every endpoint, then send `rate` uplinks per second in all, round
     robin over the devices, for `duration` seconds; confirmable ones are awaited concurrently. `client`:
-    "huawei" modules or conformant "1.0"/"1.1" clients; `endpoint_name` turns a nodeId into the name
-    each registers with (urn:imei:<nodeId>...)."""
+    "huawei" modules or conformant "1.0"/"1.1" clients, or "standard": a 1.1 client with IPSO sensors
+    (STANDARD_VALUES) whose uplinks are notifications of /3303/0/5700 (its product must map that path,
+    docs/lwm2m-objects.md); `endpoint_name` turns a nodeId into the name each registers with."""
     result = FleetResult()
     devices: list[SimulatedDevice] = []
     for endpoint in endpoints:
         try:
             name = endpoint_name(endpoint)
             psk = (name, psks[endpoint]) if psks is not None else None
-            devices.append(await connect(name, port, host=host, lwm2m=lwm2m, psk=psk, client=client))
+            options: dict[str, Any] = {"client": client}
+            if client == "standard":
+                options = {"client": "1.1", "standard_values": dict(STANDARD_VALUES)}
+            device = await connect(name, port, host=host, lwm2m=lwm2m, psk=psk, **options)
+            if client == "standard":
+                await device.wait_standard_observed("/3303/0/5700")
+            devices.append(device)
         except (DeviceError, TimeoutError) as problem:
             result.errors.append(f"{endpoint}: {problem or 'not observed'}")
     result.connected = len(devices)
@@ -745,6 +852,8 @@ async def run_fleet(
         return result
 
     async def one(device: SimulatedDevice) -> float:
+        if client == "standard":
+            return await device.notify_standard("/3303/0/5700", round(random.uniform(18.0, 26.0), 1))
         return await device.notify(payload, confirmable=confirmable)
 
     await _paced(result, [(device.endpoint, device, one) for device in devices], rate, duration, confirmable, progress)

@@ -7,11 +7,13 @@ import asyncio
 import time
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 
 from applications.models import Application
 from devices.models import Device, DeviceLog
@@ -54,3 +56,38 @@ def simulator(request: HttpRequest) -> HttpResponse:
                 downlinks=[(item.path, item.payload.hex().upper()) for item in trial.downlinks],
             )
     return render(request, "ingress/simulator.html", context)
+
+
+# The device page's one-click management operations (docs/lwm2m-objects.md): Execute on these resources.
+DEVICE_ACTIONS = {"reboot": "/3/0/4", "factory-reset": "/3/0/5"}
+
+
+@login_required
+@require_POST
+def lwm2m_execute(request: HttpRequest, device_id: str, action: str) -> HttpResponse:
+    """Reboot (/3/0/4) or factory reset (/3/0/5) an LwM2M device, for those who change its application's
+    devices; the page asked for confirmation first (data-confirm). Logged on the device like the API's."""
+    from ingress import lwm2m_management
+
+    path = DEVICE_ACTIONS.get(action)
+    visible = Device.objects.filter(application__in=Application.objects.visible_to(request.user))
+    device = get_object_or_404(visible.select_related("product"), device_id=device_id)
+    if path is None:
+        raise Http404
+    if not Application.objects.editable_by(request.user).filter(pk=device.application_id).exists():
+        return HttpResponseForbidden(_("Only owners, developers and operators manage devices."))
+    try:
+        fields = lwm2m_management.check_operation(device, {"operation": "execute", "path": path})
+    except lwm2m_management.OperationInvalid as problem:
+        messages.error(request, str(problem))
+        return redirect("devices:detail", device_id=device.device_id)
+    operation = lwm2m_management.do_request_operation(device, fields)
+    if operation.status == operation.Status.FAILED:
+        messages.error(request, _("Not sent: %(detail)s") % {"detail": operation.detail})
+    elif operation.detail:
+        messages.success(request, _("Held until the device wakes (queue mode): %(path)s") % {"path": path})
+    else:
+        messages.success(
+            request, _("Sent to the device: %(path)s; its answer appears in the device log.") % {"path": path}
+        )
+    return redirect("devices:detail", device_id=device.device_id)

@@ -47,7 +47,19 @@ from devices import hooks, logs
 from devices.downlink import DOWNLINK_MESSAGE, worker_key
 from devices.models import Device, LogKind
 from firmware.drivers.lwm2m import UPGRADE_MESSAGE
-from ingress import aiocoap_adapter, endpoints, firmware, lwm2m_gateway, object19, pipeline, sessions, threads
+from ingress import (
+    aiocoap_adapter,
+    endpoints,
+    firmware,
+    lwm2m_bootstrap,
+    lwm2m_gateway,
+    lwm2m_management,
+    lwm2m_observe,
+    object19,
+    pipeline,
+    sessions,
+    threads,
+)
 from ingress import metrics as ingress_metrics
 from ingress.dtls import DTLSAddress, DTLSInterface
 from ingress.formats import LINK_FORMAT, FormatError, carries_no_instances, parse_link_format
@@ -85,6 +97,7 @@ class PlatformTuning(TransportTuning):
 class TokenState:
     view: SessionView
     established: bool  # the device answered the observe request: what follows are uplinks
+    lwm2m_path: str = ""  # a standard object's mapped path (or "/", composite) observed (ingress.lwm2m_observe)
 
 
 @dataclasses.dataclass
@@ -307,7 +320,11 @@ class IngressWorker:
         return self.dtls_messages if isinstance(remote, DTLSAddress) else self.messages
 
     def psk(self, identity: str) -> bytes | None:
-        """The key of the device whose nodeId is `identity` (DTLS handshakes ask from a thread)."""
+        """The key of the device whose nodeId is `identity` (DTLS handshakes ask from a thread), or the
+        bootstrap server's (ingress.lwm2m_bootstrap)."""
+        bootstrap = lwm2m_bootstrap.bootstrap_key(identity)
+        if bootstrap is not None:
+            return bootstrap
         cached = self.psk_cache.get(identity)
         if cached is not None and cached[1] > time.monotonic():
             return cached[0]
@@ -472,7 +489,8 @@ class IngressWorker:
             and message.remote.identity in (view.node_id, view.gateway_node_id, view.dtls_identity),
             transport=("LwM2M gateway" if view.gateway_pk else "LwM2M") if view.channel == Channel.LWM2M else "CoAP",
             gateway_pk=view.gateway_pk,
-            channel=view.observed_path,  # the codec's fPort by resource (products.codecs.ports)
+            channel=state.lwm2m_path or view.observed_path,  # the codec's fPort by resource (products.codecs.ports)
+            lwm2m_path=state.lwm2m_path,
         )
         self.enqueue(Pending(uplink, message.remote, message.mid, message.mtype, view))
 
@@ -604,6 +622,10 @@ class IngressWorker:
                 secure = isinstance(request.remote, DTLSAddress)
                 await self.loop.run_in_executor(self.registrations, lambda: sessions.deregister(path[1], secure=secure))
                 return Message(code=codes.DELETED)
+            if path == ("bs",) and request.code == codes.POST:
+                return await lwm2m_bootstrap.request(self, request, query)  # LwM2M bootstrap
+            if path == ("dp",) and request.code == codes.POST:
+                return await lwm2m_observe.send(self, request)  # LwM2M 1.1 Send
             if path == ("t", "r") and request.code == codes.POST:
                 return await self._register_huawei(request, query)
             if len(path) == 2 and path[0] == "fw":
@@ -656,6 +678,9 @@ class IngressWorker:
             ),
         )
         self._after_registration(view)
+        if not view.lwm2m_gateway:
+            # Standard objects mapped by its product: Write-Attributes and observe (ingress.lwm2m_observe).
+            self.loop.call_soon(lambda: self._spawn(lwm2m_observe.start(self, view, objects)))
         if view.lwm2m_gateway:
             # Its object 25 is read once the registration's answer is on its way (ingress.lwm2m_gateway).
             self.loop.call_soon(lambda: self._spawn(lwm2m_gateway.sync(self, view, fresh=True)))
@@ -822,10 +847,13 @@ class IngressWorker:
             if message.get("type") == UPGRADE_MESSAGE:
                 sub_operation, updating = int(message["sub_operation"]), bool(message.get("updating"))
                 self._spawn(firmware.Lwm2mUpgrade(self, sub_operation, updating=updating).run())
-            elif message.get("type") == DOWNLINK_MESSAGE:
+            elif message.get("type") in (DOWNLINK_MESSAGE, lwm2m_management.MANAGE_MESSAGE):
                 self._spawn(self._downlink(message))
 
     async def _downlink(self, message: dict[str, Any]) -> None:
+        if message.get("type") == lwm2m_management.MANAGE_MESSAGE:  # LwM2M Read, Write, Execute... (sent or held)
+            await lwm2m_management.run(self, message)
+            return
         device_pk = int(message["device"])
         view = self.views.get(device_pk) or await self.run_misc(sessions.by_device, device_pk)
         request_id = message.get("request_id")
@@ -844,6 +872,9 @@ class IngressWorker:
                 hooks.downlink_outcome,
                 hooks.DownlinkOutcome(request_id, device_pk, "undeliverable", detail="no session"),
             )
+            return
+        if message.get("path"):  # a command mapped to a standard resource: Write or Execute there
+            await lwm2m_management.send_mapped(self, view, message)
             return
         await self.send_downlink(
             view,

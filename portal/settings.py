@@ -195,6 +195,7 @@ FIRMWARE_ABORT_MIN_SAMPLE = env_int("FIRMWARE_ABORT_MIN_SAMPLE", 5)
 FIRMWARE_SWEEP_SECONDS = env_int("FIRMWARE_SWEEP_SECONDS", 10)
 RULES_SWEEP_SECONDS = env_int("RULES_SWEEP_SECONDS", 10)  # absence, duration and timer conditions of rules
 RULES_RELOAD_MS = env_int("RULES_RELOAD_MS", 1000)  # a rule change reaches other processes within this
+RULES_EVALUATIONS_KEPT = env_int("RULES_EVALUATIONS_KEPT", 50)  # last evaluations kept per rule (Redis)
 # Where devices fetch a package over CoAP (LwM2M /5/0/1 Package URI): the ingress's public address.
 FIRMWARE_PACKAGE_HOST = env_str("FIRMWARE_PACKAGE_HOST", "127.0.0.1")
 FIRMWARE_PACKAGE_PORT = env_int("FIRMWARE_PACKAGE_PORT", 0)  # 0: the worker's own COAP_PORT (COAPS_PORT if secure)
@@ -359,6 +360,14 @@ INGRESS_EMPTY_ACK_DELAY = float(env_str("INGRESS_EMPTY_ACK_DELAY", "1.0"))
 # LwM2M queue mode: how long a device listens after its Update or uplink (LwM2M TS 1.1: MAX_TRANSMIT_WAIT).
 INGRESS_QUEUE_AWAKE_SECONDS = env_int("INGRESS_QUEUE_AWAKE_SECONDS", 93)
 INGRESS_LWM2M_DOWNLINK = env_str("INGRESS_LWM2M_DOWNLINK", "write")  # write (PUT) or execute (POST) /19/1/0
+# One composite (FETCH) observe of a mapped product's paths for LwM2M 1.1+ clients (docs/lwm2m-objects.md).
+INGRESS_LWM2M_COMPOSITE_OBSERVE = env_bool("INGRESS_LWM2M_COMPOSITE_OBSERVE", True)
+# LwM2M bootstrap (docs/lwm2m-objects.md): the PSK identity and key (hex) a device uses for the bootstrap
+# server (off when the key is empty), and the server URI written into its Security object (default:
+# coaps://127.0.0.1:COAPS_PORT).
+LWM2M_BOOTSTRAP_IDENTITY = env_str("LWM2M_BOOTSTRAP_IDENTITY", "bootstrap")
+LWM2M_BOOTSTRAP_PSK = env_str("LWM2M_BOOTSTRAP_PSK", "")
+LWM2M_SERVER_URI = env_str("LWM2M_SERVER_URI", "")
 INGRESS_RCVBUF = env_int("INGRESS_RCVBUF", 4 * 1024 * 1024)
 INGRESS_SIMULATOR_HOST = env_str("INGRESS_SIMULATOR_HOST", "127.0.0.1")  # where the portal's simulator finds it
 INGRESS_DTLS_MAX_PEERS = env_int("INGRESS_DTLS_MAX_PEERS", 100000)  # DTLS sessions a worker keeps

@@ -29,6 +29,7 @@ urlpatterns = [
     path("", include("firmware.api.urls")),
     path("", include("products.api.urls")),
     path("", include("rules.api.urls")),
+    path("", include("ingress.api_urls")),
     # Every other northbound path answers the original's JSON 404, not the portal's HTML page.
     re_path(r"^(?:iocm|iodm)/", unknown_path, name="northbound-unknown"),
     path("", include(portal_patterns)),

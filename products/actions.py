@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from applications import audit, events
 from applications.models import Application
-from products import documents, locks
+from products import documents, locks, lwm2m_mapping
 from products.models import LWM2M_OBJECT19_FORMS, Origin, Product
 from products.validation import (
     ProfileInvalid,
@@ -273,3 +273,20 @@ def _notify_model(notify_type: str, product: Product) -> None:
 def device_counts(products: list[Product]) -> dict[int, int]:
     """Devices per product for a whole list at once (one query per registered counter)."""
     return locks.count_devices([product.pk for product in products])
+
+
+def do_set_lwm2m_mapping(product: Product, value: Any) -> Product:
+    """Replace the product's LwM2M mapping (products.lwm2m_mapping) with a validated one; MappingInvalid
+    names the field and the rule and changes nothing. Not part of the profile, so a locked product may
+    change it; each device follows it from its next registration."""
+    mapping = lwm2m_mapping.check_document(value, product.profile)
+    Product.objects.filter(pk=product.pk).update(lwm2m_mapping=mapping, updated_at=timezone.now())
+    product.lwm2m_mapping = mapping
+    _audit_product(
+        "product.lwm2m_mapping_set",
+        product,
+        properties=len(mapping["properties"]),
+        commands=len(mapping["commands"]),
+        objects=sorted(mapping["definitions"]),
+    )
+    return product

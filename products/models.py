@@ -53,6 +53,11 @@ class Product(models.Model):
     lwm2m_object19 = models.CharField(_("object 19 downlink form"), max_length=8, default=LWM2M_OBJECT19_FORMS[0])
     lwm2m_uplink_instance = models.PositiveIntegerField(_("object 19 uplink instance"), default=0)
     lwm2m_downlink_instance = models.PositiveIntegerField(_("object 19 downlink instance"), default=1)
+    # Its profile's properties and commands on LwM2M object/instance/resource paths, with the product's own
+    # object definitions and Write-Attributes (products.lwm2m_mapping, docs/lwm2m-objects.md). Beside the
+    # profile like object 19's settings: a locked product may change it; devices take it at their next
+    # registration.
+    lwm2m_mapping = models.JSONField(_("LwM2M mapping"), default=dict, blank=True)
     profile = models.JSONField()
     archive = models.BinaryField()
     origin = models.CharField(max_length=8, choices=Origin.choices, default=Origin.UPLOAD)

@@ -23,12 +23,12 @@ from django.db.models import F, Q
 from django.utils import timezone
 from psycopg import sql
 
-from applications import events
+from applications import audit, events
 from applications.errors import NorthboundError
 from applications.formats import format_time
 from applications.models import Application
 from devices.models import Device
-from rules import engine, spec
+from rules import engine, evaluations, spec
 from rules.models import Alarm, Rule, RuleRun, RuleStatus, RuleTimer, new_id
 from subscriptions import actions as push
 from subscriptions import notify_types as nt
@@ -63,8 +63,15 @@ def do_create_rule(application: Application, body: Any) -> Rule:
     _store(rule, checked)
     rule.save()
     _arm(rule, timezone.now())
+    _audit_rule("rule.created", rule)
     transaction.on_commit(engine.changed)
     return rule
+
+
+def _audit_rule(action: str, rule: Rule, **detail: Any) -> None:
+    audit.record(
+        action, application_id=rule.application_id, target=f"rule {rule.rule_id}", detail={"name": rule.name, **detail}
+    )
 
 
 @transaction.atomic
@@ -79,6 +86,7 @@ def do_update_rule(application: Application, body: Any) -> Rule:
     rule.save()
     RuleTimer.objects.filter(rule=rule).delete()
     _arm(rule, timezone.now())
+    _audit_rule("rule.modified", rule)
     transaction.on_commit(engine.changed)
     return rule
 
@@ -87,8 +95,11 @@ def do_update_rule(application: Application, body: Any) -> Rule:
 def do_delete_rule(application: Application, rule_id: Any) -> None:
     """Delete a rule; its alarms stay (without their rule) for the record."""
     rule = get_rule(application, rule_id)
+    rule_pk = rule.pk
+    _audit_rule("rule.deleted", rule)
     rule.delete()
     transaction.on_commit(engine.changed)
+    transaction.on_commit(lambda: evaluations.forget(rule_pk))
 
 
 def check_status(status: Any) -> str:
@@ -103,6 +114,7 @@ def do_set_statuses(
 ) -> list[tuple[str, NorthboundError | None]]:
     """Enable or disable rules (one call for one rule and for many): per rule, None or the error it met."""
     outcomes: list[tuple[str, NorthboundError | None]] = []
+    changed: list[audit.Entry] = []
     for rule_id, status in changes:
         try:
             check_status(status)
@@ -116,7 +128,10 @@ def do_set_statuses(
                 rule.status = status
                 RuleTimer.objects.filter(rule=rule).delete()
                 _arm(rule, timezone.now())
+            action = "rule.enabled" if status == RuleStatus.ACTIVE else "rule.disabled"
+            changed.append(audit.Entry(action, application=application, target=f"rule {rule.rule_id}"))
         outcomes.append((rule.rule_id, None))
+    audit.record_many(changed)
     transaction.on_commit(engine.changed)
     return outcomes
 
@@ -250,18 +265,19 @@ def _send_commands(firings: list[Firing]) -> None:
                 continue
             cmd, meta = action["cmd"], action.get("cmdMetaData") or {}
             try:  # no savepoint: a refused command has written nothing (checks first, then one statement)
-                command = do_create_command(
-                    rule.application,
-                    target,
-                    {
-                        "serviceId": cmd["serviceId"],
-                        "method": cmd["messageType"],
-                        "paras": cmd.get("messageBody") or {},
-                    },
-                    expire_time=meta.get("expireTime"),
-                    max_retransmit=meta.get("maxRetransmit"),
-                    callback_url=meta.get("callbackUrl"),
-                )
+                with audit.acting_as(audit.ActorKind.SYSTEM, f"rule {rule.rule_id}"):  # audited as the rule's
+                    command = do_create_command(
+                        rule.application,
+                        target,
+                        {
+                            "serviceId": cmd["serviceId"],
+                            "method": cmd["messageType"],
+                            "paras": cmd.get("messageBody") or {},
+                        },
+                        expire_time=meta.get("expireTime"),
+                        max_retransmit=meta.get("maxRetransmit"),
+                        callback_url=meta.get("callbackUrl"),
+                    )
             except NorthboundError as error:
                 result["exception"] = error.body()
                 continue
@@ -515,11 +531,14 @@ def apply(
     rearm: list[tuple[engine.Cond, Any, dt.datetime]] = (),
     now: dt.datetime,
 ) -> list[RuleRun]:
-    """Carry out the engine's verdicts for a batch in one transaction; returns the runs of rules that fired."""
+    """Carry out the engine's verdicts for a batch in one transaction; returns the runs of rules that fired.
+    Every verdict is kept as the rule's evaluation (what it saw, what it did or why not) after commit."""
     firing = [(rule, device, verdict) for rule, device, verdict in verdicts if verdict.fires]
     recovering = [(rule.pk, device.pk) for rule, device, verdict in verdicts if verdict.recovers]
     if not (firing or recovering or timers or rearm):
+        _keep_evaluations(verdicts, {}, now)
         return []
+    outcomes: dict[int, tuple[str, list[dict[str, Any]]]] = {}  # by id(verdict): what a firing verdict came to
     with transaction.atomic():
         if rearm:
             recovering += _rearm(list(rearm))
@@ -537,11 +556,44 @@ def apply(
         firings = []
         for compiled, device, verdict in firing:
             rule = rules.get(compiled.pk)
-            if rule is None or not rule.is_active or not spec.in_time_range(rule.time_range, rule.timezone_id, now):
-                continue
-            firings.append(Firing(rule, device, verdict.reasons, now))
-        runs = fire(firings)
+            if rule is None or not rule.is_active:
+                outcomes[id(verdict)] = (evaluations.DISABLED, [])
+            elif not spec.in_time_range(rule.time_range, rule.timezone_id, now):
+                outcomes[id(verdict)] = (evaluations.OUTSIDE_WINDOW, [])
+            else:
+                firings.append((verdict, Firing(rule, device, verdict.reasons, now)))
+        runs = fire([one for _, one in firings])
+        for verdict, one in firings:
+            skipped = [{"type": a["type"], "disabled": True} for a in one.rule.actions if not a.get("enable", True)]
+            outcomes[id(verdict)] = (evaluations.FIRED, evaluations.summarise(one.results_in_order()) + skipped)
+        _keep_evaluations(verdicts, outcomes, now)
     return runs
+
+
+def _keep_evaluations(
+    verdicts: list[tuple[engine.Compiled, Any, engine.Verdict]],
+    outcomes: dict[int, tuple[str, list[dict[str, Any]]]],
+    now: dt.datetime,
+) -> None:
+    """The batch's verdicts as the rules' last evaluations, written once the batch commits."""
+    if not verdicts:
+        return
+    kept = []
+    for compiled, device, verdict in verdicts:
+        outcome, done = outcomes.get(id(verdict), (None, []))
+        if outcome is None:
+            outcome = (
+                evaluations.RECOVERED
+                if verdict.recovers
+                else evaluations.HELD
+                if verdict.holds
+                else evaluations.NOT_MET
+            )
+        device_id, node_id = getattr(device, "device_id", "") or "", getattr(device, "node_id", "") or ""
+        kept.append(
+            evaluations.Evaluation(compiled.pk, device_id, node_id, now, verdict.holds, verdict.seen, outcome, done)
+        )
+    transaction.on_commit(lambda: evaluations.record(kept))
 
 
 def sweep_timers(now: dt.datetime | None = None, limit: int = 1000) -> dict[str, int]:
@@ -621,6 +673,7 @@ def check_alarm_ids(alarm_ids: Any) -> list[str]:
     return alarm_ids
 
 
+@transaction.atomic
 def do_acknowledge_alarms(application: Application, alarm_ids: Any, by: str) -> int:
     """Acknowledge open alarms (who and when); already acknowledged or cleared ones stay as they are."""
     ids = check_alarm_ids(alarm_ids)
@@ -632,9 +685,16 @@ def do_acknowledge_alarms(application: Application, alarm_ids: Any, by: str) -> 
     )
     if count:
         alarms_changed([application.pk])
+        _audit_alarms("alarm.acknowledged", application, ids, count)
     return count
 
 
+def _audit_alarms(action: str, application: Application, ids: list[str], count: int) -> None:
+    """One event per call: the alarms asked for and how many changed (the others were already so)."""
+    audit.record(action, application=application, target=f"{count} alarms", detail={"alarmIds": ids, "count": count})
+
+
+@transaction.atomic
 def do_clear_alarms(application: Application, alarm_ids: Any, by: str) -> int:
     """Clear open alarms by hand (who and when); the rule may raise a new one later."""
     ids = check_alarm_ids(alarm_ids)
@@ -646,6 +706,7 @@ def do_clear_alarms(application: Application, alarm_ids: Any, by: str) -> int:
     )
     if count:
         alarms_changed([application.pk])
+        _audit_alarms("alarm.cleared", application, ids, count)
     return count
 
 

@@ -301,9 +301,15 @@ def _value(shadow: dict[str, Any], cond: Cond) -> Any:
 
 @dataclass
 class Verdict:
+    """What evaluating a rule for a device found: whether it fires or recovers, why (the ruleEvent's
+    reasons), whether its conditions hold now, and each condition's value as seen (the rule's recorded
+    evaluations show them: rules.evaluations)."""
+
     fires: bool
     recovers: bool
     reasons: list[dict[str, Any]]
+    holds: bool = False
+    seen: list[dict[str, Any]] = field(default_factory=list)
 
 
 def evaluate(
@@ -320,7 +326,7 @@ def evaluate(
 ) -> Verdict:
     """Whether `rule` fires, or recovers, for `device`: its conditions on this device's data now and before."""
     strict_now, plain_now, plain_before = [], [], []
-    reasons = []
+    reasons, seen = [], []
     for cond in rule.conds:
         fired_event = event is not None and event == (cond.kind, cond.index)
         if cond.kind in spec.DATA_TYPES:
@@ -336,26 +342,30 @@ def evaluate(
             strict = holds and (cond.duration == 0 or fired_event)
             if strict:
                 reasons.append({"index": cond.index, "info": {"path": f"{cond.service}/{cond.prop}", "value": value}})
+            seen.append({"path": f"{cond.service}/{cond.prop}", "value": value, "holds": strict})
         elif cond.kind == spec.STATUS:
             in_scope = context.in_scope(cond, device)
             holds = strict = in_scope and status == cond.status
             held = in_scope and previous_status == cond.status
             if strict:
                 reasons.append({"index": cond.index, "info": {"status": status}})
+            seen.append({"status": status if in_scope else None, "holds": strict})
         else:  # absence and timers hold when their due time came
             holds = strict = fired_event
             held = False
             if strict:
                 reasons.append({"index": cond.index, "info": {}})
+            seen.append({"type": cond.kind, "holds": strict})
         strict_now.append(strict)
         plain_now.append(holds)
         plain_before.append(held)
     join = all if rule.logic == "and" else any
-    fires = join(strict_now) and (not rule.reverse or not join(plain_before) or event is not None)
+    holds = join(strict_now)
+    fires = holds and (not rule.reverse or not join(plain_before) or event is not None)
     recovers = not join(plain_now) and join(plain_before)
     for reason in reasons:
         reason["satisfactionTime"] = now
-    return Verdict(fires, recovers, reasons)
+    return Verdict(fires, recovers, reasons, holds, seen)
 
 
 # --- hooks ----------------------------------------------------------------------------------------

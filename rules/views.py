@@ -3,6 +3,7 @@ alarm console (filters, live updates, bulk acknowledge) and the dashboard's alar
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -11,13 +12,14 @@ from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_POST
 
 from applications.errors import NorthboundError
 from applications.models import Application
 from devices.models import Device
 from products.models import Product
-from rules import actions, spec
+from rules import actions, evaluations, spec
 from rules.api.views import filter_alarms
 from rules.forms import CONDITION_ROWS, RuleForm
 from rules.models import Alarm, Rule, RuleStatus, Severity
@@ -134,13 +136,37 @@ def rule_detail(request: HttpRequest, rule_id: str) -> HttpResponse:
         "rule": rule,
         "runs": runs,
         "can_edit": can_edit,
-        "devices": devices[:500],
         "tested": tested,
         "tested_device": device,
         "conditions": spec.public(rule.conditions),
         "fits": editor_fits(rule) and product is not None,
+        **_evaluations_context(rule),
     }
     return render(request, "rules/detail.html", context)
+
+
+OUTCOMES = {
+    evaluations.FIRED: _lazy("fired"),
+    evaluations.HELD: _lazy("held already: a reverse trigger fires when the rule starts to hold"),
+    evaluations.NOT_MET: _lazy("conditions not met"),
+    evaluations.RECOVERED: _lazy("stopped holding: its alarms clear"),
+    evaluations.DISABLED: _lazy("not run: the rule was disabled"),
+    evaluations.OUTSIDE_WINDOW: _lazy("not run: outside the rule's active time window"),
+}
+
+
+def _evaluations_context(rule: Rule) -> dict:
+    rows = evaluations.recent(rule.pk)
+    for row in rows:
+        row["outcome_label"] = OUTCOMES.get(row["outcome"], row["outcome"])
+    return {"evaluations": rows, "evaluations_kept": settings.RULES_EVALUATIONS_KEPT}
+
+
+@login_required
+def rule_evaluations(request: HttpRequest, rule_id: str) -> HttpResponse:
+    """The rule's last evaluations (the detail page's table, which reloads itself every few seconds)."""
+    rule = get_object_or_404(_rules(request), rule_id=rule_id)
+    return render(request, "rules/partials/evaluations.html", {"rule": rule, **_evaluations_context(rule)})
 
 
 @login_required

@@ -398,21 +398,11 @@ class GroupView(APIView):
     def put(self, request: Request, group_id: str) -> Response:
         group = actions.get_group(get_application(request), group_id)
         fields = _group_fields(_json(request), partial=True)
-        if (
-            "name" in fields
-            and DeviceGroup.objects.filter(application=group.application, name=fields["name"])
-            .exclude(pk=group.pk)
-            .exists()
-        ):
-            raise NorthboundError("100602", http_status=200)
-        for field, value in fields.items():
-            setattr(group, field, value)
-        group.save()
-        return Response(_group_body(group))
+        return Response(_group_body(actions.do_modify_group(group, fields) if fields else group))
 
     @extend_schema(operation_id="deleteDeviceGroup", tags=GROUPS, responses={200: None})
     def delete(self, request: Request, group_id: str) -> Response:
-        actions.get_group(get_application(request), group_id).delete()
+        actions.do_delete_group(actions.get_group(get_application(request), group_id))
         return Response(status=status.HTTP_200_OK)  # the original answers 200 with no body
 
 
@@ -453,7 +443,7 @@ class GroupTagView(APIView):
         if not isinstance(device_ids, list) or not all(isinstance(item, str) for item in device_ids):
             raise NorthboundError("100604", "The device group request parameter is invalid: deviceIds must be a list.")
         if self.remove:
-            group.devices.remove(*Device.objects.filter(application=group.application_id, device_id__in=device_ids))
+            actions.do_remove_from_group(group, device_ids)
         else:
             device_ids = actions.do_add_to_group(group, device_ids)
         return Response({"devGroupId": group.dev_group_id, "deviceIds": device_ids})

@@ -30,6 +30,11 @@ kind of plugin a product has:
     active_version(product) -> int | None
         The active version's number; None when the product has no codec (its uplinks are JSON).
 
+    quarantined(product) -> bool
+        Whether the active codec is a script that ran out of its time or memory limit in this process
+        in the last few minutes (sandbox.QUARANTINE_SECONDS): the ingress then keeps its uplinks
+        undecoded for the later decoding instead of waiting for the limit again.
+
 `version=N` uses that version of the product's codec instead of the active one: replaying stored
 uplinks through a new version before activating it. Every refusal is one exception type, `CodecError`:
 `code` (documented in docs/errors.md), `message_name`, `field` and `offset` (the byte) for payloads an
@@ -58,9 +63,18 @@ __all__ = [
     "decode_with_acks",
     "encode_ack",
     "encode_command",
+    "quarantined",
 ]
 
-_RUNTIME = ("active_version", "decode_many", "decode_uplink", "decode_with_acks", "encode_ack", "encode_command")
+_RUNTIME = (
+    "active_version",
+    "decode_many",
+    "decode_uplink",
+    "decode_with_acks",
+    "encode_ack",
+    "encode_command",
+    "quarantined",
+)
 
 
 def __getattr__(name: str) -> Any:

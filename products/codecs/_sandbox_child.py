@@ -1,6 +1,6 @@
 """The JavaScript sandbox process: V8 isolates (mini-racer) running codec plugins, one per script.
 
-Started by products.codecs.sandbox as `python -I <this file> HEAP_MB`, never imported by the platform: it
+Started by products.codecs.sandbox as `python -I <this file> HEAP_MB [idle]`, never imported by the platform: it
 needs only the standard library and py_mini_racer, so a crash of V8 (some allocations abort the whole
 process instead of raising, see docs/architecture.md) ends this process and never the caller's.
 
@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import struct
 import sys
 import threading
@@ -273,6 +274,13 @@ def main() -> None:
     # argv[1]: V8's own heap ceiling per isolate in MB, above the per-call limit: a script that
     # slips past the call's limit (inside a builtin) ends this process early instead of growing.
     heap_mb = int(sys.argv[1]) if len(sys.argv) > 1 else 512
+    if "idle" in sys.argv[2:]:
+        # The quarantine child (products.codecs.sandbox): the lowest CPU priority, before V8 starts its
+        # threads (Linux keeps a nice value per thread; new threads inherit it). Not SCHED_IDLE: on a
+        # saturated machine that starves the child past its answer deadline, and a killed child costs a
+        # restart; nice 19 still yields to every normal process (a weight of 15 against their 1024).
+        with contextlib.suppress(OSError, AttributeError):
+            os.setpriority(os.PRIO_PROCESS, 0, 19)
     init_mini_racer(flags=(*DEFAULT_V8_FLAGS, f"--max-old-space-size={heap_mb}"))
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     # Anything printed by accident goes to stderr, never into the protocol.

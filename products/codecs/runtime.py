@@ -101,6 +101,22 @@ def active_version(product: Any) -> int | None:
     )
 
 
+def quarantined(product: Any) -> bool:
+    """Whether the product's active codec is a script that ran out of time or memory in this process
+    lately (products.codecs.sandbox): the ingress keeps such a product's uplinks for later decoding
+    rather than make a batch wait for its time limit. False for online codecs and without a codec."""
+    try:
+        _number, plugin = plugin_for(product)
+    except CodecError:
+        return False
+    key = getattr(plugin, "key", None)
+    if key is None:
+        return False
+    from products.codecs.sandbox import in_quarantine
+
+    return in_quarantine(key)
+
+
 def _payload(payload: bytes) -> bytes:
     payload = bytes(payload)
     if not payload:

@@ -104,7 +104,8 @@ class RunResult:
 class Sandbox:
     """The child process of this process, and which scripts it has loaded."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, idle: bool = False) -> None:
+        self.idle = idle  # the child runs at the lowest CPU priority (the quarantine child)
         self._lock = threading.Lock()
         self._process: subprocess.Popen[bytes] | None = None
         self._owner_pid: int | None = None
@@ -121,7 +122,7 @@ class Sandbox:
             self._stop(process)
         # After a fork the parent's child is not ours to use or stop: start our own.
         self._process = subprocess.Popen(
-            [sys.executable, "-I", str(CHILD), str(_heap_mb())],
+            [sys.executable, "-I", str(CHILD), str(_heap_mb()), *(["idle"] if self.idle else [])],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             bufsize=0,
@@ -284,10 +285,13 @@ def _ended(returncode: int | None) -> str:
 
 # A script whose crossing ran out of time or memory runs in a second child for QUARANTINE_SECONDS
 # after, so that a looping codec (within its application's budget, ingress.budget) holds only that
-# child for its time limit, never the one every well-behaved codec of this process shares.
+# child for its time limit, never the one every well-behaved codec of this process shares. That child
+# runs at the lowest CPU priority (nice 19, `_sandbox_child.py`): a looping script takes only the CPU
+# no other process wants. The ingress does not run a quarantined script on its uplink path at all
+# (`in_quarantine`, ingress.pipeline): it keeps those uplinks for the later decoding.
 QUARANTINE_SECONDS = 600
 _sandbox = Sandbox()
-_quarantine = Sandbox()
+_quarantine = Sandbox(idle=True)
 _suspects: OrderedDict[str, float] = OrderedDict()  # script key -> monotonic time it leaves quarantine
 _suspects_lock = threading.Lock()
 atexit.register(_sandbox.close)
@@ -305,6 +309,15 @@ def get_sandbox(key: str | None = None) -> Sandbox:
                     return _quarantine
                 del _suspects[key]
     return _sandbox
+
+
+def in_quarantine(key: str) -> bool:
+    """Whether script `key` ran out of time or memory in this process in the last QUARANTINE_SECONDS."""
+    if not _suspects:
+        return False
+    with _suspects_lock:
+        until = _suspects.get(key)
+        return until is not None and until > time.monotonic()
 
 
 def suspect(key: str) -> None:

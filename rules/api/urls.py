@@ -12,6 +12,10 @@ urlpatterns = [
         name="rule-status",
     ),
     path("api/v1/alarms", views.AlarmsView.as_view(), name="api-alarms"),
-    path("api/v1/alarms/acknowledge", views.AlarmsAcknowledgeView.as_view(), name="api-alarms-acknowledge"),
-    path("api/v1/alarms/clear", views.AlarmsClearView.as_view(), name="api-alarms-clear"),
+    path(
+        "api/v1/alarms/acknowledge",
+        views.AlarmOperationView.as_view(operation="acknowledge"),
+        name="api-alarms-acknowledge",
+    ),
+    path("api/v1/alarms/clear", views.AlarmOperationView.as_view(operation="clear"), name="api-alarms-clear"),
 ]

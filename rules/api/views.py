@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
@@ -185,31 +186,30 @@ def filter_alarms(alarms, *, state=None, severity=None, device_id=None, rule_id=
     return alarms
 
 
-class AlarmsAcknowledgeView(APIView):
-    """`/api/v1/alarms/acknowledge`: acknowledge open alarms (by the application: who is its appId)."""
+class AlarmOperationSchema(AutoSchema):
+    """Each route of AlarmOperationView keeps its own operationId and summary in the OpenAPI schema."""
 
-    @extend_schema(
-        operation_id="acknowledgeAlarms",
-        tags=ALARM_TAGS,
-        request=s.AlarmIdsSerializer,
-        responses={200: s.AlarmCountSerializer, 400: BAD},
-    )
+    def get_operation_id(self) -> str:
+        return f"{self.view.operation}Alarms"
+
+    def get_summary(self) -> str:
+        return AlarmOperationView.OPERATIONS[self.view.operation][1]
+
+
+class AlarmOperationView(APIView):
+    """`/api/v1/alarms/acknowledge` and `/api/v1/alarms/clear`: one view, the operation given by the route
+    (`as_view(operation=...)`); by the application (who is its appId)."""
+
+    OPERATIONS = {
+        "acknowledge": (actions.do_acknowledge_alarms, "Acknowledge open alarms"),
+        "clear": (actions.do_clear_alarms, "Clear open alarms by hand"),
+    }
+    operation = "acknowledge"
+    schema = AlarmOperationSchema()
+
+    @extend_schema(tags=ALARM_TAGS, request=s.AlarmIdsSerializer, responses={200: s.AlarmCountSerializer, 400: BAD})
     def post(self, request: Request) -> Response:
         application = get_application(request)
         ids = request.data.get("alarmIds") if isinstance(request.data, dict) else None
-        return Response({"count": actions.do_acknowledge_alarms(application, ids, f"app:{application.app_id}")})
-
-
-class AlarmsClearView(APIView):
-    """`/api/v1/alarms/clear`: clear open alarms by hand."""
-
-    @extend_schema(
-        operation_id="clearAlarms",
-        tags=ALARM_TAGS,
-        request=s.AlarmIdsSerializer,
-        responses={200: s.AlarmCountSerializer, 400: BAD},
-    )
-    def post(self, request: Request) -> Response:
-        application = get_application(request)
-        ids = request.data.get("alarmIds") if isinstance(request.data, dict) else None
-        return Response({"count": actions.do_clear_alarms(application, ids, f"app:{application.app_id}")})
+        operate = self.OPERATIONS[self.operation][0]
+        return Response({"count": operate(application, ids, f"app:{application.app_id}")})

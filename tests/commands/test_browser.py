@@ -84,7 +84,10 @@ def test_send_a_command_from_the_simulator_and_watch_it_succeed(live_server, pag
         # wait until it is in place before filling it, or a late swap empties the fields again (seen
         # under load in the full suite).
         settled = "() => !document.querySelector('.htmx-request, .htmx-settling, .htmx-swapping')"
-        page.get_by_label("Device").select_option(label="867000000000001 · Water utility")
+        page.get_by_role("combobox", name="Device").fill("86700")
+        page.get_by_role("option", name="867000000000001").wait_for()
+        page.keyboard.press("ArrowDown")
+        page.keyboard.press("Enter")
         page.wait_for_function(settled)
         page.get_by_label("Command").select_option("Meter|SET_PERIOD")
         page.wait_for_function(settled)

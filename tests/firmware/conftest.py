@@ -70,9 +70,10 @@ def meters(owner_app):
 
 @pytest.fixture
 def ingress_settings(settings):
-    """For tests with the real run_ingress process: the test codec, and this process's channel layer
-    under the test's Redis key prefix, as run_ingress has it (drivers hand work to its workers)."""
-    settings.INGRESS_CODEC_MODULE = "tests.ingress.water_codec"
+    """For tests with the real run_ingress process: the real codec path (products.codecs, the WaterMeter
+    JavaScript plugin `water_device` uploads), as run_ingress has it, and this process's channel layer
+    under the test's Redis key prefix (drivers hand work to its workers)."""
+    settings.INGRESS_CODEC_MODULE = "products.codecs"
     settings.INGRESS_HEARTBEAT_SECONDS = 1
     layer = settings.CHANNEL_LAYERS["default"]
     config = {**layer["CONFIG"], "prefix": f"{settings.REDIS_KEY_PREFIX}asgi"}

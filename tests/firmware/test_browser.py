@@ -24,7 +24,7 @@ pytestmark = pytest.mark.browser
 @pytest.fixture(autouse=True)
 def _settings(settings, monkeypatch):
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    settings.INGRESS_CODEC_MODULE = "tests.ingress.water_codec"
+    settings.INGRESS_CODEC_MODULE = "products.codecs"
     settings.PUSH_ALLOW_PRIVATE = True
     settings.INGRESS_ACK_TIMEOUT = 0.5
     settings.INGRESS_HEARTBEAT_SECONDS = 1

@@ -6,9 +6,10 @@ from tests.ingress.process import ingress  # noqa: F401  (the run_ingress proces
 
 @pytest.fixture(autouse=True)
 def _ingress_settings(settings):
-    # The WaterMeter test codec stands in for products.codecs; pushes go to local receivers;
-    # CoAP retransmission is shortened so timeouts take a second, not 225 s.
-    settings.INGRESS_CODEC_MODULE = "tests.ingress.water_codec"
+    # The real codec path (issue 19): products.codecs, with the WaterMeter JavaScript plugin that
+    # tests.ingress.fixtures.water_product uploads; pushes go to local receivers; CoAP retransmission
+    # is shortened so timeouts take a second, not 225 s.
+    settings.INGRESS_CODEC_MODULE = "products.codecs"
     settings.PUSH_ALLOW_PRIVATE = True
     settings.INGRESS_ACK_TIMEOUT = 0.2
     settings.INGRESS_MAX_RETRANSMIT = 2

@@ -28,12 +28,65 @@ def free_udp_port() -> int:
     raise RuntimeError("no free UDP port")
 
 
-def water_device(credentials: AppCredentials, node_id: str = "863703030000001", **kwargs) -> Device:
-    """A registered WaterMeter device, tied to the product (imported once per application)."""
+# The WaterMeter codec as an OceanConnect-style JavaScript plugin, run by products.codecs in the sandbox:
+# the layout of tests.ingress.water_codec (its docstring), so `water_codec.report()` builds its uplinks.
+WATER_METER_JS = """
+function decode(bytes) {
+  var id = bytes[0];
+  if (id === 0) {
+    if (bytes.length !== 8) {
+      throw new Error('data report: 8 bytes expected, got ' + bytes.length + ' (byte offset ' + bytes.length + ')');
+    }
+    var reading = ((bytes[2] << 24) >>> 0) + (bytes[3] << 16) + (bytes[4] << 8) + bytes[5];
+    var data = {signalStrength: String(bytes[1]), currentReading: String(reading),
+                flowRateReading: String((bytes[6] << 8) | bytes[7])};
+    return {msgType: 'deviceReq', hasMore: 0, data: [{serviceId: 'WaterMeter', serviceData: data}]};
+  }
+  if (id === 1) {
+    if (bytes.length !== 3) throw new Error('alarm report: 3 bytes expected, got ' + bytes.length);
+    return {msgType: 'deviceReq', hasMore: 0,
+            data: [{serviceId: 'WaterMeterAlarm', serviceData: {lowFlowAlarm: bytes[1], highFlowAlarm: bytes[2]}}]};
+  }
+  if (id === 2) {
+    var result = (bytes[4] << 24) | (bytes[5] << 16) | (bytes[6] << 8) | bytes[7];
+    return {msgType: 'deviceRsp', mid: (bytes[1] << 8) | bytes[2], errcode: bytes[3], body: {result: result}};
+  }
+  throw new Error('unknown messageId 0x' + ('0' + id.toString(16).toUpperCase()).slice(-2) + ' at byte offset 0');
+}
+function encode(obj) {
+  if (obj.msgType === 'cloudRsp') return obj.request[0] === 0 ? [0xAA, 0xAA, obj.errcode, obj.hasMore] : null;
+  var content = String(obj.paras.content), out = [3, obj.mid >> 8, obj.mid & 255];
+  for (var i = 0; i < content.length; i++) out.push(content.charCodeAt(i) & 255);
+  return out;
+}
+"""
+
+
+def water_codec_zip() -> bytes:
+    """The WaterMeter plugin as a user uploads it: manifest and script, no test vectors."""
+    from tests.products.codecs.fixtures import plugin_zip
+
+    manifest = {"manufacturerId": "Huawei", "model": "v1001", "entry": "codec.js", "version": "1.0.0"}
+    return plugin_zip({"manifest.json": manifest, "codec.js": WATER_METER_JS})
+
+
+def water_product(credentials: AppCredentials):
+    """The application's WaterMeter product (imported once) with its JavaScript codec active: the real
+    ingest path through products.codecs, the one shared fixture of the ingress tests (issue 19)."""
+    from products import codec_actions
     from products.models import Product
 
-    if not Product.objects.filter(application=credentials.application, model="v1001").exists():
-        water_meter(credentials)
+    product = Product.objects.filter(application=credentials.application, model="v1001").first()
+    if product is None:
+        product = water_meter(credentials)
+        codec_actions.do_upload_codec(credentials.application, "codec.zip", water_codec_zip(), product=product)
+    return product
+
+
+def water_device(credentials: AppCredentials, node_id: str = "863703030000001", **kwargs) -> Device:
+    """A registered WaterMeter device, tied to the product (imported once per application, with the
+    JavaScript WaterMeter codec: `water_product`)."""
+    water_product(credentials)
     return register(credentials, node_id, info=WATER_METER, **kwargs)
 
 

@@ -28,7 +28,7 @@ def ingress(settings):
             **os.environ,
             "DATABASE_URL": database_url_for_tests(),
             "REDIS_KEY_PREFIX": settings.REDIS_KEY_PREFIX,
-            "INGRESS_CODEC_MODULE": "tests.ingress.water_codec",
+            "INGRESS_CODEC_MODULE": "products.codecs",
             "COAPS_PORT": str(free_udp_port()),
             "INGRESS_HEARTBEAT_SECONDS": "1",
             "INGRESS_ACK_TIMEOUT": "0.5",

@@ -15,7 +15,6 @@ from ingress.pipeline import (
     DECODE_ERROR,
     DUPLICATE,
     IN_PROGRESS,
-    INVALID,
     LIMITED,
     PCP,
     REFUSED,
@@ -165,10 +164,10 @@ def test_decoded_data_outside_the_profile_is_refused_naming_the_property(owner_a
 
     outcome = handle_uplink(Uplink(device.pk, bytes.fromhex("010502")))  # lowFlowAlarm 5, range 0..1
 
-    assert outcome.result == INVALID
-    assert (
-        "WaterMeterAlarm, property lowFlowAlarm: 5 is outside 0..1" in logs_of(device, LogKind.DECODE_ERROR)[0].summary
-    )
+    # products.codecs checks the decode against the profile itself: the codec's error names the property
+    assert outcome.result == DECODE_ERROR
+    summary = logs_of(device, LogKind.DECODE_ERROR)[0].summary
+    assert "serviceData.lowFlowAlarm lowFlowAlarm: CODEC_VALUE_RANGE: The value 5 is outside 0 to 1" in summary
     assert Device.objects.get(pk=device.pk).shadow == {}
 
 
@@ -194,7 +193,7 @@ def test_a_command_response_goes_to_the_commands_layer(owner_app):
         hooks._response_handlers.remove(handler)
 
     assert outcome.result == RESPONSE
-    assert responses == [{"msgType": "deviceRsp", "mid": 2016, "errcode": 0, "body": {"result": 1}}]
+    assert responses == [{"msgType": "deviceRsp", "mid": 2016, "errcode": 0, "hasMore": 0, "body": {"result": 1}}]
 
 
 def test_stored_uplinks_are_handed_to_the_commands_layer(owner_app):
@@ -307,15 +306,16 @@ def test_a_payload_broken_in_its_content_format_is_logged(owner_app):
         (float("inf"), "is out of range (too large"),
     ],
 )
-def test_codec_output_postgresql_cannot_store_is_refused_and_logged(owner_app, monkeypatch, value, words):
+def test_codec_output_postgresql_cannot_store_is_refused_and_logged(owner_app, monkeypatch, settings, value, words):
     """A codec that yields a NUL character or a number past 64 bits (jsonb refuses both): refused, logged
-    with the field, nothing stored, no traceback."""
+    with the field, nothing stored, no traceback. The stand-in codec: JSON from V8 cannot carry infinity."""
     from tests.ingress import water_codec
 
     def decode(product, payload):
         data = {"signalStrength": "1", "currentReading": value, "flowRateReading": "2"}
         return {"msgType": "deviceReq", "hasMore": 0, "data": [{"serviceId": "WaterMeter", "serviceData": data}]}
 
+    settings.INGRESS_CODEC_MODULE = "tests.ingress.water_codec"
     monkeypatch.setattr(water_codec, "decode_uplink", decode)
     device = water_device(owner_app)
 
@@ -327,6 +327,28 @@ def test_codec_output_postgresql_cannot_store_is_refused_and_logged(owner_app, m
     assert entry.raw == report().hex().upper()
     assert Device.objects.get(pk=device.pk).shadow == {}
     assert not DataHistory.objects.filter(device_id=device.pk).exists()
+
+
+def test_a_javascript_codecs_output_postgresql_cannot_store_is_refused_in_the_batch_path(owner_app, caplog):
+    # given: the WaterMeter codec, changed to put a NUL character into currentReading
+    from products import codec_actions
+    from tests.ingress.fixtures import WATER_METER_JS, water_product
+    from tests.products.codecs.fixtures import plugin_zip
+
+    product = water_product(owner_app)
+    nul = WATER_METER_JS.replace("currentReading: String(reading)", "currentReading: 'a' + String.fromCharCode(0)")
+    manifest = {"manufacturerId": "Huawei", "model": "v1001", "entry": "codec.js", "version": "1.0.1"}
+    zipped = plugin_zip({"manifest.json": manifest, "codec.js": nul})
+    codec_actions.do_upload_codec(owner_app.application, "codec.zip", zipped, product=product, activate=True)
+    device = water_device(owner_app)
+
+    # when: one batch with it and a well-formed alarm report
+    outcomes = handle_uplinks([Uplink(device.pk, report(), message_id=1), Uplink(device.pk, b"\x01\x00\x01")])
+
+    # then: refused with the field, the other stored, the batch never failed (no traceback in the log)
+    assert [outcome.result for outcome in outcomes] == [DECODE_ERROR, STORED]
+    assert "data[0].serviceData.currentReading: must not contain NUL characters" in outcomes[0].detail
+    assert not [record for record in caplog.records if record.exc_info]
 
 
 def test_a_json_uplink_with_a_nul_character_is_refused_and_logged(owner_app):

@@ -16,10 +16,9 @@ from ingress.models import DeviceSession
 from ingress.simulator import DeviceError, connect
 from subscriptions.delivery import deliver_target
 from subscriptions.models import PushMessage
-from tests.ingress.fixtures import water_device
+from tests.ingress.fixtures import water_device, water_product
 from tests.ingress.process import live_workers
 from tests.ingress.water_codec import report
-from tests.products.fixtures import import_files, water_meter_files
 from tests.subscriptions.fixtures import subscribe
 from tests.subscriptions.receiver import Receiver
 
@@ -29,7 +28,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def test_end_to_end_from_the_northbound_api_to_history_and_a_push(owner_app, ingress):
     receiver = Receiver().start()
     try:
-        import_files(owner_app, water_meter_files())
+        water_product(owner_app)  # the WaterMeter product and its JavaScript codec
         subscribe(owner_app, receiver, "deviceDataChanged")
         client = Client(headers=owner_app.headers())
         registered = client.post(

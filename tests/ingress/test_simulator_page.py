@@ -6,8 +6,8 @@ import pytest
 from django.test import Client
 
 from devices.models import DataHistory, Device
-from tests.devices.fixtures import WATER_METER, register, water_meter
-from tests.ingress.fixtures import WorkerThread
+from tests.devices.fixtures import WATER_METER, register
+from tests.ingress.fixtures import WorkerThread, water_product
 from tests.ingress.water_codec import report
 from tests.portal.fixtures import create_personas
 
@@ -25,7 +25,7 @@ def worker(settings):
 @pytest.fixture
 def personas():
     people = create_personas()
-    water_meter(people.app)
+    water_product(people.app)
     register(people.app, "863703030000777", info=WATER_METER)
     return people
 
@@ -60,7 +60,8 @@ def test_a_payload_the_codec_cannot_decode_shows_the_reason(personas, worker):
         "/ingress/simulator/", {"node_id": "863703030000777", "payload": "7f 01", "confirmable": "on", "wait": "0"}
     )
 
-    assert "decode failed: unknown messageId 0x7F at byte offset 0" in page.content.decode()
+    content = page.content.decode()
+    assert "decode failed: CODEC_JS_EXCEPTION" in content and "unknown messageId 0x7F at byte offset 0" in content
     assert not history()
 
 

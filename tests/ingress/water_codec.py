@@ -1,7 +1,13 @@
 """A hand-written codec for the WaterMeter profile, with the agreed API of products.codecs.
 
-The ingress names its codec module by INGRESS_CODEC_MODULE; tests point it here so they do not depend
-on the codec engine (issue 4). Layout, big-endian (F-1.4):
+The ingress names its codec module by INGRESS_CODEC_MODULE. Since issue 19 the ingress tests and the
+benches decode through the real path instead (products.codecs, with the same layout as a JavaScript
+plugin: tests.ingress.fixtures.WATER_METER_JS, uploaded by `water_product`): the ingress, MQTT,
+firmware and chaos suites. What still points here: a pipeline unit test that needs a codec output no
+JavaScript codec can give (a float infinity: V8's JSON has none), in tests/ingress/test_pipeline.py.
+
+`report()` builds this layout's data report for every suite, whichever codec decodes it.
+Layout, big-endian (F-1.4):
 
 - 0x00 data report: signalStrength u8, currentReading u32, flowRateReading u16 -> WaterMeter service;
   its ACK is the Huawei demo's `AA AA <errcode> <hasMore>` (F-3.7);

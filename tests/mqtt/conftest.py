@@ -5,8 +5,9 @@ from tests.applications.fixtures import create_app
 
 @pytest.fixture(autouse=True)
 def _mqtt_settings(settings):
-    # The WaterMeter test codec stands in for products.codecs (binary uplinks, command bytes).
-    settings.INGRESS_CODEC_MODULE = "tests.ingress.water_codec"
+    # The real codec path (issue 19): products.codecs with the WaterMeter JavaScript plugin
+    # (tests.ingress.fixtures.water_product) for binary uplinks and command bytes.
+    settings.INGRESS_CODEC_MODULE = "products.codecs"
     settings.PUSH_ALLOW_PRIVATE = True
     settings.INGRESS_HEARTBEAT_SECONDS = 1
     settings.MQTT_ACK_TIMEOUT = 2

@@ -22,6 +22,7 @@ from portal.ports import free_port
 from products.models import Product
 from tests.applications.fixtures import AppCredentials
 from tests.devices.fixtures import WATER_METER, water_meter
+from tests.ingress.fixtures import water_product
 
 
 class ServerThread:
@@ -48,9 +49,12 @@ class ServerThread:
         self.loop.close()
 
 
-def mqtt_device(credentials: AppCredentials, node_id: str = "864000000000001") -> Device:
-    """A WaterMeter device registered in password mode (it has an MQTT secret)."""
-    if not Product.objects.filter(application=credentials.application, model="v1001").exists():
+def mqtt_device(credentials: AppCredentials, node_id: str = "864000000000001", *, codec: bool = True) -> Device:
+    """A WaterMeter device registered in password mode (it has an MQTT secret); its product has the
+    WaterMeter JavaScript codec, or with `codec=False` none (the device speaks JSON both ways)."""
+    if codec:
+        water_product(credentials)
+    elif not Product.objects.filter(application=credentials.application, model="v1001").exists():
         water_meter(credentials)
     info = {**WATER_METER, "protocolType": "MQTT"}
     return actions.do_register_device(credentials.application, node_id=node_id, password_mode=True, info=info).device

@@ -71,7 +71,7 @@ def _wait_status(command_id: str, wanted: str, seconds: float = 10) -> Command:
 def test_a_command_in_json_mode_is_delivered_and_answered_over_mqtt(owner_app, server, settings, client):
     # The real codec engine: the product has no codec, so the device speaks JSON both ways.
     settings.INGRESS_CODEC_MODULE = "products.codecs"
-    device = mqtt_device(owner_app)
+    device = mqtt_device(owner_app, codec=False)
     mqtt = DeviceClient(device, server.port)
     assert not mqtt.connect().is_failure
     mqtt.subscribe(mqtt.topic("command", "json"))

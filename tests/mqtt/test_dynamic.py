@@ -12,7 +12,7 @@ from devices.models import DataHistory, Device, DeviceLog, ProductSecret
 from ingress.mqtt import auth
 from products.models import Product
 from tests.applications.fixtures import create_app
-from tests.devices.fixtures import water_meter
+from tests.ingress.fixtures import water_product
 from tests.mqtt.fixtures import DeviceClient, MqttClient, hour_now, wait_for
 from tests.mqtt.test_uplinks import device_req
 
@@ -32,7 +32,7 @@ class ProductClient(MqttClient):
 
 
 def product_with_secret(credentials) -> tuple[Product, str]:
-    water_meter(credentials)
+    water_product(credentials)
     product = Product.objects.get(application=credentials.application, model="v1001")
     return product, actions.do_set_product_secret(product)
 

@@ -46,7 +46,7 @@ def test_run_mqtt_stores_uplinks(owner_app, settings, workers):
         **os.environ,
         "DATABASE_URL": database_url_for_tests(),
         "REDIS_KEY_PREFIX": settings.REDIS_KEY_PREFIX,
-        "INGRESS_CODEC_MODULE": "tests.ingress.water_codec",
+        "INGRESS_CODEC_MODULE": "products.codecs",
         "LOG_LEVEL": "WARNING",
     }
     process = subprocess.Popen(

@@ -10,7 +10,7 @@ import pytest
 from applications.models import Application
 from devices.models import DataHistory, Device
 from tests.conftest import manage
-from tests.devices.fixtures import water_meter
+from tests.ingress.fixtures import water_product
 from tests.ingress.water_codec import report
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -18,14 +18,14 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.mark.parametrize("kind", ["binary", "json"])
 def test_simulate_devices_over_mqtt_stores_every_acknowledged_uplink(owner_app, server, settings, kind):
-    water_meter(owner_app)
+    water_product(owner_app)
     args = ["--protocol", "mqtt", "--register", owner_app.app_id, "--count", "3", "--rate", "40", "--duration", "1"]
     if kind == "json":
         data = {"serviceId": "WaterMeter", "serviceData": {"currentReading": "7"}}
         args += ["--json", json.dumps({"msgType": "deviceReq", "data": [data]})]
     else:
         args += ["--payload", report(reading=7).hex()]
-    env = {"REDIS_KEY_PREFIX": settings.REDIS_KEY_PREFIX, "INGRESS_CODEC_MODULE": "tests.ingress.water_codec"}
+    env = {"REDIS_KEY_PREFIX": settings.REDIS_KEY_PREFIX, "INGRESS_CODEC_MODULE": "products.codecs"}
 
     done = manage("simulate_devices", *args, "--port", str(server.port), env=env)
 
@@ -49,11 +49,11 @@ def test_simulate_devices_over_mqtt_says_why_nothing_connected(owner_app, server
 def test_simulate_devices_fetches_secrets_by_the_product_secret_then_reports(owner_app, server, settings):
     from devices.actions import do_set_product_secret
 
-    product = water_meter(owner_app)
+    product = water_product(owner_app)
     secret = do_set_product_secret(product)
     args = ["--protocol", "mqtt", "--product-secret", str(product.product_id), secret, "--count", "2"]
     args += ["--rate", "20", "--duration", "1", "--payload", report(reading=9).hex(), "--port", str(server.port)]
-    env = {"REDIS_KEY_PREFIX": settings.REDIS_KEY_PREFIX, "INGRESS_CODEC_MODULE": "tests.ingress.water_codec"}
+    env = {"REDIS_KEY_PREFIX": settings.REDIS_KEY_PREFIX, "INGRESS_CODEC_MODULE": "products.codecs"}
 
     done = manage("simulate_devices", *args, env=env)
 
@@ -65,12 +65,12 @@ def test_simulate_devices_fetches_secrets_by_the_product_secret_then_reports(own
 
 
 def test_simulate_devices_as_a_gateway_adds_its_sub_devices_and_reports_for_all_of_them(owner_app, server, settings):
-    water_meter(owner_app)
+    water_product(owner_app)
     # 25 sub-devices x 5 messages a second pass the application's 120 uplinks a second (F-8.2): not tested here.
     Application.objects.filter(pk=owner_app.application.pk).update(uplink_rate_limit=100_000)
     args = ["--protocol", "mqtt", "--register", owner_app.app_id, "--count", "1", "--gateway", "25"]
     args += ["--rate", "5", "--duration", "1", "--port", str(server.port)]
-    env = {"REDIS_KEY_PREFIX": settings.REDIS_KEY_PREFIX, "INGRESS_CODEC_MODULE": "tests.ingress.water_codec"}
+    env = {"REDIS_KEY_PREFIX": settings.REDIS_KEY_PREFIX, "INGRESS_CODEC_MODULE": "products.codecs"}
 
     done = manage("simulate_devices", *args, env=env)
 

@@ -167,7 +167,7 @@ def test_killing_every_process_and_restarting_redis_loses_and_duplicates_nothing
     platform = RunningPlatform(
         tmp_path,
         REDIS_URL=redis.url,
-        INGRESS_CODEC_MODULE="tests.ingress.water_codec",
+        INGRESS_CODEC_MODULE="products.codecs",
         PUSH_ALLOWED_TARGETS=f"127.0.0.1:{receiver.port}",
         PUSH_SWEEP_SECONDS="1",
         PUSH_LEASE_SECONDS="15",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
-from devices.actions import do_modify_device
+from devices.actions import do_create_group, do_modify_device
 from subscriptions.models import Subscription
 from tests.devices.fixtures import register, water_meter
 from tests.portal.fixtures import create_personas
@@ -54,7 +54,8 @@ def test_at_390_px_no_page_overflows_sideways_and_the_menu_collapses(live_server
         "/", "/apps/", f"/apps/{personas.app.app_id}/", "/devices/", f"/devices/{device.device_id}/",
         "/devices/register/", "/devices/bulk/", "/devices/groups/", "/commands/", "/commands/tasks/",
         "/subscriptions/", "/subscriptions/pushes/", "/firmware/packages/", "/firmware/tasks/", "/products/",
-        f"/products/{product.product_id}/",
+        f"/products/{product.product_id}/", "/commands/simulator/", "/devices/tags/",
+        f"/devices/groups/{do_create_group(personas.app.application, 'roof', '', 0, [device.device_id]).dev_group_id}/",
     ]  # fmt: skip
     for path in pages:
         page.goto(live_server.url + path)

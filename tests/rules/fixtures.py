@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import struct
+import threading
 from typing import Any
 
 from django.test import Client
 
 from devices import actions as device_actions
 from devices.models import Device
+from ingress.simulator import connect
 from tests.applications.fixtures import AppCredentials
 from tests.products.codecs.fixtures import deploy, meter
 
@@ -83,3 +86,30 @@ def create_rule(client: Client, credentials: AppCredentials, body: dict[str, Any
     )
     assert response.status_code == 200, response.content
     return response.json()["ruleId"]
+
+
+class ReportingDevice:
+    """A simulated LwM2M device in its own thread: a cool report, then, when told, a hot one."""
+
+    def __init__(self, node_id: str, port: int) -> None:
+        self.node_id, self.port = node_id, port
+        self.ready, self.hot, self.sent = threading.Event(), threading.Event(), threading.Event()
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self.main, daemon=True)
+
+    def main(self) -> None:
+        try:
+            asyncio.run(self.run())
+        except BaseException as error:  # reported by the test, which waits on `ready`
+            self.error = error
+            self.ready.set()
+
+    async def run(self) -> None:
+        device = await connect(self.node_id, self.port)
+        await device.notify(report_bytes(100, 21))
+        self.ready.set()
+        while not self.hot.is_set():
+            await asyncio.sleep(0.05)
+        await device.notify(report_bytes(101, 92))
+        self.sent.set()
+        device.close()

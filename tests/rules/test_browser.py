@@ -3,19 +3,17 @@ real ingress, the alarm appears in the console by itself and the owner acknowled
 
 from __future__ import annotations
 
-import asyncio
 import threading
 
 import pytest
 from playwright.sync_api import Page, expect
 
 from applications.models import Membership
-from ingress.simulator import connect
 from rules.models import Alarm
 from tests.applications.fixtures import create_app
 from tests.ingress.fixtures import WorkerThread
 from tests.portal.fixtures import create_user
-from tests.rules.fixtures import meter_device, meter_product, report_bytes
+from tests.rules.fixtures import ReportingDevice, meter_device, meter_product
 
 pytestmark = pytest.mark.browser
 
@@ -23,33 +21,6 @@ pytestmark = pytest.mark.browser
 @pytest.fixture(autouse=True)
 def _settings(settings, monkeypatch):
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-
-class ReportingDevice:
-    """A simulated LwM2M device in its own thread: a cool report, then, when told, a hot one."""
-
-    def __init__(self, node_id: str, port: int) -> None:
-        self.node_id, self.port = node_id, port
-        self.ready, self.hot, self.sent = threading.Event(), threading.Event(), threading.Event()
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self.main, daemon=True)
-
-    def main(self) -> None:
-        try:
-            asyncio.run(self.run())
-        except BaseException as error:  # reported by the test, which waits on `ready`
-            self.error = error
-            self.ready.set()
-
-    async def run(self) -> None:
-        device = await connect(self.node_id, self.port)
-        await device.notify(report_bytes(100, 21))
-        self.ready.set()
-        while not self.hot.is_set():
-            await asyncio.sleep(0.05)
-        await device.notify(report_bytes(101, 92))
-        self.sent.set()
-        device.close()
 
 
 def test_build_a_rule_trigger_it_with_the_simulator_and_acknowledge_the_alarm(live_server, page: Page):

@@ -51,10 +51,11 @@ class Command(BaseCommand):
         parser.add_argument("--huawei", action="store_true", help="the Huawei t/r + t/d channel instead of LwM2M")
         parser.add_argument(
             "--client",
-            choices=["huawei", "1.0", "1.1"],
+            choices=["huawei", "1.0", "1.1", "standard"],
             default="huawei",
             help="LwM2M: a Huawei module (opaque writes to /19/1/0), or a client that follows the OMA "
-            "specification 1.0 (TLV writes) or 1.1 (writes to /19/1/0/0); docs/lwm2m.md",
+            "specification 1.0 (TLV writes) or 1.1 (writes to /19/1/0/0); docs/lwm2m.md; standard: a 1.1 "
+            "client with IPSO sensors notifying /3303/0/5700 (its product maps it: docs/lwm2m-objects.md)",
         )
         parser.add_argument(
             "--endpoint-form",

@@ -1,0 +1,146 @@
+"""The LwM2M bootstrap server (docs/lwm2m-objects.md): `POST /bs?ep=<endpoint>` over CoAPS with the
+bootstrap PSK (LWM2M_BOOTSTRAP_IDENTITY / LWM2M_BOOTSTRAP_PSK), for devices whose bootstrap is enabled.
+
+The flow (LwM2M TS 1.1, 5.2.7): the device asks (2.04), then the platform writes
+
+- `/0/1` (LwM2M Security): Server URI (the platform's CoAPS address, LWM2M_SERVER_URI), not a bootstrap
+  server, security mode 0 (PSK), the device's nodeId as PSK identity, its PSK, short server id 1;
+- `/1/0` (LwM2M Server): short server id 1, lifetime 300 s, binding U;
+
+and ends with Bootstrap-Finish (`POST /bs`). The device then registers with the written identity and
+PSK. Each step is logged on the device. A request over plain CoAP, with another PSK identity, for an
+unknown endpoint or a device without bootstrap (or without a PSK) is refused with 4.03 and logged (on
+the device when there is one, else in the ingress's refusal log).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from aiocoap import Message
+from aiocoap import error as aiocoap_error
+from aiocoap.numbers import codes
+from django.conf import settings
+from django.utils import timezone
+
+from devices import logs
+from devices.models import Device, LogKind
+from ingress import endpoints, formats, sessions
+from ingress.dtls import DTLSAddress
+from ingress.models import BootstrapDevice
+
+if TYPE_CHECKING:
+    from ingress.worker import IngressWorker
+
+SHORT_SERVER_ID = 1
+LIFETIME = 300
+
+
+def bootstrap_key(identity: str) -> bytes | None:
+    """The bootstrap PSK when `identity` is the bootstrap identity and a key is set."""
+    if settings.LWM2M_BOOTSTRAP_PSK and identity == settings.LWM2M_BOOTSTRAP_IDENTITY:
+        return bytes.fromhex(settings.LWM2M_BOOTSTRAP_PSK)
+    return None
+
+
+def server_uri(worker: IngressWorker) -> str:
+    return settings.LWM2M_SERVER_URI or f"coaps://127.0.0.1:{worker.coaps_port}"
+
+
+def _int(value: int) -> bytes:
+    for size in (1, 2, 4, 8):
+        if -(2 ** (8 * size - 1)) <= value < 2 ** (8 * size - 1):
+            return value.to_bytes(size, "big", signed=True)
+    raise ValueError(value)
+
+
+def security_instance(uri: str, identity: str, key: bytes) -> bytes:
+    """TLV of /0/1: the platform as the device's LwM2M server, PSK mode."""
+    resources = [
+        (0, uri.encode()),
+        (1, b"\x00"),  # not a bootstrap server
+        (2, _int(0)),  # security mode: pre-shared key
+        (3, identity.encode()),
+        (5, key),
+        (10, _int(SHORT_SERVER_ID)),
+    ]
+    return formats.encode_tlv_instance(1, b"".join(formats.encode_tlv_resource(rid, value) for rid, value in resources))
+
+
+def server_instance() -> bytes:
+    """TLV of /1/0: short server id, lifetime, notification storing off, binding U."""
+    resources = [(0, _int(SHORT_SERVER_ID)), (1, _int(LIFETIME)), (6, b"\x00"), (7, b"U")]
+    return formats.encode_tlv_instance(0, b"".join(formats.encode_tlv_resource(rid, value) for rid, value in resources))
+
+
+def _device(endpoint: str) -> tuple[Device | None, str]:
+    """(the device, why it is refused or "")."""
+    try:
+        device = sessions.find_device(endpoints.parse(endpoint))
+    except ValueError:
+        device = None
+    if device is None:
+        return None, f"unknown endpoint {endpoint[:64]!r}"
+    if not BootstrapDevice.objects.filter(device=device).exists():
+        return device, "bootstrap is not enabled for this device"
+    if not device.psk:
+        return device, "the device has no PSK to write"
+    return device, ""
+
+
+def _finished(device_pk: int) -> None:
+    BootstrapDevice.objects.filter(device_id=device_pk).update(bootstrapped_at=timezone.now())
+
+
+async def request(worker: IngressWorker, message: Message, query: dict[str, str]) -> Message:
+    """Answer `POST /bs?ep=` and, when accepted, write /0 and /1 and finish."""
+    host = worker._where(message)[0]
+    endpoint = query.get("ep", "")
+    identity = message.remote.identity if isinstance(message.remote, DTLSAddress) else None
+    if identity is None or identity != settings.LWM2M_BOOTSTRAP_IDENTITY or not settings.LWM2M_BOOTSTRAP_PSK:
+        reason = "bootstrap needs CoAPS with the bootstrap PSK"
+        worker.refusals.refuse("lwm2m_bootstrap", host, f"{reason} (ep={endpoint[:64]!r})")
+        return Message(code=codes.FORBIDDEN, payload=reason.encode())
+    device, refused = await worker.run_misc(_device, endpoint)
+    if refused:
+        if device is not None:
+            await worker.run_misc(logs.log_device, device.pk, LogKind.INFO, f"bootstrap refused: {refused}")
+        else:
+            worker.refusals.refuse("lwm2m_bootstrap", host, f"bootstrap refused: {refused}")
+        return Message(code=codes.FORBIDDEN, payload=refused.encode())
+    worker.loop.call_soon(lambda: worker._spawn(_provision(worker, message.remote, device)))
+    return Message(code=codes.CHANGED)
+
+
+async def _provision(worker: IngressWorker, remote: Any, device: Device) -> None:
+    from ingress.worker import PlatformTuning, _retrieve
+
+    steps = [
+        (codes.PUT, ("0",), security_instance(server_uri(worker), device.node_id, bytes.fromhex(device.psk))),
+        (codes.PUT, ("1",), server_instance()),
+        (codes.POST, ("bs",), b""),
+    ]
+    done = []
+    for method, path, payload in steps:
+        request = Message(code=method, payload=payload, transport_tuning=PlatformTuning())
+        request.opt.uri_path = path
+        if payload:
+            request.opt.content_format = formats.TLV
+        request.remote = remote
+        pending = worker.context.request(request).response
+        pending.add_done_callback(_retrieve)
+        try:
+            answer = await asyncio.wait_for(asyncio.shield(pending), request.transport_tuning.MAX_TRANSMIT_WAIT + 1)
+            code = str(answer.code.dotted)
+        except (TimeoutError, aiocoap_error.Error) as problem:
+            code = f"no answer ({type(problem).__name__})"
+        done.append(f"{method} /{'/'.join(path)} {code}")
+        if not code.startswith("2."):
+            break
+    else:
+        await worker.run_misc(_finished, device.pk)
+    summary = f"bootstrap: {'; '.join(done)}" + (
+        "" if len(done) == len(steps) and done[-1].endswith(("2.04", "2.01")) else " (stopped)"
+    )
+    await worker.run_misc(logs.log_device, device.pk, LogKind.INFO, summary)
