@@ -5,11 +5,16 @@ paths that already handle a whole batch (the uplink pipeline's `do_store_reports
 `record`), in one pipelined round trip per batch, after the batch's transaction commits: a rolled-back
 batch counts nothing. The dashboard reads a window of minutes in one round trip, so its figures cost
 the same at 10 uplinks a second as at 10,000: nothing is recomputed from raw rows.
+
+The same calls keep this process's running totals of each counter (all applications together), which
+its Prometheus /metrics exports (`collect`, applications.prometheus): one counting path for both.
 """
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
+import threading
 from collections.abc import Mapping
 
 from django.utils import timezone
@@ -21,6 +26,9 @@ KEEP_SECONDS = 2 * 3600  # each minute's hash lives two hours: the dashboard rea
 UPLINKS = "uplinks"
 PUSHES_DELIVERED = "pushes.delivered"
 PUSHES_FAILED = "pushes.failed"  # failed attempts (retried or given up)
+
+_totals: collections.Counter = collections.Counter()  # counter name -> this process's total since it started
+_totals_lock = threading.Lock()
 
 
 def _minute(when: dt.datetime) -> int:
@@ -35,6 +43,9 @@ def add(name: str, counts: Mapping[int, int], *, now: dt.datetime | None = None)
 def add_many(counters: Mapping[str, Mapping[int, int]], *, now: dt.datetime | None = None) -> None:
     """`add` for several counters at once (name -> application pk -> how many), in one round trip."""
     minute = _minute(now or timezone.now())
+    with _totals_lock:
+        for name, counts in counters.items():
+            _totals[name] += sum(counts.values())
     pipe = get_redis().pipeline(transaction=False)
     for name, counts in counters.items():
         counts = {pk: count for pk, count in counts.items() if count}
@@ -58,3 +69,17 @@ def recent(names: list[str], application_pk: int, *, minutes: int = 60, now: dt.
             pipe.hget(key("metrics", name, minute), str(application_pk))
     values = [int(value or 0) for value in pipe.execute()]
     return {name: values[index * minutes : (index + 1) * minutes] for index, name in enumerate(names)}
+
+
+def collect() -> list:
+    """This process's totals as Prometheus families (read at scrape time): stored uplinks, pushes by outcome."""
+    from applications.prometheus import Family
+
+    with _totals_lock:
+        totals = dict(_totals)
+    uplinks = Family("uplinks_stored", "Uplinks stored (committed), all applications, since the process started")
+    pushes = Family("pushes", "Push deliveries by outcome (failed: attempts retried or given up)", labels=("outcome",))
+    uplinks.add(totals.get(UPLINKS, 0))
+    pushes.add(totals.get(PUSHES_DELIVERED, 0), "delivered")
+    pushes.add(totals.get(PUSHES_FAILED, 0), "failed")
+    return [uplinks, pushes]

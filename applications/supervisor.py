@@ -1,12 +1,15 @@
 """Run a command as several worker processes and keep them running: the web, ingress and MQTT processes
 each start their workers this way (they share their ports through SO_REUSEPORT).
 
+Each worker has the environment variable WORKER_INDEX (0, 1, ...), kept by the worker started in its
+place, so a worker can take a resource of its own such as its metrics port (applications.prometheus).
 A worker that exits is started again; SIGINT or SIGTERM stops them all (SIGTERM, then SIGKILL after
 `grace` seconds). Plain process plumbing, kept in the bottom layer so every process can use it.
 """
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import time
@@ -15,7 +18,11 @@ from pathlib import Path
 
 def supervise(label: str, command: list[str], count: int, cwd: Path | str, *, grace: float = 10) -> None:
     """Start `count` copies of `command` and restart any that exits until this process is signalled."""
-    children = [subprocess.Popen(command, cwd=cwd) for _ in range(count)]
+
+    def start(index: int) -> subprocess.Popen:
+        return subprocess.Popen(command, cwd=cwd, env={**os.environ, "WORKER_INDEX": str(index)})
+
+    children = [start(index) for index in range(count)]
     stopping = False
 
     def stop(signum: int, frame: object) -> None:
@@ -28,7 +35,7 @@ def supervise(label: str, command: list[str], count: int, cwd: Path | str, *, gr
         for index, child in enumerate(children):
             if child.poll() is not None and not stopping:
                 print(f"{label}: worker {child.pid} exited with {child.returncode}; starting another", flush=True)
-                children[index] = subprocess.Popen(command, cwd=cwd)
+                children[index] = start(index)
         time.sleep(0.2)
     for child in children:
         if child.poll() is None:

@@ -26,6 +26,8 @@ Each scenario is a function (`scenario_*`), so more can be added beside them.
     make bench BENCH=ingest
     .venv/bin/python bench/ingest_bench.py --rules 100 [--rounds 3]   # stored uplinks/s with and without rules:
         # the pipeline function in process, then the whole ingress over UDP, rounds alternating
+    .venv/bin/python bench/ingest_bench.py --metrics [--rounds 3]   # the ingress with its Prometheus metrics
+        # served and scraped every second against without them, rounds alternating (docs/observability.md)
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_ingest REDIS_URL=redis://127.0.0.1:6379/0 \\
         .venv/bin/python bench/ingest_bench.py [--devices 400 --seconds 8 --workers 2 --generators 2]
         [--scenarios codecs,noisy --victim-devices 20 --noisy-rate 20 --noisy-rounds 3]
@@ -929,6 +931,78 @@ def main_rules(args: argparse.Namespace, database_url: str) -> None:
         print(f"  evaluations kept an uplink: {median(kept_per_uplink):.2f}")
 
 
+def main_metrics(args: argparse.Namespace, database_url: str) -> None:
+    """The ingress with INGRESS_METRICS_PORT set and every worker's /metrics scraped each second (a
+    pessimistic Prometheus: 15 s is usual) against the ingress without metrics, a fresh ingress each
+    round, ABBA order, online codec: acknowledged and stored uplinks/s and ACK times, their ratios."""
+    import threading
+    import urllib.request
+
+    from portal.ports import free_port_range
+
+    application, endpoints = prepare_codec(args.devices, "online")
+    figures: dict[str, list[dict]] = {"off": [], "on": []}
+    scrapes = {"ok": 0, "failed": 0}
+    order = ["off", "on", "on", "off"] * ((args.rounds + 1) // 2)
+    try:
+        for mode in order[: 2 * args.rounds]:
+            env = {"INGRESS_CODEC_MODULE": "products.codecs"}
+            base = 0
+            if mode == "on":
+                base = free_port_range(args.workers)
+                env["INGRESS_METRICS_PORT"] = str(base)
+            ingress, port = start_ingress(database_url, args.workers, **env)
+            stop = threading.Event()
+
+            def scrape(base: int = base, stop: threading.Event = stop) -> None:
+                while not stop.wait(1.0):
+                    for index in range(args.workers):
+                        try:
+                            with urllib.request.urlopen(f"http://127.0.0.1:{base + index}/metrics", timeout=5) as got:
+                                got.read()
+                            scrapes["ok"] += 1
+                        except OSError:
+                            scrapes["failed"] += 1
+
+            scraper = threading.Thread(target=scrape, daemon=True) if base else None
+            try:
+                wait_for_workers(args.workers, ingress)
+                if scraper is not None:
+                    scraper.start()
+                before = stored(application)
+                result = run_load("ingress", port, endpoints, args.generators, args.seconds, args.window,
+                                  payload=METER_REPORT)  # fmt: skip
+                time.sleep(1)  # the last batch commits
+                result["stored"] = (stored(application) - before) / result["elapsed"]
+            finally:
+                stop.set()
+                stop_ingress(ingress)
+            figures[mode].append(result)
+    finally:
+        cleanup(application)
+
+    def median(values: list[float]) -> float:
+        return sorted(values)[len(values) // 2]
+
+    load = os.getloadavg()
+    print(
+        f"ingest bench, metrics: {args.devices} devices, {args.workers} workers, {args.generators} generators, "
+        f"window {args.window}, {args.seconds:.0f} s a round, {args.rounds} rounds each, alternating; "
+        f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; "
+        f"scrapes {scrapes['ok']} ok, {scrapes['failed']} failed"
+    )
+    print(f"{'':44}{'metrics off':>14}{'metrics on':>14}{'on / off':>10}")
+    for key, label in (
+        ("rate", "acknowledged/s"),
+        ("stored", "stored/s"),
+        ("p50", "ACK p50 ms"),
+        ("p99", "ACK p99 ms"),
+    ):
+        off = median([result[key] for result in figures["off"]])
+        on = median([result[key] for result in figures["on"]])
+        print(f"  {label + ' (median of rounds)':42}{off:>14,.1f}{on:>14,.1f}{on / off if off else 0:>10.3f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--devices", type=int, default=400)
@@ -952,6 +1026,9 @@ def main() -> None:
         "--rules-firing", type=int, default=0, help="with --rules: how many of them fire on every report"
     )
     parser.add_argument("--pipeline-uplinks", type=int, default=3000, help="with --rules: uplinks a pipeline round")
+    parser.add_argument(
+        "--metrics", action="store_true", help="compare the ingress with its metrics served and without"
+    )
     parser.add_argument("--noop-serve", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.noop_serve:
@@ -961,6 +1038,9 @@ def main() -> None:
     scenarios = set(args.scenarios.split(","))
     if args.rules:
         main_rules(args, database_url)
+        return
+    if args.metrics:
+        main_metrics(args, database_url)
         return
 
     print(f"ingest bench: {args.devices} devices, {args.workers} workers, {args.generators} generators, "

@@ -8,6 +8,7 @@ callbacks go out at least once and in transition order (their ordering key is th
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import functools
 import json
@@ -22,6 +23,7 @@ from django.utils import timezone
 from applications import audit
 from applications.errors import NorthboundError
 from applications.models import Application
+from applications.prometheus import Family
 from applications.redis import get_redis, key
 from commands import shadow
 from commands.models import (
@@ -313,7 +315,28 @@ def transition(
             LogKind.COMMAND,
             f"command {command.service_id}.{command.method}: {previous} -> {to} ({reason})",
         )
+        transaction.on_commit(lambda: _count_transition(to))
     return True
+
+
+# Committed transitions of this process by state, for its Prometheus /metrics (`transition_families`).
+_transitions: collections.Counter = collections.Counter()
+
+
+def _count_transition(to: str) -> None:
+    _transitions[to] += 1
+
+
+def transition_families() -> list[Family]:
+    """This process's committed command transitions by the state reached (read at scrape time)."""
+    from applications.prometheus import Family
+
+    family = Family(
+        "command_transitions", "Command state changes committed by this process, by state", labels=("state",)
+    )
+    for state, count in list(_transitions.items()):
+        family.add(count, str(state))
+    return [family]
 
 
 def do_cancel(command: Command) -> Command:

@@ -21,6 +21,13 @@ from collections.abc import Callable
 
 from django.conf import settings
 
+from applications import prometheus
+
+# Every codec call's time, as charged (docs/observability.md): the pipeline reports it here, once per batch.
+DECODE_SECONDS = prometheus.histogram(
+    "codec_decode_seconds", "Codec time of one batch of a product's uplinks, as charged to its application"
+)
+
 
 class CodecBudget:
     """Seconds of codec time each application may still spend; `clock` is monotonic seconds (tests)."""
@@ -46,6 +53,8 @@ class CodecBudget:
     def charge(self, application_pk: int, seconds: float) -> None:
         """Take a codec call's time from the application's bucket (it may go below zero: the
         application then waits until it has paid it back)."""
+        if prometheus.serving():
+            DECODE_SECONDS.observe(seconds)
         if settings.CODEC_APP_CPU_SHARE <= 0:
             return
         with self._lock:

@@ -17,7 +17,8 @@ Kinds in use: `coap_unparsable` (not CoAP: too short, wrong version, options cut
 message that decoded but made our handling fail: a bug, logged with its traceback once per interval),
 `dtls_handshake` (a failed handshake), `dtls_record` (a record that does not belong to the session),
 `dtls_flood` (handshake state refused: too many half-open handshakes), `mqtt_connect_timeout`,
-`mqtt_keepalive`, `mqtt_address_limit`, `mqtt_connect_invalid` (not a CONNECT, a malformed one, or the
+`mqtt_keepalive`, `mqtt_address_limit`, `mqtt_auth` (credentials refused: counted
+by the MQTT server, which logs it itself), `mqtt_connect_invalid` (not a CONNECT, a malformed one, or the
 socket closed before it), `mqtt_session_error` (an error amqtt did not handle: logged with its
 traceback once per interval).
 """

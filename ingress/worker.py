@@ -60,6 +60,7 @@ from ingress import (
     sessions,
     threads,
 )
+from ingress import metrics as ingress_metrics
 from ingress.dtls import DTLSAddress, DTLSInterface
 from ingress.formats import LINK_FORMAT, FormatError, carries_no_instances, parse_link_format
 from ingress.models import Channel
@@ -569,6 +570,7 @@ class IngressWorker:
                 # LwM2M queue mode: an uplink opens the device's wake window before its cached commands
                 # are looked for (after the pipeline stored it); what was held for it goes after.
                 queued = sorted({pending.view.device_pk for pending in batch if pending.view.queue_mode})
+                started = time.perf_counter()
                 try:
                     outcomes = await self.loop.run_in_executor(
                         self.db, _wake_and_handle, queued, [pending.uplink for pending in batch]
@@ -589,6 +591,7 @@ class IngressWorker:
                         self._ack(pending.remote, pending.mid)
                     if outcome.reply is not None:
                         self._spawn(self._reply(pending.view, outcome))
+                ingress_metrics.batch_done(batch, outcomes, started, CON)
 
     async def _reply(self, view: SessionView, outcome: pipeline.Outcome) -> None:
         """The codec's cloudRsp to an uplink, in the object 19 form its notification taught, if it did."""

@@ -2,7 +2,7 @@
 
 import os
 
-from celery import Celery
+from celery import Celery, signals
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
@@ -41,3 +41,34 @@ def _schedule(sender: Celery, **kwargs: object) -> None:
     sender.add_periodic_task(
         settings.FIRMWARE_SWEEP_SECONDS, sender.signature("firmware.sweep_upgrades"), name="sweep upgrades"
     )
+
+
+# --- metrics (portal.observability): WORKER_METRICS_PORT / BEAT_METRICS_PORT, off by default ---------------
+@signals.worker_init.connect
+def _worker_metrics(**kwargs: object) -> None:
+    from portal import observability
+
+    observability.serve_worker()
+
+
+@signals.beat_init.connect
+def _beat_metrics(**kwargs: object) -> None:
+    from portal import observability
+
+    observability.serve_beat()
+
+
+@signals.task_prerun.connect
+def _task_started(task_id: str | None = None, **kwargs: object) -> None:
+    from portal import observability
+
+    if task_id:
+        observability.task_started(task_id)
+
+
+@signals.task_postrun.connect
+def _task_finished(task_id: str | None = None, task: object = None, state: str | None = None, **kwargs: object) -> None:
+    from portal import observability
+
+    if task_id:
+        observability.task_finished(task_id, getattr(task, "name", "?"), state or "UNKNOWN")

@@ -22,3 +22,22 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def free_port_range(count: int) -> int:
+    """A base TCP port of 127.0.0.1 such that base .. base + count - 1 are all free (a supervised
+    process's workers each serve one: applications.prometheus)."""
+    for _ in range(50):
+        base, probes = free_port(), []
+        try:
+            for offset in range(count):
+                probe = socket.socket()
+                probes.append(probe)
+                probe.bind(("127.0.0.1", base + offset))
+            return base
+        except OSError:
+            continue
+        finally:
+            for probe in probes:
+                probe.close()
+    raise RuntimeError(f"no {count} consecutive free ports")

@@ -285,6 +285,17 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 
+# --- Metrics (applications.prometheus, docs/observability.md) ---------------------------------
+# Each process serves Prometheus metrics on METRICS_ADDRESS at its base port plus its worker index
+# (run_ingress, run_web and run_mqtt number their workers from 0); 0 serves nothing. Loopback by default:
+# the figures are platform-wide (no tenant's data), yet they are no one else's business either.
+METRICS_ADDRESS = env_str("METRICS_ADDRESS", "127.0.0.1")
+INGRESS_METRICS_PORT = env_int("INGRESS_METRICS_PORT", 0)
+MQTT_METRICS_PORT = env_int("MQTT_METRICS_PORT", 0)
+WEB_METRICS_PORT = env_int("WEB_METRICS_PORT", 0)
+WORKER_METRICS_PORT = env_int("WORKER_METRICS_PORT", 0)
+BEAT_METRICS_PORT = env_int("BEAT_METRICS_PORT", 0)
+
 # --- Web servers -----------------------------------------------------------------------------
 BIND_ADDRESS = env_str("BIND_ADDRESS", "0.0.0.0")
 HTTP_PORT = env_int("HTTP_PORT", 8000)

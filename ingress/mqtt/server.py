@@ -68,6 +68,7 @@ from devices import gateways, hooks, logs
 from devices.downlink import DOWNLINK_MESSAGE, owner_key, worker_key
 from devices.models import LogKind
 from ingress import flow, pipeline, threads
+from ingress import metrics as ingress_metrics
 from ingress.mqtt import auth, gateway
 from ingress.refusals import Refusals, source_of
 from subscriptions import delivery, mqtts
@@ -110,7 +111,7 @@ class DeviceAuthPlugin(BaseAuthPlugin):
             )
         except auth.Refused as refusal:
             log.info("MQTT connection %r refused: %s", session.client_id, refusal)
-            server.stats["refused"] += 1
+            server.stats["refused_mqtt_auth"] += 1  # not "refused": that is the pipeline's result for an uplink
             return False
         session.identity = identity
         if identity.is_application:
@@ -530,6 +531,7 @@ class MqttServer:
             batch = [await queue.get()]
             while len(batch) < batch_size and not queue.empty():
                 batch.append(queue.get_nowait())
+            started = time.perf_counter()
             try:
                 outcomes = await self.loop.run_in_executor(self.db, _handle, batch)
             except Exception as error:  # the pipeline reports its own failures; this is Redis or worse
@@ -540,6 +542,7 @@ class MqttServer:
                 self.stats[outcome.result] += 1
                 if not waiter.done():
                     waiter.set_result(outcome)
+            ingress_metrics.mqtt_batch_done(batch, outcomes, started)
 
     # --- downlinks -------------------------------------------------------------------------------------
     async def _receive_downlinks(self) -> None:

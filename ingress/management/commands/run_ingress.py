@@ -50,6 +50,7 @@ def _check_free(port: int, variable: str) -> None:
 
 
 async def _run_worker(port: int) -> None:
+    from ingress import metrics as ingress_metrics
     from ingress.worker import IngressWorker
 
     worker = IngressWorker(port=port)
@@ -58,6 +59,7 @@ async def _run_worker(port: int) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stopping.set)
     await worker.start()
+    ingress_metrics.export_worker(worker)  # INGRESS_METRICS_PORT + WORKER_INDEX, when set
     await stopping.wait()
     await worker.stop()
 

@@ -58,6 +58,7 @@ def _check_free(port: int, variable: str) -> None:
 
 
 async def _run(port: int, tls_port: int) -> None:
+    from ingress import metrics as ingress_metrics
     from ingress.mqtt.server import MqttServer
 
     server = MqttServer(port=port, tls_port=tls_port)
@@ -66,6 +67,7 @@ async def _run(port: int, tls_port: int) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stopping.set)
     await server.start()
+    ingress_metrics.export_mqtt(server)  # MQTT_METRICS_PORT + WORKER_INDEX, when set
     tls = f", MQTTS {server.tls_port}" if server.tls_port else ""
     print(f"mqtt: listening on MQTT port {port}{tls}", flush=True)
     await stopping.wait()

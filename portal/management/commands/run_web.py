@@ -140,4 +140,7 @@ class Command(BaseCommand):
             client_cert_required=settings.TLS_CLIENT_CERT_REQUIRED,
             log_level=log_level,
         )
+        from portal import observability
+
+        observability.serve_web()  # WEB_METRICS_PORT + WORKER_INDEX on METRICS_ADDRESS, when set: never HTTP_PORT
         asyncio.run(serve(configs, shared=worker))
