@@ -253,10 +253,11 @@ def main() -> None:
         clients[name] = Client()
         clients[name].force_login(user)
 
-    from applications.redis import get_redis, key
+    from applications.redis import get_redis
+    from devices.counts import counts_key
 
-    def forget_counts() -> None:  # the total's per-status counts, as every 10 s: counted again
-        get_redis().delete(key("devices", "status_counts", big.pk))
+    def forget_counts() -> None:  # the running per-status counts lost (a new Redis): counted again
+        get_redis().delete(counts_key(big.pk))
 
     pages = [
         ("bench-owner", "bare page (the simulator, no device)", "/commands/simulator/"),

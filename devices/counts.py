@@ -27,8 +27,8 @@ from django.db.models import Count, Q
 
 from applications.redis import get_redis, key
 from devices.models import Device, Status
+from devices.querysets import NOT_ACTIVATED
 
-NOT_ACTIVATED = "NOT_ACTIVATED"
 FIELDS = (Status.ONLINE.value, Status.ABNORMAL.value, Status.OFFLINE.value, NOT_ACTIVATED)
 
 
@@ -107,13 +107,26 @@ def on_status_changed(items: list[tuple[Any, str | None, str]]) -> None:
 
 def read(application_pk: int) -> dict[str, int]:
     """The application's counts by field; counted from the database when Redis holds none."""
-    values = get_redis().hgetall(counts_key(application_pk))
-    if not values:
-        return reconcile([application_pk])[application_pk]
-    counts = dict.fromkeys(FIELDS, 0)
-    for field, value in values.items():
-        counts[field.decode()] = max(0, int(value))
-    return counts
+    return read_many([application_pk])[application_pk]
+
+
+def read_many(application_pks: list[int]) -> dict[int, dict[str, int]]:
+    """The counts of several applications (the dashboard's, the device list's total) in one round trip;
+    those Redis holds none of are counted from the database (`reconcile`) and kept."""
+    pipe = get_redis().pipeline(transaction=False)
+    for application_pk in application_pks:
+        pipe.hgetall(counts_key(application_pk))
+    found: dict[int, dict[str, int]] = {}
+    for application_pk, values in zip(application_pks, pipe.execute() if application_pks else [], strict=True):
+        if values:
+            counts = dict.fromkeys(FIELDS, 0)
+            for field, value in values.items():
+                counts[field.decode()] = max(0, int(value))
+            found[application_pk] = counts
+    missing = [pk for pk in application_pks if pk not in found]
+    if missing:
+        found.update(reconcile(missing))
+    return found
 
 
 def count(application_pks: list[int] | None = None) -> dict[int, dict[str, int]]:

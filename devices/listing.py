@@ -4,8 +4,8 @@ million devices (docs/performance.md, Portal pages).
 Every sort is an index range of the application read in order (device_list, device_list_name,
 device_list_seen, device_status_list), and the page after a cursor starts where the last row left
 off: page 20,000 costs what page 1 does. The total never counts a million rows per request: without
-a search, product or group filter it is the per-status counts of each application (`status_counts`,
-taken at most every 10 s, exact); a group alone is its membership rows; otherwise up to
+a search, product or group filter it is the running per-status counts of each application
+(`devices.counts`, kept as devices change, the dashboard's too); a group alone is its membership rows; otherwise up to
 `EXACT_TOTAL_LIMIT` rows are counted, and past that the planner's estimate is shown, marked as one.
 """
 
@@ -25,9 +25,10 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext_lazy as _
 
 from applications.models import Application
+from devices import counts as device_counts
 from devices.bulk import text_cell
 from devices.models import Device, DeviceGroup, Status
-from devices.querysets import NOT_ACTIVATED, search_keys, status_counts
+from devices.querysets import NOT_ACTIVATED, search_keys
 
 EXACT_TOTAL_LIMIT = 1_000  # past it, an estimate: a broad search stops its count early
 COUNTED_APPLICATIONS = 20  # more applications in view: the total is counted (capped), not summed
@@ -176,7 +177,7 @@ def total(devices: QuerySet, data: dict[str, str], applications: list[Applicatio
     if not narrowed and len(in_view) <= COUNTED_APPLICATIONS:
         status = data.get("status") or ""
         if status in STATUS_TOTALS:
-            counts = status_counts([application.pk for application in in_view])
+            counts = device_counts.read_many([application.pk for application in in_view])
             return Total(sum(STATUS_TOTALS[status](counts[application.pk]) for application in in_view), True)
     if data.get("group") and not (data.get("q") or data.get("product") or data.get("status") or data.get("tag")):
         # A group's members are all of its application (do_add_to_group): its own rows of the membership

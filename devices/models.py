@@ -113,7 +113,7 @@ class Device(models.Model):
             # The list's sorts by name and by last seen (newest first, never seen last), each an index range
             # of the application read in order (devices.listing.SORTS).
             models.Index(fields=["application", "name", "id"], name="device_list_name"),
-            # The list's total and its per-status counts: an index-only count (devices.querysets.status_counts).
+            # The per-status counts, recounted by devices.counts.reconcile: an index-only count.
             models.Index(fields=["application", "status", "activated"], name="device_status_count"),
             models.Index(
                 F("application"), F("last_seen_at").desc(nulls_last=True), F("id").desc(), name="device_list_seen"
