@@ -183,6 +183,10 @@ def _audit_device(action: str, device: Device, **detail: Any) -> None:
     audit.record(action, application_id=device.application_id, target=f"device {device.device_id}", detail=detail)
 
 
+def _audit_group(action: str, group: DeviceGroup, **detail: Any) -> None:
+    audit.record(action, application_id=group.application_id, target=f"group {group.dev_group_id}", detail=detail)
+
+
 def get_device(application: Application, device_id: str, *, http_status: int | None = None) -> Device:
     """The application's device, or 100418 (another application's device does not exist for it)."""
     device = Device.objects.for_app(application).select_related("gateway").filter(device_id=device_id).first()
@@ -593,6 +597,7 @@ def do_create_group(
     group = DeviceGroup.objects.create(
         application=application, name=name, description=description, max_devices=max_devices, creator=creator
     )
+    _audit_group("group.created", group, name=name, maxDevices=max_devices)
     do_add_to_group(group, device_ids)
     return group
 
@@ -610,7 +615,10 @@ def do_add_to_group(group: DeviceGroup, device_ids: Iterable[str]) -> list[str]:
     if group.max_devices and group.devices.count() + len(devices) > group.max_devices:
         raise NorthboundError("100601", http_status=200)
     group.devices.add(*devices)
-    return [device.device_id for device in devices]
+    added = [device.device_id for device in devices]
+    if added:
+        _audit_group("group.devices_added", group, deviceIds=added[:100], count=len(added))
+    return added
 
 
 @transaction.atomic
@@ -627,11 +635,14 @@ def do_modify_group(group: DeviceGroup, changes: dict[str, Any]) -> DeviceGroup:
     for field, value in changes.items():
         setattr(group, field, value)
     group.save(update_fields=list(changes))
+    _audit_group("group.modified", group, **{field: str(value) for field, value in changes.items()})
     return group
 
 
+@transaction.atomic
 def do_delete_group(group: DeviceGroup) -> None:
     """Delete the group; its devices stay."""
+    _audit_group("group.deleted", group, name=group.name)
     group.delete()
 
 
@@ -640,7 +651,10 @@ def do_remove_from_group(group: DeviceGroup, device_ids: Iterable[str]) -> list[
     original's deleteDevGroupTagFromDevices does)."""
     devices = list(Device.objects.filter(application=group.application_id, device_id__in=list(device_ids)))
     group.devices.remove(*devices)
-    return [device.device_id for device in devices]
+    removed = [device.device_id for device in devices]
+    if removed:
+        _audit_group("group.devices_removed", group, deviceIds=removed[:100], count=len(removed))
+    return removed
 
 
 @transaction.atomic
@@ -651,6 +665,7 @@ def do_set_device_tags(device: Device, names: Iterable[str]) -> list[str]:
         [DeviceTag(application_id=device.application_id, name=name) for name in names], ignore_conflicts=True
     )
     device.tags.set(DeviceTag.objects.filter(application=device.application_id, name__in=names))
+    _audit_device("device.tags_set", device, tags=names)
     return names
 
 
@@ -658,13 +673,16 @@ def do_rename_tag(tag: DeviceTag, name: str) -> bool:
     """Rename the tag; False (and nothing changed) when another tag of its application has that name."""
     if DeviceTag.objects.filter(application=tag.application_id, name=name).exclude(pk=tag.pk).exists():
         return False
-    tag.name = name
+    previous, tag.name = tag.name, name
     tag.save(update_fields=["name"])
+    audit.record("tag.renamed", application_id=tag.application_id, target=f"tag {name}", detail={"from": previous})
     return True
 
 
+@transaction.atomic
 def do_delete_tag(tag: DeviceTag) -> None:
     """Delete the tag; its devices stay."""
+    audit.record("tag.deleted", application_id=tag.application_id, target=f"tag {tag.name}")
     tag.delete()
 
 

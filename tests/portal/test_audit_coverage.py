@@ -43,6 +43,15 @@ def test_each_kind_of_change_leaves_its_event_as_the_actor_from_its_address():
         device_actions.do_refresh_key(device, verify_code=device.node_id, node_id=device.node_id, timeout=0)
         device = device_actions.do_bind_device(device)
         device_actions.do_modify_device(device, {"name": "meter 1"})
+        # groups and tags
+        group = device_actions.do_create_group(application, "north", "", 0, [device.device_id], creator="auditor")
+        device_actions.do_modify_group(group, {"name": "north side"})
+        device_actions.do_remove_from_group(group, [device.device_id])
+        device_actions.do_delete_group(group)
+        device_actions.do_set_device_tags(device, ["basement"])
+        tag = device.tags.get()
+        device_actions.do_rename_tag(tag, "cellar")
+        device_actions.do_delete_tag(tag)
         # commands
         command = command_actions.do_create_command(application, device, ALARM)
         command_actions.do_cancel(command)
@@ -65,7 +74,8 @@ def test_each_kind_of_change_leaves_its_event_as_the_actor_from_its_address():
         "product.added", "codec.version_added", "product.mqtt_secret_reset", "device.registered",
         "device.modified", "device.key_refreshed", "command.created", "command.canceled", "subscription.saved",
         "subscription.deleted", "package.uploaded", "upgrade.created", "application.settings_changed",
-        "application.secret_reset", "device.deleted",
+        "application.secret_reset", "device.deleted", "group.created", "group.devices_added", "group.modified",
+        "group.devices_removed", "group.deleted", "device.tags_set", "tag.renamed", "tag.deleted",
     }  # fmt: skip
     assert expected <= set(events), sorted(expected - set(events))
     for action in expected:
