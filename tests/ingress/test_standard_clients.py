@@ -495,13 +495,16 @@ def test_any_downlink_to_a_sleeping_queue_mode_device_is_held_until_it_wakes(sta
     assert [(item.path, item.payload) for item in received] == [("/19/1/0/0", b"\x05held")]
 
 
-def test_a_conformant_clients_new_registration_cancels_its_stale_observation_with_a_reset(start, meter_device):
+@pytest.mark.parametrize("transport", ["CoAP", CCM8])
+def test_a_conformant_clients_new_registration_cancels_its_stale_observation_with_a_reset(
+    start, meter_device, transport
+):
     """RFC 7641 3.6: the platform forgets the old observation; a notification on its token is reset."""
-    _credentials, device, _ = meter_device()
-    port, _ = start()
+    _credentials, device, _ = meter_device(secure=transport != "CoAP")
+    ports = start()
 
     async def scenario():
-        client = StrictClient(f"urn:imei:{IMEI}", ("127.0.0.1", port), version="1.1", value=_report(10))
+        client = _strict(f"urn:imei:{IMEI}", ports, transport, version="1.1", value=_report(10))
         await client.start()
         await asyncio.to_thread(_threaded, _wait, lambda: _readings(device) == ["10"])
         first = await asyncio.to_thread(
@@ -660,13 +663,14 @@ def test_over_coaps_with_each_psk_suite_a_command_is_delivered_in_the_clients_fo
     assert Device.objects.get(pk=device.pk).status == Status.OFFLINE
 
 
-def test_a_1_1_client_without_the_resource_instance_yet_takes_the_command_as_tlv(start, meter_device):
+@pytest.mark.parametrize("transport", ["CoAP", CBC])
+def test_a_1_1_client_without_the_resource_instance_yet_takes_the_command_as_tlv(start, meter_device, transport):
     """Anjay answers a write of /19/1/0/0 with 4.04 while /19/1/0 holds no instance: a TLV write creates it."""
-    credentials, device, _ = meter_device()
-    port, _ = start()
+    credentials, device, _ = meter_device(secure=transport != "CoAP")
+    ports = start()
 
     async def scenario():
-        client = StrictClient(f"urn:imei:{IMEI}", ("127.0.0.1", port), version="1.1", downlink_instance=False)
+        client = _strict(f"urn:imei:{IMEI}", ports, transport, version="1.1", downlink_instance=False)
         client.uplink.value = _report(55)
         client.on_write = lambda value: value[:1] == b"\x02" and client.report(b"\x03" + value[1:3] + b"\x00\x07")
         await client.start()
