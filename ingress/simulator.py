@@ -233,11 +233,15 @@ class SimulatedDevice(asyncio.DatagramProtocol):
         return self._mid
 
     def send(self, message: Message, address: tuple[str, int] | None = None) -> None:
+        self.send_datagram(message.encode(), address)
+
+    def send_datagram(self, data: bytes, address: tuple[str, int] | None = None) -> None:
+        """One CoAP datagram to the server: in a DTLS record over CoAPS."""
         if self._tls is not None:
-            self._tls.write(message.encode())
+            self._tls.write(data)
             self._flush_tls()
             return
-        self.transport.sendto(message.encode(), address or self.server)
+        self.transport.sendto(data, address or self.server)
 
     def datagram_received(self, data: bytes, address: tuple) -> None:
         if self.asleep:
@@ -254,6 +258,10 @@ class SimulatedDevice(asyncio.DatagramProtocol):
                 data = self._tls.read(65536)
             except (tls.WantReadError, Exception):
                 return
+        self.coap_received(data)
+
+    def coap_received(self, data: bytes) -> None:
+        """One CoAP datagram from the server (decrypted over CoAPS)."""
         try:
             message = Message.decode(data)
         except Exception:

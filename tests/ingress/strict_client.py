@@ -8,6 +8,11 @@ E.19), so
   instance exists (`downlink_instance=False`: 4.04 until a TLV write creates it, as Anjay answers);
 - /19/0/0 is observable (aiocoap's own observation handling) and answers with its current value;
 - an Execute of a resource that is not executable is 4.05.
+
+Over CoAPS (`psk=(identity, key)`) aiocoap's datagrams, unchanged, go through `DtlsTunnel`: the
+simulator's DTLS-PSK client side (python-mbedtls, ingress/simulator.py) carrying them, one CoAP datagram a
+DTLS record, between a loopback socket aiocoap talks plain CoAP to and the platform's COAPS port. No DTLS
+of aiocoap's own (it has tinydtls only, which the project does not install).
 """
 
 from __future__ import annotations
@@ -19,6 +24,41 @@ from aiocoap import Message, resource
 from aiocoap.numbers import codes
 
 from ingress.formats import MULTIPLE_RESOURCE, OPAQUE, RESOURCE_INSTANCE, TLV, FormatError, parse_tlv
+from ingress.simulator import SimulatedDevice
+
+
+class DtlsTunnel(SimulatedDevice):
+    """A DTLS-PSK session with the server (the simulator's handshake and records) whose plaintext is
+    the CoAP datagrams of a local CoAP stack: what that stack sends to `plain_address` goes to the
+    server in a record; what the server sends is decrypted and handed to the stack as it came."""
+
+    plain: asyncio.DatagramTransport | None = None
+    stack: tuple | None = None  # the local stack's address, learnt from its first datagram
+
+    async def open(self, local_port: int = 0) -> DtlsTunnel:
+        loop = asyncio.get_running_loop()
+        tunnel = self
+
+        class Plain(asyncio.DatagramProtocol):
+            def datagram_received(self, data: bytes, address: tuple) -> None:
+                tunnel.stack = address
+                tunnel.send_datagram(data)
+
+        self.plain, _ = await loop.create_datagram_endpoint(Plain, local_addr=("127.0.0.1", 0))
+        return await super().open(local_port)  # the DTLS handshake
+
+    @property
+    def plain_address(self) -> tuple[str, int]:
+        return self.plain.get_extra_info("sockname")[:2]
+
+    def coap_received(self, data: bytes) -> None:
+        if self.stack is not None:
+            self.plain.sendto(data, self.stack)
+
+    def close(self) -> None:
+        super().close()
+        if self.plain is not None:
+            self.plain.close()
 
 
 class Uplink(resource.ObservableResource):
@@ -89,8 +129,14 @@ class StrictClient:
         value: bytes = b"",
         downlink_instance: bool = True,
         queue_mode: bool = False,
+        psk: tuple[str, bytes] | None = None,
+        cipher: str = "TLS-PSK-WITH-AES-128-CCM-8",
     ) -> None:
         self.endpoint, self.server, self.version = endpoint, server, version
+        # CoAPS: `server` is the COAPS port; aiocoap talks to the tunnel's loopback socket (`peer`).
+        self.psk, self.cipher = psk, cipher
+        self.tunnel: DtlsTunnel | None = None
+        self.peer = server
         self.queue_mode = queue_mode  # 1.0: binding UQ; 1.1: the Q parameter (TS 1.1 6.2.1)
         # Whether /19/1/0 holds resource instance 0: Anjay answers a write of /19/1/0/0 with 4.04 until it does.
         self.downlink_instance = downlink_instance
@@ -113,6 +159,9 @@ class StrictClient:
         site.add_resource(("19", "1", "0"), Downlink(self, instance=False))
         site.add_resource(("19", "1", "0", "0"), Downlink(self, instance=True))
         self.context = await aiocoap.Context.create_server_context(site, bind=("127.0.0.1", 0))
+        if self.psk is not None:
+            self.tunnel = await DtlsTunnel(self.endpoint, self.server, psk=self.psk, cipher=self.cipher).open()
+            self.peer = self.tunnel.plain_address
         await self.register()
         return self
 
@@ -122,7 +171,7 @@ class StrictClient:
         request = Message(code=codes.POST, payload=links, content_format=40)
         binding = "b=U" if not self.queue_mode else ("b=UQ" if self.version == "1.0" else "b=U&Q")
         request.set_request_uri(
-            f"coap://{self.server[0]}:{self.server[1]}/rd?ep={self.endpoint}&lt=300&lwm2m={self.version}&{binding}"
+            f"coap://{self.peer[0]}:{self.peer[1]}/rd?ep={self.endpoint}&lt=300&lwm2m={self.version}&{binding}"
         )
         answer = await asyncio.wait_for(self.context.request(request).response, 20)
         if answer.code != codes.CREATED:
@@ -135,13 +184,20 @@ class StrictClient:
     async def update(self) -> Message:
         """A registration Update (POST /rd/<id>): a queue-mode client is awake for a while after it."""
         request = Message(code=codes.POST)
-        request.set_request_uri(f"coap://{self.server[0]}:{self.server[1]}/{'/'.join(self.location)}")
+        request.set_request_uri(f"coap://{self.peer[0]}:{self.peer[1]}/{'/'.join(self.location)}")
         return await asyncio.wait_for(self.context.request(request).response, 20)
 
     async def deregister(self) -> Message:
         request = Message(code=codes.DELETE)
-        request.set_request_uri(f"coap://{self.server[0]}:{self.server[1]}/{'/'.join(self.location)}")
+        request.set_request_uri(f"coap://{self.peer[0]}:{self.peer[1]}/{'/'.join(self.location)}")
         return await asyncio.wait_for(self.context.request(request).response, 20)
+
+    @property
+    def negotiated_cipher(self) -> str:
+        """The DTLS cipher suite ("" over plain CoAP)."""
+        return self.tunnel.negotiated_cipher if self.tunnel is not None else ""
 
     async def stop(self) -> None:
         await self.context.shutdown()
+        if self.tunnel is not None:
+            self.tunnel.close()

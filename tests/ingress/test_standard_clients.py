@@ -95,6 +95,23 @@ def meter_device():
     return make
 
 
+PSK_SUITES = ("TLS-PSK-WITH-AES-128-CCM-8", "TLS-PSK-WITH-AES-128-CBC-SHA256")  # F-1.3
+# The strict client's transports: plain CoAP, or CoAPS with one of the PSK suites (its DTLS: DtlsTunnel).
+CCM8, CBC = "CoAPS-CCM8", "CoAPS-CBC"
+STRICT_TRANSPORTS = {"CoAP": None, CCM8: PSK_SUITES[0], CBC: PSK_SUITES[1]}
+
+
+def _strict(endpoint: str, ports: tuple[int, int], transport: str, **options) -> StrictClient:
+    """The strict client on `transport`: the CoAP port, or the COAPS port with the device's psk (identity:
+    its endpoint name) and that suite."""
+    port, coaps_port = ports
+    suite = STRICT_TRANSPORTS[transport]
+    if suite is None:
+        return StrictClient(endpoint, ("127.0.0.1", port), **options)
+    psk = (endpoint, bytes.fromhex(PSK_HEX))
+    return StrictClient(endpoint, ("127.0.0.1", coaps_port), psk=psk, cipher=suite, **options)
+
+
 def _report(reading: int) -> bytes:
     return b"\x01" + struct.pack(">Ih", reading, 21)
 
@@ -416,13 +433,14 @@ def test_lwm2m_node_lib_without_the_downlink_instance_fails_the_command_with_its
     assert event.evidence["detail"] == detail
 
 
+@pytest.mark.parametrize("transport", sorted(STRICT_TRANSPORTS))
 @pytest.mark.parametrize("version", ["1.0", "1.1"])
-def test_the_strict_client_on_aiocoap_is_commanded_answers_and_leaves(start, meter_device, version):
-    credentials, device, _ = meter_device()
-    port, _ = start()
+def test_the_strict_client_on_aiocoap_is_commanded_answers_and_leaves(start, meter_device, version, transport):
+    credentials, device, _ = meter_device(secure=transport != "CoAP")
+    ports = start()
 
     async def scenario():
-        client = StrictClient(f"urn:imei-imsi:{IMEI}-460001234567890", ("127.0.0.1", port), version=version)
+        client = _strict(f"urn:imei-imsi:{IMEI}-460001234567890", ports, transport, version=version)
         client.uplink.value = _report(55)
         # It answers each command (its mid) with errcode 0, on /19/0/0, as a device would.
         client.on_write = lambda value: value[:1] == b"\x02" and client.report(b"\x03" + value[1:3] + b"\x00\x07")
@@ -432,10 +450,11 @@ def test_the_strict_client_on_aiocoap_is_commanded_answers_and_leaves(start, met
         await asyncio.to_thread(_threaded, _wait, lambda: _status(command_id, "SUCCESSFUL"))
         left = await client.deregister()
         await client.stop()
-        return command_id, client.written, left
+        return command_id, client.written, left, client.negotiated_cipher
 
-    command_id, written, left = asyncio.run(scenario())
+    command_id, written, left, cipher = asyncio.run(scenario())
 
+    assert cipher == (STRICT_TRANSPORTS[transport] or "")
     assert str(left.code.dotted) == "2.02"
     assert [value[:1] for value in written if value[:1] == b"\x02"] == [b"\x02"]
     forms = DeviceSession.objects.filter(device=device).values_list("downlink_forms", flat=True)
@@ -476,13 +495,16 @@ def test_any_downlink_to_a_sleeping_queue_mode_device_is_held_until_it_wakes(sta
     assert [(item.path, item.payload) for item in received] == [("/19/1/0/0", b"\x05held")]
 
 
-def test_a_conformant_clients_new_registration_cancels_its_stale_observation_with_a_reset(start, meter_device):
+@pytest.mark.parametrize("transport", ["CoAP", CCM8])
+def test_a_conformant_clients_new_registration_cancels_its_stale_observation_with_a_reset(
+    start, meter_device, transport
+):
     """RFC 7641 3.6: the platform forgets the old observation; a notification on its token is reset."""
-    _credentials, device, _ = meter_device()
-    port, _ = start()
+    _credentials, device, _ = meter_device(secure=transport != "CoAP")
+    ports = start()
 
     async def scenario():
-        client = StrictClient(f"urn:imei:{IMEI}", ("127.0.0.1", port), version="1.1", value=_report(10))
+        client = _strict(f"urn:imei:{IMEI}", ports, transport, version="1.1", value=_report(10))
         await client.start()
         await asyncio.to_thread(_threaded, _wait, lambda: _readings(device) == ["10"])
         first = await asyncio.to_thread(
@@ -597,7 +619,6 @@ def test_a_1_0_client_notifying_in_tlv_teaches_its_form_before_any_command(start
     assert not DeviceLog.objects.filter(device=device, summary__startswith="the device refused").exists()
 
 
-PSK_SUITES = ("TLS-PSK-WITH-AES-128-CCM-8", "TLS-PSK-WITH-AES-128-CBC-SHA256")  # F-1.3
 COMMAND_PATHS = {"huawei": "/19/1/0", "1.0": "/19/1/0", "1.1": "/19/1/0/0"}
 
 
@@ -642,13 +663,14 @@ def test_over_coaps_with_each_psk_suite_a_command_is_delivered_in_the_clients_fo
     assert Device.objects.get(pk=device.pk).status == Status.OFFLINE
 
 
-def test_a_1_1_client_without_the_resource_instance_yet_takes_the_command_as_tlv(start, meter_device):
+@pytest.mark.parametrize("transport", ["CoAP", CBC])
+def test_a_1_1_client_without_the_resource_instance_yet_takes_the_command_as_tlv(start, meter_device, transport):
     """Anjay answers a write of /19/1/0/0 with 4.04 while /19/1/0 holds no instance: a TLV write creates it."""
-    credentials, device, _ = meter_device()
-    port, _ = start()
+    credentials, device, _ = meter_device(secure=transport != "CoAP")
+    ports = start()
 
     async def scenario():
-        client = StrictClient(f"urn:imei:{IMEI}", ("127.0.0.1", port), version="1.1", downlink_instance=False)
+        client = _strict(f"urn:imei:{IMEI}", ports, transport, version="1.1", downlink_instance=False)
         client.uplink.value = _report(55)
         client.on_write = lambda value: value[:1] == b"\x02" and client.report(b"\x03" + value[1:3] + b"\x00\x07")
         await client.start()
@@ -667,26 +689,31 @@ def test_a_1_1_client_without_the_resource_instance_yet_takes_the_command_as_tlv
     assert LearnedDownlink.objects.get(device=device).form == "tlv"
 
 
-def test_the_strict_client_registers_with_each_endpoint_name_form_and_de_registers_to_offline(start, meter_device):
-    _credentials, device, _ = meter_device()
-    port, _ = start()
+@pytest.mark.parametrize("transport", sorted(STRICT_TRANSPORTS))
+def test_the_strict_client_registers_with_each_endpoint_name_form_and_de_registers_to_offline(
+    start, meter_device, transport
+):
+    _credentials, device, _ = meter_device(secure=transport != "CoAP")
+    ports = start()
     forms = sorted(ENDPOINT_NAMES)
 
     async def scenario():
-        statuses = []
+        statuses, ciphers = [], []
         for index, form in enumerate(forms):
-            client = StrictClient(ENDPOINT_NAMES[form], ("127.0.0.1", port), version="1.1", value=_report(60 + index))
+            client = _strict(ENDPOINT_NAMES[form], ports, transport, version="1.1", value=_report(60 + index))
             await client.start()
+            ciphers.append(client.negotiated_cipher)
             # the observe's first answer is stored: the value it held when it registered
             await asyncio.to_thread(_threaded, _wait, lambda index=index: _readings(device)[-1:] == [str(60 + index)])
             statuses.append(await asyncio.to_thread(_threaded, lambda: Device.objects.get(pk=device.pk).status))
             await client.deregister()
             await client.stop()
             await asyncio.to_thread(_threaded, _wait, lambda: Device.objects.get(pk=device.pk).status == Status.OFFLINE)
-        return statuses
+        return statuses, ciphers
 
-    statuses = asyncio.run(scenario())
+    statuses, ciphers = asyncio.run(scenario())
 
+    assert ciphers == [STRICT_TRANSPORTS[transport] or ""] * len(forms)
     assert statuses == [Status.ONLINE] * len(forms)
     assert _readings(device) == [str(60 + index) for index in range(len(forms))]
     registered = list(
@@ -696,19 +723,21 @@ def test_the_strict_client_registers_with_each_endpoint_name_form_and_de_registe
     )
     assert len(registered) == len(forms)
     for form, summary in zip(forms, registered, strict=True):
+        assert f"over {'CoAP' if transport == 'CoAP' else 'CoAPS'} " in summary
         named = f"endpoint name {ENDPOINT_NAMES[form]!r} ({form} form)"
         assert (named in summary) if form != "nodeId" else ("endpoint name" not in summary)
     offline = DeviceLog.objects.filter(device=device, summary__endswith="-> OFFLINE: LwM2M de-registration")
     assert offline.count() == len(forms)
 
 
+@pytest.mark.parametrize("transport", ["CoAP", CBC])
 @pytest.mark.parametrize("version", ["1.0", "1.1"])
-def test_the_strict_client_in_queue_mode_gets_its_command_when_it_wakes(start, meter_device, version):
-    credentials, device, _ = meter_device()
-    port, _ = start(INGRESS_QUEUE_AWAKE_SECONDS="1")
+def test_the_strict_client_in_queue_mode_gets_its_command_when_it_wakes(start, meter_device, version, transport):
+    credentials, device, _ = meter_device(secure=transport != "CoAP")
+    ports = start(INGRESS_QUEUE_AWAKE_SECONDS="1")
 
     async def scenario():
-        client = StrictClient(IMEI, ("127.0.0.1", port), version=version, value=_report(5), queue_mode=True)
+        client = _strict(IMEI, ports, transport, version=version, value=_report(5), queue_mode=True)
         client.on_write = lambda value: value[:1] == b"\x02" and client.report(b"\x03" + value[1:3] + b"\x00\x07")
         await client.start()
         await asyncio.to_thread(_threaded, _wait, lambda: asleep(Device.objects.get(pk=device.pk)))
@@ -727,12 +756,13 @@ def test_the_strict_client_in_queue_mode_gets_its_command_when_it_wakes(start, m
     assert "Q" in DeviceSession.objects.get(device=device).binding
 
 
-def test_the_strict_client_refuses_an_execute_and_its_answer_is_the_result_detail(start, meter_device):
-    credentials, device, _ = meter_device(downlink="execute")
-    port, _ = start()
+@pytest.mark.parametrize("transport", ["CoAP", CCM8])
+def test_the_strict_client_refuses_an_execute_and_its_answer_is_the_result_detail(start, meter_device, transport):
+    credentials, device, _ = meter_device(downlink="execute", secure=transport != "CoAP")
+    ports = start()
 
     async def scenario():
-        client = StrictClient(f"urn:imei:{IMEI}", ("127.0.0.1", port), version="1.0", value=_report(8))
+        client = _strict(f"urn:imei:{IMEI}", ports, transport, version="1.0", value=_report(8))
         await client.start()
         await asyncio.to_thread(_threaded, _wait, lambda: _readings(device) == ["8"])
         command_id = await asyncio.to_thread(_threaded, _create, credentials, device)
