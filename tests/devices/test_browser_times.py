@@ -81,3 +81,12 @@ def test_the_chart_and_the_device_page_follow_the_zone_picked_in_the_header(live
     new_york = dt.datetime.fromtimestamp(first_point, ZoneInfo("America/New_York"))
     expect_label = new_york.strftime("%m-%d\n%H:%M")
     assert labels == [expect_label]  # the time axis's labels (window.zonedParts) in the picked zone
+
+    # a custom range is typed as wall time in the picked zone (New York), not the browser's (Shanghai)
+    start = (now - dt.timedelta(minutes=30)).astimezone(ZoneInfo("America/New_York"))
+    page.get_by_label("Custom").check()
+    page.get_by_label("From").fill(start.strftime("%Y-%m-%dT%H:%M:%S"))
+    page.get_by_label("To", exact=True).fill(now.astimezone(ZoneInfo("America/New_York")).strftime("%Y-%m-%dT%H:%M:%S"))
+    page.get_by_role("button", name="Show", exact=True).click()
+    expect(page.locator("[data-chart]")).to_have_attribute("data-chart-range", "custom")
+    assert page.evaluate("window.deviceChart.scales.x.min") == start.timestamp()

@@ -19,14 +19,25 @@
   const format = (text, values) => text.replace(/\{(\w+)\}/g, (_, name) => (values[name] ?? ""));
   let chart = null, loaded = null, request = 0;
 
+  // "2026-12-07T18:28:09" read in the user's chosen zone (time.js; the browser's by default) as a UTC ISO 8601
+  // instant. The zone's offset at that wall time: tried once, then again at the result (a DST change between).
+  function wallToUtc(value) {
+    const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?/.exec(value);
+    if (!m || !window.zonedParts) return new Date(value).toISOString();
+    const wall = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +(m[6] || 0));
+    let utc = wall - window.zonedParts(new Date(wall)).offset * 60000;
+    utc = wall - window.zonedParts(new Date(utc)).offset * 60000;
+    return new Date(utc).toISOString();
+  }
+
   function query() {
     const data = new FormData(form);
     const params = new URLSearchParams({ range: data.get("range") || "24h" });
     if (params.get("range") === "custom") {
       for (const name of ["from", "to"]) {
         const value = data.get(name);
-        // datetime-local is the browser's local time: sent as UTC ISO 8601 (an empty one: the server names it).
-        params.set(name, value ? new Date(value).toISOString() : "");
+        // datetime-local is a wall time in the user's chosen zone: sent as UTC ISO 8601 (an empty one: the server names it).
+        params.set(name, value ? wallToUtc(value) : "");
       }
     }
     return params;
