@@ -62,11 +62,17 @@
     });
   }
 
+  // Chromium lists ICU's older names for a few renamed zones: shown under today's IANA names.
+  const RENAMED = {
+    "Asia/Calcutta": "Asia/Kolkata", "Asia/Katmandu": "Asia/Kathmandu", "Asia/Saigon": "Asia/Ho_Chi_Minh",
+    "Asia/Rangoon": "Asia/Yangon", "Europe/Kiev": "Europe/Kyiv", "Atlantic/Faeroe": "Atlantic/Faroe",
+  };
   function zones() {
     let list = [];
     try { list = Intl.supportedValuesOf("timeZone"); } catch (_) { list = []; }
+    list = list.map((zone) => (RENAMED[zone] && valid(RENAMED[zone]) ? RENAMED[zone] : zone));
     if (!list.includes("UTC")) list = ["UTC", ...list];
-    return list;
+    return [...new Set(list)].sort();
   }
 
   function setUpPicker(select) {
