@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
+from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
@@ -44,3 +46,47 @@ def test_the_device_page_shows_times_in_the_browsers_zone_and_data_as_rows(live_
     expect(shadow.locator("dd")).to_have_text("87")
     expect(page.locator("time", has_text="2026-12-08T01:54:50+08:00")).to_be_visible()  # the report's eventTime
     expect(page.get_by_text("{'currentReading'")).to_have_count(0)
+
+
+def test_the_chart_and_the_device_page_follow_the_zone_picked_in_the_header(live_server, page: Page):
+    personas = create_personas()
+    water_meter(personas.app)
+    device = do_bind_device(register(personas.app, node_id="861111111111124", info=WATER_METER))
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    report(device, when=now - dt.timedelta(minutes=20), currentReading=86)
+    report(device, when=now - dt.timedelta(minutes=10), currentReading=87)
+    page.goto(live_server.url + "/login/")
+    page.get_by_label("Account name").fill(personas.owner.username)
+    page.get_by_label("Password").fill("correct horse 9")
+    page.get_by_role("button", name="Sign in").click()
+    page.goto(f"{live_server.url}/devices/{device.device_id}/")
+    expect(page.locator("[data-chart]")).to_have_attribute("data-chart-loaded", "1")
+    page.get_by_role("button", name="Show as a table").click()
+    first = page.locator("[data-chart-table] tbody th").first
+    expect(first).to_have_text(re.compile(r"\+08:00$"))  # the browser's zone (Shanghai)
+    shanghai = dt.datetime.fromisoformat(first.inner_text())
+
+    page.get_by_label("Time zone").select_option("America/New_York")
+    expect(first).to_have_text(re.compile(r"-05:00$"))  # the table is drawn again in the picked zone
+    assert dt.datetime.fromisoformat(first.inner_text()) == shanghai  # the same instant
+    texts = page.locator("main time[data-local]").all_inner_texts()
+    assert texts and all(text.endswith("-05:00") for text in texts), texts
+    page.get_by_role("button", name="Show as a chart").click()
+    page.locator("[data-chart-plot] .u-over").hover(position={"x": 200, "y": 100})
+    expect(page.locator(".chart-tooltip strong")).to_have_text(re.compile(r"-05:00$"))  # the chart drawn again
+    labels = page.evaluate(
+        "window.deviceChart.axes[0].values(window.deviceChart, [window.deviceChart.data[0][0]], 0, 60, 60)"
+    )
+    first_point = page.evaluate("window.deviceChart.data[0][0]")
+    new_york = dt.datetime.fromtimestamp(first_point, ZoneInfo("America/New_York"))
+    expect_label = new_york.strftime("%m-%d\n%H:%M")
+    assert labels == [expect_label]  # the time axis's labels (window.zonedParts) in the picked zone
+
+    # a custom range is typed as wall time in the picked zone (New York), not the browser's (Shanghai)
+    start = (now - dt.timedelta(minutes=30)).astimezone(ZoneInfo("America/New_York"))
+    page.get_by_label("Custom").check()
+    page.get_by_label("From").fill(start.strftime("%Y-%m-%dT%H:%M:%S"))
+    page.get_by_label("To", exact=True).fill(now.astimezone(ZoneInfo("America/New_York")).strftime("%Y-%m-%dT%H:%M:%S"))
+    page.get_by_role("button", name="Show", exact=True).click()
+    expect(page.locator("[data-chart]")).to_have_attribute("data-chart-range", "custom")
+    assert page.evaluate("window.deviceChart.scales.x.min") == start.timestamp()

@@ -1,6 +1,6 @@
 // Device page: the history chart on uPlot (vendored, devices/static/devices/vendor/uplot; docs/charts.md).
 // One series per numeric property, each on its own scale and axis with its unit; a time axis in the
-// browser's zone; a tooltip at the cursor; ranges 1 h, 24 h, 7 d or custom; gaps (nulls from the server,
+// user's chosen zone (time.js; the browser's by default); a tooltip at the cursor; ranges 1 h, 24 h, 7 d or custom; gaps (nulls from the server,
 // devices.charts) break the line. The same data as a table, and as CSV from the server (the same points).
 (function () {
   "use strict";
@@ -19,14 +19,25 @@
   const format = (text, values) => text.replace(/\{(\w+)\}/g, (_, name) => (values[name] ?? ""));
   let chart = null, loaded = null, request = 0;
 
+  // "2026-12-07T18:28:09" read in the user's chosen zone (time.js; the browser's by default) as a UTC ISO 8601
+  // instant. The zone's offset at that wall time: tried once, then again at the result (a DST change between).
+  function wallToUtc(value) {
+    const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?/.exec(value);
+    if (!m || !window.zonedParts) return new Date(value).toISOString();
+    const wall = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +(m[6] || 0));
+    let utc = wall - window.zonedParts(new Date(wall)).offset * 60000;
+    utc = wall - window.zonedParts(new Date(utc)).offset * 60000;
+    return new Date(utc).toISOString();
+  }
+
   function query() {
     const data = new FormData(form);
     const params = new URLSearchParams({ range: data.get("range") || "24h" });
     if (params.get("range") === "custom") {
       for (const name of ["from", "to"]) {
         const value = data.get(name);
-        // datetime-local is the browser's local time: sent as UTC ISO 8601 (an empty one: the server names it).
-        params.set(name, value ? new Date(value).toISOString() : "");
+        // datetime-local is a wall time in the user's chosen zone: sent as UTC ISO 8601 (an empty one: the server names it).
+        params.set(name, value ? wallToUtc(value) : "");
       }
     }
     return params;
@@ -35,13 +46,17 @@
   // Time-axis labels in the browser's zone, 24-hour ISO-like: dates for day steps, else HH:MM with the
   // date (MM-DD) on the first label and at each midnight.
   const two = (n) => String(n).padStart(2, "0");
+  // The user's chosen zone (time.js: the header's "Time zone" menu), else the browser's.
+  const zoned = (when) => (window.zonedParts ? window.zonedParts(when) : {
+    year: when.getFullYear(), month: when.getMonth() + 1, day: when.getDate(), hour: when.getHours(), minute: when.getMinutes(),
+  });
   function timeLabels(u, splits, axisIndex, space, increment) {
     return splits.map((seconds, index) => {
-      const when = new Date(seconds * 1000);
-      const day = `${two(when.getMonth() + 1)}-${two(when.getDate())}`;
-      if (increment >= 86400) return `${when.getFullYear()}-${day}`;
-      const time = `${two(when.getHours())}:${two(when.getMinutes())}`;
-      return index === 0 || (when.getHours() === 0 && when.getMinutes() === 0) ? `${day}\n${time}` : time;
+      const when = zoned(new Date(seconds * 1000));
+      const day = `${two(when.month)}-${two(when.day)}`;
+      if (increment >= 86400) return `${when.year}-${day}`;
+      const time = `${two(when.hour)}:${two(when.minute)}`;
+      return index === 0 || (when.hour === 0 && when.minute === 0) ? `${day}\n${time}` : time;
     });
   }
 
@@ -86,6 +101,8 @@
       legend: { live: true },
       cursor: { focus: { prox: 16 } },
     };
+    const zone = window.chosenTimeZone && window.chosenTimeZone();
+    if (zone && uPlot.tzDate) options.tzDate = (seconds) => uPlot.tzDate(new Date(seconds * 1000), zone);  // ticks on the zone's hours
     series.forEach((one, n) => {
       const color = colors[n % colors.length];
       options.scales[one.key] = { auto: true };
@@ -163,6 +180,8 @@
     tableBox.hidden = !showTable;
     plot.parentElement.hidden = showTable;
   });
+  // A new zone picked in the header: the axis, tooltip, description and table are drawn again in it.
+  document.addEventListener("portal:timezone", () => { if (loaded) { draw(loaded); describe(loaded); table(loaded); } });
   let resizeTimer;
   new ResizeObserver(() => {
     clearTimeout(resizeTimer);

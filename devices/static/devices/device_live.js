@@ -8,7 +8,6 @@
   if (!anchor) return;
   const log = document.querySelector("[data-device-log]");
   const states = document.querySelectorAll("[data-device-live-state]");
-  const plain = (iso) => (window.localTime ? window.localTime(iso) : iso);
   let delay = 1000, fetching = false, again = false;
 
   function setState(text, cls) { states.forEach((el) => { el.textContent = text; el.className = "live-state " + cls; }); }
@@ -43,7 +42,8 @@
     const data = event.data;
     log.querySelector("[data-empty]")?.remove();
     const item = document.createElement("li");
-    const time = document.createElement("time"); time.dateTime = event.at; time.textContent = plain(event.at);
+    const time = window.timeElement ? window.timeElement(event.at) : document.createElement("time");
+    if (!window.timeElement) { time.dateTime = event.at; time.textContent = event.at; }
     const kind = document.createElement("strong"); kind.textContent = data.kind;
     item.append(time, " ", kind, " ", data.summary);
     if (data.raw) { const raw = document.createElement("code"); raw.className = "small"; raw.textContent = data.raw; item.append(" ", raw); }

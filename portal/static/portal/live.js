@@ -7,12 +7,16 @@
   if (!lists.length && !document.querySelector("[data-live]")) return;
   lists.forEach((list) => { list.dataset.count = "0"; list.innerHTML = `<li class="muted">${list.dataset.empty}</li>`; });
   let delay = 1000;
-  const plain = (iso) => (window.localTime ? window.localTime(iso) : iso);  // time.js: the browser's zone
+  // time.js: a <time> in the user's chosen zone (it follows a change of zone); the ISO text without it.
+  const timeOf = (iso) => {
+    if (window.timeElement) return window.timeElement(iso);
+    const el = document.createElement("time"); el.dateTime = iso; el.textContent = iso; return el;
+  };
   function setState(text, cls) { states.forEach((el) => { el.textContent = text; el.className = "live-state " + cls; }); }
   function show(event) {
     if (event.kind === "platform.heartbeat") {
       const beat = document.getElementById("heartbeat");
-      if (beat) beat.textContent = plain(event.data.at);
+      if (beat) beat.replaceChildren(timeOf(event.data.at));
     }
     lists.forEach((list) => {
       // The dashboard shows one application's events (data-application: its pk); other lists show all.
@@ -29,7 +33,7 @@
   // One readable line: time, kind, the device by nodeId (linked to its page), then the data as key: value.
   function eventItem(event, data, deviceUrl) {
     const item = document.createElement("li");
-    const time = document.createElement("time"); time.textContent = plain(event.at);
+    const time = timeOf(event.at);
     const kind = document.createElement("strong"); kind.textContent = event.kind === "device.logs" ? "device.log" : event.kind;
     item.append(time, " ", kind, " ");
     const rest = Object.assign({}, data);
