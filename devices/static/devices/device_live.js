@@ -31,8 +31,8 @@
       const current = document.querySelector(`[data-live-part="${fresh.dataset.livePart}"]`);
       if (!current) return;
       current.replaceWith(fresh);
-      // time.js puts <time data-local> in the browser's zone after each htmx swap: the same event here.
-      fresh.dispatchEvent(new CustomEvent("htmx:afterSwap", { bubbles: true }));
+      // The part's <time data-local> in the chosen zone, as time.js does after each htmx swap.
+      if (window.convertTimes) window.convertTimes(fresh);
     });
     document.body.dataset.deviceRefreshed = String(Number(document.body.dataset.deviceRefreshed || 0) + 1);
   }

@@ -113,8 +113,8 @@
 
   // New options arrived: show them, none active yet.
   document.addEventListener("htmx:afterSwap", (event) => {
-    const list = event.detail.target;
-    if (!list.matches || !list.matches('[data-picker] [role="listbox"]')) return;
+    const list = event.detail && event.detail.target;
+    if (!list || !list.matches || !list.matches('[data-picker] [role="listbox"]')) return;
     const input = list.closest("[data-picker]").querySelector('[role="combobox"]');
     if (document.activeElement !== input) return;
     activate(input, list, null);

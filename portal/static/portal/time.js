@@ -109,6 +109,7 @@
   }
 
   window.localTime = local;
+  window.convertTimes = convert;
   window.timeElement = element;
   window.chosenTimeZone = () => chosen() || null;
   window.zonedParts = (when) => parts(when, chosen());
