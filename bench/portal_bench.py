@@ -28,7 +28,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 if str(BASE_DIR) not in sys.path:
@@ -245,6 +245,17 @@ def main() -> None:
         )
     history_device = Device.objects.get(pk=DataHistory.objects.order_by("-received_at").values("device_id")[:1])
     own_rows = DataHistory.objects.filter(device_id=history_device.pk).count()
+    from django.db.models import Max, Min
+
+    first_last = DataHistory.objects.filter(device_id=history_device.pk).aggregate(Min("event_time"), Max("event_time"))
+    device_url = f"/devices/{history_device.device_id}/"
+    span = urlencode(
+        {
+            "range": "custom",
+            "from": first_last["event_time__min"].isoformat(),
+            "to": (first_last["event_time__max"] + dt.timedelta(seconds=1)).isoformat(),
+        }
+    )
     deep = Device.objects.filter(application=big).order_by("name", "id")[500_000:500_001].first()
     cursor = listing.encode_cursor(deep, "name") if deep else ""
     users = {name: get_user_model().objects.get(username=name) for name in ("bench-owner", "bench-small")}
@@ -274,6 +285,9 @@ def main() -> None:
         ("bench-owner", "picker, 'meter 00' (name prefix)", "/devices/pick/?q=meter%2000"),
         ("bench-owner", "picker, '86000' (nodeId prefix)", "/devices/pick/?q=86000"),
         ("bench-owner", f"device page ({own_rows:,} history rows of its own)", f"/devices/{history_device.device_id}/"),
+        ("bench-owner", "its chart data, 7 d", f"/devices/{history_device.device_id}/history.json?range=7d"),
+        ("bench-owner", f"its chart data, all {own_rows:,} rows", f"{device_url}history.json?{span}"),
+        ("bench-owner", f"its chart CSV, all {own_rows:,} rows", f"{device_url}history.csv?{span}"),
         ("bench-small", "bare page (small application's owner)", "/commands/simulator/"),
         ("bench-small", "device list (small application's owner)", "/devices/?sort=last_seen"),
     ]  # fmt: skip
