@@ -28,7 +28,7 @@ from django.views.decorators.http import require_POST
 
 from applications.errors import NorthboundError
 from applications.models import Application
-from applications.picking import PICK_LIMIT, fits_a_select, picker_applications, picker_text, render_options
+from applications.picking import fits_a_select, picker_applications, picker_text, render_options
 from devices import actions, bulk, charts, gateways, last_seen, listing, replay
 from devices.forms import (
     BulkUploadForm,
@@ -110,9 +110,8 @@ def device_list(request: HttpRequest) -> HttpResponse:
     if not request.htmx:  # the filters' choices, for the full page only
         visible = [application.pk for application in applications]
         products = Product.objects.filter(application_id__in=visible)
-        # Many applications or products: a picker (applications.picking.fits_a_select, the forms' rule).
-        context["application_picker"] = len(applications) > PICK_LIMIT
-        context["chosen_application"] = next((a for a in applications if a.app_id == data.get("application")), None)
+        # Many products: a picker (applications.picking.fits_a_select, the forms' rule; the application
+        # filter follows it in the template tag application_filter).
         if fits_a_select(products):
             context["products"] = products.order_by("device_type", "model")
         else:
