@@ -51,7 +51,7 @@ def test_the_manufacturer_model_and_product_id_each_find_a_product(client, perso
     assert options(client, q="M1") == [meter_option]  # model (any case)
     assert options(client, q="ms01") == [(str(p.product_id), p.label) for p in personas.mine[10:20]]  # manufacturerId
     assert options(client, q=str(personas.meter.product_id)[:8]) == [meter_option]
-    assert "No product's device type, manufacturer, model or productId starts with “zzz”." in (
+    assert "No product&#x27;s device type, manufacturer, model or productId starts with “zzz”." in (
         client.get("/products/pick/", {"q": "zzz"}).content.decode()
     )
 
