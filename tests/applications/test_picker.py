@@ -24,7 +24,7 @@ def personas():
 
 
 def options(client, **params) -> list[tuple[str, str]]:
-    page = client.get("/applications/pick/", {"listbox": "x-list", **params}).content.decode()
+    page = client.get("/apps/pick/", {"listbox": "x-list", **params}).content.decode()
     return re.findall(
         r'<li role="option" id="x-list-\d+" aria-selected="false" data-value="([^"]+)" data-label="([^"]+)"', page
     )
@@ -34,7 +34,7 @@ def test_an_operator_finds_by_name_in_any_case_the_first_matches_in_order(client
     client.force_login(personas.operator)
     found = options(client, q="harbour 0")
     assert found == [(a.app_id, f"{a.name} ({a.app_id})") for a in personas.harbours[:PICK_LIMIT]]
-    assert "type more to narrow them" in client.get("/applications/pick/", {"q": "harb"}).content.decode()
+    assert "type more to narrow them" in client.get("/apps/pick/", {"q": "harb"}).content.decode()
     assert [value for value, _ in options(client, q="harbour02")] == [a.app_id for a in personas.harbours[20:30]]
     water = personas.app.application
     assert options(client, q=water.app_id[:6]) == [(water.app_id, str(water))]
@@ -60,13 +60,13 @@ def test_no_text_lists_nothing_and_says_what_to_type_and_an_anonymous_caller_sig
     client.force_login(personas.operator)
     assert options(client, q=" ") == []
     assert (
-        "Type the start of an application&#x27;s name or appId." in client.get("/applications/pick/").content.decode()
+        "Type the start of an application&#x27;s name or appId." in client.get("/apps/pick/").content.decode()
     )
     assert "No application&#x27;s name or appId starts with “zzz”." in (
-        client.get("/applications/pick/", {"q": "zzz"}).content.decode()
+        client.get("/apps/pick/", {"q": "zzz"}).content.decode()
     )
     client.logout()
-    assert client.get("/applications/pick/", {"q": "W"}).status_code == 302
+    assert client.get("/apps/pick/", {"q": "W"}).status_code == 302
 
 
 def test_each_prefix_is_an_index_range_for_an_operator(personas):

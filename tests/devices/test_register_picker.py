@@ -91,7 +91,7 @@ def test_an_operator_with_many_applications_gets_an_application_picker(client, p
     client.force_login(personas.operator)
     page = client.get("/devices/register/").content.decode()
     application = field_html(page, "application")
-    assert 'role="combobox"' in application and "/applications/pick/?editable=1&amp;" in application
+    assert 'role="combobox"' in application and "/apps/pick/?editable=1&amp;" in application
     assert "Harbour 0" not in page
     response = client.post("/devices/register/", {"application": "no-such-app", "node_id": "867000000000010"})
     assert response.context["form"].errors["application"] == [INVALID]
