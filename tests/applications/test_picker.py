@@ -59,9 +59,7 @@ def test_a_viewer_is_offered_nothing_where_a_change_is_meant(client, personas):
 def test_no_text_lists_nothing_and_says_what_to_type_and_an_anonymous_caller_signs_in(client, personas):
     client.force_login(personas.operator)
     assert options(client, q=" ") == []
-    assert (
-        "Type the start of an application&#x27;s name or appId." in client.get("/apps/pick/").content.decode()
-    )
+    assert "Type the start of an application&#x27;s name or appId." in client.get("/apps/pick/").content.decode()
     assert "No application&#x27;s name or appId starts with “zzz”." in (
         client.get("/apps/pick/", {"q": "zzz"}).content.decode()
     )
