@@ -27,6 +27,13 @@ def fits_a_select(queryset: QuerySet) -> bool:
     return len(queryset.order_by().values_list("pk")[: PICK_LIMIT + 1]) <= PICK_LIMIT
 
 
+def select_choices(queryset: QuerySet) -> list | None:
+    """The rows of `queryset` when they fit a select (fits_a_select's rule), else None (a picker): one
+    query of at most PICK_LIMIT + 1 rows, for a page that lists the choices itself."""
+    rows = list(queryset[: PICK_LIMIT + 1])
+    return rows if len(rows) <= PICK_LIMIT else None
+
+
 def could_be_uuid_start(text: str) -> bool:
     """Whether `text` may start a deviceId or productId: 4 or more hex digits or dashes."""
     return len(text) >= 4 and all(char in HEX for char in text.lower())

@@ -28,7 +28,7 @@ from django.views.decorators.http import require_POST
 
 from applications.errors import NorthboundError
 from applications.models import Application
-from applications.picking import fits_a_select, picker_applications, picker_text, render_options
+from applications.picking import picker_applications, picker_text, render_options, select_choices
 from devices import actions, bulk, charts, gateways, last_seen, listing, replay
 from devices.forms import (
     BulkUploadForm,
@@ -112,9 +112,8 @@ def device_list(request: HttpRequest) -> HttpResponse:
         products = Product.objects.filter(application_id__in=visible)
         # Many products: a picker (applications.picking.fits_a_select, the forms' rule; the application
         # filter follows it in the template tag application_filter).
-        if fits_a_select(products):
-            context["products"] = products.order_by("device_type", "model")
-        else:
+        context["products"] = select_choices(products.order_by("device_type", "model"))
+        if context["products"] is None:
             context["product_picker"] = True
             context["chosen_product"] = _chosen_product(products, data.get("product") or "")
         context["groups"] = DeviceGroup.objects.filter(application_id__in=visible).order_by("name")[:500]

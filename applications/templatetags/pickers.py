@@ -8,7 +8,7 @@ from typing import Any
 from django import template
 from django.db.models import QuerySet
 
-from applications.picking import PICK_LIMIT, fits_a_select
+from applications.picking import PICK_LIMIT, fits_a_select, select_choices
 
 register = template.Library()
 
@@ -25,8 +25,12 @@ def application_filter(applications: Any, value: Any, picker_id: str = "filter-a
     over the account's applications (empty: all), the chosen one shown by its label."""
     value = value or ""
     context: dict[str, Any] = {"value": value, "picker_id": picker_id}
-    if fits_a_select_filter(applications):
-        context["applications"] = list(applications)
+    if isinstance(applications, QuerySet):
+        listed = select_choices(applications)  # one query either way
+    else:
+        listed = list(applications) if len(applications) <= PICK_LIMIT else None
+    if listed is not None:
+        context["applications"] = listed
     else:
         if not value:
             chosen = None
