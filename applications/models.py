@@ -8,6 +8,7 @@ import hmac
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models.functions import Collate, Upper
 from django.utils.translation import gettext_lazy as _
 
 from applications.querysets import ApplicationQuerySet, MembershipQuerySet
@@ -114,6 +115,12 @@ class Application(models.Model):
             models.CheckConstraint(
                 condition=models.Q(data_retention_days__lte=90), name="application_retention_at_most_90"
             ),
+        ]
+        indexes = [
+            # The application picker: a prefix of the name (any case) or the appId as a range, in order;
+            # collated "C" so that holds whatever the database's collation (applications.picking).
+            models.Index(Collate(Upper("name"), "C"), name="application_pick_name"),
+            models.Index(Collate("app_id", "C"), name="application_pick_id"),
         ]
 
     def __str__(self) -> str:

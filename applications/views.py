@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 from applications import actions
 from applications.forms import ApplicationForm, MemberForm
 from applications.models import Application, Membership
+from applications.picking import pick_applications, picker_applications, picker_text, render_options
 
 
 def _visible(request: HttpRequest, app_id: str) -> Application:
@@ -22,6 +23,23 @@ def _visible(request: HttpRequest, app_id: str) -> Application:
 
 def _can_manage(request: HttpRequest, application: Application) -> bool:
     return Application.objects.managed_by(request.user).filter(pk=application.pk).exists()
+
+
+@login_required
+def application_pick(request: HttpRequest) -> HttpResponse:
+    """An application picker's options: the first of the account's applications (those it may change with
+    `editable=1`) whose name or appId starts with `q`."""
+    text = picker_text(request)
+    options = [
+        {"value": app.app_id, "label": str(app)} for app in pick_applications(picker_applications(request), text)
+    ]
+    return render_options(
+        request,
+        options,
+        text,
+        empty=_("No application's name or appId starts with “%(text)s”.") % {"text": text},
+        hint=_("Type the start of an application's name or appId."),
+    )
 
 
 @login_required

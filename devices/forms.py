@@ -7,11 +7,13 @@ from django.utils.translation import gettext_lazy as _
 
 from applications.forms import preselect_only_application
 from applications.models import Application
+from applications.widgets import use_application_picker, use_product_picker
 from devices.actions import PSK_PATTERN
 from devices.bulk import is_imei, luhn_digit
 from devices.listing import SORTS
 from devices.models import Device, Status
 from devices.querysets import NOT_ACTIVATED
+from products.forms import ProductChoiceField
 from products.models import Product
 
 
@@ -21,7 +23,7 @@ class RegisterForm(forms.Form):
     )
     node_id = forms.CharField(label=_("nodeId (IMEI)"), max_length=256)
     name = forms.CharField(label=_("Name"), max_length=256, required=False)
-    product = forms.ModelChoiceField(
+    product = ProductChoiceField(
         label=_("Product"), queryset=Product.objects.none(), required=False, to_field_name="product_id"
     )
     psk = forms.CharField(
@@ -47,6 +49,8 @@ class RegisterForm(forms.Form):
         self.fields["application"].queryset = applications
         preselect_only_application(self.fields["application"])
         self.fields["product"].queryset = Product.objects.filter(application__in=applications).order_by("device_type")
+        use_application_picker(self.fields["application"])
+        use_product_picker(self.fields["product"])
 
     def clean(self):
         """Every rule of a registration at once, in plain words, so the form answers in one round: the
@@ -87,7 +91,7 @@ def quota_reached(application: Application) -> str:
 
 class EditForm(forms.Form):
     name = forms.CharField(label=_("Name"), max_length=256, required=False)
-    product = forms.ModelChoiceField(
+    product = ProductChoiceField(
         label=_("Product"), queryset=Product.objects.none(), required=False, to_field_name="product_id"
     )
     location = forms.CharField(label=_("Location"), max_length=1024, required=False)
@@ -110,6 +114,7 @@ class EditForm(forms.Form):
     def __init__(self, *args, application=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["product"].queryset = Product.objects.filter(application=application).order_by("device_type")
+        use_product_picker(self.fields["product"], application=application.app_id if application else None)
 
     def clean_tags(self) -> list[str]:
         names = [name.strip() for name in self.cleaned_data["tags"].split(",") if name.strip()]
@@ -152,6 +157,7 @@ class GroupForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["application"].queryset = applications if applications is not None else Application.objects.none()
         preselect_only_application(self.fields["application"])
+        use_application_picker(self.fields["application"])
 
 
 class GroupEditForm(forms.Form):
@@ -191,3 +197,4 @@ class BulkUploadForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["application"].queryset = applications if applications is not None else Application.objects.none()
         preselect_only_application(self.fields["application"])
+        use_application_picker(self.fields["application"])

@@ -28,6 +28,7 @@ from django.views.decorators.http import require_POST
 
 from applications.errors import NorthboundError
 from applications.models import Application
+from applications.picking import picker_applications, picker_text, render_options, select_choices
 from devices import actions, bulk, charts, gateways, last_seen, listing, replay
 from devices.forms import (
     BulkUploadForm,
@@ -47,7 +48,7 @@ from devices.models import (
     DeviceTag,
     ProductSecret,
 )
-from devices.querysets import PICK_LIMIT, pick_devices
+from devices.querysets import pick_devices
 from products.models import Product
 
 PAGE = 50
@@ -108,12 +109,26 @@ def device_list(request: HttpRequest) -> HttpResponse:
     }
     if not request.htmx:  # the filters' choices, for the full page only
         visible = [application.pk for application in applications]
-        context["products"] = Product.objects.filter(application_id__in=visible).order_by("device_type", "model")[:500]
+        products = Product.objects.filter(application_id__in=visible)
+        # Many products: a picker (applications.picking.fits_a_select, the forms' rule; the application
+        # filter follows it in the template tag application_filter).
+        context["products"] = select_choices(products.order_by("device_type", "model"))
+        if context["products"] is None:
+            context["product_picker"] = True
+            context["chosen_product"] = _chosen_product(products, data.get("product") or "")
         context["groups"] = DeviceGroup.objects.filter(application_id__in=visible).order_by("name")[:500]
         tags = DeviceTag.objects.filter(application_id__in=visible).order_by("name")
         context["tags"] = tags.values_list("name", flat=True).distinct()[:500]
     template = "devices/partials/table.html" if request.htmx else "devices/list.html"
     return render(request, template, context)
+
+
+def _chosen_product(products, product_id: str) -> Product | None:
+    """The filter's product, to show its label in the picker (None for none or a mistyped id)."""
+    try:
+        return products.filter(product_id=uuid.UUID(product_id)).first() if product_id else None
+    except ValueError:
+        return None
 
 
 @login_required
@@ -135,14 +150,20 @@ def device_export(request: HttpRequest) -> StreamingHttpResponse:
 def device_pick(request: HttpRequest) -> HttpResponse:
     """A picker's options: the first devices whose nodeId, deviceId or name starts with `q`, of the
     account's applications (those it may change with `editable=1`), or of the one named by `application`."""
-    scope = Application.objects.editable_by(request.user) if request.GET.get("editable") else None
-    scope = scope if scope is not None else Application.objects.visible_to(request.user)
-    if request.GET.get("application"):
-        scope = scope.filter(app_id=request.GET["application"])
-    text = request.GET.get("q", "")[:256]
-    options = pick_devices(list(scope.order_by("pk").values_list("pk", flat=True)), text)
-    context = {"options": options, "text": text.strip(), "limit": PICK_LIMIT, "listbox": request.GET.get("listbox", "")}
-    return render(request, "devices/partials/pick_options.html", context)
+    text = picker_text(request)
+    application_ids = list(picker_applications(request).order_by("pk").values_list("pk", flat=True))
+    options = [
+        {"value": device.device_id, "label": device.node_id, "code": device.node_id, "detail": device.name,
+         "muted": device.application.name}
+        for device in pick_devices(application_ids, text)
+    ]  # fmt: skip
+    return render_options(
+        request,
+        options,
+        text,
+        empty=_("No device's nodeId, deviceId or name starts with “%(text)s”.") % {"text": text},
+        hint=_("Type the start of a nodeId, deviceId or name."),
+    )
 
 
 @login_required

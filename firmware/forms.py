@@ -7,14 +7,11 @@ from django.utils.translation import gettext_lazy as _
 
 from applications.forms import preselect_only_application
 from applications.models import Application
+from applications.widgets import use_application_picker, use_product_picker
 from devices.models import DeviceGroup
 from firmware.models import FileType, Package
+from products.forms import ProductChoiceField
 from products.models import Product
-
-
-class ProductChoiceField(forms.ModelChoiceField):
-    def label_from_instance(self, product: Product) -> str:
-        return f"{product.device_type} · {product.manufacturer_name} · {product.model}"
 
 
 class PackageForm(forms.Form):
@@ -43,6 +40,8 @@ class PackageForm(forms.Form):
         self.fields["application"].queryset = applications if applications is not None else Application.objects.none()
         preselect_only_application(self.fields["application"])
         self.fields["product"].queryset = Product.objects.filter(application__in=self.fields["application"].queryset)
+        use_application_picker(self.fields["application"])
+        use_product_picker(self.fields["product"])
 
     def clean(self):
         """A picked product gives device type, manufacturer and model; without one, all three are needed."""

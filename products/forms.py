@@ -16,6 +16,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from applications.models import Application
+from applications.widgets import use_application_picker
 from products.documents import Target
 from products.validation import DATA_TYPES, METHOD_LETTERS, OPTIONS, PROTOCOL_TYPES, ProfileIssue
 
@@ -113,7 +114,9 @@ METHOD_CHOICES = [("R", _("R: read")), ("W", _("W: write")), ("E", _("E: observe
 class ProductForm(ProfileForm):
     """The device's own fields (devicetype-capability.json), and on creation the owning application."""
 
-    application = forms.ModelChoiceField(label=_("Application"), queryset=Application.objects.none(), empty_label=None)
+    application = forms.ModelChoiceField(
+        label=_("Application"), queryset=Application.objects.none(), empty_label=None, to_field_name="app_id"
+    )
     deviceType = _text(_("Device type"), _("deviceType, UpperCamelCase, like WaterMeter."))
     manufacturerId = _text(_("Manufacturer ID"), _("manufacturerId: letters, digits, '.', '-' and '_'."))
     manufacturerName = _text(_("Manufacturer name"), _("manufacturerName."))
@@ -126,6 +129,7 @@ class ProductForm(ProfileForm):
             del self.fields["application"]
         else:
             self.fields["application"].queryset = applications
+            use_application_picker(self.fields["application"])
 
     def to_json(self) -> dict[str, Any]:
         data = self.cleaned_data
@@ -239,7 +243,9 @@ class ResponseForm(ProfileForm):
 class UploadForm(forms.Form):
     """A profile zip, and on a first upload the application that will own the product."""
 
-    application = forms.ModelChoiceField(label=_("Application"), queryset=Application.objects.none(), empty_label=None)
+    application = forms.ModelChoiceField(
+        label=_("Application"), queryset=Application.objects.none(), empty_label=None, to_field_name="app_id"
+    )
     # Not required: a missing file is the profile rule PROFILE_FILE_MISSING, as in the API.
     file = forms.FileField(
         label=_("Profile zip"),
@@ -253,3 +259,11 @@ class UploadForm(forms.Form):
             del self.fields["application"]
         else:
             self.fields["application"].queryset = applications
+            use_application_picker(self.fields["application"])
+
+
+class ProductChoiceField(forms.ModelChoiceField):
+    """A product chosen in a form, named as pickers name it (Product.label)."""
+
+    def label_from_instance(self, product) -> str:
+        return product.label

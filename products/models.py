@@ -7,6 +7,8 @@ import uuid
 from typing import Any
 
 from django.db import models
+from django.db.models import F, TextField
+from django.db.models.functions import Cast, Collate, Upper
 from django.utils.translation import gettext_lazy as _
 
 from applications.models import Application
@@ -84,10 +86,22 @@ class Product(models.Model):
             # a portal account's over several applications (an operator's over all) walks the second.
             models.Index(fields=["application", "device_type", "manufacturer_id", "model"], name="product_app_list"),
             models.Index(fields=["device_type", "manufacturer_id", "model"], name="product_list"),
+            # Pickers: a prefix of each key (any case) as a range of the application, in order; collated
+            # "C" so that holds whatever the database's collation (products.querysets.pick_keys).
+            models.Index(F("application"), Collate(Upper("device_type"), "C"), name="product_pick_type"),
+            models.Index(F("application"), Collate(Upper("manufacturer_name"), "C"), name="product_pick_maker"),
+            models.Index(F("application"), Collate(Upper("manufacturer_id"), "C"), name="product_pick_maker_id"),
+            models.Index(F("application"), Collate(Upper("model"), "C"), name="product_pick_model"),
+            models.Index(F("application"), Collate(Cast("product_id", TextField()), "C"), name="product_pick_id"),
         ]
 
     def __str__(self) -> str:
         return self.archive_stem
+
+    @property
+    def label(self) -> str:
+        """How forms and pickers name the product."""
+        return f"{self.device_type} · {self.manufacturer_name} · {self.model}"
 
     @property
     def archive_stem(self) -> str:

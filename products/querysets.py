@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from django.db import models
 
 from applications.models import Application, Role
+from applications.picking import PICK_APPLICATIONS, PICK_LIMIT, Key, could_be_uuid_start, prefix_pks
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -15,6 +16,40 @@ if TYPE_CHECKING:
 
 # Portal roles that may create, edit and delete products; viewers only read.
 DEVELOPING_ROLES = (Role.OWNER, Role.DEVELOPER)
+
+
+def pick_keys(text: str) -> list[Key]:
+    """(alias, expression, prefix) of each key a product picker matches the start of: the device type,
+    manufacturer name, manufacturerId and model in any case, and the productId when the text could start
+    one. Each expression is that of an index (product_pick_*), so `<alias>__startswith` is a range."""
+    from django.db.models import TextField
+    from django.db.models.functions import Cast, Collate, Upper
+
+    keys = [
+        (f"{column}_key", Collate(Upper(column), "C"), text.upper())
+        for column in ("device_type", "manufacturer_name", "manufacturer_id", "model")
+    ]
+    if could_be_uuid_start(text):
+        keys.append(("product_id_key", Collate(Cast("product_id", TextField()), "C"), text.lower()))
+    return keys
+
+
+def pick_products(application_ids: list[int], text: str, *, limit: int = PICK_LIMIT) -> list[Product]:
+    """The first `limit` products of these applications whose device type, manufacturer (name or id),
+    model or productId starts with `text` (any case), in the lists' order: what a product picker lists.
+    Each (application, key) is a range of its index (applications.picking.prefix_pks)."""
+    from products.models import Product
+
+    text = text.strip()
+    if not text or not application_ids:
+        return []
+    scopes = [Product.objects.filter(application_id=pk) for pk in application_ids[:PICK_APPLICATIONS]]
+    return list(
+        Product.objects.filter(pk__in=list(prefix_pks(scopes, pick_keys(text), limit=limit)))
+        .select_related("application")
+        .only("product_id", "device_type", "manufacturer_id", "manufacturer_name", "model", "application__name")
+        .order_by("device_type", "manufacturer_id", "model")[:limit]
+    )
 
 
 def applications_developed_by(user: AbstractBaseUser) -> models.QuerySet[Application]:

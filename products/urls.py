@@ -53,6 +53,7 @@ urlpatterns = [
     path("", views.product_list, name="list"),
     path("codecs/", codec_views.codec_list, name="codecs"),
     path("new/", views.product_create, name="create"),
+    path("pick/", views.product_pick, name="pick"),
     path("upload/", views.product_upload, name="upload"),
     path("<uuid:product_id>/", views.product_detail, name="detail"),
     path("<uuid:product_id>/edit/", views.product_edit, name="edit"),

@@ -20,6 +20,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from applications.picking import picker_applications, picker_text, render_options
 from products import actions, documents
 from products.actions import ProductLocked
 from products.forms import (
@@ -33,7 +34,7 @@ from products.forms import (
     UploadForm,
 )
 from products.models import Product
-from products.querysets import applications_developed_by
+from products.querysets import applications_developed_by, pick_products
 from products.validation import ProfileInvalid, ProfileIssue, read_upload
 
 PAGE_SIZE = 50
@@ -63,6 +64,26 @@ def _uploaded(request: HttpRequest) -> tuple[str, bytes]:
     if upload is None:
         raise ProfileInvalid([ProfileIssue("PROFILE_FILE_MISSING")])
     return upload.name, read_upload(upload.name, upload, upload.size)
+
+
+@login_required
+def product_pick(request: HttpRequest) -> HttpResponse:
+    """A product picker's options: the first products whose device type, manufacturer, model or productId
+    starts with `q`, of the account's applications (those it may change with `editable=1`), or of the one
+    named by `application`."""
+    text = picker_text(request)
+    application_ids = list(picker_applications(request).order_by("pk").values_list("pk", flat=True))
+    options = [
+        {"value": product.product_id, "label": product.label, "muted": product.application.name}
+        for product in pick_products(application_ids, text)
+    ]
+    return render_options(
+        request,
+        options,
+        text,
+        empty=_("No product's device type, manufacturer, model or productId starts with “%(text)s”.") % {"text": text},
+        hint=_("Type the start of a device type, manufacturer, model or productId."),
+    )
 
 
 @login_required

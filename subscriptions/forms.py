@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from applications.forms import preselect_only_application
 from applications.models import Application
+from applications.widgets import use_application_picker
 from subscriptions import notify_types as nt
 from subscriptions.payloads import SAMPLE_TYPES
 
@@ -20,6 +21,7 @@ class _AppChoiceForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["application"].queryset = applications if applications is not None else Application.objects.none()
         preselect_only_application(self.fields["application"])
+        use_application_picker(self.fields["application"])
 
 
 class SubscribeForm(_AppChoiceForm):

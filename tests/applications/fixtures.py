@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.test import Client
 
 from applications.actions import do_create_application, do_login
@@ -36,3 +37,14 @@ def create_app(name: str = "Water utility", *, login: bool = True, **fields) -> 
 
 def login(client: Client, app_id: str, secret: str):
     return client.post("/iocm/app/sec/v1.1.0/login", {"appId": app_id, "secret": secret})
+
+
+def many_applications(count: int, name: str = "Harbour") -> list[Application]:
+    """`count` applications named `<name> NNN`, appId `<name>nnn` lower-cased (no member: the operator's)."""
+    return Application.objects.bulk_create(
+        Application(
+            app_id=f"{name.lower()}{n:03d}", name=f"{name} {n:03d}", secret_hash="0" * 64,
+            api_rate_limit=settings.NORTHBOUND_RATE_LIMIT,
+        )
+        for n in range(count)
+    )  # fmt: skip

@@ -10,6 +10,7 @@ from devices.actions import do_create_group, do_modify_device
 from subscriptions.models import Subscription
 from tests.devices.fixtures import register, water_meter
 from tests.portal.fixtures import create_personas
+from tests.products.fixtures import copies_of
 
 pytestmark = pytest.mark.browser
 
@@ -40,6 +41,7 @@ def _sign_in(page: Page, live_server, username: str) -> None:
 def test_at_390_px_no_page_overflows_sideways_and_the_menu_collapses(live_server, page: Page):
     personas = create_personas()
     product = water_meter(personas.app)
+    copies_of(product, 25)  # the register form's product is a picker (more than PICK_LIMIT products)
     device = register(personas.app)
     do_modify_device(device, {"name": "a very long device name without spaces " + "x" * 120})
     Subscription.objects.create(
@@ -64,6 +66,12 @@ def test_at_390_px_no_page_overflows_sideways_and_the_menu_collapses(live_server
         # the header is not cut: its last control ends inside the screen
         sign_out = page.get_by_role("button", name="Sign out").bounding_box()
         assert sign_out["x"] + sign_out["width"] <= 390, path
+
+    # the product picker and its open list fit the screen too
+    page.goto(live_server.url + "/devices/register/")
+    page.get_by_role("combobox", name="Product").fill("Type02")
+    expect(page.get_by_role("listbox", name="Product").get_by_role("option")).to_have_count(5)
+    assert page.evaluate(OVERFLOW) <= 0, page.evaluate(WIDEST)
 
     # the device table scrolls in place instead of widening the page
     page.goto(live_server.url + "/devices/")

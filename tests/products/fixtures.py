@@ -369,3 +369,29 @@ def put_file(client, url: str, data: bytes, name: str = WATER_METER_ZIP, **kwarg
     """PUT a multipart body with the zip as `file` (the test client only encodes multipart for POST)."""
     body = encode_multipart(BOUNDARY, {"file": upload(data, name)})
     return client.put(url, body, content_type=MULTIPART_CONTENT, **kwargs)
+
+
+def copies_of(product, count: int, *, application=None, device_type: str = "Type", model: str = "model"):
+    """`count` products made from `product` (its profile and archive; bulk_create: the pickers' reads are
+    tested, not the import): device type `<device_type>NNN`, manufacturer "Maker NNN" (id `MNNN`), model
+    `<model>NNN`, in `application` (default: the product's)."""
+    from products.models import Product
+
+    skip = {"id", "product_id", "created_at", "updated_at"}
+    fields = {f.attname: getattr(product, f.attname) for f in Product._meta.concrete_fields if f.attname not in skip}
+    if application is not None:
+        fields["application_id"] = application.pk
+    return Product.objects.bulk_create(
+        [
+            Product(
+                **{
+                    **fields,
+                    "device_type": f"{device_type}{n:03d}",
+                    "manufacturer_id": f"M{model}{n:03d}",
+                    "manufacturer_name": f"Maker {n:03d}",
+                    "model": f"{model}{n:03d}",
+                }
+            )
+            for n in range(count)
+        ]
+    )

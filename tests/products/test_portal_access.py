@@ -44,7 +44,7 @@ def test_an_operator_changes_any_applications_products(client, personas):
     assert response.status_code == 302
     assert Product.objects.get(pk=product.pk).property_count == 6
     created = client.post(
-        "/products/upload/", {"application": personas.other_app.application.pk, "file": upload(water_meter_zip())}
+        "/products/upload/", {"application": personas.other_app.application.app_id, "file": upload(water_meter_zip())}
     )
     assert created.status_code == 200  # the pair is taken: F-2.7 holds for operators too
     assert "PROFILE_DUPLICATE" in created.content.decode()

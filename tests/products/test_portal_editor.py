@@ -52,7 +52,7 @@ def test_a_developer_creates_a_product_online(developer, personas):
     response = developer.post(
         "/products/new/",
         {
-            "application": personas.app.application.pk,
+            "application": personas.app.application.app_id,
             "deviceType": "SmokeDetector",
             "manufacturerId": "Acme",
             "manufacturerName": "Acme Ltd",
@@ -74,7 +74,7 @@ def test_creating_shows_each_issue_beside_its_field(developer, personas, water_m
     response = developer.post(
         "/products/new/",
         {
-            "application": personas.app.application.pk,
+            "application": personas.app.application.app_id,
             "deviceType": "smoke detector",
             "manufacturerId": "Huawei",
             "manufacturerName": "",
@@ -97,7 +97,7 @@ def test_the_duplicate_rule_shows_beside_the_manufacturer_id(developer, personas
     response = developer.post(
         "/products/new/",
         {
-            "application": personas.app.application.pk,
+            "application": personas.app.application.app_id,
             "deviceType": "WaterMeter",
             "manufacturerId": "Huawei",
             "manufacturerName": "Huawei",

@@ -17,7 +17,7 @@ URL = "/products/upload/"
 
 def test_a_developer_uploads_into_an_application_of_theirs(client, personas):
     client.force_login(personas.developer)
-    response = client.post(URL, {"application": personas.app.application.pk, "file": upload(water_meter_zip())})
+    response = client.post(URL, {"application": personas.app.application.app_id, "file": upload(water_meter_zip())})
     product = Product.objects.get()
     assert response.status_code == 302
     assert response["Location"] == f"/products/{product.product_id}/"
@@ -30,7 +30,7 @@ def test_a_refused_upload_lists_file_path_line_and_message(client, personas):
     files[service_path("WaterMeter")] = '{"services": [\n  {"serviceType": "WaterMeter",}]}'
     client.force_login(personas.owner)
     # when
-    response = client.post(URL, {"application": personas.app.application.pk, "file": upload(build_zip(files))})
+    response = client.post(URL, {"application": personas.app.application.app_id, "file": upload(build_zip(files))})
     # then
     page = response.content.decode()
     assert response.status_code == 200
@@ -46,28 +46,28 @@ def test_errors_show_in_chinese_for_a_chinese_portal(client, personas):
     client.force_login(personas.owner)
     client.cookies["django_language"] = "zh-hans"
     response = client.post(
-        URL, {"application": personas.app.application.pk, "file": upload(b"no zip", WATER_METER_ZIP)}
+        URL, {"application": personas.app.application.app_id, "file": upload(b"no zip", WATER_METER_ZIP)}
     )
     assert "文件不是 zip 格式" in response.content.decode()
 
 
 def test_no_file_is_the_documented_error(client, personas):
     client.force_login(personas.owner)
-    response = client.post(URL, {"application": personas.app.application.pk})
+    response = client.post(URL, {"application": personas.app.application.app_id})
     assert "PROFILE_FILE_MISSING" in response.content.decode()
 
 
 def test_a_viewer_may_not_upload(client, personas):
     client.force_login(personas.viewer)
     assert client.get(URL).status_code == 403
-    response = client.post(URL, {"application": personas.app.application.pk, "file": upload(water_meter_zip())})
+    response = client.post(URL, {"application": personas.app.application.app_id, "file": upload(water_meter_zip())})
     assert response.status_code == 403
     assert not Product.objects.exists()
 
 
 def test_nobody_uploads_into_someone_elses_application(client, personas):
     client.force_login(personas.outsider)
-    response = client.post(URL, {"application": personas.app.application.pk, "file": upload(water_meter_zip())})
+    response = client.post(URL, {"application": personas.app.application.app_id, "file": upload(water_meter_zip())})
     assert response.status_code == 200
     assert "Select a valid choice" in response.content.decode()
     assert not Product.objects.exists()

@@ -1,5 +1,5 @@
-// Search-as-you-type pickers (devices/partials/picker.html): the ARIA 1.2 combobox pattern with a
-// listbox. htmx fetches the options as the user types; this file only moves the active option (arrow
+// Search-as-you-type pickers of devices, products and applications (applications/partials/picker.html):
+// the ARIA 1.2 combobox pattern with a listbox. htmx fetches the options as the user types; this file only moves the active option (arrow
 // keys, Home, End), chooses it (Enter or a click), and closes the list (Escape, or leaving the field).
 // The choice goes into the hidden field, which fires "change" so an htmx form around it reacts, or is
 // added as a line to a textarea (data-picker-append). No inline script: the page's CSP forbids it.
@@ -84,12 +84,16 @@
     }
   });
 
-  // Typing makes the earlier choice stale: the hidden field is cleared until an option is chosen.
+  // Typing makes the earlier choice stale: the hidden field is cleared until an option is chosen. Text
+  // erased to nothing is a choice of nothing (a list filter's "all"): the hidden field says so with "change".
   document.addEventListener("input", (event) => {
     const input = event.target.closest && event.target.closest('[data-picker] [role="combobox"]');
     if (!input) return;
     const {hidden} = parts(input);
-    if (hidden && hidden.value) hidden.value = "";
+    if (hidden && hidden.value) {
+      hidden.value = "";
+      if (!input.value.trim()) hidden.dispatchEvent(new Event("change", {bubbles: true}));
+    }
   });
 
   // The text field's own "change" (on leaving it) is not a choice: an htmx form listening for "change"
