@@ -68,6 +68,9 @@ def test_the_codec_page_saves_one_channel_per_line(client, personas, product):
     url = f"/products/{product.product_id}/codec/"
     page = client.get(url).content.decode()
     assert 'name="uplink_ports"' in page and 'for="uplink-ports"' in page
+    # once, in the page's content: the page's <title> is its name, not a second copy of the form
+    assert page.count('name="uplink_ports"') == 1
+    assert "uplink_ports" not in page.split("<title>", 1)[1].split("</title>", 1)[0]
     response = client.post(f"{url}ports/", {"uplink_ports": "* = 1\n\n/19/0/0 = 2\n"}, follow=True)
     assert "Uplink ports saved." in response.content.decode()
     assert Codec.objects.get().uplink_ports == {"*": 1, "/19/0/0": 2}
