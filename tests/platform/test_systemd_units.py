@@ -179,3 +179,12 @@ def test_systemd_analyze_verify_accepts_the_units(tmp_path):
         timeout=60,
     )
     assert (run.returncode, run.stderr.strip()) == (0, "")
+
+
+def test_the_guide_names_each_units_command():
+    """docs/deployment.md's process table gives each unit the command its ExecStart runs."""
+    guide = (BASE_DIR / "docs" / "deployment.md").read_text()
+    rows = dict(re.findall(r"^\| `(iot-[a-z]+\.service)` \| `([^`]+)` \|", guide, re.MULTILINE))
+    assert set(rows) == EXPECTED
+    for name, path in unit_files().items():
+        assert ["python", *exec_start(path)[1:]] == shlex.split(rows[name]), name
