@@ -2,14 +2,19 @@
 
 Each unit's ExecStart must run a command that exists and accepts the unit's arguments; every variable
 of the environment example must be a setting documented in docs/configuration.md (and read by the
-code); `systemd-analyze verify` must accept the units when the machine has it.
+code); `systemd-analyze verify` must accept the units when the machine has it; and the five commands,
+started with the example's environment, must serve and then stop within their TimeoutStopSec when
+only their main process is signalled (KillMode=mixed).
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -25,6 +30,7 @@ ENV_EXAMPLE = BASE_DIR / "deploy" / "iot.env.example"
 CONFIGURATION = BASE_DIR / "docs" / "configuration.md"
 # Where the units expect the code (a checkout of the release with its virtual environment in .venv).
 INSTALLED_AT = "/opt/iot"
+METRICS = ("INGRESS_METRICS_PORT", "MQTT_METRICS_PORT", "WEB_METRICS_PORT", "WORKER_METRICS_PORT", "BEAT_METRICS_PORT")
 EXPECTED = {"iot-web.service", "iot-ingress.service", "iot-mqtt.service", "iot-worker.service", "iot-beat.service"}
 
 
@@ -58,9 +64,10 @@ def documented_settings() -> set[str]:
     return set(re.findall(r"^\| `([A-Z][A-Z0-9_]*)` \|", CONFIGURATION.read_text(), re.MULTILINE))
 
 
-def example_variables() -> dict[str, str]:
-    """NAME -> value of every line of the example, set or commented out (`# NAME=value`)."""
-    pattern = re.compile(r"^#?\s*([A-Z][A-Z0-9_]*)=(.*)$")
+def example_variables(*, commented: bool = True) -> dict[str, str]:
+    """NAME -> value of every line of the example that sets one, and of those commented out (`# NAME=value`)
+    unless `commented` is false (the environment systemd would load)."""
+    pattern = re.compile(r"^#?\s*([A-Z][A-Z0-9_]*)=(.*)$" if commented else r"^([A-Z][A-Z0-9_]*)=(.*)$")
     return {match[1]: match[2] for line in ENV_EXAMPLE.read_text().splitlines() if (match := pattern.match(line))}
 
 
@@ -148,7 +155,7 @@ def test_the_environment_example_is_accepted_by_the_settings():
     """Loaded as systemd would, the example gives settings Django accepts (no typo in a number or a
     boolean: those stop the process with a line naming the variable)."""
     environment = {"PATH": "/usr/bin:/bin", "HOME": "/tmp"}
-    for name, value in example_variables().items():
+    for name, value in example_variables(commented=False).items():
         environment[name] = value.strip('"')
     environment["DATA_DIR"] = str(BASE_DIR / "data")  # /var/lib/iot does not exist on a developer machine
     run = subprocess.run(
@@ -188,3 +195,91 @@ def test_the_guide_names_each_units_command():
     assert set(rows) == EXPECTED
     for name, path in unit_files().items():
         assert ["python", *exec_start(path)[1:]] == shlex.split(rows[name]), name
+
+
+def _session_pids(session: int) -> set[int]:
+    import psutil
+
+    found = set()
+    for process in psutil.process_iter(["pid"]):
+        with contextlib.suppress(psutil.Error, OSError):  # gone meanwhile
+            if os.getsid(process.pid) == session and process.status() != psutil.STATUS_ZOMBIE:
+                found.add(process.pid)
+    return found
+
+
+def _answers(url: str, text: str) -> bool:
+    import httpx
+
+    try:
+        response = httpx.get(url, timeout=2)
+    except httpx.TransportError:
+        return False
+    return response.status_code == 200 and text in response.text
+
+
+@pytest.mark.usefixtures("transactional_db")
+def test_each_unit_starts_with_the_example_environment_serves_and_stops_on_sigterm_to_its_main_process(tmp_path):
+    """The five ExecStart commands, with the example's environment (addresses, ports and the database
+    this test's), become ready (web: /livez; the others: their /metrics port from the example's bases),
+    and each stops, workers included, within its TimeoutStopSec after SIGTERM to the main process only,
+    which is what KillMode=mixed sends."""
+    from django.conf import settings
+
+    from portal.ports import free_port
+    from tests.conftest import database_url_for_tests
+    from tests.platform.running import free_udp_port, wait_for
+
+    loaded = example_variables(commented=False)
+    environment = {**os.environ, **{name: value.strip('"') for name, value in loaded.items()}}
+    environment.pop("DEVICE_SECRET_KEYS")  # derived from SECRET_KEY, as the test process's own
+    ports = {name: free_port() for name in ("HTTP_PORT", "MQTT_PORT", *METRICS)}
+    environment.update(
+        {name: str(port) for name, port in ports.items()},
+        DATABASE_URL=database_url_for_tests(),
+        REDIS_URL=os.environ["REDIS_URL"],
+        REDIS_KEY_PREFIX=settings.REDIS_KEY_PREFIX,
+        SECRET_KEY=settings.SECRET_KEY,
+        DATA_DIR=str(tmp_path),
+        ALLOWED_HOSTS="127.0.0.1",
+        BIND_ADDRESS="127.0.0.1",
+        INGRESS_BIND_ADDRESS="127.0.0.1",
+        COAP_PORT=str(free_udp_port()),
+        COAPS_PORT=str(free_udp_port()),
+    )
+    ready = {
+        "iot-web.service": f"http://127.0.0.1:{ports['HTTP_PORT']}/livez",
+        "iot-ingress.service": f"http://127.0.0.1:{ports['INGRESS_METRICS_PORT']}/metrics",
+        "iot-mqtt.service": f"http://127.0.0.1:{ports['MQTT_METRICS_PORT']}/metrics",
+        "iot-worker.service": f"http://127.0.0.1:{ports['WORKER_METRICS_PORT']}/metrics",
+        "iot-beat.service": f"http://127.0.0.1:{ports['BEAT_METRICS_PORT']}/metrics",
+    }
+    started: dict[str, subprocess.Popen] = {}
+    try:
+        for name, path in unit_files().items():
+            argv = [sys.executable, *exec_start(path)[1:]]
+            argv = [part.replace("/var/lib/iot", str(tmp_path)) for part in argv]
+            with (tmp_path / f"{name}.log").open("wb") as log:
+                started[name] = subprocess.Popen(
+                    argv, cwd=BASE_DIR, env=environment, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                )
+        for name, url in ready.items():
+            expected = "ok" if url.endswith("/livez") else "platform_"
+            output = tmp_path / f"{name}.log"
+            try:
+                wait_for(lambda url=url, expected=expected: _answers(url, expected), 60, f"{name} at {url}")
+            except AssertionError as failure:
+                raise AssertionError(f"{failure}; its output: {output.read_text()[-3000:]}") from None
+            assert started[name].poll() is None, f"{name} exited: {output.read_text()[-3000:]}"
+        for name, process in started.items():
+            timeout = int(directives(unit_files()[name])["Service.TimeoutStopSec"][0])
+            assert len(_session_pids(process.pid)) >= 1
+            process.send_signal(signal.SIGTERM)  # the main process only
+            wait_for(lambda pid=process.pid: not _session_pids(pid), timeout, f"{name} to stop within {timeout}s")
+            assert process.wait(timeout=5) in (0, -signal.SIGTERM), name
+    finally:
+        for process in started.values():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=5)
