@@ -23,6 +23,7 @@ from applications.models import Application
 from devices.models import Device, DeviceLog
 from ingress.forms import SimulatorForm
 from ingress.simulator import try_uplink
+from products.lwm2m_mapping import MappingInvalid
 
 
 @login_required
@@ -149,7 +150,7 @@ def lwm2m_operate(request: HttpRequest, device_id: str) -> HttpResponse:
             fields = lwm2m_management.check_operation(
                 device, {"operation": form["operation"], "path": form["path"], "value": value}
             )
-        except lwm2m_management.OperationInvalid as problem:
+        except (lwm2m_management.OperationInvalid, MappingInvalid) as problem:  # as the API catches them
             refusal = refusal or problem
         else:
             break

@@ -81,7 +81,15 @@ def rows(profile: dict[str, Any], stored: dict[str, Any]) -> list[Row]:
             values = {"path": entry.get("path", "")} | {name: _text(attributes.get(name)) for name in PATH_ATTRIBUTES}
             kept = {name: value for name, value in attributes.items() if name not in PATH_ATTRIBUTES}
             found.append(
-                Row("property", f"p-{s}-{i}", service_id, item["propertyName"], item["dataType"], values=values, kept=kept)
+                Row(
+                    "property",
+                    f"p-{s}-{i}",
+                    service_id,
+                    item["propertyName"],
+                    item["dataType"],
+                    values=values,
+                    kept=kept,
+                )
             )
         for i, item in enumerate(service.get("commands") or []):
             entry = commands.get((service_id, item["commandName"]), {})

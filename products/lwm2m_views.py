@@ -100,7 +100,12 @@ def lwm2m_pick(request: HttpRequest, product_id: UUID) -> HttpResponse:
             "detail": f"{definition['name']} · {resource['name']}",
             "muted": " · ".join(
                 part
-                for part in (resource["type"] or "Execute", resource["units"], resource["range"], resource["operations"])
+                for part in (
+                    resource["type"] or "Execute",
+                    resource["units"],
+                    resource["range"],
+                    resource["operations"],
+                )
                 if part
             ),
         }

@@ -238,9 +238,7 @@ def test_the_device_page_reads_the_device_and_reboots_and_resets_it_after_confir
     page.once("dialog", accept)
     page.keyboard.press("Enter")
     expect(page.locator(".flash").first).to_contain_text("Sent to the device: /3/0/5")
-    assert asked == [
-        "Reset this device to its factory settings (LwM2M Execute /3/0/5)? It loses its configuration."
-    ]
+    assert asked == ["Reset this device to its factory settings (LwM2M Execute /3/0/5)? It loses its configuration."]
     _until(lambda: "LwM2M execute /3/0/5: DONE 2.04" in _logged(device))
     assert client.device.executed == ["/3/0/4", "/3/0/5"]
 

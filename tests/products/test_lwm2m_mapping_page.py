@@ -215,7 +215,9 @@ def test_a_locked_product_still_changes_its_mapping(client, personas, product, r
     assert _stored(product)["properties"][0]["path"] == "/3303/0/5700"
 
 
-def test_the_page_reads_the_product_in_a_fixed_number_of_queries(client, personas, product, django_assert_max_num_queries):
+def test_the_page_reads_the_product_in_a_fixed_number_of_queries(
+    client, personas, product, django_assert_max_num_queries
+):
     actions.do_set_lwm2m_mapping(product, standard_mapping())
     client.force_login(personas.owner)
     with django_assert_max_num_queries(12):
