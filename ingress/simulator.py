@@ -36,6 +36,7 @@ from aiocoap.optiontypes import BlockOption
 
 from firmware import pcp
 from ingress.formats import (
+    LINK_FORMAT,
     MULTIPLE_RESOURCE,
     OPAQUE,
     SENML_JSON,
@@ -357,6 +358,10 @@ class SimulatedDevice(asyncio.DatagramProtocol):
         if path not in self.standard_values:  # an object instance (/3/0): a Read gives its resources
             if request.code != codes.GET or request.opt.observe is not None:
                 return Message(code=codes.METHOD_NOT_ALLOWED)
+            resources = [resource for resource in self.standard_values if resource.rsplit("/", 1)[0] == path]
+            if request.opt.accept == LINK_FORMAT:  # a Discover: the instance and its resources
+                links = ",".join(f"<{link}>" for link in (path, *resources))
+                return Message(code=codes.CONTENT, payload=links.encode(), content_format=LINK_FORMAT)
             records = [
                 {"bn": f"{path}/", "n": resource.rsplit("/", 1)[1], _senml_label(value): value}
                 for resource, value in self.standard_values.items()

@@ -96,3 +96,26 @@ def test_the_panel_shows_on_the_owners_page_only_and_others_are_refused(client, 
     assert client.get(_url(device, f"{operation.operation_id}/")).status_code == 404
     assert client.get(_url(device, "not-a-uuid/")).status_code == 404
     assert ManagementOperation.objects.count() == 1
+
+
+def test_the_panel_speaks_simplified_chinese(client, device):
+    personas, device = device
+    client.force_login(personas.owner)
+    client.cookies["django_language"] = "zh-hans"
+    page = client.get(f"/devices/{device.device_id}/").content.decode()
+    assert "LwM2M 管理" in page and "发送到设备" in page
+
+
+def test_a_discover_answer_that_is_not_link_format_is_shown_raw_not_left_pending():
+    from aiocoap import Message
+    from aiocoap.numbers import codes
+
+    from ingress.lwm2m_management import _answer
+
+    operation = ManagementOperation(operation="discover", path="/3303/0")
+    answer = Message(code=codes.CONTENT, payload=b'[{"bn":"/3303/0/","n":"5700","v":21.5}]', content_format=110)
+
+    status, result, detail = _answer(operation, answer)
+
+    assert status == "DONE" and result == {"raw": answer.payload.hex()}
+    assert detail.startswith("the answer could not be read:")

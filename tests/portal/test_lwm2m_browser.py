@@ -242,6 +242,15 @@ def test_the_device_page_reads_the_device_and_reboots_and_resets_it_after_confir
     _until(lambda: "LwM2M execute /3/0/5: DONE 2.04" in _logged(device))
     assert client.device.executed == ["/3/0/4", "/3/0/5"]
 
+    # at 390 px the panel and its answer fit the width
+    page.set_viewport_size({"width": 390, "height": 800})
+    manage.get_by_label("Path").fill("/3303/0")
+    manage.get_by_label("Operation").select_option("discover")
+    manage.get_by_role("button", name="Send to the device").click()
+    expect(manage.locator(".lwm2m-result")).to_have_attribute("data-status", "DONE", timeout=20_000)
+    expect(manage.locator(".lwm2m-links")).to_contain_text("/3303/0/5700")
+    assert page.evaluate(OVERFLOW) <= 0
+
 
 def test_a_viewer_sees_no_management_and_cannot_post_it(live_server, page: Page):
     personas = create_personas()

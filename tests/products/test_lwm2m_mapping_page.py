@@ -222,3 +222,12 @@ def test_the_page_reads_the_product_in_a_fixed_number_of_queries(
     client.force_login(personas.owner)
     with django_assert_max_num_queries(12):
         assert client.get(_url(product)).status_code == 200
+
+
+def test_the_page_speaks_simplified_chinese(client, personas, product):
+    client.force_login(personas.owner)
+    client.cookies["django_language"] = "zh-hans"
+    page = client.get(_url(product)).content.decode()
+    assert "LwM2M 映射" in page and "保存映射" in page and "此路径的写属性" in page
+    options = client.get(_url(product, "pick/"), {"q": "nothing like this"}).content.decode()
+    assert "没有与“nothing like this”匹配的对象或资源。" in options
