@@ -231,3 +231,9 @@ def test_the_page_speaks_simplified_chinese(client, personas, product):
     assert "LwM2M 映射" in page and "保存映射" in page and "此路径的写属性" in page
     options = client.get(_url(product, "pick/"), {"q": "nothing like this"}).content.decode()
     assert "没有与“nothing like this”匹配的对象或资源。" in options
+
+
+def test_the_product_page_links_the_editor_for_products_whose_devices_speak_lwm2m(client, personas, product):
+    client.force_login(personas.viewer)
+    page = client.get(f"/products/{product.product_id}/").content.decode()
+    assert f'href="/products/{product.product_id}/lwm2m/"' in page
