@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 
 from applications.picking import PICK_LIMIT, picker_text, render_options
 from products import actions, lwm2m_forms, lwm2m_objects
-from products.lwm2m_mapping import MappingInvalid
+from products.lwm2m_mapping import FITS, MappingInvalid, fits
 from products.views import _can_change, _forbidden, _visible
 
 MAX_DDF_UPLOAD = lwm2m_objects.MAX_DDF_BYTES + 1  # read one byte more, so the mapping's rule sees "too large"
@@ -87,30 +87,29 @@ def lwm2m_mapping(request: HttpRequest, product_id: UUID) -> HttpResponse:
 def lwm2m_pick(request: HttpRequest, product_id: UUID) -> HttpResponse:
     """The mapping picker's options: resources whose path starts like the text or whose object and
     resource names hold its words, with their types, units and ranges; `for` (property, command, write,
-    execute) keeps those the row can use."""
+    execute) keeps those the row can use; `datatype` (a property's) flags those whose type does not fit it."""
     product = _visible(request, product_id)
     text = picker_text(request)
     own = (product.lwm2m_mapping or {}).get("definitions") or {}
     operations = PICK_OPERATIONS.get(request.GET.get("for", ""), "RWE")
-    options = [
-        {
-            "value": path,
-            "label": path,
-            "code": path,
-            "detail": f"{definition['name']} · {resource['name']}",
-            "muted": " · ".join(
-                part
-                for part in (
-                    resource["type"] or "Execute",
-                    resource["units"],
-                    resource["range"],
-                    resource["operations"],
-                )
-                if part
-            ),
-        }
-        for path, definition, resource in lwm2m_objects.search_resources(text, own, operations, limit=PICK_LIMIT)
-    ]
+    data_type = request.GET.get("datatype", "")
+    options = []
+    for path, definition, resource in lwm2m_objects.search_resources(text, own, operations, limit=PICK_LIMIT):
+        kind = resource["type"] or "Execute"
+        if resource["multiple"]:
+            kind = _("multiple-instance %(type)s") % {"type": kind}
+        parts = [kind, resource["units"], resource["range"], resource["operations"]]
+        if data_type in FITS and not fits(resource, data_type):
+            parts.append(_("does not fit %(data_type)s") % {"data_type": data_type})
+        options.append(
+            {
+                "value": path,
+                "label": path,
+                "code": path,
+                "detail": f"{definition['name']} · {resource['name']}",
+                "muted": " · ".join(part for part in parts if part),
+            }
+        )
     return render_options(
         request,
         options,

@@ -190,6 +190,13 @@ def test_the_picker_searches_names_ids_and_paths_and_keeps_what_the_row_can_use(
     executable = client.get(_url(product, "pick/"), {"q": "/3/0/", "for": "execute"}).content.decode()
     assert 'data-value="/3/0/4"' in executable and 'data-value="/3/0/9"' not in executable
 
+    # for an int property: the Manufacturer (String) is flagged, the Battery Level (Integer) is not
+    device = client.get(_url(product, "pick/"), {"q": "/3/0/", "for": "property", "datatype": "int"}).content.decode()
+    manufacturer = device.split('data-value="/3/0/0"')[1].split("</li>")[0]
+    battery = device.split('data-value="/3/0/9"')[1].split("</li>")[0]
+    assert "does not fit int" in manufacturer and "does not fit" not in battery
+    assert "multiple-instance Integer" in device  # /3/0/6 Available Power Sources
+
     nothing = client.get(_url(product, "pick/"), {"q": "no such thing anywhere"}).content.decode()
     assert "No object or resource matches" in nothing
 
