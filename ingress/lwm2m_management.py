@@ -160,7 +160,10 @@ def _answer(operation: ManagementOperation, answer: Message) -> tuple[str, Any, 
     if not code.is_successful():
         return "FAILED", None, answer.payload.decode("utf-8", errors="replace")[:200]
     if operation.operation == "discover":
-        return "DONE", [link["path"] for link in formats.parse_link_format(answer.payload)], ""
+        try:
+            return "DONE", [link["path"] for link in formats.parse_link_format(answer.payload)], ""
+        except FormatError as problem:  # answered, but not in link format: shown, not left PENDING
+            return "DONE", {"raw": answer.payload.hex()}, f"the answer could not be read: {problem}"
     if operation.operation == "read":
         product = operation.device.product
         own = (product.lwm2m_mapping or {}).get("definitions") if product is not None else None

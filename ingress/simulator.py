@@ -36,6 +36,7 @@ from aiocoap.optiontypes import BlockOption
 
 from firmware import pcp
 from ingress.formats import (
+    LINK_FORMAT,
     MULTIPLE_RESOURCE,
     OPAQUE,
     SENML_JSON,
@@ -59,6 +60,13 @@ STANDARD_VALUES: dict[str, Any] = {
     "/3304/0/5700": 45.0,
     "/3316/0/5700": 3.3,
 }
+
+
+def _senml_label(value: Any) -> str:
+    """A SenML record's value label for a standard value: vb (boolean), v (number) or vs (text)."""
+    if isinstance(value, bool):
+        return "vb"
+    return "v" if isinstance(value, int | float) else "vs"
 
 
 class DeviceError(Exception):
@@ -310,7 +318,9 @@ class SimulatedDevice(asyncio.DatagramProtocol):
                     code=codes.CONTENT, observe=self.observe_sequence, content_format=OPAQUE, payload=self.current_value
                 )
                 self.observed.set()
-        elif self.standard_values and (path in self.standard_values or path in ("/", "/3/0/4", "/3/0/5")):
+        elif self.standard_values and (
+            path in self.standard_values or path in ("/", "/3/0/4", "/3/0/5") or self._standard_instance(path)
+        ):
             answer = self._serve_standard(request, path)
         elif self.lwm2m and request.code == codes.PUT and path in ("/0", "/1", "/0/1", "/1/0"):
             self.bootstrap_writes[path] = request.payload  # Bootstrap-Write
@@ -345,6 +355,19 @@ class SimulatedDevice(asyncio.DatagramProtocol):
             return Message(code=codes.CHANGED)
         if path == "/":
             return Message(code=codes.METHOD_NOT_ALLOWED, payload=b"no composite operations")
+        if path not in self.standard_values:  # an object instance (/3/0): a Read gives its resources
+            if request.code != codes.GET or request.opt.observe is not None:
+                return Message(code=codes.METHOD_NOT_ALLOWED)
+            resources = [resource for resource in self.standard_values if resource.rsplit("/", 1)[0] == path]
+            if request.opt.accept == LINK_FORMAT:  # a Discover: the instance and its resources
+                links = ",".join(f"<{link}>" for link in (path, *resources))
+                return Message(code=codes.CONTENT, payload=links.encode(), content_format=LINK_FORMAT)
+            records = [
+                {"bn": f"{path}/", "n": resource.rsplit("/", 1)[1], _senml_label(value): value}
+                for resource, value in self.standard_values.items()
+                if resource.rsplit("/", 1)[0] == path
+            ]
+            return Message(code=codes.CONTENT, payload=json.dumps(records).encode(), content_format=SENML_JSON)
         if request.code == codes.GET:
             if request.opt.observe == 0:
                 self.standard_tokens[path] = request.token
@@ -359,6 +382,9 @@ class SimulatedDevice(asyncio.DatagramProtocol):
             self.standard_values[path] = request.payload.decode(errors="replace")
             return Message(code=codes.CHANGED)
         return Message(code=codes.METHOD_NOT_ALLOWED)
+
+    def _standard_instance(self, path: str) -> bool:
+        return any(resource.rsplit("/", 1)[0] == path for resource in self.standard_values)
 
     async def wait_standard_observed(self, path: str, timeout: float = 10.0) -> None:
         """Until the platform observes `path` (it does so after the registration's Write-Attributes)."""
