@@ -136,9 +136,12 @@ def _shown(operation: ManagementOperation) -> dict[str, Any]:
     return {"operationId": str(operation.operation_id), "value": operation.value}
 
 
+@transaction.atomic
 def _finish(
     pk: int, status: str, *, code: str = "", result: Any = None, detail: str = ""
 ) -> ManagementOperation | None:
+    """The operation's outcome and its device-log line in one transaction: whoever sees the status sees
+    the line."""
     updated = ManagementOperation.objects.filter(pk=pk, status=ManagementOperation.Status.PENDING).update(
         status=status, code=code, result=result, detail=detail[:300], completed_at=timezone.now()
     )
