@@ -201,6 +201,7 @@ async def _provision(worker: IngressWorker, remote: Any, device: Device) -> None
             break
         finished = path == ("bs",)
     if finished:
+        remote.interface.end_session(remote)  # the device registers through a session of its own
         await worker.run_misc(_finished, device.pk)
     summary = f"bootstrap: {'; '.join(done)}" + ("" if finished else " (stopped)")
     await worker.run_misc(logs.log_device, device.pk, LogKind.INFO, summary)

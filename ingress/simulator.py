@@ -163,6 +163,7 @@ class SimulatedDevice(asyncio.DatagramProtocol):
     standard_attributes: dict[str, dict[str, str]] = field(default_factory=dict)
     executed: list[str] = field(default_factory=list)
     bootstrapped: asyncio.Event = field(default_factory=asyncio.Event)
+    session_closed: asyncio.Event = field(default_factory=asyncio.Event)  # the server ended the DTLS session
 
     # --- socket -----------------------------------------------------------------------------------
     async def open(self, local_port: int = 0) -> SimulatedDevice:
@@ -227,6 +228,12 @@ class SimulatedDevice(asyncio.DatagramProtocol):
         if self.transport is not None:
             self.transport.close()
 
+    async def handshake_again(self, psk: tuple[str, bytes]) -> None:
+        """A new DTLS session with another identity from the same port (Wakaama's client after bootstrap)."""
+        self.psk, self._tls = psk, None
+        self.session_closed.clear()
+        await self._dtls_handshake()
+
     async def move(self) -> None:
         """Continue from a new source port (as lwm2m-node-lib does on update, or after a NAT rebind)."""
         self.close()
@@ -260,7 +267,13 @@ class SimulatedDevice(asyncio.DatagramProtocol):
             try:
                 self._tls.receive_from_network(data)
                 data = self._tls.read(65536)
-            except (tls.WantReadError, Exception):
+            except tls.WantReadError:
+                return
+            except Exception:  # the server's close_notify (python-mbedtls raises it as an error)
+                self.session_closed.set()
+                return
+            if not data:
+                self.session_closed.set()
                 return
         self.coap_received(data)
 

@@ -95,6 +95,36 @@ def test_bootstrap_writes_security_and_server_then_the_device_registers_with_the
     )
 
 
+def test_the_bootstrap_session_ends_after_finish_so_a_client_on_the_same_port_registers_through_a_new_one(
+    owner_app, ports
+):
+    """Wakaama's tinydtls client keeps one DTLS state per server address and one socket: the platform
+    ends the bootstrap session (close_notify) and the client handshakes again with its new PSK."""
+    _, coaps = ports
+    device = water_device(owner_app, IMEI, psk=DEVICE_PSK, is_secure=True)
+    assert _enable(owner_app, device).json() == {"enabled": True}
+
+    async def scenario():
+        client = await SimulatedDevice(
+            IMEI, ("127.0.0.1", coaps), client="1.1", psk=("factory", bytes.fromhex(BOOTSTRAP_PSK))
+        ).open()
+        try:
+            port = client.local_port
+            await client.request_bootstrap()
+            await asyncio.wait_for(client.bootstrapped.wait(), 20)
+            await asyncio.wait_for(client.session_closed.wait(), 10)
+            _, identity, key = client.bootstrap_account()
+            await client.handshake_again((identity, key))
+            return port, client.local_port, await client.register()
+        finally:
+            client.close()
+
+    before, after, registered = asyncio.run(scenario())
+
+    assert before == after and str(registered.code.dotted) == "2.01"
+    assert DeviceSession.objects.get(device=device).secure
+
+
 @pytest.mark.parametrize(
     ("held", "security", "server", "discovered"),
     [
