@@ -12,9 +12,10 @@ The flow (LwM2M TS 1.1, 5.2.7): the device asks (2.04), then the platform
 - writes the Server instance: short server id 1, lifetime 300 s, binding U;
 
 and ends with Bootstrap-Finish (`POST /bs`), after whose answer it ends the bootstrap DTLS session
-(close_notify). The device then registers with the written identity and PSK, in a session of its own. Each step is logged on the device. A request over plain CoAP, with another PSK identity, for an
-unknown endpoint or a device without bootstrap (or without a PSK) is refused with 4.03 and logged (on
-the device when there is one, else in the ingress's refusal log).
+(close_notify). The device then registers with the written identity and PSK, in a session of its own.
+Each step is logged on the device. A request over plain CoAP, with another PSK identity, for an unknown
+endpoint or a device without bootstrap (or without a PSK) is refused with 4.03 and logged (on the device
+when there is one, else in the ingress's refusal log).
 """
 
 from __future__ import annotations
