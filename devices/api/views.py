@@ -16,6 +16,7 @@ from applications.auth import get_application
 from applications.errors import NorthboundError
 from applications.formats import format_time
 from applications.paging import time_param, whole_number
+from applications.schema import PageSchema, answers
 from devices import actions
 from devices.api import serializers as S
 from devices.location import last_location, location_body
@@ -120,9 +121,11 @@ class CredentialsView(APIView):
 class DevicesView(APIView):
     """`GET /iocm/app/dm/v1.x.0/devices`: the application's devices, paged (pageSize default 1)."""
 
+    schema = PageSchema()
+
     @extend_schema(
         tags=DEVICES,
-        responses={200: S.DevicePageSerializer},
+        responses=answers({200: S.DevicePageSerializer}, "100022", "100216", "100218"),
         parameters=[
             OpenApiParameter("gatewayId", str),
             OpenApiParameter("nodeType", str, enum=["ENDPOINT", "GATEWAY"]),
@@ -185,7 +188,11 @@ class DevicesView(APIView):
 class DeviceView(APIView):
     """`/iocm/app/dm/v1.x.0/devices/{deviceId}`: query (200), modify (204), delete (204)."""
 
-    @extend_schema(tags=DEVICES, parameters=[OpenApiParameter("select", str)], responses={200: S.DeviceSerializer})
+    @extend_schema(
+        tags=DEVICES,
+        parameters=[OpenApiParameter("select", str)],
+        responses=answers({200: S.DeviceSerializer}, "100418:200"),
+    )
     def get(self, request: Request, device_id: str) -> Response:
         # The original answers "not existed" on this call with HTTP 200.
         device = actions.get_device(get_application(request), device_id, http_status=200)
