@@ -9,6 +9,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from firmware.models import FileType, OperationStatus, SubStatus
+from firmware.requests import UpgradeRequest as UpgradeRequest  # parses the call's body too
 
 TIME = "yyyyMMddTHHmmssZ (UTC), null until it happens"
 
@@ -47,39 +48,6 @@ class UploadRequest(serializers.Serializer):
     protocolType = serializers.CharField(max_length=16)
     sourceVersions = serializers.CharField(required=False, help_text="Versions it upgrades from, space-separated.")
     description = serializers.CharField(required=False, max_length=1024)
-
-
-class Targets(serializers.Serializer):
-    manufacturerName = serializers.CharField()
-    deviceType = serializers.CharField()
-    model = serializers.CharField()
-    devices = serializers.ListField(
-        child=serializers.CharField(), required=False, max_length=256, help_text="deviceIds; or deviceGroups"
-    )
-    deviceGroups = serializers.ListField(child=serializers.CharField(), required=False, max_length=256)
-
-
-class Policy(serializers.Serializer):
-    executeType = serializers.ChoiceField(["now", "device_online", "custom"])
-    startTime = serializers.CharField(required=False, help_text="executeType custom: yyyyMMddTHHmmssZ")
-    endTime = serializers.CharField(required=False, help_text="executeType custom: at least 5 minutes after start")
-    retryType = serializers.BooleanField(required=False)
-    retryTimes = serializers.IntegerField(required=False, min_value=1, max_value=5)
-
-
-class Rollout(serializers.Serializer):
-    ratePerMinute = serializers.IntegerField(required=False, min_value=0, help_text="0: no limit")
-    maxConcurrent = serializers.IntegerField(required=False, min_value=0, help_text="0: no limit")
-    abortFailureRatio = serializers.FloatField(
-        required=False, allow_null=True, min_value=0, max_value=1, help_text="Above 0, at most 1."
-    )
-
-
-class CreateOperationRequest(serializers.Serializer):
-    fileId = serializers.CharField()
-    targets = Targets()
-    policy = Policy(required=False)
-    rollout = Rollout(required=False, help_text="This platform's addition: how fast the upgrade spreads.")
 
 
 class OperationCreated(serializers.Serializer):

@@ -129,7 +129,7 @@ class CreateOperationView(APIView):
     @extend_schema(
         tags=TAGS,
         summary="Start an upgrade task",
-        request={"application/json": S.CreateOperationRequest},
+        request={"application/json": S.UpgradeRequest},
         responses=answers({200: S.OperationCreated}, *OPERATION_ERRORS),
     )
     def post(self, request: Request) -> Response:

@@ -92,7 +92,7 @@ def test_firmware_and_batch_calls_declare_their_request_bodies(schema):
     operations = _operations(schema)
     upgrade = operations["iodm_northbound_v1.5.0_operations_firmwareUpgrade_create"]
     assert upgrade["requestBody"]["content"]["application/json"]["schema"] == {
-        "$ref": "#/components/schemas/CreateOperationRequest"
+        "$ref": "#/components/schemas/UpgradeRequest"
     }
     for code in ("123019", "123025", "123034"):
         assert code in upgrade["responses"]["400"]["description"]
