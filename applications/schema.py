@@ -87,6 +87,10 @@ def answers(success: dict[int, Any], *codes: str) -> dict[int, Any]:
         answer = result[status]
         body = answer.response if isinstance(answer, OpenApiResponse) else answer
         description = answer.description if isinstance(answer, OpenApiResponse) else ""
+        if body is None:  # success answers no body, the error its body: OpenAPI can say only the latter
+            text = f"{description or 'Success: no body.'} Or the error body: {_describe(listed)}"
+            result[status] = OpenApiResponse(ErrorSerializer, description=text)
+            continue
         either = PolymorphicProxySerializer(
             component_name=f"{_component(body)}OrError",
             serializers=[body, ErrorSerializer],

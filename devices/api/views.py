@@ -6,7 +6,7 @@ from typing import Any
 
 from django.db.models import Count
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -24,6 +24,9 @@ from devices.models import DataHistory, Device, DeviceGroup, NodeType, Status
 from devices.presenters import device_body
 
 DEVICES, DATA, GROUPS = ["Devices"], ["Device data"], ["Device groups"]
+# What registering can answer (devices.actions.do_register_device): a bad field, a bad verify code,
+# the nodeId taken, the application's device quota used up.
+REGISTER_ERRORS = ("100022", "100003", "100416", "100412")
 
 
 def _json(request: Request) -> dict[str, Any]:
@@ -48,7 +51,7 @@ class RegisterView(APIView):
         tags=DEVICES,
         summary="Register a device (200, psk shown once)",
         request=S.RegisterRequest,
-        responses={200: S.RegisterResponse},
+        responses=answers({200: S.RegisterResponse}, *REGISTER_ERRORS),
     )
     def post(self, request: Request) -> Response:
         body = _json(request)
@@ -76,7 +79,7 @@ class RegisterPasswordView(APIView):
         tags=DEVICES,
         summary="Register a device (password mode)",
         request=S.PasswordRegisterRequest,
-        responses={200: S.PasswordRegisterResponse},
+        responses=answers({200: S.PasswordRegisterResponse}, *REGISTER_ERRORS),
     )
     def post(self, request: Request) -> Response:
         info = _json(request).get("deviceInfo")
@@ -97,7 +100,9 @@ class RegisterPasswordView(APIView):
 class CredentialsView(APIView):
     """`/iocm/app/reg/v1.1.0/deviceCredentials/{deviceId}`: activation status (GET), refresh key (PUT)."""
 
-    @extend_schema(operation_id="getActivationStatus", tags=DEVICES, responses={200: S.ActivationResponse})
+    @extend_schema(
+        operation_id="getActivationStatus", tags=DEVICES, responses=answers({200: S.ActivationResponse}, "100418")
+    )
     def get(self, request: Request, device_id: str) -> Response:
         device = actions.get_device(get_application(request), device_id)
         return Response({"deviceId": device.device_id, "activated": device.activated, "name": device.name or None})
@@ -107,7 +112,7 @@ class CredentialsView(APIView):
         tags=DEVICES,
         summary="New verify code; only while offline",
         request=S.RefreshKeyRequest,
-        responses={200: S.RefreshKeyResponse},
+        responses=answers({200: S.RefreshKeyResponse}, "100022", "100003", "100418", "100426", "100611"),
     )
     def put(self, request: Request, device_id: str) -> Response:
         device = actions.get_device(get_application(request), device_id)
@@ -198,13 +203,17 @@ class DeviceView(APIView):
         device = actions.get_device(get_application(request), device_id, http_status=200)
         return Response(device_body(device, imsi=request.query_params.get("select") == "imsi"))
 
-    @extend_schema(tags=DEVICES, request=S.ModifyRequest, responses={204: None})
+    @extend_schema(tags=DEVICES, request=S.ModifyRequest, responses=answers({204: None}, "100022", "100418"))
     def put(self, request: Request, device_id: str) -> Response:
         device = actions.get_device(get_application(request), device_id)
         actions.do_modify_device(device, actions.check_modify(_json(request)))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(tags=DEVICES, parameters=[OpenApiParameter("cascade", bool)], responses={204: None})
+    @extend_schema(
+        tags=DEVICES,
+        parameters=[OpenApiParameter("cascade", bool)],
+        responses=answers({204: None}, "100022", "100418"),
+    )
     def delete(self, request: Request, device_id: str) -> Response:
         device = actions.get_device(get_application(request), device_id)
         cascade = request.query_params.get("cascade", "").lower() == "true"
@@ -217,7 +226,7 @@ class HistoryView(APIView):
 
     @extend_schema(
         tags=DATA,
-        responses={200: S.HistoryPage},
+        responses=answers({200: S.HistoryPage}, "100022", "100216", "100419"),
         parameters=[
             OpenApiParameter("deviceId", str),
             OpenApiParameter("gatewayId", str),
@@ -285,7 +294,7 @@ class CapabilitiesView(APIView):
         operation_id="deviceCapabilities",
         tags=DATA,
         parameters=[OpenApiParameter("deviceId", str), OpenApiParameter("gatewayId", str)],
-        responses={200: S.Capabilities},
+        responses=answers({200: S.Capabilities}, "100419"),
     )
     def get(self, request: Request) -> Response:
         params = request.query_params
@@ -353,7 +362,12 @@ class GroupsView(APIView):
     """`/iocm/app/devgroup/v1.3.0/devGroups`: create (201), list."""
 
     @extend_schema(
-        operation_id="createDeviceGroup", tags=GROUPS, request=S.GroupRequest, responses={201: S.GroupSerializer}
+        operation_id="createDeviceGroup",
+        tags=GROUPS,
+        request=S.GroupRequest,
+        responses=answers(
+            {201: S.GroupSerializer}, "100604", "100609", "100418", "100601:200", "100602:200", "100607:200"
+        ),
     )
     def post(self, request: Request) -> Response:
         body = _json(request)
@@ -371,7 +385,7 @@ class GroupsView(APIView):
         )
         return Response({**_group_body(group), "deviceIds": device_ids}, status=status.HTTP_201_CREATED)
 
-    @extend_schema(operation_id="listDeviceGroups", tags=GROUPS, responses={200: S.GroupPage})
+    @extend_schema(operation_id="listDeviceGroups", tags=GROUPS, responses=answers({200: S.GroupPage}, "100022"))
     def get(self, request: Request) -> Response:
         page_no = whole_number(request, "pageNo", 0, maximum=1_000_000)
         page_size = whole_number(request, "pageSize", 10, minimum=1, maximum=1000)
@@ -395,19 +409,28 @@ class GroupsView(APIView):
 class GroupView(APIView):
     """`/iocm/app/devgroup/v1.3.0/devGroups/{devGroupId}`: get, modify, delete."""
 
-    @extend_schema(operation_id="getDeviceGroup", tags=GROUPS, responses={200: S.GroupSerializer})
+    @extend_schema(
+        operation_id="getDeviceGroup", tags=GROUPS, responses=answers({200: S.GroupSerializer}, "100603:200")
+    )
     def get(self, request: Request, group_id: str) -> Response:
         return Response(_group_body(actions.get_group(get_application(request), group_id)))
 
     @extend_schema(
-        operation_id="modifyDeviceGroup", tags=GROUPS, request=S.GroupRequest, responses={200: S.GroupSerializer}
+        operation_id="modifyDeviceGroup",
+        tags=GROUPS,
+        request=S.GroupRequest,
+        responses=answers({200: S.GroupSerializer}, "100604", "100603:200", "100602:200"),
     )
     def put(self, request: Request, group_id: str) -> Response:
         group = actions.get_group(get_application(request), group_id)
         fields = _group_fields(_json(request), partial=True)
         return Response(_group_body(actions.do_modify_group(group, fields) if fields else group))
 
-    @extend_schema(operation_id="deleteDeviceGroup", tags=GROUPS, responses={200: None})
+    @extend_schema(
+        operation_id="deleteDeviceGroup",
+        tags=GROUPS,
+        responses=answers({200: OpenApiResponse(description="Deleted; no body.")}, "100603:200"),
+    )
     def delete(self, request: Request, group_id: str) -> Response:
         actions.do_delete_group(actions.get_group(get_application(request), group_id))
         return Response(status=status.HTTP_200_OK)  # the original answers 200 with no body
@@ -420,7 +443,7 @@ class GroupMembersView(APIView):
         operation_id="listGroupMembers",
         tags=GROUPS,
         parameters=[OpenApiParameter("devGroupId", str)],
-        responses={200: S.GroupMembers},
+        responses=answers({200: S.GroupMembers}, "100022", "100603:200"),
     )
     def get(self, request: Request) -> Response:
         group = actions.get_group(get_application(request), request.query_params.get("devGroupId", ""))
@@ -442,7 +465,11 @@ class GroupTagView(APIView):
 
     remove = False
 
-    @extend_schema(tags=GROUPS, request=S.GroupTagRequest, responses={200: S.GroupTagRequest})
+    @extend_schema(
+        tags=GROUPS,
+        request=S.GroupTagRequest,
+        responses=answers({200: S.GroupTagRequest}, "100604", "100609", "100418", "100601:200", "100603:200"),
+    )
     def post(self, request: Request) -> Response:
         body = _json(request)
         group = actions.get_group(get_application(request), str(body.get("devGroupId", "")))
@@ -463,7 +490,7 @@ class RealtimeLocationView(APIView):
         operation_id="queryDeviceRealtimeLocation",
         tags=DEVICES,
         request=S.RealtimeLocationRequest,
-        responses={200: S.RealtimeLocation},
+        responses=answers({200: S.RealtimeLocation}, "100022", "100418"),
         description=(
             "The last position the device reported (a service of its profile with latitude and longitude, "
             "such as Location), else its gateway's: `pd` with `X` the latitude and `Y` the longitude (WGS 84), "
