@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from devices.requests import ModifyDeviceRequest as ModifyDeviceRequest  # parses the modify call too
+
 
 class RegisterRequest(serializers.Serializer):
     nodeId = serializers.CharField(max_length=256, help_text="IMEI for NB-IoT devices; one nodeId, one device.")
@@ -74,24 +76,6 @@ class DevicePageSerializer(serializers.Serializer):
     pageNo = serializers.IntegerField()
     pageSize = serializers.IntegerField()
     devices = DeviceSerializer(many=True)
-
-
-class ModifyRequest(serializers.Serializer):
-    name = serializers.CharField(required=False)
-    endUser = serializers.CharField(required=False)
-    mute = serializers.ChoiceField(["TRUE", "FALSE"], required=False)
-    manufacturerId = serializers.CharField(required=False)
-    manufacturerName = serializers.CharField(required=False)
-    deviceType = serializers.CharField(required=False)
-    model = serializers.CharField(required=False)
-    location = serializers.CharField(required=False)
-    protocolType = serializers.CharField(required=False)
-    deviceConfig = serializers.DictField(required=False, help_text='{"dataConfig": {"dataAgingTime": 0..90}}')
-    region = serializers.CharField(required=False)
-    organization = serializers.CharField(required=False)
-    timezone = serializers.CharField(required=False)
-    isSecure = serializers.BooleanField(required=False)
-    psk = serializers.CharField(required=False)
 
 
 class HistoryRow(serializers.Serializer):

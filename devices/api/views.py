@@ -203,7 +203,7 @@ class DeviceView(APIView):
         device = actions.get_device(get_application(request), device_id, http_status=200)
         return Response(device_body(device, imsi=request.query_params.get("select") == "imsi"))
 
-    @extend_schema(tags=DEVICES, request=S.ModifyRequest, responses=answers({204: None}, "100022", "100418"))
+    @extend_schema(tags=DEVICES, request=S.ModifyDeviceRequest, responses=answers({204: None}, "100022", "100418"))
     def put(self, request: Request, device_id: str) -> Response:
         device = actions.get_device(get_application(request), device_id)
         actions.do_modify_device(device, actions.check_modify(_json(request)))

@@ -1,7 +1,7 @@
 """Every northbound error code the platform can answer is in the catalogue and in docs/errors.md.
 
 The codes are found where they are raised: `NorthboundError("…")`, `GatewayError("…")`, the small
-helpers that build one (`_error("…")`, `error_body("…")`) and the paging helpers' `code="…"`. A code
+helpers that build one (`_error("…")`, `_refuse("…")`, `error_body("…")`) and the paging helpers' `code="…"`. A code
 raised but missing from `applications.errors` would crash the call (KeyError) instead of answering it;
 one missing from docs/errors.md leaves an application developer guessing what it means.
 """
@@ -13,7 +13,7 @@ import re
 from applications.errors import CATALOGUE, GATEWAY_CATALOGUE
 from portal.env import BASE_DIR
 
-RAISED = re.compile(r'(?:NorthboundError|GatewayError|_error|error_body)\(\s*"(\d{6,7})"|\bcode="(\d{6,7})"')
+RAISED = re.compile(r'(?:NorthboundError|GatewayError|_error|_refuse|error_body)\(\s*"(\d{6,7})"|\bcode="(\d{6,7})"')
 SKIPPED = {".venv", "node_modules", "tests", "migrations"}
 
 
