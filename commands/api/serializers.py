@@ -9,16 +9,11 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from commands.models import CommandStatus
+from commands.requests import BatchParam as BatchParam
+from commands.requests import BatchTaskRequest as BatchTaskRequest  # parses the call too
+from commands.requests import CommandDTO
 
 TIME = "yyyyMMddTHHmmssZ (UTC), null until it happens"
-
-
-class CommandDTO(serializers.Serializer):
-    serviceId = serializers.CharField(max_length=64, help_text="A service of the device's product profile.")
-    method = serializers.CharField(max_length=128, help_text="A command of that service (commandName).")
-    paras = serializers.DictField(
-        required=False, help_text="The command's paras, each checked against the profile (type, range, length)."
-    )
 
 
 class CreateCommandRequest(serializers.Serializer):
@@ -112,27 +107,6 @@ class LegacyCommandList(serializers.Serializer):
 class LegacyCancelAnswer(serializers.Serializer):
     deviceId = serializers.CharField()
     totalCount = serializers.IntegerField(help_text="How many pending commands were canceled.")
-
-
-class BatchParam(serializers.Serializer):
-    type = serializers.ChoiceField(["DeviceList", "DeviceType", "GroupList", "Broadcast"])
-    deviceList = serializers.ListField(child=serializers.CharField(), required=False, help_text="type DeviceList")
-    deviceType = serializers.CharField(required=False, help_text="type DeviceType (with manufacturerId, model)")
-    manufacturerId = serializers.CharField(required=False)
-    model = serializers.CharField(required=False)
-    groupList = serializers.ListField(child=serializers.CharField(), required=False, help_text="type GroupList")
-    command = CommandDTO()
-    callbackUrl = serializers.CharField(required=False, allow_blank=True, max_length=1024)
-    maxRetransmit = serializers.IntegerField(required=False, min_value=0, max_value=3)
-
-
-class CreateBatchTaskRequest(serializers.Serializer):
-    appId = serializers.CharField(required=False)
-    taskName = serializers.CharField(max_length=256)
-    taskType = serializers.ChoiceField(["DeviceCmd"], required=False)
-    timeout = serializers.IntegerField(min_value=10, max_value=2880, help_text="Minutes.")
-    param = BatchParam()
-    tags = serializers.ListField(child=serializers.DictField(), required=False)
 
 
 class BatchTaskCreated(serializers.Serializer):

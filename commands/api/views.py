@@ -262,7 +262,7 @@ class BatchTasksView(APIView):
     @extend_schema(
         operation_id="createBatchTask",
         tags=TAGS,
-        request={"application/json": S.CreateBatchTaskRequest},
+        request={"application/json": S.BatchTaskRequest},
         responses=answers({200: S.BatchTaskCreated}, "100007", "100022", "105001:200", "105002:200"),
     )
     def post(self, request: Request) -> Response:

@@ -98,7 +98,7 @@ def test_firmware_and_batch_calls_declare_their_request_bodies(schema):
         assert code in upgrade["responses"]["400"]["description"]
     batch = operations["createBatchTask"]
     assert batch["requestBody"]["content"]["application/json"]["schema"] == {
-        "$ref": "#/components/schemas/CreateBatchTaskRequest"
+        "$ref": "#/components/schemas/BatchTaskRequest"
     }
     upload = operations["uploadPackage"]
     assert list(upload["requestBody"]["content"]) == ["multipart/form-data"]
