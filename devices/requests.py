@@ -24,7 +24,7 @@ PROTOCOL_TYPES = (
 )  # fmt: skip
 
 
-class _Strict(serializers.Field):
+class StrictField(serializers.Field):
     """A JSON value taken only in its own type (no `5` for a string, no `"true"` for a boolean)."""
 
     rule = ""
@@ -45,7 +45,7 @@ class _Strict(serializers.Field):
 
 
 @extend_schema_field(OpenApiTypes.STR)
-class Text(_Strict):
+class Text(StrictField):
     def __init__(self, max_length: int, *, min_length: int = 0, **kwargs: Any) -> None:
         self.max_length, self.min_length = max_length, min_length
         super().__init__(**kwargs)
@@ -59,7 +59,7 @@ class Text(_Strict):
 
 
 @extend_schema_field({"type": "string", "enum": ["TRUE", "FALSE"]})
-class Flag(_Strict):
+class Flag(StrictField):
     """The original's boolean-as-text: "TRUE" or "FALSE"."""
 
     rule = 'must be "TRUE" or "FALSE"'
@@ -72,7 +72,7 @@ class Flag(_Strict):
 
 
 @extend_schema_field({"type": "string", "enum": list(PROTOCOL_TYPES)})
-class ProtocolType(_Strict):
+class ProtocolType(StrictField):
     rule = f"must be one of {', '.join(PROTOCOL_TYPES)}"
 
     def accepts(self, value: Any) -> bool:
@@ -80,7 +80,7 @@ class ProtocolType(_Strict):
 
 
 @extend_schema_field(OpenApiTypes.BOOL)
-class Boolean(_Strict):
+class Boolean(StrictField):
     rule = "must be true or false"
 
     def accepts(self, value: Any) -> bool:
@@ -88,7 +88,7 @@ class Boolean(_Strict):
 
 
 @extend_schema_field({"type": "string", "pattern": "^[0-9a-fA-F]{8,32}$"})
-class Psk(_Strict):
+class Psk(StrictField):
     rule = "must be 8 to 32 hexadecimal characters"
 
     def accepts(self, value: Any) -> bool:
@@ -104,7 +104,7 @@ class DeviceConfig(serializers.Serializer):
 
 
 @extend_schema_field(DeviceConfig)
-class AgingDays(_Strict):
+class AgingDays(StrictField):
     """`{"dataConfig": {"dataAgingTime": 0..90}}`, read as the whole number of days."""
 
     field = "deviceConfig.dataConfig.dataAgingTime"

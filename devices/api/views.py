@@ -331,33 +331,6 @@ def _group_body(group: DeviceGroup, count: int | None = None) -> dict[str, Any]:
     }
 
 
-MAX_GROUP_DEVICES = 2**31 - 1  # the column's range (0: no limit)
-
-
-def _group_fields(body: dict[str, Any], *, partial: bool) -> dict[str, Any]:
-    fields: dict[str, Any] = {}
-    name = body.get("name")
-    if name is not None or not partial:
-        if not isinstance(name, str) or not 1 <= len(name) <= 64:
-            raise NorthboundError(
-                "100604", "The device group request parameter is invalid: name must be 1 to 64 characters."
-            )
-        fields["name"] = name
-    if body.get("description") is not None:
-        if not isinstance(body["description"], str) or len(body["description"]) > 1024:
-            raise NorthboundError("100604", "The device group request parameter is invalid: description is too long.")
-        fields["description"] = body["description"]
-    if body.get("maxDevNum") is not None:
-        value = body["maxDevNum"]
-        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_GROUP_DEVICES:
-            raise NorthboundError(
-                "100604",
-                f"The device group request parameter is invalid: maxDevNum must be 0 to {MAX_GROUP_DEVICES}.",
-            )
-        fields["max_devices"] = value
-    return fields
-
-
 class GroupsView(APIView):
     """`/iocm/app/devgroup/v1.3.0/devGroups`: create (201), list."""
 
@@ -370,11 +343,8 @@ class GroupsView(APIView):
         ),
     )
     def post(self, request: Request) -> Response:
-        body = _json(request)
-        fields = _group_fields(body, partial=False)
-        device_ids = body.get("deviceIds") or []
-        if not isinstance(device_ids, list) or not all(isinstance(item, str) for item in device_ids):
-            raise NorthboundError("100604", "The device group request parameter is invalid: deviceIds must be a list.")
+        fields = S.GroupRequest(data=_json(request)).changes(creating=True)
+        device_ids = fields.get("deviceIds", [])
         group = actions.do_create_group(
             get_application(request),
             fields["name"],
@@ -423,7 +393,7 @@ class GroupView(APIView):
     )
     def put(self, request: Request, group_id: str) -> Response:
         group = actions.get_group(get_application(request), group_id)
-        fields = _group_fields(_json(request), partial=True)
+        fields = S.GroupRequest(data=_json(request)).changes(creating=False)
         return Response(_group_body(actions.do_modify_group(group, fields) if fields else group))
 
     @extend_schema(
