@@ -38,6 +38,7 @@ from commands.models import (
     PowerMode,
     new_command_id,
 )
+from commands.requests import BatchTaskRequest
 from commands.validation import check_command
 from devices import downlink, gateways, logs
 from devices.models import Device, LogKind, Status, StatusDetail
@@ -637,13 +638,8 @@ def targets(application: Application, param: dict[str, Any]) -> Iterable[Device]
 @transaction.atomic
 def do_create_batch_task(application: Application, body: dict[str, Any]) -> BatchTask:
     """Create a batch task and one cached command per target device (F-5.8); errors per device are kept."""
-    name, timeout, param = body.get("taskName"), body.get("timeout"), body.get("param")
-    if not isinstance(name, str) or not 1 <= len(name) <= 256:
-        raise NorthboundError("100007", "Bad request message: taskName must be 1 to 256 characters.")
-    if isinstance(timeout, bool) or not isinstance(timeout, int) or not 10 <= timeout <= 2880:
-        raise NorthboundError("100007", "Bad request message: timeout must be 10 to 2880 minutes.")
-    if body.get("taskType", "DeviceCmd") != "DeviceCmd" or not isinstance(param, dict):
-        raise NorthboundError("100007", "Bad request message: taskType must be DeviceCmd with a param object.")
+    values = BatchTaskRequest(data=body).checked()
+    name, timeout, param = values["taskName"], values["timeout"], values["param"]
     unfinished = BatchTask.objects.filter(application=application, status__in=["Pending", "Running"]).count()
     if unfinished >= settings.COMMAND_BATCH_TASK_LIMIT:
         raise NorthboundError("105001", http_status=200)

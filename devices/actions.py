@@ -7,7 +7,6 @@ Notifications go through subscriptions.actions inside the same transaction.
 from __future__ import annotations
 
 import datetime as dt
-import re
 import secrets as random
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -36,26 +35,14 @@ from devices.models import (
     StatusDetail,
 )
 from devices.presenters import device_info
+from devices.requests import PROTOCOL_TYPES as PROTOCOL_TYPES
+from devices.requests import PSK_PATTERN as PSK_PATTERN
+from devices.requests import ModifyDeviceRequest
 from products.models import Product
 from subscriptions import actions as push
 from subscriptions import notify_types as nt
 from subscriptions import payloads
 
-PSK_PATTERN = re.compile(r"^[0-9a-fA-F]{8,32}$")
-PROTOCOL_TYPES = (
-    "CoAP",
-    "huaweiM2M",
-    "Z-Wave",
-    "ONVIF",
-    "WPS",
-    "Hue",
-    "WiFi",
-    "J808",
-    "Gateway",
-    "ZigBee",
-    "LWM2M",
-    "MQTT",
-)
 MAX_TIMEOUT = 2_147_483_647
 
 
@@ -195,57 +182,9 @@ def get_device(application: Application, device_id: str, *, http_status: int | N
     return device
 
 
-MODIFIABLE = {
-    "name": ("name", 256),
-    "endUser": ("end_user", 256),
-    "manufacturerId": ("manufacturer_id", 256),
-    "manufacturerName": ("manufacturer_name", 256),
-    "deviceType": ("device_type", 256),
-    "model": ("model", 256),
-    "location": ("location", 1024),
-    "region": ("region", 256),
-    "organization": ("organization", 256),
-    "timezone": ("timezone", 64),
-    "imsi": ("imsi", 64),
-}
-
-
 def check_modify(body: Mapping[str, Any]) -> dict[str, Any]:
     """The fields a modify call changes, validated; 100022 naming the first bad one."""
-    if not isinstance(body, Mapping):
-        raise invalid("the body", "must be a JSON object")
-    changes: dict[str, Any] = {}
-    for name, (field, length) in MODIFIABLE.items():
-        if name in body and body[name] is not None:
-            value = body[name]
-            if not isinstance(value, str) or len(value) > length:
-                raise invalid(name, f"must be a string of at most {length} characters")
-            if name == "name" and not value:
-                raise invalid(name, "must be 1 to 256 characters")
-            changes[field] = value
-    if body.get("mute") is not None:
-        if body["mute"] not in ("TRUE", "FALSE"):
-            raise invalid("mute", 'must be "TRUE" or "FALSE"')
-        changes["mute"] = body["mute"] == "TRUE"
-    if body.get("protocolType") is not None:
-        if body["protocolType"] not in PROTOCOL_TYPES:
-            raise invalid("protocolType", f"must be one of {', '.join(PROTOCOL_TYPES)}")
-        changes["protocol_type"] = body["protocolType"]
-    if body.get("isSecure") is not None:
-        if not isinstance(body["isSecure"], bool):
-            raise invalid("isSecure", "must be true or false")
-        changes["is_secure"] = body["isSecure"]
-    if body.get("psk") is not None:
-        if not isinstance(body["psk"], str) or not PSK_PATTERN.match(body["psk"]):
-            raise invalid("psk", "must be 8 to 32 hexadecimal characters")
-        changes["psk"] = body["psk"]
-    config = body.get("deviceConfig")
-    if config is not None:
-        aging = (config.get("dataConfig") or {}).get("dataAgingTime") if isinstance(config, Mapping) else None
-        if isinstance(aging, bool) or not isinstance(aging, int) or not 0 <= aging <= 90:
-            raise invalid("deviceConfig.dataConfig.dataAgingTime", "must be a whole number of days from 0 to 90")
-        changes["data_aging_days"] = aging
-    return changes
+    return ModifyDeviceRequest(data=body).changes()
 
 
 @transaction.atomic

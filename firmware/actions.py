@@ -23,10 +23,9 @@ from django.utils import timezone
 
 from applications import audit
 from applications.errors import NorthboundError
-from applications.formats import parse_time
 from applications.models import Application
 from devices import logs
-from devices.models import Device, DeviceGroup, LogKind, Status, StatusDetail
+from devices.models import Device, LogKind, Status, StatusDetail
 from firmware import errors
 from firmware.models import (
     FileType,
@@ -38,12 +37,12 @@ from firmware.models import (
     SubOperationStep,
     SubStatus,
 )
+from firmware.requests import parse_operation
 from subscriptions import actions as push
 from subscriptions import notify_types as nt
 from subscriptions import payloads
 
 MAX_PACKAGE_BYTES = 35 * 1024 * 1024
-MAX_TARGETS = 256
 FW_STEP_CODES = {Step.IDLE: "0", Step.DOWNLOADING: "1", Step.DOWNLOADED: "2", Step.UPDATING: "3"}
 
 
@@ -130,100 +129,9 @@ def do_delete_package(package: Package) -> None:
 # --- operations ---------------------------------------------------------------------------------
 
 
-def _error(code: str) -> NorthboundError:
-    return NorthboundError(code)
-
-
 def check_operation(application: Application, body: Any, operate_type: str) -> dict[str, Any]:
-    """The operation call's body, with the reference's errors 123001-123034."""
-    if not isinstance(body, dict):
-        raise _error("123001")
-    package = Package.objects.filter(application=application, file_id=body.get("fileId")).first()
-    if package is None:
-        raise _error("123002")
-    wanted = FileType.FIRMWARE if operate_type == "firmware_upgrade" else FileType.SOFTWARE
-    if package.file_type != wanted:
-        raise NorthboundError(
-            "123001", f"Bad request error: {package.file_id} is a {package.file_type}, not a {wanted}."
-        )
-    targets = body.get("targets")
-    if not isinstance(targets, dict):
-        raise _error("123001")
-    for field, code in (("manufacturerName", "123019"), ("deviceType", "123020"), ("model", "123021")):
-        if targets.get(field) in (None, ""):
-            raise _error(code)
-    devices_ids, groups = targets.get("devices"), targets.get("deviceGroups")
-    if not devices_ids and not groups:
-        raise _error("123022")
-    if devices_ids and groups:
-        raise _error("123023")
-    if len(devices_ids or []) > MAX_TARGETS or len(groups or []) > MAX_TARGETS:
-        raise _error("123024")
-    policy = body.get("policy") or {}
-    if not isinstance(policy, dict) or policy.get("executeType") not in ("now", "device_online", "custom"):
-        raise _error("123025")
-    start = end = None
-    if policy["executeType"] == "custom":
-        try:
-            start, end = parse_time(policy.get("startTime")), parse_time(policy.get("endTime"))
-        except ValueError:
-            raise _error("123026") from None
-        now = timezone.now()
-        if start > end:
-            raise _error("123032")
-        if start < now - dt.timedelta(minutes=1):
-            raise _error("123033")
-        if end - start < dt.timedelta(minutes=5):
-            raise _error("123034")
-    retry_times = 0
-    if policy.get("retryType"):
-        retry_times = policy.get("retryTimes")
-        if isinstance(retry_times, bool) or not isinstance(retry_times, int) or not 1 <= retry_times <= 5:
-            raise _error("123028")
-    devices = _resolve_targets(application, targets, package)
-    rollout = body.get("rollout") or {}
-    for field in ("ratePerMinute", "maxConcurrent"):
-        value = rollout.get(field, 0)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise NorthboundError("123001", f"Bad request error: rollout.{field} must be 0 (no limit) or more.")
-    ratio = rollout.get("abortFailureRatio")
-    if ratio is not None and (isinstance(ratio, bool) or not isinstance(ratio, int | float) or not 0 < ratio <= 1):
-        raise NorthboundError("123001", "Bad request error: rollout.abortFailureRatio must be above 0 and at most 1.")
-    return {
-        "package": package,
-        "targets": targets,
-        "policy": policy,
-        "execute_type": policy["executeType"],
-        "window_start": start,
-        "window_end": end,
-        "retry_times": retry_times,
-        "rate_per_minute": rollout.get("ratePerMinute", 0),
-        "max_concurrent": rollout.get("maxConcurrent", 0),
-        "abort_failure_ratio": ratio,
-        "devices": devices,
-    }
-
-
-def _resolve_targets(application: Application, targets: dict[str, Any], package: Package) -> list[Device]:
-    devices = Device.objects.filter(application=application).select_related("product")
-    if targets.get("devices"):
-        wanted = list(dict.fromkeys(targets["devices"]))
-        found = list(devices.filter(device_id__in=wanted))
-        if len(found) != len(wanted):
-            raise _error("123002")
-        return found
-    if targets.get("deviceGroups"):
-        groups = list(DeviceGroup.objects.filter(application=application, dev_group_id__in=targets["deviceGroups"]))
-        if len(groups) != len(set(targets["deviceGroups"])):
-            raise _error("123027")
-        return list(devices.filter(groups__in=groups).distinct())
-    return list(
-        devices.filter(
-            device_type=targets.get("deviceType") or package.device_type,
-            model=targets.get("model") or package.model,
-            manufacturer_name=targets.get("manufacturerName") or package.manufacturer_name,
-        )
-    )
+    """The operation call's body, with the reference's errors 123001-123034 (`firmware.requests`)."""
+    return parse_operation(application, body, operate_type)
 
 
 @transaction.atomic

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import uuid
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
 from rest_framework.parsers import JSONParser
@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 
 from applications.auth import get_application
 from applications.errors import NorthboundError
+from applications.schema import answers
 from devices import actions as device_actions
 from ingress import lwm2m_management as management
 from ingress.models import BootstrapDevice, ManagementOperation
@@ -67,7 +68,7 @@ class ManagementView(APIView):
             "definition (the registry's or the product's own): 100022 names the field and the rule."
         ),
         request=OperationRequestSerializer,
-        responses={202: OperationSerializer, 400: OpenApiResponse(description="100022")},
+        responses=answers({202: OperationSerializer}, "100022", "100418"),
     )
     def post(self, request: Request, device_id: str) -> Response:
         device = device_actions.get_device(get_application(request), device_id)
@@ -84,7 +85,7 @@ class OperationView(APIView):
         operation_id="getLwm2mOperation",
         tags=TAGS,
         summary="One LwM2M management operation with the device's answer",
-        responses={200: OperationSerializer},
+        responses=answers({200: OperationSerializer}, "100418", "200001"),
     )
     def get(self, request: Request, device_id: str, operation_id: str) -> Response:
         device = device_actions.get_device(get_application(request), device_id)
@@ -105,7 +106,7 @@ class BootstrapSerializer(serializers.Serializer):
 class BootstrapView(APIView):
     parser_classes = [JSONParser]
 
-    @extend_schema(operation_id="getLwm2mBootstrap", tags=TAGS, responses={200: BootstrapSerializer})
+    @extend_schema(operation_id="getLwm2mBootstrap", tags=TAGS, responses=answers({200: BootstrapSerializer}, "100418"))
     def get(self, request: Request, device_id: str) -> Response:
         device = device_actions.get_device(get_application(request), device_id)
         return Response({"enabled": BootstrapDevice.objects.filter(device=device).exists()})
@@ -115,7 +116,7 @@ class BootstrapView(APIView):
         tags=TAGS,
         summary="Enable or disable LwM2M bootstrap for a device (it needs a psk)",
         request=BootstrapSerializer,
-        responses={200: BootstrapSerializer, 400: OpenApiResponse(description="100022")},
+        responses=answers({200: BootstrapSerializer}, "100022", "100418"),
     )
     def put(self, request: Request, device_id: str) -> Response:
         device = device_actions.get_device(get_application(request), device_id)

@@ -409,6 +409,20 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
+    # One name per choice set that several bodies share (a collision would get a hash for a name).
+    "ENUM_NAME_OVERRIDES": {
+        "CommandStatusEnum": "commands.models.CommandStatus",
+        "UpgradeOperationStatusEnum": "firmware.models.OperationStatus",
+        "SubOperationStatusEnum": "firmware.models.SubStatus",
+        "LwM2MOperationEnum": "ingress.lwm2m_management.OPERATIONS",
+        "MappedCommandOperationEnum": ["write", "execute"],
+        "RuleStatusEnum": ["active", "inactive"],
+    },
+    # Every call that takes a token also answers the token and throttling refusals (applications/schema.py).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "applications.schema.authentication_errors",
+    ],
 }
 
 LOGGING = {

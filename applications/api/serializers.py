@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+# The error bodies live beside the schema helpers that declare them; imported from here too.
+from applications.schema import ErrorSerializer as ErrorSerializer
+from applications.schema import GatewayErrorSerializer as GatewayErrorSerializer
+
 
 class LoginSerializer(serializers.Serializer):
     appId = serializers.CharField(max_length=64)
@@ -24,16 +28,6 @@ class TokenSerializer(serializers.Serializer):
     refreshToken = serializers.CharField()
     expiresIn = serializers.IntegerField(help_text="Seconds the access token stays valid (3600).")
     scope = serializers.CharField(help_text="Always `default`.")
-
-
-class ErrorSerializer(serializers.Serializer):
-    error_code = serializers.CharField()
-    error_desc = serializers.CharField()
-
-
-class GatewayErrorSerializer(serializers.Serializer):
-    resultcode = serializers.CharField()
-    resultmsg = serializers.CharField()
 
 
 class SecondsField(serializers.IntegerField):

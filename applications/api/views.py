@@ -26,11 +26,7 @@ from applications.api.serializers import (
 )
 from applications.auth import get_application
 from applications.errors import NorthboundError
-
-AUTH_ERRORS = {
-    403: OpenApiResponse(GatewayErrorSerializer, description="1010005 bad token or app_key; 1010004 throttled"),
-    400: OpenApiResponse(ErrorSerializer, description="100022 invalid input; 100220 token without app_key"),
-}
+from applications.schema import answers
 
 
 class LoginView(APIView):
@@ -147,7 +143,7 @@ class ApplicationView(APIView):
         operation_id="getApplication",
         tags=["Applications"],
         summary="Read the calling application's settings (an addition of this platform)",
-        responses={200: ApplicationInfoSerializer, **AUTH_ERRORS},
+        responses=answers({200: ApplicationInfoSerializer}, "100217"),
     )
     def get(self, request: Request, app_id: str) -> Response:
         return Response(_application_info(self._own(request, app_id)))
@@ -157,7 +153,7 @@ class ApplicationView(APIView):
         tags=["Applications"],
         summary="Set the device status thresholds (abnormalTime, offlineTime, in seconds)",
         request=ModifyApplicationSerializer,
-        responses={204: None, **AUTH_ERRORS},
+        responses=answers({204: None}, "100022", "100217"),
     )
     def put(self, request: Request, app_id: str) -> Response:
         application = self._own(request, app_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -14,6 +14,7 @@ from applications.auth import get_application
 from applications.errors import NorthboundError
 from applications.formats import format_time
 from applications.paging import time_param, whole_number
+from applications.schema import answers
 from commands import shadow
 from commands.models import DesiredChange
 from devices.actions import get_device
@@ -75,7 +76,7 @@ def _body(request: Request) -> dict[str, Any]:
 class ShadowView(APIView):
     """`/iocm/app/shadow/v1.5.0/devices/{deviceId}`: reported against desired, per service; modify desired."""
 
-    @extend_schema(operation_id="queryDeviceShadow", tags=TAGS, responses={200: ShadowSerializer})
+    @extend_schema(operation_id="queryDeviceShadow", tags=TAGS, responses=answers({200: ShadowSerializer}, "100418"))
     def get(self, request: Request, device_id: str) -> Response:
         device = get_device(get_application(request), device_id)
         device = Device.objects.select_related("gateway", "product").get(pk=device.pk)
@@ -87,7 +88,13 @@ class ShadowView(APIView):
         operation_id="modifyDeviceShadow",
         tags=TAGS,
         request=ModifyShadowSerializer,
-        responses={200: None},
+        responses=answers(
+            {200: OpenApiResponse(description="Kept; no body, as the original answers.")},
+            "100022",
+            "100418",
+            "100425:200",
+            "100431:200",
+        ),
         description=(
             "Desired values of writable (W) properties, kept with a version per service and sent at the device's "
             "next contact as the service's command whose paras are named like them; the outcome is pushed as "
@@ -109,7 +116,7 @@ class DesiredHistoryView(APIView):
     @extend_schema(
         operation_id="queryDeviceDesiredHistory",
         tags=TAGS,
-        responses={200: DesiredHistoryPage},
+        responses=answers({200: DesiredHistoryPage}, "100022", "100216", "100419"),
         parameters=[
             OpenApiParameter("deviceId", str),
             OpenApiParameter("gatewayId", str),

@@ -14,13 +14,18 @@ from rest_framework.views import APIView
 from applications.auth import get_application
 from applications.errors import NorthboundError
 from applications.paging import time_param, whole_number
+from applications.schema import answers
 from commands import actions
+from commands.api import serializers as S
 from commands.models import BatchTask, BatchTaskDetail, Command, CommandStatus
 from commands.presenters import command_body, task_body
 from devices.models import Device
 from products.models import Product
 
 TAGS = ["Commands"]
+# What creating a command can answer: its checks (commands.actions.check_create), the profile's, the
+# device's state and the pending-command limit; several of the original's come with HTTP 200.
+CREATE_ERRORS = ("100022", "100222", "100234", "100223", "100418:200", "100428:200", "100431:200", "100432:200")
 
 
 def _json(request: Request) -> dict[str, Any]:
@@ -67,7 +72,13 @@ def _paged(request: Request, queryset, *, default_size: int, with_result: bool =
 class CommandsView(APIView):
     """`/iocm/app/cmd/v1.4.0/deviceCommands`: create (201) and query."""
 
-    @extend_schema(operation_id="createCommand", tags=TAGS, summary="Create a command (201)")
+    @extend_schema(
+        operation_id="createCommand",
+        tags=TAGS,
+        summary="Create a command (201)",
+        request={"application/json": S.CreateCommandRequest},
+        responses=answers({201: S.DeviceCommand}, *CREATE_ERRORS),
+    )
     def post(self, request: Request) -> Response:
         body = _json(request)
         application = get_application(request)
@@ -92,6 +103,7 @@ class CommandsView(APIView):
             OpenApiParameter("startTime", str),
             OpenApiParameter("endTime", str),
         ],
+        responses=answers({200: S.CommandPage}, "100022"),
     )
     def get(self, request: Request) -> Response:
         commands = _commands(get_application(request))
@@ -107,7 +119,12 @@ class CommandsView(APIView):
 class CommandView(APIView):
     """`PUT /iocm/app/cmd/v1.4.0/deviceCommands/{id}` with `{"status":"CANCELED"}`."""
 
-    @extend_schema(operation_id="cancelCommand", tags=TAGS)
+    @extend_schema(
+        operation_id="cancelCommand",
+        tags=TAGS,
+        request={"application/json": S.CancelCommandRequest},
+        responses=answers({200: S.CommandWithResult}, "100022", "100434:200", "100435:200"),
+    )
     def put(self, request: Request, command_id: str) -> Response:
         body = _json(request)
         if body.get("status") != CommandStatus.CANCELED:
@@ -134,7 +151,12 @@ def _cancel_task_body(application, device: Device, canceled: list[Command], task
 class CancelTasksView(APIView):
     """`/iocm/app/cmd/v1.4.0/deviceCommandCancelTasks`: cancel all pending commands of a device (201)."""
 
-    @extend_schema(operation_id="cancelAllCommands", tags=TAGS)
+    @extend_schema(
+        operation_id="cancelAllCommands",
+        tags=TAGS,
+        request={"application/json": S.DeviceRequest},
+        responses=answers({201: S.CancelTask}, "100022", "100418:200"),
+    )
     def post(self, request: Request) -> Response:
         application = get_application(request)
         device = _device(application, _json(request).get("deviceId"))
@@ -145,7 +167,16 @@ class CancelTasksView(APIView):
             _cancel_task_body(application, device, canceled, new_command_id()), status=status.HTTP_201_CREATED
         )
 
-    @extend_schema(operation_id="queryCancelTasks", tags=TAGS)
+    @extend_schema(
+        operation_id="queryCancelTasks",
+        tags=TAGS,
+        parameters=[
+            OpenApiParameter("deviceId", str),
+            OpenApiParameter("pageNo", int),
+            OpenApiParameter("pageSize", int),
+        ],
+        responses=answers({200: S.CommandPage}, "100022"),
+    )
     def get(self, request: Request) -> Response:
         commands = _commands(get_application(request)).filter(status=CommandStatus.CANCELED)
         if device_id := request.query_params.get("deviceId"):
@@ -156,7 +187,13 @@ class CancelTasksView(APIView):
 class LegacyCreateView(APIView):
     """`POST /iocm/app/cmd/v1.2.0/devices/{deviceId}/commands`."""
 
-    @extend_schema(tags=TAGS, summary="Create a command (legacy v1.2.0)")
+    @extend_schema(
+        operation_id="createCommandLegacy",
+        tags=TAGS,
+        summary="Create a command (legacy v1.2.0)",
+        request={"application/json": S.LegacyCreateCommandRequest},
+        responses=answers({201: S.DeviceCommand}, *CREATE_ERRORS),
+    )
     def post(self, request: Request, device_id: str) -> Response:
         body = _json(request)
         application = get_application(request)
@@ -174,7 +211,13 @@ class LegacyCreateView(APIView):
 class LegacyQueryView(APIView):
     """`GET /iocm/app/cmd/v1.2.0/queryCmd?deviceId=`."""
 
-    @extend_schema(tags=TAGS, summary="Query commands (legacy v1.2.0)")
+    @extend_schema(
+        operation_id="queryCommandsLegacy",
+        tags=TAGS,
+        summary="Query commands (legacy v1.2.0)",
+        parameters=[OpenApiParameter("deviceId", str)],
+        responses={200: S.LegacyCommandList},
+    )
     def get(self, request: Request) -> Response:
         commands = _commands(get_application(request))
         if device_id := request.query_params.get("deviceId"):
@@ -199,7 +242,13 @@ class LegacyQueryView(APIView):
 class LegacyCancelView(APIView):
     """`POST /iocm/app/cmd/v1.2.0/cancelCmd` with `{"deviceId"}`."""
 
-    @extend_schema(tags=TAGS, summary="Cancel pending commands (legacy v1.2.0)")
+    @extend_schema(
+        operation_id="cancelCommandsLegacy",
+        tags=TAGS,
+        summary="Cancel pending commands (legacy v1.2.0)",
+        request={"application/json": S.DeviceRequest},
+        responses=answers({200: S.LegacyCancelAnswer}, "100022", "100418:200"),
+    )
     def post(self, request: Request) -> Response:
         application = get_application(request)
         device = _device(application, _json(request).get("deviceId"))
@@ -210,14 +259,19 @@ class LegacyCancelView(APIView):
 class BatchTasksView(APIView):
     """`POST /iocm/app/batchtask/v1.1.0/tasks`: answers `{"taskID": ...}` (capital ID, as the original)."""
 
-    @extend_schema(operation_id="createBatchTask", tags=TAGS)
+    @extend_schema(
+        operation_id="createBatchTask",
+        tags=TAGS,
+        request={"application/json": S.BatchTaskRequest},
+        responses=answers({200: S.BatchTaskCreated}, "100007", "100022", "105001:200", "105002:200"),
+    )
     def post(self, request: Request) -> Response:
         task = actions.do_create_batch_task(get_application(request), _json(request))
         return Response({"taskID": task.task_id})
 
 
 class BatchTaskView(APIView):
-    @extend_schema(operation_id="getBatchTask", tags=TAGS)
+    @extend_schema(operation_id="getBatchTask", tags=TAGS, responses=answers({200: S.BatchTaskSerializer}, "105005"))
     def get(self, request: Request, task_id: str) -> Response:
         task = (
             BatchTask.objects.filter(application=get_application(request), task_id=task_id)
@@ -244,7 +298,16 @@ DETAIL_STATUS = {
 class BatchTaskDetailsView(APIView):
     """`GET /iocm/app/batchtask/v1.1.0/taskDetails?taskId=`."""
 
-    @extend_schema(operation_id="batchTaskDetails", tags=TAGS)
+    @extend_schema(
+        operation_id="batchTaskDetails",
+        tags=TAGS,
+        parameters=[
+            OpenApiParameter("taskId", str, required=True),
+            OpenApiParameter("pageNo", int),
+            OpenApiParameter("pageSize", int, description="1 to 1000, default 10"),
+        ],
+        responses=answers({200: S.BatchTaskDetailPage}, "100022", "105005"),
+    )
     def get(self, request: Request) -> Response:
         task = BatchTask.objects.filter(
             application=get_application(request), task_id=request.query_params.get("taskId", "")
@@ -301,11 +364,22 @@ class DeliveryPolicyView(APIView):
             body["effective"] = {"powerMode": mode, "lwm2mDownlink": method}
         return body
 
-    @extend_schema(operation_id="getDeliveryPolicy", tags=TAGS, summary="A product's or a device's delivery policy")
+    @extend_schema(
+        operation_id="getDeliveryPolicy",
+        tags=TAGS,
+        summary="A product's or a device's delivery policy",
+        responses=answers({200: S.DeliveryPolicy}, "100022", "100418:200"),
+    )
     def get(self, request: Request, kind: str, key: str) -> Response:
         return Response(self.body(self.owner(request, kind, key)))
 
-    @extend_schema(operation_id="setDeliveryPolicy", tags=TAGS, summary="Set (or with empty values, clear) it")
+    @extend_schema(
+        operation_id="setDeliveryPolicy",
+        tags=TAGS,
+        summary="Set (or with empty values, clear) it",
+        request={"application/json": S.DeliveryPolicyValues},
+        responses=answers({200: S.DeliveryPolicy}, "100022", "100418:200"),
+    )
     def put(self, request: Request, kind: str, key: str) -> Response:
         owner = self.owner(request, kind, key)
         body = _json(request)

@@ -1,8 +1,15 @@
-"""Shapes of the device calls, for the OpenAPI schema (validation is in devices.actions)."""
+"""Shapes of the device calls, for the OpenAPI schema; GroupRequest and ModifyDeviceRequest parse theirs too."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+
+from applications.errors import NorthboundError
+from devices.requests import ModifyDeviceRequest as ModifyDeviceRequest  # parses the modify call too
+from devices.requests import StrictField, Text
 
 
 class RegisterRequest(serializers.Serializer):
@@ -76,24 +83,6 @@ class DevicePageSerializer(serializers.Serializer):
     devices = DeviceSerializer(many=True)
 
 
-class ModifyRequest(serializers.Serializer):
-    name = serializers.CharField(required=False)
-    endUser = serializers.CharField(required=False)
-    mute = serializers.ChoiceField(["TRUE", "FALSE"], required=False)
-    manufacturerId = serializers.CharField(required=False)
-    manufacturerName = serializers.CharField(required=False)
-    deviceType = serializers.CharField(required=False)
-    model = serializers.CharField(required=False)
-    location = serializers.CharField(required=False)
-    protocolType = serializers.CharField(required=False)
-    deviceConfig = serializers.DictField(required=False, help_text='{"dataConfig": {"dataAgingTime": 0..90}}')
-    region = serializers.CharField(required=False)
-    organization = serializers.CharField(required=False)
-    timezone = serializers.CharField(required=False)
-    isSecure = serializers.BooleanField(required=False)
-    psk = serializers.CharField(required=False)
-
-
 class HistoryRow(serializers.Serializer):
     deviceId = serializers.CharField()
     gatewayId = serializers.CharField()
@@ -114,11 +103,56 @@ class Capabilities(serializers.Serializer):
     deviceCapabilities = serializers.ListField(child=serializers.DictField())
 
 
+MAX_GROUP_DEVICES = 2**31 - 1  # the column's range (0: no limit)
+GROUP_INVALID = "The device group request parameter is invalid"
+
+
+@extend_schema_field({"type": "integer", "minimum": 0, "maximum": MAX_GROUP_DEVICES})
+class GroupSize(StrictField):
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, bool) or not isinstance(data, int) or not 0 <= data <= MAX_GROUP_DEVICES:
+            raise serializers.ValidationError("invalid")
+        return data
+
+
+@extend_schema_field({"type": "array", "items": {"type": "string"}})
+class DeviceIds(StrictField):
+    """deviceIds; absent, null or empty: none."""
+
+    def to_internal_value(self, data: Any) -> list[str]:
+        if not data:
+            return []
+        if not isinstance(data, list) or not all(isinstance(item, str) for item in data):
+            raise serializers.ValidationError("invalid")
+        return data
+
+
 class GroupRequest(serializers.Serializer):
-    name = serializers.CharField(max_length=64)
-    description = serializers.CharField(required=False)
-    maxDevNum = serializers.IntegerField(required=False, help_text="0: no limit")
-    deviceIds = serializers.ListField(child=serializers.CharField(), required=False)
+    """A group's fields; parsed by the create and modify calls (modify: deviceIds is not read, and an
+    absent or null name is kept). Each bad field answers 100604 with the original's sentence."""
+
+    name = Text(64, min_length=1, help_text="1 to 64 characters; required to create.")
+    description = Text(1024)
+    maxDevNum = GroupSize(source="max_devices", help_text="0: no limit")
+    deviceIds = DeviceIds(help_text="Devices to put in the group when it is created.")
+
+    SENTENCES = {
+        "name": f"{GROUP_INVALID}: name must be 1 to 64 characters.",
+        "description": f"{GROUP_INVALID}: description is too long.",
+        "maxDevNum": f"{GROUP_INVALID}: maxDevNum must be 0 to {MAX_GROUP_DEVICES}.",
+        "deviceIds": f"{GROUP_INVALID}: deviceIds must be a list.",
+    }
+
+    def changes(self, *, creating: bool) -> dict[str, Any]:
+        """The model fields given (and `deviceIds` when creating), or 100604 naming the first bad one."""
+        if not creating:
+            del self.fields["deviceIds"]  # a modification does not read it
+        errors = dict(self.errors) if not self.is_valid() else {}
+        if creating and self.initial_data.get("name") is None:  # null passes the field: not here
+            errors = {"name": ["required"], **errors}
+        if errors:
+            raise NorthboundError("100604", self.SENTENCES[next(iter(errors))])
+        return {key: value for key, value in self.validated_data.items() if value is not None}
 
 
 class GroupSerializer(serializers.Serializer):

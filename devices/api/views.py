@@ -6,7 +6,7 @@ from typing import Any
 
 from django.db.models import Count
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -16,6 +16,7 @@ from applications.auth import get_application
 from applications.errors import NorthboundError
 from applications.formats import format_time
 from applications.paging import time_param, whole_number
+from applications.schema import PageSchema, answers
 from devices import actions
 from devices.api import serializers as S
 from devices.location import last_location, location_body
@@ -23,6 +24,9 @@ from devices.models import DataHistory, Device, DeviceGroup, NodeType, Status
 from devices.presenters import device_body
 
 DEVICES, DATA, GROUPS = ["Devices"], ["Device data"], ["Device groups"]
+# What registering can answer (devices.actions.do_register_device): a bad field, a bad verify code,
+# the nodeId taken, the application's device quota used up.
+REGISTER_ERRORS = ("100022", "100003", "100416", "100412")
 
 
 def _json(request: Request) -> dict[str, Any]:
@@ -47,7 +51,7 @@ class RegisterView(APIView):
         tags=DEVICES,
         summary="Register a device (200, psk shown once)",
         request=S.RegisterRequest,
-        responses={200: S.RegisterResponse},
+        responses=answers({200: S.RegisterResponse}, *REGISTER_ERRORS),
     )
     def post(self, request: Request) -> Response:
         body = _json(request)
@@ -75,7 +79,7 @@ class RegisterPasswordView(APIView):
         tags=DEVICES,
         summary="Register a device (password mode)",
         request=S.PasswordRegisterRequest,
-        responses={200: S.PasswordRegisterResponse},
+        responses=answers({200: S.PasswordRegisterResponse}, *REGISTER_ERRORS),
     )
     def post(self, request: Request) -> Response:
         info = _json(request).get("deviceInfo")
@@ -96,7 +100,9 @@ class RegisterPasswordView(APIView):
 class CredentialsView(APIView):
     """`/iocm/app/reg/v1.1.0/deviceCredentials/{deviceId}`: activation status (GET), refresh key (PUT)."""
 
-    @extend_schema(operation_id="getActivationStatus", tags=DEVICES, responses={200: S.ActivationResponse})
+    @extend_schema(
+        operation_id="getActivationStatus", tags=DEVICES, responses=answers({200: S.ActivationResponse}, "100418")
+    )
     def get(self, request: Request, device_id: str) -> Response:
         device = actions.get_device(get_application(request), device_id)
         return Response({"deviceId": device.device_id, "activated": device.activated, "name": device.name or None})
@@ -106,7 +112,7 @@ class CredentialsView(APIView):
         tags=DEVICES,
         summary="New verify code; only while offline",
         request=S.RefreshKeyRequest,
-        responses={200: S.RefreshKeyResponse},
+        responses=answers({200: S.RefreshKeyResponse}, "100022", "100003", "100418", "100426", "100611"),
     )
     def put(self, request: Request, device_id: str) -> Response:
         device = actions.get_device(get_application(request), device_id)
@@ -120,9 +126,11 @@ class CredentialsView(APIView):
 class DevicesView(APIView):
     """`GET /iocm/app/dm/v1.x.0/devices`: the application's devices, paged (pageSize default 1)."""
 
+    schema = PageSchema()
+
     @extend_schema(
         tags=DEVICES,
-        responses={200: S.DevicePageSerializer},
+        responses=answers({200: S.DevicePageSerializer}, "100022", "100216", "100218"),
         parameters=[
             OpenApiParameter("gatewayId", str),
             OpenApiParameter("nodeType", str, enum=["ENDPOINT", "GATEWAY"]),
@@ -185,19 +193,27 @@ class DevicesView(APIView):
 class DeviceView(APIView):
     """`/iocm/app/dm/v1.x.0/devices/{deviceId}`: query (200), modify (204), delete (204)."""
 
-    @extend_schema(tags=DEVICES, parameters=[OpenApiParameter("select", str)], responses={200: S.DeviceSerializer})
+    @extend_schema(
+        tags=DEVICES,
+        parameters=[OpenApiParameter("select", str)],
+        responses=answers({200: S.DeviceSerializer}, "100418:200"),
+    )
     def get(self, request: Request, device_id: str) -> Response:
         # The original answers "not existed" on this call with HTTP 200.
         device = actions.get_device(get_application(request), device_id, http_status=200)
         return Response(device_body(device, imsi=request.query_params.get("select") == "imsi"))
 
-    @extend_schema(tags=DEVICES, request=S.ModifyRequest, responses={204: None})
+    @extend_schema(tags=DEVICES, request=S.ModifyDeviceRequest, responses=answers({204: None}, "100022", "100418"))
     def put(self, request: Request, device_id: str) -> Response:
         device = actions.get_device(get_application(request), device_id)
         actions.do_modify_device(device, actions.check_modify(_json(request)))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(tags=DEVICES, parameters=[OpenApiParameter("cascade", bool)], responses={204: None})
+    @extend_schema(
+        tags=DEVICES,
+        parameters=[OpenApiParameter("cascade", bool)],
+        responses=answers({204: None}, "100022", "100418"),
+    )
     def delete(self, request: Request, device_id: str) -> Response:
         device = actions.get_device(get_application(request), device_id)
         cascade = request.query_params.get("cascade", "").lower() == "true"
@@ -210,7 +226,7 @@ class HistoryView(APIView):
 
     @extend_schema(
         tags=DATA,
-        responses={200: S.HistoryPage},
+        responses=answers({200: S.HistoryPage}, "100022", "100216", "100419"),
         parameters=[
             OpenApiParameter("deviceId", str),
             OpenApiParameter("gatewayId", str),
@@ -278,7 +294,7 @@ class CapabilitiesView(APIView):
         operation_id="deviceCapabilities",
         tags=DATA,
         parameters=[OpenApiParameter("deviceId", str), OpenApiParameter("gatewayId", str)],
-        responses={200: S.Capabilities},
+        responses=answers({200: S.Capabilities}, "100419"),
     )
     def get(self, request: Request) -> Response:
         params = request.query_params
@@ -315,45 +331,20 @@ def _group_body(group: DeviceGroup, count: int | None = None) -> dict[str, Any]:
     }
 
 
-MAX_GROUP_DEVICES = 2**31 - 1  # the column's range (0: no limit)
-
-
-def _group_fields(body: dict[str, Any], *, partial: bool) -> dict[str, Any]:
-    fields: dict[str, Any] = {}
-    name = body.get("name")
-    if name is not None or not partial:
-        if not isinstance(name, str) or not 1 <= len(name) <= 64:
-            raise NorthboundError(
-                "100604", "The device group request parameter is invalid: name must be 1 to 64 characters."
-            )
-        fields["name"] = name
-    if body.get("description") is not None:
-        if not isinstance(body["description"], str) or len(body["description"]) > 1024:
-            raise NorthboundError("100604", "The device group request parameter is invalid: description is too long.")
-        fields["description"] = body["description"]
-    if body.get("maxDevNum") is not None:
-        value = body["maxDevNum"]
-        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_GROUP_DEVICES:
-            raise NorthboundError(
-                "100604",
-                f"The device group request parameter is invalid: maxDevNum must be 0 to {MAX_GROUP_DEVICES}.",
-            )
-        fields["max_devices"] = value
-    return fields
-
-
 class GroupsView(APIView):
     """`/iocm/app/devgroup/v1.3.0/devGroups`: create (201), list."""
 
     @extend_schema(
-        operation_id="createDeviceGroup", tags=GROUPS, request=S.GroupRequest, responses={201: S.GroupSerializer}
+        operation_id="createDeviceGroup",
+        tags=GROUPS,
+        request=S.GroupRequest,
+        responses=answers(
+            {201: S.GroupSerializer}, "100604", "100609", "100418", "100601:200", "100602:200", "100607:200"
+        ),
     )
     def post(self, request: Request) -> Response:
-        body = _json(request)
-        fields = _group_fields(body, partial=False)
-        device_ids = body.get("deviceIds") or []
-        if not isinstance(device_ids, list) or not all(isinstance(item, str) for item in device_ids):
-            raise NorthboundError("100604", "The device group request parameter is invalid: deviceIds must be a list.")
+        fields = S.GroupRequest(data=_json(request)).changes(creating=True)
+        device_ids = fields.get("deviceIds", [])
         group = actions.do_create_group(
             get_application(request),
             fields["name"],
@@ -364,7 +355,7 @@ class GroupsView(APIView):
         )
         return Response({**_group_body(group), "deviceIds": device_ids}, status=status.HTTP_201_CREATED)
 
-    @extend_schema(operation_id="listDeviceGroups", tags=GROUPS, responses={200: S.GroupPage})
+    @extend_schema(operation_id="listDeviceGroups", tags=GROUPS, responses=answers({200: S.GroupPage}, "100022"))
     def get(self, request: Request) -> Response:
         page_no = whole_number(request, "pageNo", 0, maximum=1_000_000)
         page_size = whole_number(request, "pageSize", 10, minimum=1, maximum=1000)
@@ -388,19 +379,28 @@ class GroupsView(APIView):
 class GroupView(APIView):
     """`/iocm/app/devgroup/v1.3.0/devGroups/{devGroupId}`: get, modify, delete."""
 
-    @extend_schema(operation_id="getDeviceGroup", tags=GROUPS, responses={200: S.GroupSerializer})
+    @extend_schema(
+        operation_id="getDeviceGroup", tags=GROUPS, responses=answers({200: S.GroupSerializer}, "100603:200")
+    )
     def get(self, request: Request, group_id: str) -> Response:
         return Response(_group_body(actions.get_group(get_application(request), group_id)))
 
     @extend_schema(
-        operation_id="modifyDeviceGroup", tags=GROUPS, request=S.GroupRequest, responses={200: S.GroupSerializer}
+        operation_id="modifyDeviceGroup",
+        tags=GROUPS,
+        request=S.GroupRequest,
+        responses=answers({200: S.GroupSerializer}, "100604", "100603:200", "100602:200"),
     )
     def put(self, request: Request, group_id: str) -> Response:
         group = actions.get_group(get_application(request), group_id)
-        fields = _group_fields(_json(request), partial=True)
+        fields = S.GroupRequest(data=_json(request)).changes(creating=False)
         return Response(_group_body(actions.do_modify_group(group, fields) if fields else group))
 
-    @extend_schema(operation_id="deleteDeviceGroup", tags=GROUPS, responses={200: None})
+    @extend_schema(
+        operation_id="deleteDeviceGroup",
+        tags=GROUPS,
+        responses=answers({200: OpenApiResponse(description="Deleted; no body.")}, "100603:200"),
+    )
     def delete(self, request: Request, group_id: str) -> Response:
         actions.do_delete_group(actions.get_group(get_application(request), group_id))
         return Response(status=status.HTTP_200_OK)  # the original answers 200 with no body
@@ -413,7 +413,7 @@ class GroupMembersView(APIView):
         operation_id="listGroupMembers",
         tags=GROUPS,
         parameters=[OpenApiParameter("devGroupId", str)],
-        responses={200: S.GroupMembers},
+        responses=answers({200: S.GroupMembers}, "100022", "100603:200"),
     )
     def get(self, request: Request) -> Response:
         group = actions.get_group(get_application(request), request.query_params.get("devGroupId", ""))
@@ -435,7 +435,11 @@ class GroupTagView(APIView):
 
     remove = False
 
-    @extend_schema(tags=GROUPS, request=S.GroupTagRequest, responses={200: S.GroupTagRequest})
+    @extend_schema(
+        tags=GROUPS,
+        request=S.GroupTagRequest,
+        responses=answers({200: S.GroupTagRequest}, "100604", "100609", "100418", "100601:200", "100603:200"),
+    )
     def post(self, request: Request) -> Response:
         body = _json(request)
         group = actions.get_group(get_application(request), str(body.get("devGroupId", "")))
@@ -456,7 +460,7 @@ class RealtimeLocationView(APIView):
         operation_id="queryDeviceRealtimeLocation",
         tags=DEVICES,
         request=S.RealtimeLocationRequest,
-        responses={200: S.RealtimeLocation},
+        responses=answers({200: S.RealtimeLocation}, "100022", "100418"),
         description=(
             "The last position the device reported (a service of its profile with latitude and longitude, "
             "such as Location), else its gateway's: `pd` with `X` the latitude and `Y` the longitude (WGS 84), "

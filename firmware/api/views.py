@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
@@ -12,11 +12,18 @@ from rest_framework.views import APIView
 from applications.auth import get_application
 from applications.errors import NorthboundError
 from applications.paging import whole_number
+from applications.schema import answers
 from firmware import actions
+from firmware.api import serializers as S
 from firmware.models import FileType, Operation, Package, SubStatus
 from firmware.presenters import operation_body, package_body, sub_operation_body
 
 TAGS = ["Firmware and software upgrade"]
+# firmware.actions.check_operation's errors, in the order it checks.
+OPERATION_ERRORS = (
+    "123001", "123002", "123019", "123020", "123021", "123022", "123023", "123024", "123025", "123026",
+    "123027", "123028", "123032", "123033", "123034",
+)  # fmt: skip
 
 
 def _package(request: Request, file_id: str) -> Package:
@@ -45,7 +52,9 @@ class PackagesView(APIView):
         tags=TAGS,
         parameters=[
             OpenApiParameter(name, str) for name in ("fileType", "deviceType", "model", "manufacturerName", "version")
-        ],
+        ]
+        + [OpenApiParameter("pageNo", int), OpenApiParameter("pageSize", int, description="1 to 100, default 10")],
+        responses=answers({200: S.PackagePage}, "120015"),
     )
     def get(self, request: Request) -> Response:
         params = request.query_params
@@ -72,11 +81,15 @@ class PackagesView(APIView):
 
 
 class PackageView(APIView):
-    @extend_schema(operation_id="getPackage", tags=TAGS)
+    @extend_schema(operation_id="getPackage", tags=TAGS, responses=answers({200: S.PackageSerializer}, "123002"))
     def get(self, request: Request, file_id: str) -> Response:
         return Response(package_body(_package(request, file_id)))
 
-    @extend_schema(operation_id="deletePackage", tags=TAGS, responses={200: None})
+    @extend_schema(
+        operation_id="deletePackage",
+        tags=TAGS,
+        responses=answers({200: OpenApiResponse(description="Deleted; no body.")}, "123001", "123002"),
+    )
     def delete(self, request: Request, file_id: str) -> Response:
         actions.do_delete_package(_package(request, file_id))
         return Response(status=status.HTTP_200_OK)
@@ -87,7 +100,13 @@ class UploadView(APIView):
 
     parser_classes = [MultiPartParser, FormParser]
 
-    @extend_schema(operation_id="uploadPackage", tags=TAGS, summary="Upload a package (zip of at most 35 MB)")
+    @extend_schema(
+        operation_id="uploadPackage",
+        tags=TAGS,
+        summary="Upload a package (zip of at most 35 MB)",
+        request={"multipart/form-data": S.UploadRequest},
+        responses=answers({201: S.PackageSerializer}, "123001"),
+    )
     def post(self, request: Request) -> Response:
         upload = request.FILES.get("file")
         if upload is None:
@@ -107,14 +126,28 @@ class CreateOperationView(APIView):
 
     operate_type = "firmware_upgrade"
 
-    @extend_schema(tags=TAGS, summary="Start an upgrade task")
+    @extend_schema(
+        tags=TAGS,
+        summary="Start an upgrade task",
+        request={"application/json": S.UpgradeRequest},
+        responses=answers({200: S.OperationCreated}, *OPERATION_ERRORS),
+    )
     def post(self, request: Request) -> Response:
         operation = actions.do_create_operation(get_application(request), request.data, self.operate_type)
         return Response({"operationId": operation.operation_id})
 
 
 class OperationsView(APIView):
-    @extend_schema(operation_id="listOperations", tags=TAGS)
+    @extend_schema(
+        operation_id="listOperations",
+        tags=TAGS,
+        parameters=[
+            OpenApiParameter(name, str)
+            for name in ("operationType", "operationStatus", "deviceType", "model", "manufacturerName", "deviceId")
+        ]
+        + [OpenApiParameter("pageNo", int), OpenApiParameter("pageSize", int, description="1 to 100, default 10")],
+        responses=answers({200: S.OperationPage}, "123001"),
+    )
     def get(self, request: Request) -> Response:
         params = request.query_params
         page_no = whole_number(request, "pageNo", 0, maximum=1_000_000, code="123001")
@@ -137,7 +170,7 @@ class OperationsView(APIView):
 
 
 class OperationView(APIView):
-    @extend_schema(operation_id="getOperation", tags=TAGS)
+    @extend_schema(operation_id="getOperation", tags=TAGS, responses=answers({200: S.UpgradeOperation}, "123009"))
     def get(self, request: Request, operation_id: str) -> Response:
         operation = _operation(request, operation_id)
         return Response(operation_body(operation, actions.progress(operation)))
@@ -145,7 +178,14 @@ class OperationView(APIView):
 
 class SubOperationsView(APIView):
     @extend_schema(
-        operation_id="listSubOperations", tags=TAGS, parameters=[OpenApiParameter("subOperationStatus", str)]
+        operation_id="listSubOperations",
+        tags=TAGS,
+        parameters=[
+            OpenApiParameter("subOperationStatus", str, enum=SubStatus.values),
+            OpenApiParameter("pageNo", int),
+            OpenApiParameter("pageSize", int, description="1 to 100, default 10"),
+        ],
+        responses=answers({200: S.SubOperationPage}, "123001", "123009"),
     )
     def get(self, request: Request, operation_id: str) -> Response:
         operation = _operation(request, operation_id)
@@ -173,7 +213,16 @@ class SubOperationsView(APIView):
 class OperationControlView(APIView):
     """`POST /api/v1/firmware-operations/{operationId}/{retry|pause|resume|abort}`: rollout controls."""
 
-    @extend_schema(operation_id="controlOperation", tags=TAGS, summary="Retry failed sub-tasks, pause, resume or abort")
+    @extend_schema(
+        operation_id="controlOperation",
+        tags=TAGS,
+        summary="Retry failed sub-tasks, pause, resume or abort",
+        parameters=[
+            OpenApiParameter("control", str, OpenApiParameter.PATH, enum=["retry", "pause", "resume", "abort"])
+        ],
+        request=None,
+        responses=answers({200: S.UpgradeOperation}, "123001", "123009"),
+    )
     def post(self, request: Request, operation_id: str, control: str) -> Response:
         operation = _operation(request, operation_id)
         handlers = {

@@ -57,7 +57,12 @@ class CodecIssueSerializer(serializers.Serializer):
 class CodecErrorSerializer(serializers.Serializer):
     error_code = serializers.CharField(help_text="100022 when refused, 200002 when the product is locked.")
     error_desc = serializers.CharField(help_text="The platform's text and the first issue.")
-    errors = CodecIssueSerializer(many=True)
+    errors = CodecIssueSerializer(
+        many=True,
+        required=False,
+        help_text="Each issue; absent when the request itself was malformed (a bad query parameter or JSON "
+        "body), which answers the plain 100022 body.",
+    )
     logs = serializers.ListField(child=serializers.CharField(), required=False, help_text="What the plugin logged.")
 
 
@@ -167,7 +172,12 @@ class CheckReportSerializer(serializers.Serializer):
     functions = serializers.ListField(child=serializers.CharField())
     vectors = CheckVectorSerializer(many=True)
     msPerCall = serializers.DictField(child=serializers.FloatField())
-    errors = CodecIssueSerializer(many=True)
+    errors = CodecIssueSerializer(
+        many=True,
+        required=False,
+        help_text="Each issue; absent when the request itself was malformed (a bad query parameter or JSON "
+        "body), which answers the plain 100022 body.",
+    )
     warnings = CodecIssueSerializer(
         many=True, help_text="What the plugin may keep but should fix (CODEC_VECTORS_MISSING); never a refusal."
     )

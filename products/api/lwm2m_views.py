@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from applications.auth import get_application
+from applications.schema import answers
 from products import actions, lwm2m_objects
 from products.api.lwm2m_serializers import (
     MappingErrorSerializer,
@@ -107,7 +108,7 @@ class RegistryObjectView(APIView):
         tags=["LwM2M objects"],
         summary="One registry object with its resources: names, operations, types, units and ranges",
         parameters=[OBJECT_ID],
-        responses={200: ObjectSerializer, 404: OpenApiResponse(description="no such object"), **AUTH_ERRORS},
+        responses={**answers({200: ObjectSerializer}, "200001"), **AUTH_ERRORS},
     )
     def get(self, request: Request, object_id: int) -> Response:
         get_application(request)

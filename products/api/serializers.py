@@ -54,7 +54,12 @@ class ProfileIssueSerializer(serializers.Serializer):
 class ProfileErrorSerializer(serializers.Serializer):
     error_code = serializers.CharField(help_text="100022 for a profile that breaks a rule, 200002 when locked.")
     error_desc = serializers.CharField(help_text="One sentence: the platform's text and the first issue.")
-    errors = ProfileIssueSerializer(many=True)
+    errors = ProfileIssueSerializer(
+        many=True,
+        required=False,
+        help_text="Each rule the profile broke; absent when the request itself was malformed (a bad query "
+        "parameter or JSON body), which answers the plain 100022 body.",
+    )
 
 
 def _time(value) -> str | None:

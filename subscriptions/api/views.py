@@ -8,10 +8,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from applications.api.serializers import ErrorSerializer
 from applications.auth import get_application
 from applications.errors import NorthboundError
 from applications.paging import whole_number
+from applications.schema import answers
 from subscriptions import actions
 from subscriptions import notify_types as nt
 from subscriptions.api.serializers import (
@@ -41,12 +41,7 @@ class SubscriptionsView(APIView):
         tags=TAGS,
         summary="Subscribe to a notifyType (business data)",
         request=SubscribeSerializer,
-        responses={
-            201: SubscriptionSerializer,
-            400: OpenApiResponse(ErrorSerializer, description="100022 bad input; 100222 callbackUrl breaks F-6.1"),
-            403: OpenApiResponse(ErrorSerializer, description="100234 host:port differs from the application's"),
-            409: OpenApiResponse(ErrorSerializer, description="200002 notifyType subscribed already"),
-        },
+        responses=answers({201: SubscriptionSerializer}, "100022", "100222", "100234", "200002"),
     )
     def post(self, request: Request) -> Response:
         data = SubscribeSerializer(data=request.data)
@@ -68,7 +63,7 @@ class SubscriptionsView(APIView):
             OpenApiParameter("pageNo", int, description="0 is the first page"),
             OpenApiParameter("pageSize", int, description="1 to 1000, default 10"),
         ],
-        responses={200: SubscriptionPageSerializer},
+        responses=answers({200: SubscriptionPageSerializer}, "100022"),
     )
     def get(self, request: Request) -> Response:
         page_no = whole_number(request, "pageNo", 0, maximum=1_000_000)
@@ -98,7 +93,7 @@ class SubscriptionsView(APIView):
                 "channel", str, description="HTTP or MQTTS: that channel's subscriptions; empty: both; other: none"
             ),
         ],
-        responses={204: None},
+        responses=answers({204: None}, "100022"),
     )
     def delete(self, request: Request) -> Response:
         params = request.query_params
@@ -125,7 +120,7 @@ class SubscriptionView(APIView):
     @extend_schema(
         operation_id="getSubscription",
         tags=TAGS,
-        responses={200: SubscriptionSerializer, 404: OpenApiResponse(ErrorSerializer, description="200001")},
+        responses=answers({200: SubscriptionSerializer}, "200001"),
     )
     def get(self, request: Request, subscription_id: str) -> Response:
         return Response(_body(self._get(request, subscription_id)))
@@ -133,7 +128,7 @@ class SubscriptionView(APIView):
     @extend_schema(
         operation_id="deleteSubscription",
         tags=TAGS,
-        responses={204: None, 404: OpenApiResponse(ErrorSerializer, description="200001")},
+        responses=answers({204: None}, "200001"),
     )
     def delete(self, request: Request, subscription_id: str) -> Response:
         actions.do_delete_subscription(get_application(request), subscription_id)
@@ -147,7 +142,7 @@ class LegacySubscribeView(APIView):
         tags=TAGS,
         summary="Legacy subscribe (v1.1.0 and v1.2.0 `subscribe`)",
         request=LegacySubscribeSerializer,
-        responses={201: SubscriptionSerializer},
+        responses=answers({201: SubscriptionSerializer}, "100022", "100222", "100234"),
     )
     def post(self, request: Request) -> Response:
         data = LegacySubscribeSerializer(data=request.data)
@@ -169,7 +164,7 @@ class ManagementSubscribeView(APIView):
         tags=TAGS,
         summary="Subscribe to upgrade notifications (management data)",
         request=LegacySubscribeSerializer,
-        responses={200: None, 400: OpenApiResponse(ErrorSerializer, description="120007 bad request")},
+        responses=answers({200: OpenApiResponse(description="Subscribed; no body.")}, "120007", "100222", "100234"),
     )
     def post(self, request: Request) -> Response:
         data = LegacySubscribeSerializer(data=request.data)
