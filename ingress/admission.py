@@ -6,8 +6,9 @@ that is work thrown away, and the backlog it leaves makes the next devices late 
 answers every registration in time or refuses it at once:
 
 - on arrival, a registration is refused with 5.03 Service Unavailable when `INGRESS_REGISTER_BACKLOG`
-  registrations already wait in this worker, or when the ones waiting, at the registration time
-  measured here (a moving average), would keep it past `INGRESS_REGISTER_ANSWER_SECONDS`;
+  registrations already wait in this worker, or when no registration thread is free and the ones
+  ahead, at the registration time measured here (a moving average), would keep it past
+  `INGRESS_REGISTER_ANSWER_SECONDS`;
 - when its turn comes, a registration that waited longer than `INGRESS_REGISTER_ANSWER_SECONDS`
   (the estimate was wrong: a slow database, a stalled thread) is refused the same way instead of run.
 
@@ -62,7 +63,10 @@ class RegistrationGate:
         with self._lock:
             if self.waiting >= settings.INGRESS_REGISTER_BACKLOG:
                 return None
-            if self.expected_wait() > settings.INGRESS_REGISTER_ANSWER_SECONDS:
+            # A free thread always takes it: refusing on the estimate alone, with nothing ahead, would
+            # refuse forever once registrations were measured slow (nothing more would be measured).
+            busy = self.waiting + self.running >= self.threads
+            if busy and self.expected_wait() > settings.INGRESS_REGISTER_ANSWER_SECONDS:
                 return None
             self.waiting += 1
             return self.clock()
@@ -83,3 +87,9 @@ class RegistrationGate:
         with self._lock:
             self.running -= 1
             self.seconds += SMOOTHING * (self.clock() - started - self.seconds)
+
+    def cancel(self) -> None:
+        """An admitted registration that will never start: its request was cancelled while it waited
+        (aiocoap cancels a render whose exchange ended), so its job was taken out of the thread pool."""
+        with self._lock:
+            self.waiting -= 1

@@ -766,7 +766,11 @@ class IngressWorker:
             finally:
                 self.gate.finish(started)
 
-        return await self.loop.run_in_executor(self.registrations, run)
+        job = self.registrations.submit(run)
+        # A job cancelled before its turn never runs `start`: it leaves the gate here, or the gate would
+        # count it as waiting forever and refuse every registration once enough had been cancelled.
+        job.add_done_callback(lambda done: done.cancelled() and self.gate.cancel())
+        return await asyncio.wrap_future(job)
 
     def _after_registration(self, view: SessionView) -> None:
         self.owned.add(view.device_pk)

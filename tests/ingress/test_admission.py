@@ -234,3 +234,38 @@ def test_registrations_that_waited_past_the_answer_time_are_refused_not_run(
     assert all(5 <= max_age <= 60 for max_age in refused)
     assert DeviceSession.objects.filter(device__in=devices).count() == 2
     assert worker.worker.stats["register_late"] == 3
+
+
+def test_a_free_thread_takes_a_registration_however_slow_the_last_ones_were(gate_settings):
+    # given: registrations measured far slower than the answer time (a database that was stalled)
+    gate = RegistrationGate(threads=2, clock=Clock())
+    gate.seconds = 10.0
+
+    # then: one is still tried on each free thread (and measured), a third waits for nothing in time
+    first, second = gate.admit(), gate.admit()
+    assert first is not None and second is not None
+    assert gate.admit() is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_registration_cancelled_while_it_waits_leaves_the_gate(owner_app, worker, gate_settings, sessions_locked):
+    # given: both registration threads stalled, one registration waiting behind them
+    gate = worker.worker.gate
+    devices = [water_device(owner_app, f"8637030302{number:05d}") for number in range(3)]
+    fleet = Fleet([device.node_id for device in devices], worker.port)
+    try:
+        wait_for(lambda: gate.running == 2 and gate.waiting == 1)
+
+        # when: the waiting one's job is cancelled before its turn (as when aiocoap cancels its render)
+        jobs = worker.worker.registrations._work_queue  # ThreadPoolExecutor's queue of work items
+        while not jobs.empty():
+            job = jobs.get_nowait()
+            if job is not None:
+                job.future.cancel()
+        sessions_locked.commit()
+        wait_for(lambda: (fleet.receive(), gate.running == 0)[1])
+    finally:
+        fleet.close()
+
+    # then: the gate counts nothing waiting, so the next registrations are admitted
+    assert gate.waiting == 0 and gate.admit() is not None
