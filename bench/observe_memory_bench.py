@@ -65,6 +65,9 @@ def devices(
     from aiocoap.numbers import codes
     from aiocoap.numbers.types import ACK, CON, NON
 
+    import tracemalloc
+
+    tracemalloc.stop()  # forked from the --trace run: tracing the devices too would slow them tenfold
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     mapped = objects == "mapped"
@@ -109,7 +112,7 @@ def devices(
                 )  # fmt: skip
                 sockets[index].send(request)
                 sent_at[index] = now
-            elif notified[index] is not None and observe_tokens[index] and now - sent_at[index] > 3:
+            elif notified[index] is not None and observe_tokens[index] and quiet:
                 notify(index)  # lost: again (a retransmission would carry the same id; a new one is fine here)
                 sent_at[index] = now
         for selected, _ in selector.select(timeout=0.02):
@@ -139,7 +142,7 @@ def devices(
                     sockets[index].send(datagram(ACK, codes.EMPTY, message.mid))
                 if code == codes.CREATED:
                     registered[index] = True
-                elif code == codes.SERVICE_UNAVAILABLE:
+                elif code == codes.SERVICE_UNAVAILABLE and not registered[index]:  # (not a retry's, late)
                     next_try[index], sent_at[index] = now + min(2, message.opt.max_age or 2), None
                 elif message.mtype == ACK and notified[index] == message.mid:
                     notified[index] = None
@@ -214,7 +217,7 @@ def main_node(args: argparse.Namespace, database_url: str, node_ids: list[str]) 
         time.sleep(2)  # imports and first connections done: the idle figure
         parent_before, workers_before = node_rss_kb(ingress)
         processes, ready, stop = start_devices(port, node_ids, args)
-        took = wait_ready(processes, ready, 120 + len(node_ids) / args.rate * 3)
+        took = wait_ready(processes, ready, 300 + len(node_ids) / args.rate * 5)
         total_after = settle(lambda: sum(node_rss_kb(ingress)[1]) + node_rss_kb(ingress)[0])
         parent_after, workers_after = node_rss_kb(ingress)
     finally:
@@ -272,7 +275,7 @@ def main_trace(args: argparse.Namespace, node_ids: list[str]) -> None:
     before = tracemalloc.take_snapshot()
     processes, ready, stop = start_devices(port, node_ids, args)
     try:
-        took = wait_ready(processes, ready, 120 + len(node_ids) / args.rate * 3)
+        took = wait_ready(processes, ready, 300 + len(node_ids) / args.rate * 5)
         time.sleep(3)
         gc.collect()
         after = tracemalloc.take_snapshot()
