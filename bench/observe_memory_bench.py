@@ -210,36 +210,47 @@ def settle(read, seconds: float = 30.0) -> int:
 
 
 def main_node(args: argparse.Namespace, database_url: str, node_ids: list[str]) -> None:
+    """The idle node; `--warmup` devices (the first uses of caches, imports and allocator arenas, which do
+    not grow with the fleet); then the rest: the slope between the last two readings is a device's cost."""
     from bench.ingest_bench import start_ingress, stop_ingress, wait_for_workers
 
     ingress, port = start_ingress(database_url, args.workers, INGRESS_CODEC_MODULE="products.codecs")
-    processes, stop = [], None
+    groups: list[tuple[list, object]] = []
+    warmup = min(args.warmup, len(node_ids) // 2)
+
+    def total() -> int:
+        parent, workers = node_rss_kb(ingress)
+        return parent + sum(workers)
+
     try:
         wait_for_workers(args.workers, ingress)
         time.sleep(2)  # imports and first connections done: the idle figure
-        parent_before, workers_before = node_rss_kb(ingress)
-        processes, ready, stop = start_devices(port, node_ids, args)
-        took = wait_ready(processes, ready, 300 + len(node_ids) / args.rate * 5)
-        total_after = settle(lambda: sum(node_rss_kb(ingress)[1]) + node_rss_kb(ingress)[0])
-        # aiocoap keeps each exchange's messages for EXCHANGE_LIFETIME (about a minute): the registrations'
-        # are still held right after the last one; a second reading once they are gone.
-        time.sleep(args.linger)
-        parent_after, workers_after = node_rss_kb(ingress)
+        idle = total()
+        readings = []
+        took = 0.0
+        for part in (node_ids[:warmup], node_ids[warmup:]):
+            processes, ready, stop = start_devices(port, part, args)
+            groups.append((processes, stop))
+            took += wait_ready(processes, ready, 300 + len(part) / args.rate * 5)
+            settle(total)
+            # aiocoap keeps each exchange's messages for EXCHANGE_LIFETIME (about a minute): read once the
+            # registrations' are gone.
+            time.sleep(args.linger)
+            readings.append(total())
     finally:
-        if stop is not None:
+        for processes, stop in groups:
             stop.set()
-        for process in processes:
-            process.join(timeout=30)
+            for process in processes:
+                process.join(timeout=30)
         stop_ingress(ingress)
-    before = parent_before + sum(workers_before)
-    after = parent_after + sum(workers_after)
-    report(args, before, after, took, f"supervisor {parent_before} -> {parent_after} KB, workers "
-           f"{workers_before} -> {workers_after} KB; right after the last registration {total_after / 1024:.1f} MB, "
-           f"{args.linger:.0f} s later {after / 1024:.1f} MB (the figures below)")  # fmt: skip
+    warm, after = readings
+    report(args, warm, after, took, len(node_ids) - warmup,
+           f"idle node {idle / 1024:.1f} MB; after the {warmup} warm-up devices {warm / 1024:.1f} MB "
+           f"(x{warm / idle:.2f} idle); the per-device figure is the slope from there")  # fmt: skip
 
 
-def report(args: argparse.Namespace, before_kb: int, after_kb: int, took: float, detail: str) -> None:
-    per_device = (after_kb - before_kb) * 1024 / args.devices
+def report(args: argparse.Namespace, before_kb: int, after_kb: int, took: float, devices: int, detail: str) -> None:
+    per_device = (after_kb - before_kb) * 1024 / devices
     path = "/3303/0/5700" if args.objects == "mapped" else "/19/0/0"
     at_target = before_kb * 1024 + per_device * TARGET_DEVICES
     load = os.getloadavg()
@@ -249,9 +260,9 @@ def report(args: argparse.Namespace, before_kb: int, after_kb: int, took: float,
         f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
     )  # fmt: skip
     print(f"  {detail}")
-    print(f"  baseline, the idle node:           {before_kb / 1024:10.1f} MB RSS")
+    print(f"  baseline (before the {devices} devices): {before_kb / 1024:8.1f} MB RSS")
     budget = TARGET_BYTES / TARGET_DEVICES
-    print(f"  with the devices observed:         {after_kb / 1024:10.1f} MB RSS   x{after_kb / before_kb:.2f} idle")
+    print(f"  with them observed:                {after_kb / 1024:10.1f} MB RSS   x{after_kb / before_kb:.2f} idle")
     print(
         f"  per observed device:               {per_device / 1024:10.2f} KB   (budget {budget / 1024:.1f} KB"
         f": x{per_device / budget:.2f})"
@@ -310,6 +321,7 @@ def main() -> None:
     parser.add_argument("--generators", type=int, default=0, help="default: one per 15,000 devices, at least 1")
     parser.add_argument("--rate", type=float, default=500.0, help="registrations a second, all generators")
     parser.add_argument("--objects", choices=("19", "mapped"), default="19")
+    parser.add_argument("--warmup", type=int, default=100, help="devices registered before the baseline")
     parser.add_argument("--linger", type=float, default=75.0, help="seconds before the final memory reading")
     parser.add_argument("--trace", action="store_true", help="tracemalloc's top sites, the worker in this process")
     args = parser.parse_args()
