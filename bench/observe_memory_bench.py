@@ -262,7 +262,7 @@ def report(args: argparse.Namespace, before_kb: int, after_kb: int, took: float,
     print(f"  {detail}")
     print(f"  baseline (before the {devices} devices): {before_kb / 1024:8.1f} MB RSS")
     budget = TARGET_BYTES / TARGET_DEVICES
-    print(f"  with them observed:                {after_kb / 1024:10.1f} MB RSS   x{after_kb / before_kb:.2f} idle")
+    print(f"  with them observed:                {after_kb / 1024:10.1f} MB RSS   x{after_kb / before_kb:.2f} baseline")
     print(
         f"  per observed device:               {per_device / 1024:10.2f} KB   (budget {budget / 1024:.1f} KB"
         f": x{per_device / budget:.2f})"
