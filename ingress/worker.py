@@ -48,6 +48,7 @@ from devices.downlink import DOWNLINK_MESSAGE, worker_key
 from devices.models import Device, LogKind
 from firmware.drivers.lwm2m import UPGRADE_MESSAGE
 from ingress import (
+    admission,
     aiocoap_adapter,
     endpoints,
     firmware,
@@ -178,6 +179,7 @@ class IngressWorker:
         self.spawned: set[asyncio.Task] = set()
         self.db = ThreadPoolExecutor(settings.INGRESS_DB_THREADS, thread_name_prefix="ingress-db")
         self.registrations = ThreadPoolExecutor(2, thread_name_prefix="ingress-reg")
+        self.gate = admission.RegistrationGate(threads=2)  # answered in time or refused at once
         self.misc = ThreadPoolExecutor(2, thread_name_prefix="ingress-misc")
         self.handshakes = ThreadPoolExecutor(2, thread_name_prefix="ingress-dtls")
         self.heartbeats = ThreadPoolExecutor(1, thread_name_prefix="ingress-heartbeat")
@@ -661,8 +663,7 @@ class IngressWorker:
         if request.payload and request.opt.content_format not in (None, LINK_FORMAT):
             raise Refused("4.00", "registration payload must be link format (40)")
         host, port = self._where(request)
-        view = await self.loop.run_in_executor(
-            self.registrations,
+        view = await self._admitted(
             lambda: sessions.register(
                 channel=Channel.LWM2M,
                 node_id=endpoint,
@@ -733,8 +734,7 @@ class IngressWorker:
         if not endpoint:
             raise Refused("4.00", "t/r registration needs ep=<IMEI>")
         host, port = self._where(request)
-        view = await self.loop.run_in_executor(
-            self.registrations,
+        view = await self._admitted(
             lambda: sessions.register(
                 channel=Channel.HUAWEI,
                 node_id=endpoint,
@@ -747,6 +747,30 @@ class IngressWorker:
         )
         self._after_registration(view)
         return Message(code=codes.CREATED)
+
+    async def _admitted(self, register: Callable[[], SessionView]) -> SessionView:
+        """Run a registration on the registration threads if it can be answered in time, else refuse it
+        with 5.03 and a spread Max-Age (ingress.admission: the thundering herd after an outage)."""
+        arrived = self.gate.admit()
+        if arrived is None:
+            self.stats["register_backlog"] += 1
+            raise Refused("5.03", "registrations backlog, try again", retry_after=self.gate.retry_after())
+
+        def run() -> SessionView:
+            started = self.gate.start(arrived)
+            if started is None:
+                self.stats["register_late"] += 1
+                raise Refused("5.03", "registrations backlog, try again", retry_after=self.gate.retry_after())
+            try:
+                return register()
+            finally:
+                self.gate.finish(started)
+
+        job = self.registrations.submit(run)
+        # A job cancelled before its turn never runs `start`: it leaves the gate here, or the gate would
+        # count it as waiting forever and refuse every registration once enough had been cancelled.
+        job.add_done_callback(lambda done: done.cancelled() and self.gate.cancel())
+        return await asyncio.wrap_future(job)
 
     def _after_registration(self, view: SessionView) -> None:
         self.owned.add(view.device_pk)
