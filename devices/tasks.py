@@ -63,7 +63,9 @@ def maintain_history() -> dict[str, int]:
     deleted = 0
     for application in Application.objects.filter(data_retention_days__lt=longest).only("pk", "data_retention_days"):
         cutoff = now - dt.timedelta(days=application.data_retention_days)
-        deleted += history.delete_in_batches("application_id = %s AND received_at < %s", [application.pk, cutoff])
+        deleted += history.delete_in_batches(
+            "application_id = %s AND received_at < %s", [application.pk, cutoff], by_received=True
+        )
         DeviceLog.objects.filter(application=application, created_at__lt=cutoff).delete()
     for device in Device.objects.filter(data_aging_days__isnull=False).only("pk", "data_aging_days"):
         cutoff = now - dt.timedelta(days=device.data_aging_days)

@@ -59,3 +59,25 @@ def test_device_logs_follow_the_retention(owner_app, no_wake):
         maintain_history()
     assert not DeviceLog.objects.filter(device=device).exists()
     assert other.pk
+
+
+def test_retention_in_batches_resumes_after_the_last_deleted_row_and_misses_none(owner_app, other_app, no_wake):
+    """By received_at, batch after batch, rows sharing one received_at (a stored batch) across a batch
+    boundary included: every row before the cutoff goes, the rest and the other application's stay."""
+    mine, theirs = _reporting_device(owner_app, "mine"), _reporting_device(other_app, "theirs")
+    for minutes_ago in (50, 40, 30, 20, 10):
+        with time_machine.travel(T0 - dt.timedelta(days=2, minutes=minutes_ago), tick=False):
+            for reading in range(3):  # three rows with the same received_at
+                report(mine, reading=reading)
+            report(theirs, reading=minutes_ago)
+    with time_machine.travel(T0, tick=False):
+        report(mine, reading=99)
+    cutoff = T0 - dt.timedelta(days=1)
+
+    deleted = history.delete_in_batches(
+        "application_id = %s AND received_at < %s", [owner_app.application.pk, cutoff], batch=4, by_received=True
+    )
+
+    assert deleted == 15
+    assert list(DataHistory.objects.filter(device_id=mine.pk).values_list("data__reading", flat=True)) == [99]
+    assert DataHistory.objects.filter(device_id=theirs.pk).count() == 5
