@@ -171,3 +171,16 @@ def test_a_batch_of_mapped_notifications_costs_the_same_queries_for_1_and_for_20
     shadows = {device.shadow["Temperature"]["data"]["temperature"] for device in Device.objects.filter(
         pk__in=[device.pk for device in devices[1:21]])}  # fmt: skip
     assert shadows == {21.5, 22.5}  # SenML CBOR (21.5) and text (22.5), each stored
+
+
+def test_a_products_plan_is_worked_out_once_per_instance_and_again_when_its_mapping_changes(owner_app):
+    from ingress.lwm2m_values import plan
+
+    product = standard_device(owner_app).product
+
+    first = plan(product)
+
+    assert plan(product) is first  # the batch's devices share their product instance: once per batch
+    assert ((3303, 0, 5700), "Temperature", "temperature", "decimal") in first.entries
+    product.lwm2m_mapping = {**product.lwm2m_mapping, "properties": product.lwm2m_mapping["properties"][:1]}
+    assert plan(product) is not first and len(plan(product).entries) == 1
