@@ -98,6 +98,12 @@ def supports_composite(view: SessionView) -> bool:
 async def start(worker: IngressWorker, view: SessionView) -> None:
     """After a registration: Write-Attributes then observe the device's mapped paths (composite where it can)."""
     chosen = await worker.run_misc(targets, view.device_pk)
+    # A mapping change takes effect at the next registration: until then an Update of a device with nothing
+    # to observe asks nothing (refresh).
+    if chosen:
+        worker.without_mapping.discard(view.device_pk)
+    else:
+        worker.without_mapping.add(view.device_pk)
     await _observe_targets(worker, view, chosen, kept=(), write=chosen, why="")
 
 
@@ -105,13 +111,18 @@ async def refresh(worker: IngressWorker, view: SessionView) -> None:
     """After a registration Update: observe again when its links added or removed objects, or when the session
     holds no observation (the device never answered, the worker died before storing them, or the session is
     older than this storage). Observations whose paths are all still wanted are kept; Write-Attributes go only
-    to the paths of newly listed objects. An Update that changes neither costs nothing (no query)."""
+    to the paths of newly listed objects. An Update that changes neither costs nothing (no query; nor, once
+    the worker knows it, one of a device whose product maps nothing)."""
     changed = bool(view.objects_added or view.objects_removed)
     if not changed and view.observations:
         return
     if view.device_pk in worker.observing_devices:
         return  # its registration's observe is under way
+    if view.device_pk in worker.without_mapping and not changed:
+        return  # nothing mapped to observe at its registration (start)
     chosen = await worker.run_misc(targets, view.device_pk)
+    if not chosen:
+        worker.without_mapping.add(view.device_pk)
     wanted = {target.path for target in chosen}
     kept = tuple(observation for observation in view.observations if set(observation.covers) <= wanted)
     covered = {path for observation in kept for path in observation.covers}

@@ -165,6 +165,7 @@ class IngressWorker:
         # Mapped paths' tokens observed but not yet stored with the session (ingress.lwm2m_observe).
         self.observing: set[bytes] = set()
         self.observing_devices: set[int] = set()  # ... and the devices whose mapped paths are being observed
+        self.without_mapping: set[int] = set()  # ... and those with no mapped path to observe (till they register)
         self.owned: set[int] = set()
         # Devices whose notification format was checked for how they take object 19 downlinks, and the
         # checks under way (a reply to the uplink waits for its device's: _reply).
