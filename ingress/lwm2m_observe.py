@@ -117,7 +117,14 @@ async def refresh(worker: IngressWorker, view: SessionView) -> None:
     if not changed and view.observations:
         return
     if view.device_pk in worker.observing_devices:
-        return  # its registration's observe is under way
+        # Its observe is under way: this Update is looked at once it is done (with every object it added).
+        waiting = worker.refresh_waiting.get(view.device_pk)
+        added = view.objects_added | (waiting.objects_added if waiting is not None else frozenset())
+        removed = view.objects_removed | (waiting.objects_removed if waiting is not None else frozenset())
+        worker.refresh_waiting[view.device_pk] = dataclasses.replace(
+            view, objects_added=added - removed, objects_removed=removed - added
+        )
+        return
     if view.device_pk in worker.without_mapping and not changed:
         return  # nothing mapped to observe at its registration (start)
     chosen = await worker.run_misc(targets, view.device_pk)
@@ -182,8 +189,12 @@ async def _observe_targets(
         worker.observing.difference_update(observation.token for observation in taken)
         worker.observing_devices.discard(view.device_pk)
     current = worker.views.get(view.device_pk)
+    waiting = worker.refresh_waiting.pop(view.device_pk, None)
     if stored is not None and current is not None and current.registration_id == view.registration_id:
-        worker._remember(dataclasses.replace(current, observations=stored), None, established=True)
+        current = dataclasses.replace(current, observations=stored)
+        worker._remember(current, None, established=True)
+        if waiting is not None and waiting.registration_id == view.registration_id:
+            worker._spawn(refresh(worker, dataclasses.replace(waiting, observations=stored)))
     else:
         worker.forget_tokens(view.device_pk, [observation.token for observation in taken])
     summary = "standard objects: " + (f"{why}: " if why else "")

@@ -166,6 +166,8 @@ class IngressWorker:
         self.observing: set[bytes] = set()
         self.observing_devices: set[int] = set()  # ... and the devices whose mapped paths are being observed
         self.without_mapping: set[int] = set()  # ... and those with no mapped path to observe (till they register)
+        # Updates that came while the device's mapped paths were being observed (lwm2m_observe.refresh).
+        self.refresh_waiting: dict[int, SessionView] = {}
         self.owned: set[int] = set()
         # Devices whose notification format was checked for how they take object 19 downlinks, and the
         # checks under way (a reply to the uplink waits for its device's: _reply).
