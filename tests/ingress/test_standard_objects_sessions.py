@@ -95,6 +95,7 @@ def test_an_update_with_changed_objects_observes_the_new_paths_and_one_with_the_
             # when: an Update that no longer lists Temperature
             assert str((await client.update(("/1/0", "/3/0", "/3304/0"))).code.dotted) == "2.04"
             await _until(lambda: _observed_paths(device) == ["/3/0/0", "/3/0/9", "/3304/0/5700"])
+            await _until(lambda: len(_summaries(device)) >= 3)  # logged once stored
         finally:
             await client.stop()
         return client, added
@@ -129,6 +130,7 @@ def test_an_update_after_the_observations_were_lost_observes_again_without_new_w
             # when: its next Update
             assert str((await client.update()).code.dotted) == "2.04"
             await _until(lambda: _observed_paths(device) == sorted(MAPPED))
+            await _until(lambda: len(_summaries(device)) >= 2)  # logged once stored
             client.set("/3303/0/5700", 18.0)
             await _until(lambda: _shadow(device, "Temperature").get("temperature") == 18.0)
         finally:
