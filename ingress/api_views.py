@@ -42,7 +42,13 @@ class OperationSerializer(serializers.Serializer):
     value = serializers.JSONField(allow_null=True)
     status = serializers.ChoiceField(ManagementOperation.Status.values)
     code = serializers.CharField(allow_null=True, help_text="The device's CoAP answer: 2.05, 4.04...")
-    result = serializers.JSONField(allow_null=True, help_text="read: values by path; discover: the links.")
+    result = serializers.JSONField(
+        allow_null=True,
+        help_text=(
+            'read: values by path; discover: the links, each {"path": ..., "attributes": {...}} as the device '
+            "listed them"
+        ),
+    )
     detail = serializers.CharField(allow_null=True)
     createdAt = serializers.CharField()
     completedAt = serializers.CharField(allow_null=True)

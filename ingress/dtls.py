@@ -439,6 +439,25 @@ class DTLSInterface(interfaces.MessageInterface, asyncio.DatagramProtocol):
         self.handshaking.clear()
         self.handshaking_per_host.clear()
 
+    def end_session(self, remote: DTLSAddress) -> None:
+        """Close an established session from our side (a close_notify alert) and forget it: the client's
+        next record to this port starts a new handshake. The bootstrap session ends so after
+        Bootstrap-Finish: a client that keeps one DTLS state per server address (Wakaama's tinydtls
+        client) would otherwise send its registration, meant for a new session with its own PSK,
+        through the bootstrap one."""
+        peer = self.peers.get(remote.peer.address)
+        if peer is None or peer is not remote.peer or not peer.established:
+            return
+        del self.peers[peer.address]
+        try:
+            peer.buffer.shutdown()
+            alert = peer.outgoing()
+        except TLSError as problem:
+            log.info("DTLS session with %s: no close_notify (%s)", peer.address, problem)
+            return
+        if alert and self.transport is not None:
+            self.transport.sendto(alert, peer.address)
+
     def session_for(self, host: str, port: int, identity: str) -> DTLSAddress | None:
         """The remote of an established session with this device, to send a downlink through."""
         mapped = host if ":" in host else f"::ffff:{host}"

@@ -293,8 +293,10 @@ def _lwm2m_cbor(payload: bytes) -> bytes:
 
 
 # --- link format (registration payloads) --------------------------------------------------------
-def parse_link_format(payload: bytes) -> list[dict[str, str]]:
-    """`</>;rt="oma.lwm2m";ct=110,</1/0>,</3>;ver=1.1` -> [{"path": "/", "rt": "oma.lwm2m", "ct": "110"}, ...]."""
+def parse_link_format(payload: bytes, *, skip_non_links: bool = False) -> list[dict[str, str]]:
+    """`</>;rt="oma.lwm2m";ct=110,</1/0>,</3>;ver=1.1` -> [{"path": "/", "rt": "oma.lwm2m", "ct": "110"}, ...].
+    `skip_non_links`: an entry that is not `<path>` is left out, not refused (the `lwm2m="1.0"` a 1.0
+    client's Bootstrap-Discover answer starts with)."""
     try:
         text = payload.decode("utf-8")
     except UnicodeDecodeError:
@@ -307,6 +309,8 @@ def parse_link_format(payload: bytes) -> list[dict[str, str]]:
         parts = _split_outside_quotes(item, ";")
         target = parts[0].strip()
         if not (target.startswith("<") and target.endswith(">")):
+            if skip_non_links:
+                continue
             raise FormatError(f"link {target[:40]!r} is not <path>")
         link = {"path": target[1:-1]}
         for attribute in parts[1:]:

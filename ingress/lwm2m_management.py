@@ -117,6 +117,10 @@ def do_request_operation(device: Device, fields: dict[str, Any]) -> ManagementOp
     device sleeps); with no live session it fails at once, saying so."""
     with transaction.atomic():
         operation = ManagementOperation.objects.create(operation_id=uuid.uuid4(), device=device, **fields)
+        # Logged first: with no session the operation fails just below, and its log reads after the request.
+        logs.log(
+            device, LogKind.INFO, f"LwM2M {fields['operation']} {fields['path']} requested", detail=_shown(operation)
+        )
         message = {"type": MANAGE_MESSAGE, "operation": operation.pk, "device": device.pk}
         channel = downlink.holder(device)
         if channel is None:
@@ -128,7 +132,6 @@ def do_request_operation(device: Device, fields: dict[str, Any]) -> ManagementOp
             operation.save(update_fields=["detail"])
         else:
             transaction.on_commit(lambda: downlink.send_to_worker(channel, message))
-    logs.log(device, LogKind.INFO, f"LwM2M {fields['operation']} {fields['path']} requested", detail=_shown(operation))
     return operation
 
 
@@ -136,9 +139,12 @@ def _shown(operation: ManagementOperation) -> dict[str, Any]:
     return {"operationId": str(operation.operation_id), "value": operation.value}
 
 
+@transaction.atomic
 def _finish(
     pk: int, status: str, *, code: str = "", result: Any = None, detail: str = ""
 ) -> ManagementOperation | None:
+    """The operation's outcome and its device-log line in one transaction: whoever sees the status sees
+    the line."""
     updated = ManagementOperation.objects.filter(pk=pk, status=ManagementOperation.Status.PENDING).update(
         status=status, code=code, result=result, detail=detail[:300], completed_at=timezone.now()
     )
@@ -160,7 +166,13 @@ def _answer(operation: ManagementOperation, answer: Message) -> tuple[str, Any, 
     if not code.is_successful():
         return "FAILED", None, answer.payload.decode("utf-8", errors="replace")[:200]
     if operation.operation == "discover":
-        return "DONE", [link["path"] for link in formats.parse_link_format(answer.payload)], ""
+        try:
+            links = formats.parse_link_format(answer.payload)
+        except FormatError as problem:
+            return "DONE", {"raw": answer.payload.hex()}, f"the answer could not be read: {problem}"
+        # The attributes are what the device holds (Write-Attributes, dim): Anjay lists them, e.g.
+        # </3303/0/5700>;pmin=5;pmax=60;st=0.5, so keep them beside each path, as the device wrote them.
+        return "DONE", [{"path": link.pop("path"), "attributes": link} for link in links], ""
     if operation.operation == "read":
         product = operation.device.product
         own = (product.lwm2m_mapping or {}).get("definitions") if product is not None else None

@@ -36,6 +36,7 @@ from aiocoap.optiontypes import BlockOption
 
 from firmware import pcp
 from ingress.formats import (
+    LINK_FORMAT,
     MULTIPLE_RESOURCE,
     OPAQUE,
     SENML_JSON,
@@ -59,6 +60,13 @@ STANDARD_VALUES: dict[str, Any] = {
     "/3304/0/5700": 45.0,
     "/3316/0/5700": 3.3,
 }
+
+
+def _senml_label(value: Any) -> str:
+    """A SenML record's value label for a standard value: vb (boolean), v (number) or vs (text)."""
+    if isinstance(value, bool):
+        return "vb"
+    return "v" if isinstance(value, int | float) else "vs"
 
 
 class DeviceError(Exception):
@@ -151,6 +159,10 @@ class SimulatedDevice(asyncio.DatagramProtocol):
     object_25_format: int = TLV  # how /25 and /{prefix}/3/0 are answered: TLV or SenML JSON (110)
     # LwM2M bootstrap (ingress.lwm2m_bootstrap): what the bootstrap server wrote (/0, /1), and its Finish.
     bootstrap_writes: dict[str, bytes] = field(default_factory=dict)
+    # ... and the instances of /0 and /1 the device holds, instance -> ssid (None: the bootstrap account, a
+    # Security instance without one), listed to Bootstrap-Discover (GET /0, /1, Accept link format) as a
+    # 1.1 client lists them and updated by the writes; None: Discover answered 4.05 (a 1.0 client).
+    bootstrap_instances: dict[int, dict[int, int | None]] | None = field(default_factory=lambda: {0: {0: None}, 1: {}})
     # Standard objects (docs/lwm2m-objects.md): {"/3303/0/5700": 21.5, ...} served as text, observable per
     # path (a composite FETCH is refused with 4.05, so the platform falls back), Write-Attributes recorded,
     # /3/0/4 (reboot) and /3/0/5 (factory reset) executable; `STANDARD_VALUES` is a device with IPSO sensors.
@@ -159,6 +171,7 @@ class SimulatedDevice(asyncio.DatagramProtocol):
     standard_attributes: dict[str, dict[str, str]] = field(default_factory=dict)
     executed: list[str] = field(default_factory=list)
     bootstrapped: asyncio.Event = field(default_factory=asyncio.Event)
+    session_closed: asyncio.Event = field(default_factory=asyncio.Event)  # the server ended the DTLS session
 
     # --- socket -----------------------------------------------------------------------------------
     async def open(self, local_port: int = 0) -> SimulatedDevice:
@@ -223,6 +236,12 @@ class SimulatedDevice(asyncio.DatagramProtocol):
         if self.transport is not None:
             self.transport.close()
 
+    async def handshake_again(self, psk: tuple[str, bytes]) -> None:
+        """A new DTLS session with another identity from the same port (Wakaama's client after bootstrap)."""
+        self.psk, self._tls = psk, None
+        self.session_closed.clear()
+        await self._dtls_handshake()
+
     async def move(self) -> None:
         """Continue from a new source port (as lwm2m-node-lib does on update, or after a NAT rebind)."""
         self.close()
@@ -256,7 +275,13 @@ class SimulatedDevice(asyncio.DatagramProtocol):
             try:
                 self._tls.receive_from_network(data)
                 data = self._tls.read(65536)
-            except (tls.WantReadError, Exception):
+            except tls.WantReadError:
+                return
+            except Exception:  # the server's close_notify (python-mbedtls raises it as an error)
+                self.session_closed.set()
+                return
+            if not data:
+                self.session_closed.set()
                 return
         self.coap_received(data)
 
@@ -310,10 +335,15 @@ class SimulatedDevice(asyncio.DatagramProtocol):
                     code=codes.CONTENT, observe=self.observe_sequence, content_format=OPAQUE, payload=self.current_value
                 )
                 self.observed.set()
-        elif self.standard_values and (path in self.standard_values or path in ("/", "/3/0/4", "/3/0/5")):
+        elif self.standard_values and (
+            path in self.standard_values or path in ("/", "/3/0/4", "/3/0/5") or self._standard_instance(path)
+        ):
             answer = self._serve_standard(request, path)
+        elif self.lwm2m and request.code == codes.GET and path in ("/0", "/1") and request.opt.accept == 40:
+            answer = self._bootstrap_discover(int(path[1:]))
         elif self.lwm2m and request.code == codes.PUT and path in ("/0", "/1", "/0/1", "/1/0"):
             self.bootstrap_writes[path] = request.payload  # Bootstrap-Write
+            self._bootstrap_written(int(path[1]), request.payload)
             answer = Message(code=codes.CHANGED)
         elif self.lwm2m and request.code == codes.POST and path == "/bs":
             self.bootstrapped.set()  # Bootstrap-Finish
@@ -345,6 +375,19 @@ class SimulatedDevice(asyncio.DatagramProtocol):
             return Message(code=codes.CHANGED)
         if path == "/":
             return Message(code=codes.METHOD_NOT_ALLOWED, payload=b"no composite operations")
+        if path not in self.standard_values:  # an object instance (/3/0): a Read gives its resources
+            if request.code != codes.GET or request.opt.observe is not None:
+                return Message(code=codes.METHOD_NOT_ALLOWED)
+            resources = [resource for resource in self.standard_values if resource.rsplit("/", 1)[0] == path]
+            if request.opt.accept == LINK_FORMAT:  # a Discover: the instance and its resources
+                links = ",".join(f"<{link}>" for link in (path, *resources))
+                return Message(code=codes.CONTENT, payload=links.encode(), content_format=LINK_FORMAT)
+            records = [
+                {"bn": f"{path}/", "n": resource.rsplit("/", 1)[1], _senml_label(value): value}
+                for resource, value in self.standard_values.items()
+                if resource.rsplit("/", 1)[0] == path
+            ]
+            return Message(code=codes.CONTENT, payload=json.dumps(records).encode(), content_format=SENML_JSON)
         if request.code == codes.GET:
             if request.opt.observe == 0:
                 self.standard_tokens[path] = request.token
@@ -359,6 +402,9 @@ class SimulatedDevice(asyncio.DatagramProtocol):
             self.standard_values[path] = request.payload.decode(errors="replace")
             return Message(code=codes.CHANGED)
         return Message(code=codes.METHOD_NOT_ALLOWED)
+
+    def _standard_instance(self, path: str) -> bool:
+        return any(resource.rsplit("/", 1)[0] == path for resource in self.standard_values)
 
     async def wait_standard_observed(self, path: str, timeout: float = 10.0) -> None:
         """Until the platform observes `path` (it does so after the registration's Write-Attributes)."""
@@ -686,6 +732,28 @@ class SimulatedDevice(asyncio.DatagramProtocol):
         request.opt.uri_query = (f"ep={self.endpoint}",)
         request.token = random.randbytes(4)
         return await self.exchange(request)
+
+    def _bootstrap_discover(self, object_id: int) -> Message:
+        """`</>;lwm2m=1.1,</0>,</0/0>;uri="coaps://...",</0/1>;ssid=1`, as Anjay's client answers."""
+        if self.bootstrap_instances is None:
+            return Message(code=codes.METHOD_NOT_ALLOWED)
+        links = ["</>;lwm2m=1.1", f"</{object_id}>"]
+        for instance, ssid in sorted(self.bootstrap_instances.get(object_id, {}).items()):
+            links.append(f"</{object_id}/{instance}>" + (f";ssid={ssid}" if ssid is not None else ';uri="coaps://bs"'))
+        return Message(code=codes.CONTENT, payload=",".join(links).encode(), content_format=40)
+
+    def _bootstrap_written(self, object_id: int, payload: bytes) -> None:
+        """Record the instance a Bootstrap-Write of /0 or /1 (TLV of one instance) created or replaced."""
+        if self.bootstrap_instances is None:
+            return
+        for _, instance, resources in parse_tlv(payload):
+            if not isinstance(resources, list):
+                continue
+            values = {identifier: value for _, identifier, value in resources if isinstance(value, bytes)}
+            ssid = values.get(10 if object_id == 0 else 0)
+            self.bootstrap_instances.setdefault(object_id, {})[instance] = (
+                int.from_bytes(ssid, "big") if ssid is not None else None
+            )
 
     def bootstrap_account(self) -> tuple[str, str, bytes]:
         """(server URI, PSK identity, PSK) from the Security instance the bootstrap server wrote."""

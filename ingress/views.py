@@ -4,7 +4,11 @@ ingress over loopback CoAP, and see what the pipeline made of it."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
+import uuid
+from typing import Any
+from urllib.parse import parse_qsl
 
 from django.conf import settings
 from django.contrib import messages
@@ -19,6 +23,7 @@ from applications.models import Application
 from devices.models import Device, DeviceLog
 from ingress.forms import SimulatorForm
 from ingress.simulator import try_uplink
+from products.lwm2m_mapping import MappingInvalid
 
 
 @login_required
@@ -91,3 +96,85 @@ def lwm2m_execute(request: HttpRequest, device_id: str, action: str) -> HttpResp
             request, _("Sent to the device: %(path)s; its answer appears in the device log.") % {"path": path}
         )
     return redirect("devices:detail", device_id=device.device_id)
+
+
+def _managed_device(request: HttpRequest, device_id: str) -> Device | HttpResponse:
+    visible = Device.objects.filter(application__in=Application.objects.visible_to(request.user))
+    device = get_object_or_404(visible.select_related("product"), device_id=device_id)
+    if not Application.objects.editable_by(request.user).filter(pk=device.application_id).exists():
+        return HttpResponseForbidden(_("Only owners, developers and operators manage devices."))
+    return device
+
+
+def _values(operation: str, text: str) -> list[Any]:
+    """What the form's value field may mean, in the order tried: none; an Execute's argument as typed;
+    attributes as `pmin=60&st=2` or JSON; a Write's value as JSON where the resource takes it (42, true,
+    1.5), else as typed (a String's "42")."""
+    if not text:
+        return [None]
+    if operation == "execute":
+        return [text]
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        parsed = None
+    if operation == "write_attributes" and not isinstance(parsed, dict):
+        parsed = {name: _number(value) for name, value in parse_qsl(text, keep_blank_values=True)} or text
+    return [parsed, text] if parsed is not None and parsed != text else [text]
+
+
+def _number(text: str) -> Any:
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            continue
+    return text
+
+
+@login_required
+@require_POST
+def lwm2m_operate(request: HttpRequest, device_id: str) -> HttpResponse:
+    """The device page's management form: Read, Write, Write-Attributes, Execute or Discover any path
+    (ingress.lwm2m_management, the action `POST /api/v1/devices/{id}/lwm2m` calls). Answers the
+    operation's panel (htmx; it polls until the device answers) or its page; a refusal names the field."""
+    device = _managed_device(request, device_id)
+    if isinstance(device, HttpResponse):
+        return device
+    from ingress import lwm2m_management
+
+    form = {name: request.POST.get(name, "").strip() for name in ("operation", "path", "value")}
+    refusal = None
+    for value in _values(form["operation"], form["value"]):
+        try:
+            fields = lwm2m_management.check_operation(
+                device, {"operation": form["operation"], "path": form["path"], "value": value}
+            )
+        except (lwm2m_management.OperationInvalid, MappingInvalid) as problem:  # as the API catches them
+            refusal = refusal or problem
+        else:
+            break
+    else:
+        context = {"device": device, "refusal": refusal, "form": form}
+        if request.htmx:  # htmx swaps 2xx answers only: the refusal is the panel's content
+            return render(request, "ingress/partials/lwm2m_operation.html", context)
+        return render(request, "ingress/lwm2m_operation.html", context, status=400)
+    operation = lwm2m_management.do_request_operation(device, fields)
+    if request.htmx:
+        return render(request, "ingress/partials/lwm2m_operation.html", {"device": device, "operation": operation})
+    return redirect("ingress:lwm2m-operation", device_id=device.device_id, operation_id=operation.operation_id)
+
+
+@login_required
+def lwm2m_operation(request: HttpRequest, device_id: str, operation_id: str) -> HttpResponse:
+    """One management operation and the device's answer, for those who see the device."""
+    from ingress.models import ManagementOperation
+
+    visible = Device.objects.filter(application__in=Application.objects.visible_to(request.user))
+    device = get_object_or_404(visible, device_id=device_id)
+    try:
+        operation = get_object_or_404(ManagementOperation, device=device, operation_id=uuid.UUID(operation_id))
+    except ValueError:
+        raise Http404 from None
+    template = "ingress/partials/lwm2m_operation.html" if request.htmx else "ingress/lwm2m_operation.html"
+    return render(request, template, {"device": device, "operation": operation})

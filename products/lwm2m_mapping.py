@@ -104,6 +104,14 @@ def _number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+def fits(resource: Mapping[str, Any], data_type: str) -> bool:
+    """Whether a resource's values can be a property of `data_type` (FITS; a multiple-instance resource
+    only as a jsonObject). The mapping's LWM2M_TYPE rule, and the editor's picker says so per option."""
+    if resource["multiple"] and data_type != "jsonObject":
+        return False
+    return resource["type"] in FITS.get(data_type, frozenset())
+
+
 def check_attributes(value: Any, field: str, resource: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Write-Attributes: pmin/pmax/epmin/epmax whole seconds, gt/lt/st numbers (numeric resources only)."""
     if value is None:
@@ -218,8 +226,7 @@ def check_document(value: Any, profile: Mapping[str, Any]) -> dict[str, Any]:
                 f"{field}.path", "LWM2M_OPERATION", f"resource {entry['path']} ({resource['name']}) is not readable"
             )
         data_type = declared_property["dataType"]
-        fits = FITS.get(data_type, frozenset())
-        if resource["type"] not in fits or (resource["multiple"] and data_type != "jsonObject"):
+        if not fits(resource, data_type):
             kind = f"multiple-instance {resource['type']}" if resource["multiple"] else resource["type"]
             raise MappingInvalid(
                 f"{field}.path",

@@ -170,3 +170,59 @@ def definition(object_id: int, own: dict[str, Any] | None = None) -> dict[str, A
     if own and str(object_id) in own:
         return own[str(object_id)]
     return registry_object(object_id)
+
+
+_SEARCH_PATH = re.compile(r"^/?(\d{1,5})(?:(/)(\d{0,5})(?:/(\d{0,5}))?)?$")
+
+
+@cache
+def _search_index() -> tuple[tuple[dict[str, Any], dict[str, Any], str], ...]:
+    """(definition, resource, lower-case "object name resource name") of every registry resource, by id."""
+    objects = sorted(registry()["objects"].values(), key=lambda item: item["id"])
+    return tuple(
+        (definition, resource, f"{definition['name']} {resource['name']}".lower())
+        for definition in objects
+        for resource in sorted(definition["resources"].values(), key=lambda item: item["id"])
+    )
+
+
+def search_resources(
+    text: str, own: dict[str, Any] | None = None, operations: str = "RWE", *, limit: int = 20
+) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
+    """The first `limit` resources (`(path, definition, resource)`) whose path starts like `text`
+    (`3303`, `/3303/0/57`: an object id prefix, then an instance, then a resource id prefix) or whose
+    object and resource names hold every word of `text` (`temp value`); the product's own objects
+    first, then the registry's by id. Only resources allowing one of `operations` (R, W, E) are listed.
+    The profile editor's mapping picker (products.lwm2m_views) asks this as the user types."""
+    text = text.strip()
+    if not text:
+        return []
+    own_entries = [
+        (definition, resource, f"{definition['name']} {resource['name']}".lower())
+        for definition in sorted((own or {}).values(), key=lambda item: item["id"])
+        for resource in sorted(definition["resources"].values(), key=lambda item: item["id"])
+    ]
+    own_ids = {definition["id"] for definition, _, _ in own_entries}
+    entries = own_entries + [entry for entry in _search_index() if entry[0]["id"] not in own_ids]
+    path = _SEARCH_PATH.match(text)
+    words = text.lower().split()
+    found: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
+    for definition, resource, names in entries:
+        if not any(letter in resource["operations"] for letter in operations):
+            continue
+        instance = 0
+        if path:
+            object_id, slash, instance_text, resource_text = path.groups()
+            exact = bool(slash)  # "3303/" names the object; "33" is the start of an id
+            if (str(definition["id"]) != object_id) if exact else not str(definition["id"]).startswith(object_id):
+                continue
+            if instance_text:
+                instance = int(instance_text)
+            if resource_text and not str(resource["id"]).startswith(resource_text):
+                continue
+        elif not all(word in names for word in words):
+            continue
+        found.append((f"/{definition['id']}/{instance}/{resource['id']}", definition, resource))
+        if len(found) >= limit:
+            break
+    return found

@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from products import codec_views, views
+from products import codec_views, lwm2m_views, views
 
 app_name = "products"
 
@@ -61,6 +61,8 @@ urlpatterns = [
     path("<uuid:product_id>/export/", views.product_export, name="export"),
     path("<uuid:product_id>/delete/", views.product_delete, name="delete"),
     path("<uuid:product_id>/lwm2m-gateway/", views.product_lwm2m_gateway, name="lwm2m-gateway"),
+    path("<uuid:product_id>/lwm2m/", lwm2m_views.lwm2m_mapping, name="lwm2m"),
+    path("<uuid:product_id>/lwm2m/pick/", lwm2m_views.lwm2m_pick, name="lwm2m-pick"),
     path("<uuid:product_id>/services/", include(service_patterns)),
     path("<uuid:product_id>/codec/", include(codec_patterns)),
 ]

@@ -72,7 +72,7 @@ class Executable(resource.Resource):
 
 
 class Instance(resource.Resource):
-    """/3303/0: Discover (GET with Accept link format) lists its resources."""
+    """/3303/0: Discover (GET with Accept link format) lists its resources and their attributes."""
 
     def __init__(self, client: StandardClient, prefix: str) -> None:
         super().__init__()
@@ -81,7 +81,11 @@ class Instance(resource.Resource):
     async def render_get(self, request: Message) -> Message:
         if request.opt.accept != 40:
             return Message(code=codes.NOT_ACCEPTABLE)
-        links = ",".join(f"<{path}>" for path in self.client.values if path.startswith(self.prefix + "/"))
+        links = ",".join(  # with the attributes written to each resource, as Anjay 3.14 lists them
+            f"<{path}>" + "".join(f";{name}={value}" for name, value in self.client.attributes.get(path, {}).items())
+            for path in self.client.values
+            if path.startswith(self.prefix + "/")
+        )
         return Message(payload=f"<{self.prefix}>,{links}".encode(), content_format=40)
 
 

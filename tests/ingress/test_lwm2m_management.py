@@ -86,7 +86,11 @@ def test_read_write_write_attributes_execute_and_discover_reach_the_device_and_a
     assert (write["status"], write["code"]) == ("DONE", "2.04") and client.values["/3/0/15"] == "Europe/Berlin"
     assert attributes["status"] == "DONE" and client.attributes["/3304/0/5700"] == {"pmin": "10", "st": "2"}
     assert execute["status"] == "DONE" and client.executed == ["/3/0/4"]
-    assert discover["result"][:3] == ["/3303/0", "/3303/0/5700", "/3303/0/5701"]
+    assert discover["result"][:3] == [
+        {"path": "/3303/0", "attributes": {}},
+        {"path": "/3303/0/5700", "attributes": {"pmin": "60", "pmax": "3600", "st": "0.5"}},
+        {"path": "/3303/0/5701", "attributes": {"pmin": "60", "pmax": "3600"}},
+    ]
     assert (missing["status"], missing["code"]) == ("FAILED", "4.04")
     summaries = list(
         DeviceLog.objects.filter(device=device, summary__startswith="LwM2M ").values_list("summary", flat=True)
@@ -122,6 +126,8 @@ def test_another_application_cannot_manage_or_see_the_device(owner_app):
     status, _ = _post(owner_app, device, {"operation": "read", "path": "/3/0/9"})  # no session: fails at once
     operation = ManagementOperation.objects.get()
     assert status == 202 and operation.status == "FAILED" and "no session" in operation.detail
+    logged = DeviceLog.objects.filter(device=device, summary__startswith="LwM2M ").order_by("id")
+    assert [log.summary for log in logged] == ["LwM2M read /3/0/9 requested", "LwM2M read /3/0/9: FAILED"]
     other = create_app("Other")
     status, answer = _post(other, device, {"operation": "execute", "path": "/3/0/4"})
     assert status in (400, 404) and answer["error_code"] != "100022"
@@ -224,3 +230,18 @@ def test_commands_mapped_to_write_and_execute_reach_the_resources_and_succeed_on
 
     assert client.values["/3/0/15"] == "Asia/Shanghai"  # the para's value, written as text
     assert client.executed == ["/3/0/4"]
+
+
+def test_a_discover_answer_that_is_not_link_format_is_kept_raw_not_lost():
+    from aiocoap import Message
+    from aiocoap.numbers import codes
+
+    from ingress.lwm2m_management import _answer
+
+    operation = ManagementOperation(operation="discover", path="/3")
+    answer = Message(code=codes.CONTENT, payload=b"\xff3/0", content_format=40)
+
+    status, result, detail = _answer(operation, answer)
+
+    assert (status, result) == ("DONE", {"raw": "ff332f30"})
+    assert detail.startswith("the answer could not be read: ")
