@@ -562,6 +562,13 @@ def scenario_standard(args: argparse.Namespace, database_url: str) -> dict:
         )
         time.sleep(1)  # the last batch commits
         result["stored"] = (stored(application) - before) / result["elapsed"]
+        # The production path: each device's observation of /3303/0/5700 stored with its session
+        # (DeviceSession.observations), as a restarted ingress finds it.
+        from ingress.models import DeviceSession
+
+        held = DeviceSession.objects.filter(device__application=application).exclude(observations={}).count()
+        if held != len(endpoints):
+            raise SystemExit(f"standard: {held} of {len(endpoints)} sessions hold their mapped observation")
     finally:
         stop_ingress(ingress)
         cleanup(application)

@@ -13,6 +13,7 @@ SenML JSON (110), SenML CBOR (112), CBOR (60), LwM2M CBOR (11544).
 from __future__ import annotations
 
 import base64
+import dataclasses
 import datetime as dt
 import math
 import struct
@@ -276,27 +277,62 @@ def _property_value(data_type: str, value: Any) -> Any:
     return value
 
 
-def device_req(product: Any, values: Mapping[Path, Any]) -> dict[str, Any] | None:
-    """The deviceReq the mapped values make (None when no value is mapped): one data item per service,
-    in the mapping's order, each with the properties the values carry."""
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """What a product's mapping and profile say about its values, worked out once per product and batch (the
+    pipeline loads each product once per batch; the plan rides on that instance): the mapped paths in the
+    mapping's order with their service, property and dataType, and each service's mapped properties."""
+
+    mapping: Any
+    profile: Any
+    own: Mapping[str, Any] | None
+    entries: tuple[tuple[Path, str, str, str], ...]  # (path, serviceId, property, dataType), declared ones only
+    mapped: Mapping[str, frozenset[str]]  # serviceId -> its mapped properties (declared or not)
+
+
+def plan(product: Any) -> Plan | None:
+    """The product's Plan (None without a mapping), built on first use and kept on the product instance."""
     mapping = product.lwm2m_mapping if product is not None else None
-    if not mapping or not values:
+    if not mapping:
         return None
+    known = product.__dict__.get("_lwm2m_plan")
+    if known is not None and known.mapping is mapping and known.profile is product.profile:
+        return known
     by_type = {service["serviceType"]: service for service in product.profile["services"]}
     types = {item["serviceId"]: item["serviceType"] for item in product.profile["device"]["serviceTypeCapabilities"]}
-    services: dict[str, dict[str, Any]] = {}
+    entries = []
+    mapped: dict[str, set[str]] = {}
     for entry in mapping.get("properties", []):
-        path = tuple(int(part) for part in entry["path"].strip("/").split("/"))
-        if path not in values:
-            continue
+        mapped.setdefault(entry["serviceId"], set()).add(entry["property"])
         declared = {
             item["propertyName"]: item
             for item in by_type.get(types.get(entry["serviceId"], ""), {}).get("properties", [])
         }
         if entry["property"] not in declared:
             continue  # the profile changed under the mapping: the profile wins
-        data_type = declared[entry["property"]]["dataType"]
-        services.setdefault(entry["serviceId"], {})[entry["property"]] = _property_value(data_type, values[path])
+        path = tuple(int(part) for part in entry["path"].strip("/").split("/"))
+        entries.append((path, entry["serviceId"], entry["property"], declared[entry["property"]]["dataType"]))
+    built = Plan(
+        mapping=mapping,
+        profile=product.profile,
+        own=mapping.get("definitions"),
+        entries=tuple(entries),
+        mapped={service: frozenset(names) for service, names in mapped.items()},
+    )
+    product.__dict__["_lwm2m_plan"] = built
+    return built
+
+
+def device_req(product: Any, values: Mapping[Path, Any]) -> dict[str, Any] | None:
+    """The deviceReq the mapped values make (None when no value is mapped): one data item per service,
+    in the mapping's order, each with the properties the values carry."""
+    planned = plan(product)
+    if planned is None or not values:
+        return None
+    services: dict[str, dict[str, Any]] = {}
+    for path, service_id, name, data_type in planned.entries:
+        if path in values:
+            services.setdefault(service_id, {})[name] = _property_value(data_type, values[path])
     if not services:
         return None
     return {
@@ -311,22 +347,19 @@ def decode(device: Any, content_format: int | None, payload: bytes, path: str) -
     A notification of one path carries one property, and a service's data in the shadow is replaced as a
     whole (devices.actions.do_store_reports): each service's other mapped properties keep the values the
     shadow holds, so the service data stays complete. The device's in-memory shadow follows, so the next
-    uplink of the same batch builds on this one."""
-    product = device.product
-    own = (product.lwm2m_mapping or {}).get("definitions") if product is not None else None
-    values = read_values(content_format, payload, path, own)
-    request = device_req(product, values)
+    uplink of the same batch builds on this one. The product's mapping is read once per batch (plan)."""
+    planned = plan(device.product)
+    values = read_values(content_format, payload, path, planned.own if planned is not None else None)
+    request = device_req(device.product, values)
     if request is None:
         shown = ", ".join(path_text(one) for one in values) or "no resource value"
         raise FormatError(f"{path}: nothing mapped to the profile ({shown})")
-    mapped: dict[str, set[str]] = {}
-    for entry in product.lwm2m_mapping.get("properties", []):
-        mapped.setdefault(entry["serviceId"], set()).add(entry["property"])
     shadow = device.shadow if isinstance(device.shadow, dict) else {}
     for item in request["data"]:
         service = shadow.get(item["serviceId"])
         known = service.get("data") if isinstance(service, dict) else None
-        kept = {name: value for name, value in (known or {}).items() if name in mapped.get(item["serviceId"], ())}
+        names = planned.mapped.get(item["serviceId"], frozenset())
+        kept = {name: value for name, value in (known or {}).items() if name in names}
         item["serviceData"] = {**kept, **item["serviceData"]}
         shadow.setdefault(item["serviceId"], {})
         if isinstance(shadow[item["serviceId"]], dict):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 
 from devices.models import Device
@@ -37,6 +38,10 @@ class DeviceSession(models.Model):
     observe_token = models.BinaryField(max_length=8, null=True)
     previous_token = models.BinaryField(max_length=8, null=True)
     observed = models.BooleanField(default=False)  # the device answered the observe request
+    # A mapped product's standard-object observations (ingress.lwm2m_observe) the device accepted, by token
+    # (hex): the path observed, or the list of paths of a composite observe. Known to every worker (a
+    # restarted one accepts their notifications) until the next registration.
+    observations = models.JSONField(default=dict, blank=True)
     # The PSK identity of a CoAPS registration (the nodeId, or the endpoint name: urn:imei:...).
     identity = models.CharField(max_length=128, blank=True, default="")
     # Object 19 downlinks (ingress.object19): the forms to try in order ("opaque,tlv"), and the instance.
@@ -64,6 +69,8 @@ class DeviceSession(models.Model):
             models.Index(fields=["observe_token"], name="session_token"),
             models.Index(fields=["previous_token"], name="session_previous_token"),
             models.Index(fields=["worker"], name="session_worker"),
+            # `observations ? token`: a notification on a mapped path's token no worker knows (a restart).
+            GinIndex(fields=["observations"], name="session_observations"),
         ]
 
     def __str__(self) -> str:

@@ -31,6 +31,42 @@ from ingress.models import Channel, DeviceSession, LearnedDownlink
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class MappedObservation:
+    """A standard-object observation of a mapped product (ingress.lwm2m_observe) the device accepted: its token,
+    the path its notifications carry (`/` for a composite observe) and the mapped paths it covers."""
+
+    token: bytes
+    path: str
+    covers: tuple[str, ...]
+
+
+COMPOSITE = "/"  # a composite observe's path: its notifications name their paths
+
+
+def observations_of(stored: Any) -> tuple[MappedObservation, ...]:
+    """DeviceSession.observations ({token hex: path, or the list of a composite's paths}) as the loop keeps them."""
+    if not isinstance(stored, dict):
+        return ()
+    found = []
+    for token, value in stored.items():
+        if isinstance(value, str):
+            found.append(MappedObservation(bytes.fromhex(token), value, (value,)))
+        else:
+            found.append(MappedObservation(bytes.fromhex(token), COMPOSITE, tuple(value)))
+    return tuple(found)
+
+
+def object_ids(links: list[dict[str, Any]] | None) -> frozenset[int]:
+    """The objects a registration's links list (`</3303/0>` -> 3303), unprefixed; not the root `</>`."""
+    found = set()
+    for link in links or []:
+        first = str(link.get("path", "")).strip("/").split("/")[0]
+        if first.isdigit():
+            found.add(int(first))
+    return frozenset(found)
+
+
 class Refused(Exception):
     """The registration is refused: `code` is the CoAP answer ("4.03"...), the message says why."""
 
@@ -68,6 +104,11 @@ class SessionView:
     downlink_forms: tuple[str, ...] = ("opaque",)  # object 19 downlink forms to try, in order (ingress.object19)
     downlink_instance: int = 1  # object 19's downlink instance: /19/{downlink_instance}/0
     lwm2m_version: str = ""
+    # The mapped paths' observations the device accepted (ingress.lwm2m_observe), stored with the session.
+    observations: tuple[MappedObservation, ...] = ()
+    # An Update: the objects its links added to, or removed from, the session's (ingress.lwm2m_observe.refresh).
+    objects_added: frozenset[int] = frozenset()
+    objects_removed: frozenset[int] = frozenset()
 
     @property
     def queue_mode(self) -> bool:
@@ -112,6 +153,7 @@ class SessionView:
             downlink_forms=tuple(session.downlink_forms.split(",")),
             downlink_instance=session.downlink_instance,
             lwm2m_version=session.lwm2m_version,
+            observations=observations_of(session.observations),
         )
 
 
@@ -215,6 +257,7 @@ def register(
                 "observe_token": token,
                 "previous_token": old.observe_token if old is not None and keeps_previous else None,
                 "observed": False,
+                "observations": {},  # observed again by the worker after this registration
                 "worker": worker,
                 "heard_at": now,
                 "registered_at": now,
@@ -328,6 +371,8 @@ def update(
             stopped = False
             # Only object 19's links matter to the observation (a gateway's links change with its end devices).
             links_changed = bool(objects) and _object19_links(objects) != _object19_links(session.object_links)
+            added = object_ids(objects) - object_ids(session.object_links) if objects else frozenset()
+            removed = object_ids(session.object_links) - object_ids(objects) if objects else frozenset()
             if objects:
                 session.object_links = objects
                 if session.channel == Channel.LWM2M and session.gateway_session_id is None:
@@ -356,7 +401,12 @@ def update(
                 _stop_gateway(session.device, "its gateway no longer lists object 25")
         get_redis().set(owner_key(session.device_id), worker, ex=_owner_ttl(session.lifetime))
         _record_queue_mode(session)
-        return dataclasses.replace(SessionView.of(session, session.device.node_id), links_changed=links_changed)
+        return dataclasses.replace(
+            SessionView.of(session, session.device.node_id),
+            links_changed=links_changed,
+            objects_added=added,
+            objects_removed=removed,
+        )
     finally:
         close_old_connections()
 
@@ -487,10 +537,13 @@ def learn_from_format(device_pk: int, content_format: int) -> tuple[str, ...] | 
 
 
 def by_token(token: bytes) -> SessionView | None:
-    """The session a notification's token belongs to (its current or its previous token)."""
+    """The session a notification's token belongs to: its current or its previous object 19 token, or one of
+    its mapped paths' observations (the view's `observations` say which path)."""
     try:
         session = (
-            with_gateway().filter(observe_token=token).first() or with_gateway().filter(previous_token=token).first()
+            with_gateway().filter(observe_token=token).first()
+            or with_gateway().filter(previous_token=token).first()
+            or with_gateway().filter(observations__has_key=token.hex()).first()
         )
         return SessionView.of(session, session.device.node_id) if session is not None else None
     finally:
@@ -501,6 +554,24 @@ def by_device(device_pk: int) -> SessionView | None:
     try:
         session = with_gateway().filter(device_id=device_pk).first()
         return SessionView.of(session, session.device.node_id) if session is not None else None
+    finally:
+        close_old_connections()
+
+
+def record_observations(
+    device_pk: int, registration_id: str, observations: tuple[MappedObservation, ...]
+) -> tuple[MappedObservation, ...] | None:
+    """The mapped paths' observations the device now holds (ingress.lwm2m_observe), replacing the session's,
+    if the device is still on that registration (a newer one observes anew). Returns what was stored."""
+    try:
+        stored = {
+            observation.token.hex(): observation.path if observation.path != COMPOSITE else list(observation.covers)
+            for observation in observations
+        }
+        updated = DeviceSession.objects.filter(device_id=device_pk, registration_id=registration_id).update(
+            observations=stored
+        )
+        return observations_of(stored) if updated else None
     finally:
         close_old_connections()
 

@@ -161,6 +161,14 @@ class IngressWorker:
         self.tokens: dict[bytes, TokenState] = {}
         self.device_tokens: dict[int, set[bytes]] = collections.defaultdict(set)
         self.views: dict[int, SessionView] = {}
+        # The devices (not sub-devices) by the address of their session: who sent a Send (lwm2m_observe.sender).
+        self.addresses: dict[tuple[str, int], int] = {}
+        # Mapped paths' tokens observed but not yet stored with the session (ingress.lwm2m_observe).
+        self.observing: set[bytes] = set()
+        self.observing_devices: set[int] = set()  # ... and the devices whose mapped paths are being observed
+        self.without_mapping: set[int] = set()  # ... and those with no mapped path to observe (till they register)
+        # Updates that came while the device's mapped paths were being observed (lwm2m_observe.refresh).
+        self.refresh_waiting: dict[int, SessionView] = {}
         self.owned: set[int] = set()
         # Devices whose notification format was checked for how they take object 19 downlinks, and the
         # checks under way (a reply to the uplink waits for its device's: _reply).
@@ -411,20 +419,46 @@ class IngressWorker:
         self._manager(remote)._send_empty_ack(remote, mid, "uplink handled")
 
     def _remember(self, view: SessionView, token: bytes | None, *, established: bool) -> None:
-        self.views[view.device_pk] = view
+        self._index(view)
         tokens = self.device_tokens[view.device_pk]
+        # The mapped paths' observations stored with the session (ingress.lwm2m_observe): after a restart, the
+        # view that resolved one of their tokens (sessions.by_token) teaches the worker all of them.
+        mapped = {observation.token: observation.path for observation in view.observations}
+        for mapped_token, path in mapped.items():
+            tokens.add(mapped_token)
+            if mapped_token not in self.tokens:
+                self.tokens[mapped_token] = TokenState(view, established=True, lwm2m_path=path)
         if token is not None:
             tokens.add(token)
-            self.tokens[token] = TokenState(view, established)
+            self.tokens[token] = TokenState(view, established, lwm2m_path=mapped.get(token, ""))
         # Keep the current and previous tokens of a device, forget older ones (and a conformant client's
-        # previous one, which a new registration drops: sessions.register).
-        keep = {view.observe_token, view.previous_token, token}
+        # previous one, which a new registration drops: sessions.register); keep the mapped paths' tokens the
+        # session holds and those being observed, forget the others (a new registration has none yet).
+        keep = {view.observe_token, view.previous_token, token, *mapped, *(tokens & self.observing)}
         for old in list(tokens - keep):
             tokens.discard(old)
             self.tokens.pop(old, None)
         for other in tokens:
             if other in self.tokens:
                 self.tokens[other].view = view
+
+    def forget_tokens(self, device_pk: int, tokens: list[bytes]) -> None:
+        """Tokens the device no longer observes on (a refused observe, a registration that moved on)."""
+        for token in tokens:
+            self.observing.discard(token)
+            self.device_tokens[device_pk].discard(token)
+            self.tokens.pop(token, None)
+
+    def _index(self, view: SessionView) -> None:
+        """The view the worker keeps of the device, and the device by its address (for a Send: sender())."""
+        previous = self.views.get(view.device_pk)
+        self.views[view.device_pk] = view
+        if view.gateway_pk is not None:
+            return  # a gateway's sub-device shares its gateway's address: a Send from there is the gateway's
+        moved = previous is not None and (previous.host, previous.port) != (view.host, view.port)
+        if moved and self.addresses.get((previous.host, previous.port)) == view.device_pk:
+            del self.addresses[(previous.host, previous.port)]
+        self.addresses[(view.host, view.port)] = view.device_pk
 
     def _observe_message(self, message: Message, state: TokenState) -> None:
         token = message.token
@@ -681,7 +715,7 @@ class IngressWorker:
         self._after_registration(view)
         if not view.lwm2m_gateway:
             # Standard objects mapped by its product: Write-Attributes and observe (ingress.lwm2m_observe).
-            self.loop.call_soon(lambda: self._spawn(lwm2m_observe.start(self, view, objects)))
+            self.loop.call_soon(lambda: self._spawn(lwm2m_observe.start(self, view)))
         if view.lwm2m_gateway:
             # Its object 25 is read once the registration's answer is on its way (ingress.lwm2m_gateway).
             self.loop.call_soon(lambda: self._spawn(lwm2m_gateway.sync(self, view, fresh=True)))
@@ -718,6 +752,10 @@ class IngressWorker:
             # restart): the device is awake now; or its links changed: observed again (the same token
             # replaces the observation, RFC 7641 3.1). A first answer's value is stored (see observe()).
             self._spawn(self.observe(view, token, first=not view.observed))
+        if view.channel == Channel.LWM2M and not view.lwm2m_gateway and view.gateway_pk is None:
+            # Standard objects mapped by its product: observed again if its objects changed or the
+            # observations were lost (ingress.lwm2m_observe.refresh).
+            self.loop.call_soon(lambda: self._spawn(lwm2m_observe.refresh(self, view)))
         if view.queue_mode:
             self.loop.call_soon(lambda: self._spawn(self.wake([view.device_pk], registered=True)))
         if view.lwm2m_gateway:

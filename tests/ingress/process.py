@@ -22,8 +22,10 @@ def ingress(settings):
     """`run_ingress` (supervisor and workers) against the test database, on a free port."""
     processes = []
 
-    def start(workers: int = 2, **overrides: str) -> tuple[subprocess.Popen, int]:
-        port = free_udp_port()
+    def start(workers: int = 2, port: int | None = None, **overrides: str) -> tuple[subprocess.Popen, int]:
+        """`port`: the CoAP port of an ingress started before (a restart), else a free one."""
+        port = port or free_udp_port()
+        before = set(live_workers().values())
         env = {
             **os.environ,
             "DATABASE_URL": database_url_for_tests(),
@@ -43,7 +45,8 @@ def ingress(settings):
         )
         processes.append(process)
         deadline = time.monotonic() + 60  # a cap, not a wait: a loaded 2-core machine has taken over 20 s
-        while len(live_workers()) < workers:
+        # Workers of this process: a killed one's heartbeat outlives it for a few seconds.
+        while len(set(live_workers().values()) - before) < workers:
             assert time.monotonic() < deadline, "the ingress workers did not start"
             assert process.poll() is None, "run_ingress exited"
             time.sleep(0.05)

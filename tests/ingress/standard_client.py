@@ -41,7 +41,12 @@ class Value(resource.ObservableResource):
         self.client, self.path = client, path
 
     async def render_get(self, request: Message) -> Message:
-        if request.opt.observe == 0 and self.path not in self.client.observed:  # notifications re-render it
+        if request.opt.observe == 0 and request.mid not in self.client.observe_mids:  # notifications re-render it
+            self.client.observe_mids.add(request.mid)
+            self.client.observe_requests.append(self.path)
+            if not self.client.answers_observe:
+                return Message(code=codes.SERVICE_UNAVAILABLE, payload=b"not ready")
+        if request.opt.observe == 0 and self.path not in self.client.observed:
             self.client.observed.append(self.path)
         return Message(payload=str(self.client.values[self.path]).encode(), content_format=formats.TEXT)
 
@@ -52,6 +57,7 @@ class Value(resource.ObservableResource):
             self.client.values[self.path] = request.payload.decode()
             return Message(code=codes.CHANGED)
         self.client.attributes[self.path] = dict(item.partition("=")[::2] for item in request.opt.uri_query)
+        self.client.attribute_writes.append(self.path)
         return Message(code=codes.CHANGED)
 
 
@@ -96,6 +102,9 @@ class Composite(resource.ObservableResource):
         if request.opt.content_format != 320:  # SenML-ETCH JSON
             return Message(code=codes.UNSUPPORTED_CONTENT_FORMAT)
         paths = [record["n"] for record in json.loads(request.payload)]
+        if request.opt.observe == 0 and request.mid not in self.client.observe_mids:
+            self.client.observe_mids.add(request.mid)
+            self.client.composite_requests.append(paths)
         if request.opt.observe == 0 and not self.client.composite:
             self.client.composite = paths
         records = [{"n": path, "vs" if isinstance(value, str) else "v": value} for path in paths
@@ -104,8 +113,22 @@ class Composite(resource.ObservableResource):
 
 
 class StandardClient:
-    def __init__(self, endpoint: str, server: tuple[str, int], *, version: str = "1.1", binding: str = "U") -> None:
+    def __init__(
+        self,
+        endpoint: str,
+        server: tuple[str, int],
+        *,
+        version: str = "1.1",
+        binding: str = "U",
+        objects: tuple[str, ...] = ("/1/0", "/3/0", "/3303/0", "/3304/0", "/3316/0"),
+    ) -> None:
         self.endpoint, self.server, self.version, self.binding = endpoint, server, version, binding
+        self.objects = objects
+        self.answers_observe = True  # False: every observe is answered 5.03 (not ready)
+        self.observe_mids: set[int] = set()  # (retransmissions are one request)
+        self.observe_requests: list[str] = []  # every observe GET, by path
+        self.composite_requests: list[list[str]] = []  # every composite observe FETCH, its paths
+        self.attribute_writes: list[str] = []  # every Write-Attributes, by path
         self.composite_support = version != "1.0"
         self.values = dict(INITIAL)
         self.attributes: dict[str, dict[str, str]] = {}
@@ -125,8 +148,7 @@ class StandardClient:
         for path in ("/3/0/4", "/3/0/5"):
             site.add_resource(tuple(path.strip("/").split("/")), Executable(self, path))
         self.context = await aiocoap.Context.create_server_context(site, bind=("127.0.0.1", 0))
-        links = b'</>;rt="oma.lwm2m";ct=112,</1/0>,</3/0>,</3303/0>,</3304/0>,</3316/0>'
-        request = Message(code=codes.POST, payload=links, content_format=40)
+        request = Message(code=codes.POST, payload=self.links(), content_format=40)
         request.set_request_uri(
             f"coap://{self.server[0]}:{self.server[1]}/rd?ep={self.endpoint}&lt=300&lwm2m={self.version}&b={self.binding}"
         )
@@ -136,9 +158,15 @@ class StandardClient:
         self.location = tuple(answer.opt.location_path)
         return self
 
-    async def update(self) -> Message:
-        """A registration Update (a queue-mode client's wake-up)."""
+    def links(self) -> bytes:
+        return b'</>;rt="oma.lwm2m";ct=112,' + ",".join(f"<{path}>" for path in self.objects).encode()
+
+    async def update(self, objects: tuple[str, ...] | None = None) -> Message:
+        """A registration Update (a queue-mode client's wake-up); with `objects`, its new links."""
         request = Message(code=codes.POST)
+        if objects is not None:
+            self.objects = objects
+            request = Message(code=codes.POST, payload=self.links(), content_format=40)
         request.set_request_uri(f"coap://{self.server[0]}:{self.server[1]}/{'/'.join(self.location)}")
         return await asyncio.wait_for(self.context.request(request).response, 20)
 

@@ -9,7 +9,7 @@ import struct
 import cbor2
 import pytest
 
-from devices.models import DataHistory, DeviceLog, LogKind
+from devices.models import DataHistory, Device, DeviceLog, LogKind
 from ingress import formats
 from ingress.formats import FormatError
 from ingress.lwm2m_values import read_values
@@ -136,3 +136,51 @@ def test_per_path_notifications_keep_the_services_other_mapped_properties(owner_
         {"battery": 87, "manufacturer": "Std"},
         {"battery": 86, "manufacturer": "Std"},
     ]
+
+
+def test_a_batch_of_mapped_notifications_costs_the_same_queries_for_1_and_for_20_devices(owner_app):
+    """The standard-object decode reads each product's mapping and definitions once per batch (with the
+    devices and products the pipeline loads), never per uplink: no N+1 on the uplink path."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from ingress.pipeline import handle_uplinks
+
+    owner_app.application.uplink_rate_limit = 100000  # the limit is not what this test counts
+    owner_app.application.save()
+    devices = [standard_device(owner_app, f"86772403002{index:04d}") for index in range(21)]
+
+    def batch(members, value: float) -> list[Uplink]:
+        return [
+            Uplink(device.pk, SENML_CBOR if index % 2 else f"{value}".encode(), lwm2m_path="/" if index % 2 else
+                   "/3303/0/5700", content_format=formats.SENML_CBOR if index % 2 else formats.TEXT, message_id=None)
+            for index, device in enumerate(members)
+        ]  # fmt: skip
+
+    # Each device's first contact binds it (a one-time cost per device, not the decode's): done first.
+    handle_uplinks(batch(devices, 20.0))
+    counted = {}
+    for size in (1, 20):
+        members = devices[1 : 1 + size]
+        with CaptureQueriesContext(connection) as queries:
+            outcomes = handle_uplinks(batch(members, 22.5))
+        assert [outcome.result for outcome in outcomes] == [STORED] * size, [o.detail for o in outcomes]
+        counted[size] = len(queries)
+
+    assert counted[20] == counted[1] <= 11, counted  # the batch budget: 11 queries, whatever its size
+    shadows = {device.shadow["Temperature"]["data"]["temperature"] for device in Device.objects.filter(
+        pk__in=[device.pk for device in devices[1:21]])}  # fmt: skip
+    assert shadows == {21.5, 22.5}  # SenML CBOR (21.5) and text (22.5), each stored
+
+
+def test_a_products_plan_is_worked_out_once_per_instance_and_again_when_its_mapping_changes(owner_app):
+    from ingress.lwm2m_values import plan
+
+    product = standard_device(owner_app).product
+
+    first = plan(product)
+
+    assert plan(product) is first  # the batch's devices share their product instance: once per batch
+    assert ((3303, 0, 5700), "Temperature", "temperature", "decimal") in first.entries
+    product.lwm2m_mapping = {**product.lwm2m_mapping, "properties": product.lwm2m_mapping["properties"][:1]}
+    assert plan(product) is not first and len(plan(product).entries) == 1
