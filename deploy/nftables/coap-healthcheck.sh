@@ -1,7 +1,9 @@
 #!/bin/sh
-# Health check of the CoAP nodes for coap-balancer.sh: every INTERVAL seconds, a CoAP GET of
-# /.well-known/core to each node (libcoap's coap-client, Debian libcoap3-bin); any answer, even 4.04, is
-# alive, none within TIMEOUT seconds is dead. When the live set changes, the balancer is reloaded.
+# Health check of the CoAP nodes for coap-balancer.sh: every INTERVAL seconds, a CoAP GET of /health (no
+# such resource) to each node with libcoap's coap-client (Debian libcoap3-bin, whose exit status is 0 either
+# way): an answer, 4.04 here, is printed and means alive; a dead node prints nothing (-v 0 keeps libcoap's
+# own ICMP and timeout warnings out) within TIMEOUT seconds. When the live set changes, the balancer's map
+# is changed (coap-balancer.sh).
 #
 #   coap-healthcheck.sh SERVICE_ADDRESS DEVICE_INTERFACE NODES [INTERVAL [TIMEOUT]]
 #
@@ -13,15 +15,13 @@ current=""
 while :; do
 	live=""
 	for node in $(echo "$nodes" | tr , ' '); do
-		if coap-client-notls -m get -B "$timeout" "coap://$node/.well-known/core" 2>/dev/null | grep -q .; then
-			live="$live${live:+,}$node"
-		elif coap-client-notls -m get -v 0 -B "$timeout" "coap://$node/.well-known/core" >/dev/null 2>&1; then
+		if [ -n "$(coap-client-notls -v 0 -m get -B "$timeout" "coap://$node/health" 2>&1)" ]; then
 			live="$live${live:+,}$node"
 		fi
 	done
 	if [ -n "$live" ] && [ "$live" != "$current" ]; then
 		"$here/coap-balancer.sh" "$service" "$interface" "$nodes" "$live"
-		echo "coap-healthcheck: live nodes $live" 
+		echo "coap-healthcheck: live nodes $live"
 		current=$live
 	fi
 	sleep "$interval"
