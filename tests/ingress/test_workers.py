@@ -103,7 +103,8 @@ def test_an_uplink_reaching_a_new_worker_is_handled_once_that_worker_is_the_hold
     waiting commands, so they must find the new worker in Redis, even when recording it is slow."""
     from devices.downlink import holder
     from devices.models import Device
-    from ingress import sessions, worker as worker_module
+    from ingress import sessions
+    from ingress import worker as worker_module
 
     device = water_device(owner_app)
     first, second = WorkerThread().start(), WorkerThread().start()

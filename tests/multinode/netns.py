@@ -18,6 +18,7 @@ sockets it opens (and the threads it starts, which inherit the namespace) are th
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import os
 import re
@@ -33,6 +34,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 CLONE_NEWNET = 0x40000000
+PR_SET_PDEATHSIG = 1
 PREFIX = "mn"  # namespaces are named mn<pid><role>: a run's own, and its stale ones found by their pid
 TOOLS = ("ip", "nft", "conntrack", "socat", "coap-client-notls", "nginx")
 SERVICE_ADDRESS = "10.231.0.1"
@@ -67,8 +69,20 @@ def sweep_stale() -> None:
     for line in sh("ip", "netns", "list").splitlines():
         match = re.match(rf"({PREFIX}(\d+)\w*)", line)
         if match and not Path(f"/proc/{match.group(2)}").exists():
-            subprocess.run(["ip", "netns", "pids", match.group(1)], capture_output=True)
+            _kill_inside(match.group(1))
             subprocess.run(["ip", "netns", "del", match.group(1)], capture_output=True)
+
+
+def _kill_inside(namespace: str) -> None:
+    for pid in sh("ip", "netns", "pids", namespace, check=False).split():
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(int(pid), signal.SIGKILL)
+
+
+def _die_with_parent() -> None:
+    # In the child before exec: SIGKILL when the test process dies, even killed itself (prctl(2)); kept
+    # across `ip netns exec`'s exec. Cleanup is then certain with or without down().
+    ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 class Topology:
@@ -132,7 +146,13 @@ class Topology:
         command = ["ip", "netns", "exec", namespace, *argv] if namespace else argv
         output = open(self.directory / log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115
         process = subprocess.Popen(
-            command, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True, cwd=_base_dir()
+            command,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=_base_dir(),
+            preexec_fn=_die_with_parent,
         )
         self.processes.append(process)
         return process
@@ -144,10 +164,8 @@ class Topology:
     @staticmethod
     def kill(process: subprocess.Popen) -> None:
         """SIGKILL the process group: a node's death, its workers with it."""
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         process.wait(timeout=10)
 
     def down(self) -> None:
@@ -155,12 +173,7 @@ class Topology:
             if process.poll() is None:
                 self.kill(process)
         for namespace in (self.client, self.balancer, *self.nodes):
-            # A process some command left in the namespace (none should be) would keep it alive.
-            for pid in sh("ip", "netns", "pids", namespace, check=False).split():
-                try:
-                    os.kill(int(pid), signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+            _kill_inside(namespace)  # a process some command left there (none should be) would keep it
             sh("ip", "netns", "del", namespace, check=False)
         shutil.rmtree(self.directory, ignore_errors=True)
 

@@ -217,7 +217,9 @@ def test_two_ingress_nodes_behind_the_balancer_survive_the_death_of_one(
         wait_until(lambda: balanced_nodes(topology) == set(topology.node_addresses), 30, lambda: topology.log("lb.log"))
         back_at = len(fleet.acked)
         wait_until(
-            lambda: set(holders(pks).values()) & channels0_again and min(fleet.acked_since(back_at)[pk] for pk in pks) >= 2,
+            lambda: (
+                set(holders(pks).values()) & channels0_again and min(fleet.acked_since(back_at)[pk] for pk in pks) >= 2
+            ),
             60,
             lambda: f"holders: {collections.Counter(holders(pks).values())}",
         )
