@@ -5,8 +5,7 @@
 #
 # NODES: every ingress node, comma-separated, always in the same order (bucket i belongs to node i mod N);
 # LIVE_NODES: those that answer. A dead node's buckets go to the live nodes, the others keep theirs. The
-# conntrack entries of the devices that move are deleted so their next datagram is hashed again: those
-# that reached a dead node, and, when a node comes back, those of the buckets it takes back.
+# conntrack entries of the devices on a dead node are deleted so their next datagram is hashed again.
 # Needs nft (nftables) and conntrack (conntrack) from Debian; docs/multi-node.md.
 set -eu
 here=$(dirname "$0")
@@ -15,7 +14,7 @@ buckets=16
 
 tmp=$(mktemp)
 trap 'rm -f "$tmp"' EXIT
-old=$(nft list map ip coap_balancer nodes 2>/dev/null || true)
+old=$(nft list table ip coap_balancer 2>/dev/null || true)
 {
 	echo "define SERVICE_ADDRESS = $service"
 	echo "define DEVICE_INTERFACE = \"$interface\""
@@ -44,11 +43,17 @@ done
 echo "add element ip coap_balancer nodes { $elements }" >>"$tmp"
 nft -f "$tmp"
 
-# Entries are flushed only when the map changed: an unchanged map keeps every device where it is.
-new=$(nft list map ip coap_balancer nodes)
-if [ -n "$old" ] && [ "$old" != "$new" ]; then
-	conntrack -D -p udp --orig-dst "$service" >/dev/null 2>&1 || true
-	for node in $(echo "$nodes" | tr , ' '); do
+# The entries that tie devices to a node that is not live are deleted (those it answered, and those it
+# started), so the devices' next datagrams are hashed again, to live nodes. Nothing else is flushed: a
+# node that comes back takes the devices whose next flow hashes to it (a new source port: NAT rebinding,
+# a module's new registration, an entry's idle timeout), while the others stay where they are; flushing
+# them would race the node that holds them, whose next downlink would pin them again anyway.
+for node in $(echo "$nodes" | tr , ' '); do
+	case ",$live," in
+	*",$node,"*) ;;
+	*)
+		conntrack -D -p udp --reply-src "$node" >/dev/null 2>&1 || true
 		conntrack -D -p udp --orig-src "$node" >/dev/null 2>&1 || true
-	done
-fi
+		;;
+	esac
+done

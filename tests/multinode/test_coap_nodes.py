@@ -142,6 +142,9 @@ class Fleet:
 
         await asyncio.gather(*(device_loop(pk) for pk in self.simulated))
 
+    async def move(self) -> None:
+        await asyncio.gather(*(simulated.move() for simulated in self.simulated.values()))
+
     def acked_since(self, count: int) -> collections.Counter:
         return collections.Counter(device_pk for device_pk, _ in self.acked[count:])
 
@@ -218,9 +221,11 @@ def test_two_ingress_nodes_behind_the_balancer_survive_the_death_of_one(
         )
         assert holders([waiting_device])[waiting_device] in channels1
 
-        # Node 0 comes back: the balancer gives it its buckets again, and it takes devices again.
+        # Node 0 comes back: the balancer gives it its buckets again; the devices stay where their conntrack
+        # entries are, until their next flow (here: every device's NAT mapping changes, a new source port).
         _, channels0_again = start_node(topology, 0, node_env)
         wait_until(lambda: balanced_nodes(topology) == set(topology.node_addresses), 30, lambda: topology.log("lb.log"))
+        thread.call(fleet.move())
         back_at = len(fleet.acked)
         wait_until(
             lambda: (
