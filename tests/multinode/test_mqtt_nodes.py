@@ -251,8 +251,15 @@ def test_two_mqtt_nodes_behind_nginx_survive_the_death_of_one(topology, node_env
 
     stored = stored_readings(pks)
     acked = collections.Counter(fleet.acked)
-    assert acked == stored, {"acked, not stored": acked - stored, "stored, not acked": stored - acked}
-    assert max(stored.values()) == 1
+    # The same uplinks acknowledged and stored: nothing acknowledged is lost, nothing stored unacknowledged.
+    assert set(acked) == set(stored), {"acked, not stored": acked - stored, "stored, not acked": stored - acked}
+    assert max(acked.values()) == 1
+    # Stored twice only in the documented window (docs/multi-node.md): node 0 killed after committing an
+    # uplink and before marking it done (one Redis write), so its retransmission to node 1 was stored too:
+    # at most the one uplink each of node 0's devices had in flight at the kill.
+    twice = [uplink for uplink, count in stored.items() if count > 1]
+    assert max(stored.values()) <= 2 and {pk for pk, _ in twice} <= set(on_node0), twice
+    assert len(twice) <= len({pk for pk, _ in twice}), twice
     # The command reached the device once (the codec's report ACKs, AA AA ..., are not commands).
     commands = [payload for payload in fleet.commands[waiting_device] if payload[:2] != b"\xaa\xaa"]
     assert len(commands) == 1
