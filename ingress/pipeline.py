@@ -66,6 +66,9 @@ class Uplink:
     payload: bytes
     content_format: int | None = None
     message_id: int | None = None  # the CoAP message id, for deduplication
+    # A first copy's id (an MQTT QoS 1 packet id): never deduplicated (a device may reuse the id once
+    # acknowledged), but marked done once stored, so that a DUP resend of it is recognised.
+    settle_id: int | None = None
     secure: bool = False  # arrived over DTLS (or TLS)
     transport: str = "CoAP"
     json: bool = False  # the payload is the deviceReq/deviceRsp JSON itself (MQTT data/json): no codec
@@ -164,7 +167,10 @@ def _handle(uplinks: Sequence[Uplink]) -> list[Outcome]:
             log.exception("uplink of device %s failed", uplink.device_pk)
             outcomes[index] = Outcome(FAILED, acknowledge=False, detail="internal error: the device will retransmit")
     try:
-        _commit(list(plans.values()))
+        # Marked done right after the commit, before its hooks run: a process killed in between (a node's
+        # death) leaves a retransmission to be stored twice only in the window of one Redis write.
+        marks = [_done_mark(uplinks[index]) for index, plan in plans.items() if plan.outcome.acknowledge]
+        _commit(list(plans.values()), [mark for mark in marks if mark is not None])
         for index, plan in plans.items():
             outcomes[index] = plan.outcome
     except Exception:
@@ -186,10 +192,12 @@ def _handle(uplinks: Sequence[Uplink]) -> list[Outcome]:
 
     done, released = [], []
     for index in fresh:
-        uplink, outcome = uplinks[index], outcomes[index]
-        if uplink.message_id is not None and outcome is not None:
-            (done if outcome.acknowledge else released).append((uplink.device_pk, uplink.message_id))
-    flow.settle(done, released)
+        uplink, outcome, mark = uplinks[index], outcomes[index], _done_mark(uplinks[index])
+        if mark is not None and outcome is not None and outcome.acknowledge:
+            done.append(mark)
+        elif uplink.message_id is not None and outcome is not None:
+            released.append((uplink.device_pk, uplink.message_id))
+    flow.settle(done, released)  # again for those the commit marked (idempotent), and the others
     return [outcome for outcome in outcomes if outcome is not None]
 
 
@@ -401,11 +409,20 @@ def _ack_planned(device: Device, payload: bytes, entries: list, done: codec.Deco
     return ack
 
 
-def _commit(plans: list[Plan]) -> None:
-    """Write a batch's plans in one transaction: binding, reports, logs; hooks after the commit."""
+def _done_mark(uplink: Uplink) -> tuple[int, int] | None:
+    """(device, id) under which a stored uplink is marked done for deduplication, if it has an id."""
+    message_id = uplink.message_id if uplink.message_id is not None else uplink.settle_id
+    return None if message_id is None else (uplink.device_pk, message_id)
+
+
+def _commit(plans: list[Plan], done: list[tuple[int, int]] = ()) -> None:
+    """Write a batch's plans in one transaction: binding, reports, logs; `done` marked first after the
+    commit, then the hooks."""
     if not plans:
         return
     with transaction.atomic():
+        if done:
+            transaction.on_commit(lambda: flow.settle(done))  # the first callback: before any hook
         bound: dict[int, Device] = {}
         for plan in plans:
             if not plan.device.activated and plan.outcome.result not in (REFUSED, LIMITED):

@@ -120,6 +120,7 @@ class SimulatedDevice(asyncio.DatagramProtocol):
     dropped: list[bytes] = field(default_factory=list)  # datagrams that arrived while asleep
     psk: tuple[str, bytes] | None = None  # (identity, key): CoAPS, the server being the COAPS port
     cipher: str = "TLS-PSK-WITH-AES-128-CCM-8"
+    local_host: str = "127.0.0.1"  # the address it sends from (a multi-node test's client namespace has its own)
     _tls: Any = None
     _handshake: asyncio.Queue | None = None
     location: str = ""
@@ -176,7 +177,7 @@ class SimulatedDevice(asyncio.DatagramProtocol):
     # --- socket -----------------------------------------------------------------------------------
     async def open(self, local_port: int = 0) -> SimulatedDevice:
         loop = asyncio.get_running_loop()
-        await loop.create_datagram_endpoint(lambda: self, local_addr=("127.0.0.1", local_port))
+        await loop.create_datagram_endpoint(lambda: self, local_addr=(self.local_host, local_port))
         if self.psk is not None:
             await self._dtls_handshake()
         return self

@@ -170,6 +170,8 @@ class IngressWorker:
         # Updates that came while the device's mapped paths were being observed (lwm2m_observe.refresh).
         self.refresh_waiting: dict[int, SessionView] = {}
         self.owned: set[int] = set()
+        # Devices whose new holder (this worker) is being recorded: their uplinks wait for it (see heard).
+        self.hearing: dict[int, asyncio.Task] = {}
         # Devices whose notification format was checked for how they take object 19 downlinks, and the
         # checks under way (a reply to the uplink waits for its device's: _reply).
         self.format_checked: set[int] = set()
@@ -240,7 +242,7 @@ class IngressWorker:
         log.info("ingress worker %s listening on CoAP [%s]:%s", self.name, self.host, self.port)
 
     async def stop(self) -> None:
-        tasks = [*self.tasks, *self.spawned]
+        tasks = [*self.tasks, *self.spawned, *self.hearing.values()]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -499,7 +501,7 @@ class IngressWorker:
             view = dataclasses.replace(view, host=host, port=port)
             self._remember(view, token, established=True)
             self.owned.add(view.device_pk)
-            self._spawn(
+            hearing = self.loop.create_task(
                 self.run_misc(
                     sessions.heard,
                     view.device_pk,
@@ -510,6 +512,8 @@ class IngressWorker:
                     at=timezone.now(),
                 )
             )
+            hearing.add_done_callback(_log_failure)
+            self.hearing[view.device_pk] = hearing
         if self.queued >= settings.INGRESS_MAX_PENDING:
             # Overloaded: do not acknowledge (the device retransmits later); memory stays bounded.
             self.stats["overload"] += 1
@@ -528,7 +532,23 @@ class IngressWorker:
             channel=state.lwm2m_path or view.observed_path,  # the codec's fPort by resource (products.codecs.ports)
             lwm2m_path=state.lwm2m_path,
         )
-        self.enqueue(Pending(uplink, message.remote, message.mid, message.mtype, view))
+        pending = Pending(uplink, message.remote, message.mid, message.mtype, view)
+        hearing = self.hearing.get(view.device_pk)
+        if hearing is not None and not hearing.done():
+            # The device just came to this worker (another node or worker died, or the balancer moved
+            # it): its uplink's hooks send its waiting commands, which must find this worker as the
+            # device's holder (devices.downlink.holder), so the uplink waits for that to be recorded.
+            # Each waits for the one before it (the last one is the device's entry), so order is kept.
+            waiting = self.loop.create_task(self._enqueue_after(hearing, pending))
+            waiting.add_done_callback(_log_failure)
+            self.hearing[view.device_pk] = waiting
+        else:
+            self.hearing.pop(view.device_pk, None)
+            self.enqueue(pending)
+
+    async def _enqueue_after(self, before: asyncio.Task, pending: Pending) -> None:
+        await asyncio.wait([before])
+        self.enqueue(pending)
 
     def _store_observed_value(self, view: SessionView, answer: Message) -> None:
         """The observe's piggybacked answer: its value is an uplink (no ACK to send: it is one)."""

@@ -114,6 +114,14 @@ if env_bool("DB_POOL", True):
     # psycopg's pool keeps connections open across requests; CONN_MAX_AGE must stay 0 with it.
     _db.setdefault("OPTIONS", {})["pool"] = {"min_size": 1, "max_size": env_int("DB_POOL_SIZE", 10), "timeout": 10}
     _db["CONN_MAX_AGE"] = 0
+if env_bool("DB_PGBOUNCER", False):
+    # PgBouncer in transaction mode (docs/multi-node.md): consecutive transactions of one connection may
+    # run on different server connections, so nothing may outlive a transaction. Advisory locks are
+    # already transaction-level (pg_try_advisory_xact_lock); psycopg must not prepare statements (a
+    # prepared statement lives on one server connection), and .iterator()'s server-side cursors (named
+    # cursors, which live on one) are replaced by client-side fetching.
+    _db.setdefault("OPTIONS", {})["prepare_threshold"] = None
+    _db["DISABLE_SERVER_SIDE_CURSORS"] = True
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

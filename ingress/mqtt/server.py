@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import dataclasses
 import logging
 import math
 import os
@@ -67,8 +68,8 @@ from applications.redis import get_redis
 from devices import gateways, hooks, logs
 from devices.downlink import DOWNLINK_MESSAGE, owner_key, worker_key
 from devices.models import LogKind
-from ingress import flow, pipeline, threads
 from ingress import metrics as ingress_metrics
+from ingress import pipeline, threads
 from ingress.mqtt import auth, gateway
 from ingress.refusals import Refusals, source_of
 from subscriptions import delivery, mqtts
@@ -679,15 +680,9 @@ def _release_application(application_pk: int, channel: str) -> None:
 
 
 def _handle(batch: list[tuple[pipeline.Uplink, int | None, asyncio.Future]]) -> list[pipeline.Outcome]:
-    """The pipeline for a batch; first copies of QoS 1 messages are then marked done for deduplication."""
-    outcomes = pipeline.handle_uplinks([uplink for uplink, _, _ in batch])
-    done = [
-        (uplink.device_pk, settle_id)
-        for (uplink, settle_id, _), outcome in zip(batch, outcomes, strict=True)
-        if settle_id is not None and outcome.acknowledge
-    ]
-    flow.settle(done)
-    return outcomes
+    """The pipeline for a batch; first copies of QoS 1 messages are marked done for deduplication by the
+    pipeline, right after its commit (`Uplink.settle_id`)."""
+    return pipeline.handle_uplinks([dataclasses.replace(uplink, settle_id=settle_id) for uplink, settle_id, _ in batch])
 
 
 def _connected(device_pk: int, channel: str, client_id: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
@@ -95,3 +96,43 @@ def test_a_module_asleep_through_a_restart_notifies_on_its_old_token_and_is_stor
         for thread in restarted:
             thread.stop()
     assert readings(device) == ["41"]
+
+
+def test_an_uplink_reaching_a_new_worker_is_handled_once_that_worker_is_the_holder(owner_app, monkeypatch):
+    """A device moved to another worker (its node died, the balancer moved it): the uplink's hooks send its
+    waiting commands, so they must find the new worker in Redis, even when recording it is slow."""
+    from devices.downlink import holder
+    from devices.models import Device
+    from ingress import sessions
+    from ingress import worker as worker_module
+
+    device = water_device(owner_app)
+    first, second = WorkerThread().start(), WorkerThread().start()
+    holders_seen = []
+    real_heard, real_handle = sessions.heard, worker_module._wake_and_handle
+
+    def slow_heard(*args, **kwargs):
+        time.sleep(0.3)  # a slow database: the recording lags the uplink (no wait: a delay injected)
+        return real_heard(*args, **kwargs)
+
+    def handle(queued, uplinks):
+        holders_seen.extend(holder(Device.objects.get(pk=uplink.device_pk)) for uplink in uplinks)
+        return real_handle(queued, uplinks)
+
+    try:
+
+        async def scenario():
+            simulated = await connect(device.node_id, first.port)
+            monkeypatch.setattr(sessions, "heard", slow_heard)
+            monkeypatch.setattr(worker_module, "_wake_and_handle", handle)
+            simulated.server = ("127.0.0.1", second.port)
+            await simulated.notify(report(reading=41))
+            await simulated.notify(report(reading=42))
+            simulated.close()
+
+        asyncio.run(scenario())
+        assert holders_seen == [second.worker.channel_name] * 2
+        assert readings(device) == ["41", "42"]
+    finally:
+        first.stop()
+        second.stop()

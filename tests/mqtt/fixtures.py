@@ -67,14 +67,23 @@ def hour_now() -> str:
 class MqttClient:
     """A paho-mqtt 3.1.1 client, clean session, that queues its CONNACKs, messages and SUBACKs."""
 
-    def __init__(self, client_id: str, username: str, password: str, port: int, *, tls: dict | None = None) -> None:
+    def __init__(
+        self,
+        client_id: str,
+        username: str,
+        password: str,
+        port: int,
+        *,
+        tls: dict | None = None,
+        host: str = "127.0.0.1",
+    ) -> None:
         self.client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311, clean_session=True
         )
         self.client.username_pw_set(username, password)
         if tls is not None:
             self.client.tls_set(**tls)
-        self.port = port
+        self.host, self.port = host, port
         self.connected: queue.Queue = queue.Queue()
         self.messages: queue.Queue = queue.Queue()
         self.subscribed: queue.Queue = queue.Queue()
@@ -84,7 +93,7 @@ class MqttClient:
 
     def connect(self, timeout: float = 10) -> Any:
         """Connect and return the CONNACK's reason code (paho maps 3.1.1 codes to ReasonCode)."""
-        self.client.connect("127.0.0.1", self.port, keepalive=30)
+        self.client.connect(self.host, self.port, keepalive=30)
         self.client.loop_start()
         return self.connected.get(timeout=timeout)
 
@@ -115,11 +124,13 @@ class DeviceClient(MqttClient):
         password: str | None = None,
         device_id: str | None = None,
         tls: dict | None = None,
+        host: str = "127.0.0.1",
     ) -> None:
         self.hour = hour or hour_now()
         self.device_id = device_id or device.device_id
         secret = password or auth.password(device.secret, self.hour)
-        super().__init__(f"{self.device_id}_0_{check_time}_{self.hour}", self.device_id, secret, port, tls=tls)
+        client_id = f"{self.device_id}_0_{check_time}_{self.hour}"
+        super().__init__(client_id, self.device_id, secret, port, tls=tls, host=host)
 
     def topic(self, direction: str, kind: str, device_id: str | None = None) -> str:
         return f"/huawei/v1/devices/{device_id or self.device_id}/{direction}/{kind}"
