@@ -10,16 +10,20 @@ original's API and does not depend on how the schema names things.
 from __future__ import annotations
 
 import importlib
+import inspect
 import json
 import re
 import subprocess
 import sys
-import typing
+
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
+import httpx
 import pytest
 
+from applications.actions import do_login
 from devices import actions as device_actions
 from devices.models import Device
 from portal.env import BASE_DIR
@@ -51,27 +55,25 @@ class GeneratedClient:
                 return importlib.import_module(".".join(relative.parts))
         raise AssertionError(f"the generated client has no {method} {path}")
 
-    def call(self, method: str, path: str, client, *path_values: str, body: dict | None = None):
-        """Call the operation's `sync_detailed` with the path's values in order; `body` is the wire's JSON,
-        made into the declared request model."""
+    def call(self, method: str, path: str, client, *path_values: str, body: dict | None = None, **query):
+        """Call the operation's `sync_detailed` with the path's values in order and the query parameters (in
+        the generator's snake case); `body` is the wire's JSON, made into the declared request model."""
         module = self.operation(method, path)
-        params = {} if body is None else {"body": request_model(module).from_dict(body)}
-        return module.sync_detailed(*path_values, client=client, **params)
+        if body is not None:
+            query["body"] = request_model(module).from_dict(body)
+        return module.sync_detailed(*path_values, client=client, **query)
 
 
 def request_model(module: ModuleType) -> type:
-    """The model class of the operation's request body (the first of the union the generator declares)."""
-    hints = typing.get_type_hints(module.sync_detailed)
-    if "body" not in hints:
-        raise AssertionError(f"{module.__name__}: the schema declares no request body")
-    for candidate in typing.get_args(hints["body"]) or (hints["body"],):
-        if hasattr(candidate, "from_dict"):
-            return candidate
-    raise AssertionError(f"{module.__name__}: the request body is no model: {hints['body']}")
+    """The model class of the operation's request body: the first class `_get_kwargs` declares for `body`."""
+    found = re.search(r"\bbody:\s*(\w+)", inspect.getsource(module._get_kwargs))
+    if found is None:
+        raise AssertionError(f"{module.__name__}: the schema declares no request body model")
+    return getattr(module, found.group(1))
 
 
 @pytest.fixture(scope="module")
-def generated(tmp_path_factory) -> typing.Iterator[GeneratedClient]:
+def generated(tmp_path_factory) -> Iterator[GeneratedClient]:
     if not GENERATOR.exists():
         pytest.fail("openapi-python-client is missing: `make test-slow` installs it (.venv-clientgen)")
     folder = tmp_path_factory.mktemp("generated")
@@ -107,32 +109,91 @@ def logged_in(generated: GeneratedClient, live_server, credentials):
     )  # fmt: skip
 
 
-def test_login_register_query_and_subscribe_through_the_generated_client(generated, live_server, settings):
+def register_through_http(url: str, credentials, node_id: str) -> str:
+    """A WaterMeter registered with a plain HTTP call and bound (the device came online): its deviceId."""
+    water_meter(credentials)
+    token = do_login(credentials.app_id, credentials.secret).access_token
+    answer = httpx.post(
+        f"{url}/iocm/app/reg/v1.1.0/deviceCredentials",
+        json={"nodeId": node_id, "verifyCode": node_id, "timeout": 0, "deviceInfo": WATER_METER},
+        headers={"app_key": credentials.app_id, "Authorization": f"Bearer {token}"},
+        timeout=10,
+    )
+    assert answer.status_code == 200, answer.text
+    device = Device.objects.get(device_id=answer.json()["deviceId"])
+    device_actions.do_bind_device(device)
+    return device.device_id
+
+
+# The generator writes `body: X | X | X | Unset = UNSET` without importing Unset for an optional request body
+# declared under three media types (application/json, x-www-form-urlencoded, multipart/form-data, with
+# the same schema): the operation's module then fails to import. 23 operations, among them register and
+# subscribe; the schema is api24a's part of issue 24.
+OPTIONAL_BODY_IN_THREE_MEDIA_TYPES = (
+    "schema (api24a): {operation} declares an optional request body under three media types; the generated "
+    "module annotates `Unset` without importing it (NameError at import)"
+)
+
+
+def test_login_and_query_a_device_through_the_generated_client(generated, live_server):
+    # given: a device of the application
+    credentials = create_app("Generated client", login=False)
+    device_id = register_through_http(live_server.url, credentials, "863703030000770")
+
+    # when: login and query through the generated client
+    client = logged_in(generated, live_server, credentials)
+    queried = generated.call("GET", "/iocm/app/dm/v1.4.0/devices/{deviceId}", client, device_id)
+    listed = generated.call("GET", "/iocm/app/dm/v1.4.0/devices", client, page_no=0)
+
+    # then: the answers parsed into the declared models, with what the platform stored
+    assert queried.status_code == 200, queried.content
+    device = queried.parsed.to_dict()
+    assert (device["deviceId"], device["deviceInfo"]["nodeId"]) == (device_id, "863703030000770")
+    assert device["deviceInfo"]["deviceType"] == "WaterMeter"
+    assert listed.status_code == 200, listed.content
+    assert [row["deviceId"] for row in listed.parsed.to_dict()["devices"]] == [device_id]
+
+
+@pytest.mark.xfail(
+    strict=True, raises=NameError,
+    reason=OPTIONAL_BODY_IN_THREE_MEDIA_TYPES.format(operation="POST /iocm/app/reg/v1.1.0/deviceCredentials"),
+)  # fmt: skip
+def test_register_a_device_through_the_generated_client(generated, live_server):
     # given
-    settings.PUSH_ALLOW_PRIVATE = True
     credentials = create_app("Generated client", login=False)
     water_meter(credentials)
     client = logged_in(generated, live_server, credentials)
 
-    # when: register, then query the device
+    # when
     registered = generated.call(
         "POST", "/iocm/app/reg/v1.1.0/deviceCredentials", client,
         body={"nodeId": "863703030000771", "verifyCode": "863703030000771", "timeout": 0, "deviceInfo": WATER_METER},
     )  # fmt: skip
+
+    # then
     assert registered.status_code == 200, registered.content
-    device_id = registered.parsed.to_dict()["deviceId"]
-    queried = generated.call("GET", "/iocm/app/dm/v1.4.0/devices/{deviceId}", client, device_id)
+    device = Device.objects.get(device_id=registered.parsed.to_dict()["deviceId"])
+    assert (device.application_id, device.node_id) == (credentials.application.pk, "863703030000771")
+    assert device.product.device_type == "WaterMeter"
+
+
+@pytest.mark.xfail(
+    strict=True, raises=NameError,
+    reason=OPTIONAL_BODY_IN_THREE_MEDIA_TYPES.format(operation="POST /iocm/app/sub/v1.2.0/subscriptions"),
+)  # fmt: skip
+def test_subscribe_through_the_generated_client(generated, live_server, settings):
+    # given
+    settings.PUSH_ALLOW_PRIVATE = True
+    credentials = create_app("Generated client", login=False)
+    client = logged_in(generated, live_server, credentials)
+
+    # when
     subscribed = generated.call(
         "POST", "/iocm/app/sub/v1.2.0/subscriptions", client,
         body={"notifyType": "deviceDataChanged", "callbackUrl": "http://127.0.0.1:9001/callback"},
     )  # fmt: skip
 
-    # then: each answer parsed into the declared model, with what the platform stored
-    assert queried.status_code == 200, queried.content
-    device = queried.parsed.to_dict()
-    assert (device["deviceId"], device["deviceInfo"]["nodeId"]) == (device_id, "863703030000771")
-    assert device["deviceInfo"]["deviceType"] == "WaterMeter"
-    assert Device.objects.get(device_id=device_id).application_id == credentials.application.pk
+    # then
     assert subscribed.status_code == 201, subscribed.content
     subscription = subscribed.parsed.to_dict()
     assert (subscription["notifyType"], subscription["callbackUrl"]) == (
@@ -142,27 +203,21 @@ def test_login_register_query_and_subscribe_through_the_generated_client(generat
 
 
 @pytest.mark.xfail(
-    strict=True,
+    strict=True, raises=AssertionError,
     reason="schema (api24a): POST /iocm/app/cmd/v1.4.0/deviceCommands (createCommand) declares no request body "
     "and '200 No response body', so the generated create_command takes no body",
-)
-def test_create_a_command_through_the_generated_client(generated, live_server, settings):
+)  # fmt: skip
+def test_create_a_command_through_the_generated_client(generated, live_server):
     # given: a bound WaterMeter of the application
     credentials = create_app("Generated client", login=False)
-    water_meter(credentials)
+    device_id = register_through_http(live_server.url, credentials, "863703030000772")
     client = logged_in(generated, live_server, credentials)
-    registered = generated.call(
-        "POST", "/iocm/app/reg/v1.1.0/deviceCredentials", client,
-        body={"nodeId": "863703030000772", "verifyCode": "863703030000772", "timeout": 0, "deviceInfo": WATER_METER},
-    )  # fmt: skip
-    device = Device.objects.get(device_id=registered.parsed.to_dict()["deviceId"])
-    device_actions.do_bind_device(device)  # the device's side: it came online
 
     # when
     created = generated.call(
         "POST", "/iocm/app/cmd/v1.4.0/deviceCommands", client,
         body={
-            "deviceId": device.device_id,
+            "deviceId": device_id,
             "command": {"serviceId": "WaterMeterAlarm", "method": "SET_HIGHFLOW_ALARM", "paras": {"highFlow": 30}},
         },
     )  # fmt: skip
@@ -170,5 +225,5 @@ def test_create_a_command_through_the_generated_client(generated, live_server, s
     # then
     assert created.status_code == 201, created.content
     command = created.parsed.to_dict()
-    assert (command["deviceId"], command["status"]) == (device.device_id, "PENDING")
-    assert device.commands.filter(command_id=command["commandId"]).exists()
+    assert (command["deviceId"], command["status"]) == (device_id, "PENDING")
+    assert Device.objects.get(device_id=device_id).commands.filter(command_id=command["commandId"]).exists()
