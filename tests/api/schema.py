@@ -16,9 +16,9 @@ def served_schema() -> dict:
     with GENERATOR_STATS.silence():  # `manage.py spectacular` reports its warnings; the tests need the schema
         schema = SchemaGenerator().get_schema(request=None, public=True)
     # Round-trip through the renderer's JSON so the test sees what a client reads (no Python-only types).
-    from rest_framework.renderers import JSONRenderer
-
     import json
+
+    from rest_framework.renderers import JSONRenderer
 
     return json.loads(JSONRenderer().render(schema))
 

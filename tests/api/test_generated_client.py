@@ -15,7 +15,6 @@ import json
 import re
 import subprocess
 import sys
-
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
