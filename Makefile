@@ -1,10 +1,11 @@
-# `make run` starts the platform; `make test` runs the whole suite. Both install what they need.
+# `make run` starts the platform; `make test` runs the fast tier, `make test-slow` the slow one (CI runs both).
+# Each installs what it needs.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint messages bench clean lock audit manage
+.PHONY: run test test-slow lint messages bench clean lock audit manage
 
 # Installs exactly the lock (every package pinned, hashes checked): requirements/dev.txt is the runtime
 # lock plus the tools. A deployment installs requirements/runtime.txt alone.
@@ -13,12 +14,20 @@ $(STAMP): requirements/dev.txt
 	$(BIN)/python -m pip install --quiet --require-hashes -r requirements/dev.txt
 	@touch $(STAMP)
 
+# openapi-python-client, for tests/api/test_generated_client.py: its own virtualenv (requirements/clientgen.in).
+CLIENTGEN := .venv-clientgen/.installed
+$(CLIENTGEN): requirements/clientgen.txt
+	@test -x .venv-clientgen/bin/python || $(PYTHON) -m venv .venv-clientgen
+	.venv-clientgen/bin/python -m pip install --quiet --require-hashes -r requirements/clientgen.txt
+	@touch $(CLIENTGEN)
+
 # After editing requirements/*.in: resolve and hash both lock files again from PyPI (CONTRIBUTING.md).
 # UPGRADE=1 moves every unpinned transitive package to its newest release as well.
 lock:
 	@test -x $(BIN)/uv || { test -x $(BIN)/python || $(PYTHON) -m venv $(VENV); $(BIN)/python -m pip install --quiet uv==0.13.10; }
 	cd requirements && ../$(BIN)/uv pip compile runtime.in -o runtime.txt --generate-hashes --python-version 3.11 --custom-compile-command "make lock" --quiet $(if $(UPGRADE),--upgrade)
 	cd requirements && ../$(BIN)/uv pip compile dev.in -o dev.txt --generate-hashes --python-version 3.11 --custom-compile-command "make lock" --quiet $(if $(UPGRADE),--upgrade)
+	cd requirements && ../$(BIN)/uv pip compile clientgen.in -o clientgen.txt --generate-hashes --python-version 3.11 --custom-compile-command "make lock" --quiet $(if $(UPGRADE),--upgrade)
 
 # Known vulnerabilities of every locked package (PyPI's advisories), against requirements/audit-allowlist.toml.
 audit: $(STAMP)
@@ -35,9 +44,14 @@ PEERS := tests/peers/node_modules/.package-lock.json
 manage: $(STAMP)
 	@$(BIN)/python -m portal.launcher manage -- $(ARGS)
 
-# Extra pytest arguments: make test ARGS="-k login"
+# The fast tier: every test not marked `slow` (CONTRIBUTING.md, "Test tiers"). Extra pytest arguments:
+# make test ARGS="-k login". A later -m in ARGS replaces the default selection.
 test: $(STAMP) test-tools $(PEERS)
-	$(BIN)/python -m portal.launcher exec -- $(BIN)/python -m pytest $(ARGS)
+	$(BIN)/python -m portal.launcher exec -- $(BIN)/python -m pytest -m "not slow" $(ARGS)
+
+# The slow tier: schemathesis, the generated client, chaos and SIGKILL, whole-platform and browser tests.
+test-slow: $(STAMP) $(CLIENTGEN) test-tools $(PEERS)
+	$(BIN)/python -m portal.launcher exec -- $(BIN)/python -m pytest -m slow $(ARGS)
 
 .PHONY: test-tools
 test-tools:
@@ -65,4 +79,4 @@ bench: $(STAMP)
 	$(BIN)/python -m portal.launcher exec -- sh -c 'for b in bench/$(BENCH)_bench.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done' 
 
 clean:
-	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-clientgen staticfiles .pytest_cache .ruff_cache

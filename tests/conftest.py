@@ -19,7 +19,14 @@ from portal.env import BASE_DIR
 from portal.ports import free_port
 
 
+@pytest.hookimpl(tryfirst=True)  # before -m deselects by marker
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Browser, deployment and multi-node tests are in the slow tier (`make test-slow`, CONTRIBUTING.md
+    # "Test tiers"), marked slow or not.
+    for item in items:
+        slow_kind = any(item.get_closest_marker(kind) for kind in ("browser", "deployment", "multinode"))
+        if slow_kind or "page" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
     # Browser tests go last: pytest-playwright keeps an event loop running in the main thread for
     # the rest of the session, after which Django refuses synchronous ORM calls.
     items.sort(key=lambda item: "page" in getattr(item, "fixturenames", ()))

@@ -53,6 +53,7 @@ def shared_channel_layer(settings):
     settings.CHANNEL_LAYERS = {"default": {**layer, "CONFIG": config}}
 
 
+@pytest.mark.slow  # SIGKILL mid-retransmission
 def test_a_worker_killed_mid_retransmission_leaves_no_command_sent(
     client,
     device,  # noqa: F811

@@ -76,6 +76,7 @@ def _worker_pid(channel: str) -> int:
     return int(live_workers()[channel].split("-")[1])
 
 
+@pytest.mark.slow  # SIGKILL under load
 def test_sigkill_under_load_loses_no_acknowledged_uplink_and_the_observed_device_keeps_reporting(owner_app, ingress):
     # Limited uplinks are acknowledged and dropped by design (a notification cannot be refused):
     # this test is about loss, so the application's rate limit is out of the way.

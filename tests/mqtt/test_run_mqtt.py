@@ -38,7 +38,7 @@ def test_a_taken_mqtt_port_is_named_by_its_variable():
     assert f"Port {port} is already in use (set MQTT_PORT to a free port, e.g. MQTT_PORT={port + 1})." in result.stderr
 
 
-@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("workers", [1, pytest.param(2, marks=pytest.mark.slow)])  # 2: several workers
 def test_run_mqtt_stores_uplinks(owner_app, settings, workers):
     devices = [mqtt_device(owner_app, f"86400000000000{number}") for number in range(4)]
     port = free_port()

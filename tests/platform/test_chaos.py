@@ -31,7 +31,7 @@ from tests.platform.running import RunningPlatform, wait_for
 from tests.subscriptions.fixtures import subscribe
 from tests.subscriptions.receiver import Receiver
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 PHASE_SECONDS = 6  # load between two blows
 COAP_DEVICES = ("863703030000011", "863703030000012", "863703030000013")

@@ -57,6 +57,7 @@ def test_a_child_that_keeps_dying_is_restarted_later_each_time_and_the_others_ru
     assert all(child.poll() is not None for child in supervisor.children.values())
 
 
+@pytest.mark.slow  # the whole platform (`make run`) and a SIGKILL
 @pytest.mark.usefixtures("transactional_db")
 def test_make_run_restarts_a_killed_worker_and_stops_everything_on_ctrl_c(tmp_path, settings):
     platform = RunningPlatform(tmp_path, REDIS_KEY_PREFIX=settings.REDIS_KEY_PREFIX)
@@ -80,6 +81,7 @@ def test_make_run_restarts_a_killed_worker_and_stops_everything_on_ctrl_c(tmp_pa
     assert "[launcher] stopped" in platform.lines[-1]
 
 
+@pytest.mark.slow  # the whole platform with its embedded Redis, and a SIGKILL
 @pytest.mark.usefixtures("transactional_db")
 def test_the_death_of_the_embedded_redis_stops_everything(tmp_path):
     platform = RunningPlatform(tmp_path, REDIS_URL="", EMBEDDED_REDIS_PORT=str(free_port()))

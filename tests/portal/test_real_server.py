@@ -67,6 +67,7 @@ def _workers(parent: subprocess.Popen) -> set[int]:
     return {int(pid) for pid in found}
 
 
+@pytest.mark.slow  # two web workers and a SIGKILL
 def test_web_workers_share_the_port_and_a_killed_one_is_replaced(transactional_db):
     url, process = start_web("--workers", "2")
     try:

@@ -3,7 +3,7 @@
 As a test it checks that each page renders in both languages with data on it. With SCREENSHOTS_DIR set
 it writes the PNGs the README links (docs/screenshots):
 
-    SCREENSHOTS_DIR=docs/screenshots make test ARGS="tests/portal/test_screenshots.py"
+    SCREENSHOTS_DIR=docs/screenshots make test-slow ARGS="tests/portal/test_screenshots.py"
 """
 
 from __future__ import annotations

@@ -51,6 +51,7 @@ def _wait_for(condition, seconds: float = 20) -> None:
         time.sleep(0.02)
 
 
+@pytest.mark.slow  # SIGKILL mid-delivery
 def test_a_worker_killed_mid_delivery_loses_nothing(worker, receiver, settings):
     credentials = create_app()
     subscribe(credentials, receiver)
