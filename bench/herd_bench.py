@@ -93,6 +93,9 @@ def fleet(
     sockets = []
     for index in range(len(node_ids)):
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        # Five loopback source addresses (NAT addresses, many ports each): one address has ~28,000
+        # ephemeral ports, fewer than a 100,000-device fleet's sockets.
+        sock.bind((f"127.0.0.{index % 5 + 1}", 0))
         sock.connect(("127.0.0.1", port))
         sock.setblocking(False)
         sockets.append(sock)

@@ -80,6 +80,9 @@ def devices(
     sockets = []
     for index in range(len(node_ids)):
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        # One loopback source address per 250 devices: one address has ~28,000 ephemeral ports, fewer
+        # than a large fleet's sockets (connect() fails with EAGAIN at 100,000 devices).
+        sock.bind((f"127.0.{index // 250 % 250 + 1}.{index % 250 + 1}", 0))
         sock.connect(("127.0.0.1", port))
         sock.setblocking(False)
         sockets.append(sock)
