@@ -394,6 +394,21 @@ def deliver_target(target_id: int, *, budget_seconds: float | None = None) -> in
     return delivered
 
 
+def resume_mqtts(application_pk: int, notify_types: list[str]) -> int:
+    """An application's client has just subscribed: its MQTTS rows waiting out a retry delay are due now.
+
+    Their delays came from publishing with no live session (the client had gone, a publish failed under
+    it); the subscription is the reconnect they were waiting for. Rows another process holds (leased)
+    stay as they are. Returns how many rows were made due."""
+    return PushMessage.objects.filter(
+        target__application_id=application_pk,
+        target__channel=Channel.MQTTS,
+        state=PushState.PENDING,
+        notify_type__in=notify_types,
+        next_attempt_at__gt=timezone.now(),
+    ).update(next_attempt_at=timezone.now())
+
+
 def claim_mqtts(application_pk: int, notify_types: list[str], limit: int) -> tuple[int | None, list[Outgoing]]:
     """The MQTT broker's claim: due pushes of the application's MQTTS target, of the notifyTypes its
     client's subscriptions cover. Returns the target's id (None without one) and the leased rows."""

@@ -596,6 +596,9 @@ class MqttServer:
             self.applications[identity.application_pk] = current
         current[1].add(topic_filter)
         await self.run_misc(_hold_application, identity.application_pk, self.channel_name)
+        covered = [kind for kind in nt.ALL if mqtts.filter_matches(topic_filter, mqtts.topic(identity.app_id, kind))]
+        if covered:  # what waited for this reconnect goes now, not after its retry delay
+            await self.run_misc(delivery.resume_mqtts, identity.application_pk, covered)
         self.push(identity.application_pk)
 
     async def application_disconnected(self, identity: auth.AppIdentity, session: Session) -> None:

@@ -3,6 +3,7 @@ receives them through the real `run_mqtt` process and the real push worker, from
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import signal
@@ -11,6 +12,7 @@ import sys
 
 import pytest
 from django.db import transaction
+from django.utils import timezone
 
 from applications.redis import get_redis, key
 from portal.env import BASE_DIR
@@ -150,6 +152,7 @@ def test_pushes_wait_for_a_reconnect_and_are_then_delivered(client, platform):
     app_client = _app_client(owner, platform["tls_port"], platform["cert"])
     assert not app_client.connect().is_failure
     app_client.subscribe(f"/huawei/v1/apps/{owner.app_id}/notify/deviceDataChanged")
+    assert wait_for(lambda: _held(owner))  # the broker holds the session (else the release below may precede it)
     app_client.close()
     # the broker has let the session go: nothing holds the application
     assert wait_for(lambda: not _held(owner))
@@ -170,9 +173,12 @@ def test_pushes_wait_for_a_reconnect_and_are_then_delivered(client, platform):
 def _held(credentials) -> bool:
     from django.conf import settings
 
-    # the subprocesses use the environment's key prefix, not this test's
+    from portal import settings as started_with
+
+    # the subprocesses use the prefix the settings module read from the environment (its default when
+    # unset), not this test's: reading "" + name when unset, this was never true, so waits on it passed
     name = mqtts.owner_key(credentials.application.pk).removeprefix(settings.REDIS_KEY_PREFIX)
-    return get_redis().get(os.environ.get("REDIS_KEY_PREFIX", "") + name) is not None
+    return get_redis().get(started_with.REDIS_KEY_PREFIX + name) is not None
 
 
 @pytest.fixture
@@ -220,3 +226,22 @@ def test_an_mqtts_push_without_puback_is_retried(tls_thread, settings):
     assert PushTarget.objects.get(pk=failed.target_id).channel == Channel.MQTTS
     assert silent.messages.get(timeout=5).payload == encode(data_changed(5))
     silent.close()
+
+
+def test_pushes_delayed_while_the_application_was_away_go_as_soon_as_it_subscribes(client, platform):
+    """A publish that failed under a closing session leaves its row waiting out a retry delay (minutes
+    after a few attempts); the application's next subscription is what it waited for: delivered then."""
+    owner = create_app()
+    _subscribe_mqtts(client, owner)
+    delayed = _notify(owner, 7)
+    PushMessage.objects.filter(pk=delayed.pk).update(
+        attempts=3, next_attempt_at=timezone.now() + dt.timedelta(hours=1), last_error="MQTT publish failed"
+    )
+
+    again = _app_client(owner, platform["tls_port"], platform["cert"])
+    assert not again.connect().is_failure
+    again.subscribe(f"/huawei/v1/apps/{owner.app_id}/notify/+")
+
+    assert _received(again).payload == encode(data_changed(7))
+    assert wait_for(lambda: PushMessage.objects.get(pk=delayed.pk).state == PushState.DELIVERED)
+    again.close()
