@@ -121,8 +121,25 @@ def test_an_uplink_reaching_a_new_worker_is_handled_once_that_worker_is_the_hold
 
     try:
 
+        def held_by_first() -> bool:
+            from django.db import connection
+
+            try:
+                observed = DeviceSession.objects.filter(device_id=device.pk, observed=True).exists()
+                return observed and holder(Device.objects.get(pk=device.pk)) == first.worker.channel_name
+            finally:
+                connection.close()  # this thread's own: the test database is dropped at the end
+
         async def scenario():
             simulated = await connect(device.node_id, first.port)
+            # The first worker has recorded the observation and itself as the holder (else that recording,
+            # late on a loaded machine, could land after the second worker's and undo it).
+            for _ in range(200):
+                if await asyncio.to_thread(held_by_first):
+                    break
+                await asyncio.sleep(0.05)
+            else:
+                raise AssertionError("the first worker never became the device's holder")
             monkeypatch.setattr(sessions, "heard", slow_heard)
             monkeypatch.setattr(worker_module, "_wake_and_handle", handle)
             simulated.server = ("127.0.0.1", second.port)
