@@ -27,9 +27,20 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         slow_kind = any(item.get_closest_marker(kind) for kind in ("browser", "deployment", "multinode"))
         if slow_kind or "page" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.slow)
-    # Browser tests go last: pytest-playwright keeps an event loop running in the main thread for
-    # the rest of the session, after which Django refuses synchronous ORM calls.
-    items.sort(key=lambda item: "page" in getattr(item, "fixturenames", ()))
+
+
+class _BrowserTestsLast:
+    """Browser tests go last: pytest-playwright keeps an event loop running in the main thread for the
+    rest of the session, after which Django refuses synchronous ORM calls. Last of all the reorderings
+    (pytest-django's by database use came after this sort and undid it in `make test-slow`)."""
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        items.sort(key=lambda item: "page" in getattr(item, "fixturenames", ()))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.pluginmanager.register(_BrowserTestsLast(), "browser-tests-last")
 
 
 @pytest.fixture(autouse=True)
