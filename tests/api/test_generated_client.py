@@ -201,11 +201,6 @@ def test_subscribe_through_the_generated_client(generated, live_server, settings
     assert credentials.application.subscriptions.filter(subscription_id=subscription["subscriptionId"]).exists()
 
 
-@pytest.mark.xfail(
-    strict=True, raises=AssertionError,
-    reason="schema (api24a): POST /iocm/app/cmd/v1.4.0/deviceCommands (createCommand) declares no request body "
-    "and '200 No response body', so the generated create_command takes no body",
-)  # fmt: skip
 def test_create_a_command_through_the_generated_client(generated, live_server):
     # given: a bound WaterMeter of the application
     credentials = create_app("Generated client", login=False)
