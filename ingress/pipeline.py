@@ -166,11 +166,14 @@ def _handle(uplinks: Sequence[Uplink]) -> list[Outcome]:
         except Exception:
             log.exception("uplink of device %s failed", uplink.device_pk)
             outcomes[index] = Outcome(FAILED, acknowledge=False, detail="internal error: the device will retransmit")
+    marked: set[int] = set()  # acknowledged uplinks the commit marked done
     try:
         # Marked done right after the commit, before its hooks run: a process killed in between (a node's
         # death) leaves a retransmission to be stored twice only in the window of one Redis write.
-        marks = [_done_mark(uplinks[index]) for index, plan in plans.items() if plan.outcome.acknowledge]
+        acknowledged = [index for index, plan in plans.items() if plan.outcome.acknowledge]
+        marks = [_done_mark(uplinks[index]) for index in acknowledged]
         _commit(list(plans.values()), [mark for mark in marks if mark is not None])
+        marked = set(acknowledged)
         for index, plan in plans.items():
             outcomes[index] = plan.outcome
     except Exception:
@@ -192,12 +195,16 @@ def _handle(uplinks: Sequence[Uplink]) -> list[Outcome]:
 
     done, released = [], []
     for index in fresh:
-        uplink, outcome, mark = uplinks[index], outcomes[index], _done_mark(uplinks[index])
-        if mark is not None and outcome is not None and outcome.acknowledge:
-            done.append(mark)
-        elif uplink.message_id is not None and outcome is not None:
+        uplink, outcome = uplinks[index], outcomes[index]
+        if outcome is None:
+            continue
+        if outcome.acknowledge:
+            mark = _done_mark(uplink)
+            if mark is not None and index not in marked:  # the one-by-one retry's, not the commit's again
+                done.append(mark)
+        elif uplink.message_id is not None:
             released.append((uplink.device_pk, uplink.message_id))
-    flow.settle(done, released)  # again for those the commit marked (idempotent), and the others
+    flow.settle(done, released)
     return [outcome for outcome in outcomes if outcome is not None]
 
 
